@@ -1,0 +1,30 @@
+# Builds the C core as a plain C library (no Python) and runs the C-only tests.
+#   make            -> build/libpysparsegraph.a
+#   make ctest      -> builds and runs tests/c/*.c against the library
+CC ?= cc
+OPENMP ?= -fopenmp
+CFLAGS ?= -O3 -std=c11 -Wall -Wextra -Wno-unknown-pragmas
+CPPFLAGS += -Iinclude -Isrc
+SRC := $(wildcard src/*.c)
+OBJ := $(patsubst src/%.c,build/obj/%.o,$(SRC))
+CTESTS := $(patsubst tests/c/%.c,build/%,$(wildcard tests/c/test_*.c))
+
+all: build/libpysparsegraph.a
+
+build/obj/%.o: src/%.c $(wildcard src/*.h src/templates/*.inc include/pysparsegraph/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) -c $< -o $@
+
+build/libpysparsegraph.a: $(OBJ)
+	ar rcs $@ $^
+
+build/test_%: tests/c/test_%.c build/libpysparsegraph.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -o $@
+
+ctest: $(CTESTS)
+	@set -e; for t in $(CTESTS); do echo "== $$t"; ./$$t; done
+
+clean:
+	rm -rf build/obj build/libpysparsegraph.a $(CTESTS)
+
+.PHONY: all ctest clean

@@ -1,0 +1,30 @@
+/* pysparsegraph — thread-count queries.
+ *
+ * Kernels take an explicit n_threads (<= 0 means the OpenMP runtime's limit at
+ * call time, omp_get_max_threads()). The library never calls
+ * omp_set_num_threads, so a limit set by the caller (threadpoolctl) holds.
+ */
+#ifndef PYSPARSEGRAPH_THREADS_H
+#define PYSPARSEGRAPH_THREADS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of threads in the team of the last kernel run on this thread. */
+int psg_last_team_size(void);
+
+/* omp_get_max_threads() of the runtime the core was built with (1 without OpenMP). */
+int psg_max_threads(void);
+
+/* 1 if the core was compiled with OpenMP, 0 if it runs single-threaded. */
+int psg_has_openmp(void);
+
+/* Writes the SIMD features of the running CPU ("avx2 fma avx512f ...") into
+ * buf[size] out, NUL-terminated; returns the length written. */
+int psg_cpu_features(char *buf, int size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

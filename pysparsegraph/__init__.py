@@ -1,0 +1,16 @@
+"""pysparsegraph: sparse graphs and sparse weights made cheap for deep learning on CPUs.
+
+``import pysparsegraph`` needs only numpy and threadpoolctl; scipy and other
+optional packages are imported inside the functions that use them.
+"""
+__version__ = "0.1.0"
+
+from pysparsegraph import errors
+from pysparsegraph.config import show_config
+from pysparsegraph.matrix import CSRMatrix
+from pysparsegraph.ops import spmm
+
+from_scipy = CSRMatrix.from_scipy
+from_edges = CSRMatrix.from_edges
+
+__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__"]

@@ -1,0 +1,114 @@
+# cython: language_level=3
+"""The only module that talks to C.
+
+Takes NumPy arrays already validated by the Python layer, hands raw pointers to
+the C core with the GIL released, turns C status codes into the exceptions of
+``pysparsegraph.errors`` and returns zero-copy, read-only NumPy views of memory
+the C core allocated. Feature areas live in the included ``.pxi`` files.
+"""
+cimport numpy as cnp
+from libc.stdint cimport int32_t, int64_t
+
+import numpy as np
+
+from pysparsegraph import errors
+
+cnp.import_array()
+
+cdef extern from "pysparsegraph/pysparsegraph.h" nogil:
+    ctypedef int psg_status
+    const char *psg_last_error()
+    const char *psg_status_name(psg_status status)
+    int psg_last_team_size()
+    int psg_max_threads()
+    int psg_has_openmp()
+    int psg_cpu_features(char *buf, int size)
+    void psg_free(void *ptr)
+    enum:
+        PSG_OK
+        PSG_ERR_INVALID_ARG
+        PSG_ERR_NO_MEMORY
+        PSG_ERR_INDPTR
+        PSG_ERR_INDEX_RANGE
+        PSG_ERR_OVERFLOW
+        PSG_ERR_SHAPE
+        PSG_ERR_UNSUPPORTED
+        PSG_ERR_FORMAT
+        PSG_ERR_IO
+
+
+_ERROR_CLASSES = {
+    PSG_ERR_INVALID_ARG: errors.InvalidArgumentError,
+    PSG_ERR_NO_MEMORY: errors.PSGMemoryError,
+    PSG_ERR_INDPTR: errors.InvalidIndptrError,
+    PSG_ERR_INDEX_RANGE: errors.IndexOutOfRangeError,
+    PSG_ERR_OVERFLOW: errors.IndexOverflowError,
+    PSG_ERR_SHAPE: errors.ShapeMismatchError,
+    PSG_ERR_UNSUPPORTED: errors.UnsupportedError,
+    PSG_ERR_FORMAT: errors.FormatError,
+    PSG_ERR_IO: errors.PSGIOError,
+}
+
+
+cdef int _check(psg_status status) except -1:
+    """Raises the Python exception matching a C status (call with the GIL held)."""
+    if status == PSG_OK:
+        return 0
+    cls = _ERROR_CLASSES.get(status, errors.PSGError)
+    detail = psg_last_error().decode("utf-8", "replace")
+    name = psg_status_name(status).decode()
+    raise cls(detail if detail else name)
+
+
+cdef class _COwned:
+    """Keeps one C allocation alive for the NumPy views that point into it."""
+    cdef void *ptr
+
+    def __dealloc__(self):
+        if self.ptr != NULL:
+            psg_free(self.ptr)
+            self.ptr = NULL
+
+
+cdef object _view_of_c(void *ptr, int64_t n, int typenum):
+    """A read-only 1-D NumPy view of C memory; frees it when the last view dies."""
+    cdef _COwned owner = _COwned()
+    owner.ptr = ptr
+    cdef cnp.npy_intp dims = <cnp.npy_intp>n
+    arr = cnp.PyArray_SimpleNewFromData(1, &dims, typenum, ptr)
+    cnp.set_array_base(arr, owner)
+    arr.flags.writeable = False
+    return arr
+
+
+cdef inline void *_ptr(object arr):
+    """Data pointer of a NumPy array, or NULL for None."""
+    if arr is None:
+        return NULL
+    return cnp.PyArray_DATA(<cnp.ndarray>arr)
+
+
+def last_team_size():
+    """OpenMP team size used by the last kernel run on this thread."""
+    return psg_last_team_size()
+
+
+def max_threads():
+    """``omp_get_max_threads()`` of the core's OpenMP runtime, now (1 without OpenMP)."""
+    return psg_max_threads()
+
+
+def has_openmp():
+    """True when the C core was compiled with OpenMP."""
+    return bool(psg_has_openmp())
+
+
+def cpu_features():
+    """SIMD features of this CPU as seen by the C core, e.g. ['avx2', 'fma', ...]."""
+    cdef char buf[256]
+    psg_cpu_features(buf, 256)
+    return buf.decode().split()
+
+
+include "_storage.pxi"
+include "_spmm.pxi"

@@ -1,0 +1,78 @@
+"""Input checks shared by the public API (no loops over edges here)."""
+import numbers
+
+import numpy as np
+
+from pysparsegraph import errors
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
+    """``arr`` as a 1-D C-contiguous array of ``dtype``.
+
+    copy=None copies only if the dtype or layout forces it, copy=True always
+    copies, copy=False raises CopyRequiredError instead of copying.
+    ``allowed_from`` is a predicate on the source dtype; a dtype it rejects
+    raises DTypeError rather than being silently converted.
+    """
+    dtype = np.dtype(dtype)
+    a = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
+    if a.ndim != 1:
+        raise errors.ShapeMismatchError(f"{name} must be 1-D, got an array of shape {a.shape}")
+    if allowed_from is not None and not allowed_from(a.dtype):
+        raise errors.DTypeError(f"{name} has dtype {a.dtype}, which cannot be used as {dtype}")
+    needs_copy = a.dtype != dtype or not a.flags.c_contiguous
+    if needs_copy and copy is False:
+        raise errors.CopyRequiredError(
+            f"{name} (dtype {a.dtype}, contiguous={a.flags.c_contiguous}) must be converted to a contiguous "
+            f"{dtype} array, which needs a copy; pass copy=None to allow it")
+    if needs_copy or copy:
+        if a.dtype.kind in "iu" and dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            if a.size and (a.min() < info.min or a.max() > info.max):
+                raise errors.IndexOverflowError(f"{name} has values outside the {dtype} range")
+        return np.array(a, dtype=dtype, order="C", copy=True)
+    return a
+
+
+def is_integer_dtype(dt):
+    return dt.kind in "iu"
+
+
+def is_real_dtype(dt):
+    return dt.kind in "iuf" or dt.kind == "b"
+
+
+def readonly_view(a):
+    """A read-only view (the caller's array keeps its own flags)."""
+    if a is None:
+        return None
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def as_dim(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise errors.InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < 0:
+        raise errors.InvalidArgumentError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def resolve_threads(n_threads):
+    """0 (= the OpenMP runtime's limit at call time) for None, else a positive int."""
+    if n_threads is None:
+        return 0
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral) or n_threads < 1:
+        raise errors.InvalidArgumentError(f"n_threads must be None or a positive integer, got {n_threads!r}")
+    return min(int(n_threads), 1 << 16)
+
+
+def choice(value, name, options):
+    if value not in options:
+        raise errors.InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value

@@ -1,0 +1,297 @@
+"""The CSR sparse matrix / graph object."""
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, choice, is_integer_dtype,
+                                     is_real_dtype, readonly_view, resolve_threads)
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def _values_dtype(dt):
+    """float32/float64 stay as they are; other real dtypes become float64."""
+    if dt in FLOAT_DTYPES:
+        return dt
+    if is_real_dtype(dt):
+        return np.dtype(np.float64)
+    raise errors.DTypeError(f"values has dtype {dt}; only real numbers are supported (float32 or float64)")
+
+
+class CSRMatrix:
+    """A sparse matrix, or the adjacency of a graph, in CSR form.
+
+    Storage: ``indptr`` int64 ``(n_rows+1,)``, ``indices`` int32 (or int64)
+    ``(nnz,)`` column ids, and ``values`` float32/float64 ``(nnz,)`` or ``None``
+    for an unweighted graph (every stored entry counts as 1 and no value array
+    is kept, so an unweighted int32 graph costs 4 bytes per edge plus 8 bytes
+    per row).
+
+    Parameters
+    ----------
+    indptr, indices, values : array_like
+        Raw CSR arrays. They are used without a copy when they already have a
+        supported dtype and are C-contiguous (``indptr`` int64, ``indices``
+        int32/int64, ``values`` float32/float64). Otherwise one converted copy
+        is made: other integer index dtypes become int64 (int32 indices stay
+        int32), other real value dtypes become float64.
+    shape : (int, int), optional
+        Defaults to ``(len(indptr) - 1, max(indices) + 1)``.
+    copy : bool or None
+        ``None``: copy only when a conversion needs it; ``True``: always copy;
+        ``False``: raise :class:`~pysparsegraph.errors.CopyRequiredError`
+        rather than copy.
+    check : bool
+        Validate ``indptr`` (starts at 0, non-decreasing, ends at nnz) and the
+        column ids (in range) in C. Turn off only for arrays this library made.
+
+    Notes
+    -----
+    The arrays exposed by the properties are read-only views. The library never
+    writes into arrays it was given; if you keep writing into them yourself
+    after construction, the matrix sees those changes.
+    Unsorted and duplicate column ids within a row are allowed; products sum
+    duplicates, as scipy does.
+    """
+
+    __slots__ = ("_indptr", "_indices", "_values", "_shape", "_cache", "__weakref__")
+
+    def __init__(self, indptr, indices, values=None, shape=None, *, copy=None, check=True, n_threads=None):
+        indptr = as_array(indptr, "indptr", np.int64, copy=copy, allowed_from=is_integer_dtype)
+        ind = np.asarray(indices)
+        if not is_integer_dtype(ind.dtype):
+            raise errors.DTypeError(f"indices must be an integer array, got dtype {ind.dtype}")
+        if indptr.shape[0] < 1:
+            raise errors.InvalidIndptrError("indptr must have n_rows + 1 >= 1 entries, got an empty array")
+        n_rows = indptr.shape[0] - 1
+        if shape is None:
+            n_cols = int(ind.max()) + 1 if ind.size else 0
+            n_cols = max(n_cols, 0)
+        else:
+            if len(shape) != 2:
+                raise errors.ShapeMismatchError(f"shape must be (n_rows, n_cols), got {shape!r}")
+            sr, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
+            if sr != n_rows:
+                raise errors.InvalidIndptrError(
+                    f"indptr has length {indptr.shape[0]} but shape[0] = {sr} needs n_rows + 1 = {sr + 1}")
+        index_dtype = ind.dtype if ind.dtype in INDEX_DTYPES else np.dtype(np.int64 if n_cols > _INT32_MAX
+                                                                             else np.int32)
+        indices = as_array(ind, "indices", index_dtype, copy=copy)
+        if values is not None:
+            vals = np.asarray(values)
+            values = as_array(vals, "values", _values_dtype(vals.dtype), copy=copy)
+            if values.shape[0] != indices.shape[0]:
+                raise errors.ShapeMismatchError(
+                    f"values has {values.shape[0]} entries but indices has {indices.shape[0]}; "
+                    "they must have one entry per stored element")
+        if check:
+            _core.check_csr(indptr, indices, n_cols, resolve_threads(n_threads))
+        self._indptr = readonly_view(indptr)
+        self._indices = readonly_view(indices)
+        self._values = readonly_view(values)
+        self._shape = (n_rows, n_cols)
+        self._cache = {}
+
+    # ---- construction -------------------------------------------------
+    @classmethod
+    def _trusted(cls, indptr, indices, values, shape):
+        """Wraps arrays produced by the C core (already valid, no checks)."""
+        obj = cls.__new__(cls)
+        obj._indptr, obj._indices, obj._values = indptr, indices, values
+        obj._shape = (int(shape[0]), int(shape[1]))
+        obj._cache = {}
+        return obj
+
+    @classmethod
+    def from_scipy(cls, matrix, *, copy=None, drop_values=False, check=True):
+        """From any ``scipy.sparse`` matrix or array.
+
+        CSR input is used without copying ``indices`` and ``data`` when their
+        dtypes fit; scipy's int32 ``indptr`` is widened to int64 (one copy of
+        ``n_rows + 1`` entries). Other formats go through ``tocsr()`` (which sums
+        duplicates), so they count as a copy. ``drop_values=True`` keeps the
+        pattern only (an unweighted graph).
+        """
+        fmt = getattr(matrix, "format", None)
+        if fmt is None or not hasattr(matrix, "tocsr"):
+            raise errors.DTypeError(f"expected a scipy.sparse matrix or array, got {type(matrix).__name__}")
+        if fmt != "csr":
+            if copy is False:
+                raise errors.CopyRequiredError(f"a scipy '{fmt}' matrix must be converted to CSR, which copies; "
+                                               "pass copy=None to allow it")
+            matrix = matrix.tocsr()
+        values = None if drop_values else matrix.data
+        return cls(matrix.indptr, matrix.indices, values, shape=matrix.shape, copy=copy, check=check)
+
+    @classmethod
+    def from_edges(cls, src, dst, values=None, *, shape=None, duplicates="sum", self_loops="keep",
+                   symmetrize=False, loop_value=1.0, index_dtype=None, n_threads=None):
+        """Builds a CSR from edge arrays with a parallel counting sort in C.
+
+        Parameters
+        ----------
+        src, dst : array_like of int
+            Row (source) and column (target) ids, one per edge.
+        values : array_like, optional
+            One value per edge (float32/float64 kept, other reals become
+            float64). Without values the result is an unweighted graph.
+        shape : (int, int), optional
+            Defaults to a square ``n × n`` with ``n = max id + 1``.
+        duplicates : {"sum", "first", "keep"}
+            Repeated (src, dst) pairs: one entry with the values summed in input
+            order, one entry with the first value, or every repetition kept.
+        self_loops : {"keep", "drop", "add"}
+            ``"add"`` gives every node without a self loop one with
+            ``loop_value`` (existing loops are kept as they are).
+        symmetrize : bool
+            Also insert (dst, src) for every edge; a pair given both ways then
+            forms a duplicate handled by ``duplicates``.
+        index_dtype : {None, int32, int64}
+            Column id type; ``None`` picks int32 when the column count fits.
+
+        Column ids come out sorted within each row. The result does not depend
+        on the thread count. ``src``/``dst`` not already int64 are converted
+        (one copy each).
+        """
+        src = as_array(src, "src", np.int64, allowed_from=is_integer_dtype)
+        dst = as_array(dst, "dst", np.int64, allowed_from=is_integer_dtype)
+        if src.shape[0] != dst.shape[0]:
+            raise errors.ShapeMismatchError(f"src has {src.shape[0]} entries but dst has {dst.shape[0]}")
+        if values is not None:
+            v = np.asarray(values)
+            values = as_array(v, "values", _values_dtype(v.dtype))
+            if values.shape[0] != src.shape[0]:
+                raise errors.ShapeMismatchError(f"values has {values.shape[0]} entries but there are "
+                                                f"{src.shape[0]} edges")
+        if shape is None:
+            n = 0
+            if src.size:
+                lo = min(int(src.min()), int(dst.min()))
+                if lo < 0:
+                    raise errors.IndexOutOfRangeError(f"node ids must be >= 0, found {lo}")
+                n = max(int(src.max()), int(dst.max())) + 1
+            shape = (n, n)
+        if len(shape) != 2:
+            raise errors.ShapeMismatchError(f"shape must be (n_rows, n_cols), got {shape!r}")
+        n_rows, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
+        choice(duplicates, "duplicates", {"sum", "first", "keep"})
+        choice(self_loops, "self_loops", {"keep", "drop", "add"})
+        if index_dtype is None:
+            index_size = 4 if n_cols <= _INT32_MAX else 8
+        else:
+            dt = np.dtype(index_dtype)
+            if dt not in INDEX_DTYPES:
+                raise errors.DTypeError(f"index_dtype must be int32 or int64, got {dt}")
+            index_size = dt.itemsize
+        indptr, indices, vals = _core.edges_to_csr(n_rows, n_cols, src, dst, values, index_size, duplicates,
+                                                   self_loops, bool(symmetrize), float(loop_value),
+                                                   resolve_threads(n_threads))
+        return cls._trusted(indptr, indices, vals, (n_rows, n_cols))
+
+    # ---- export -------------------------------------------------------
+    def to_scipy(self, dtype=None):
+        """A ``scipy.sparse.csr_array``. An unweighted matrix gets explicit ones
+        (float32 unless ``dtype`` says otherwise). scipy may copy the index
+        arrays to give indptr and indices one common dtype."""
+        import scipy.sparse as sp
+
+        if self._values is None:
+            data = np.ones(self.nnz, dtype=dtype or np.float32)
+        else:
+            data = self._values if dtype is None else self._values.astype(dtype)
+        return sp.csr_array((data, self._indices, self._indptr), shape=self._shape)
+
+    def to_edges(self, n_threads=None):
+        """``(src, dst, values)``: ``dst`` and ``values`` are views of the stored
+        arrays, ``src`` is computed in C; ``values`` is None when unweighted."""
+        src = _core.expand_rows(self._indptr, self._indices.dtype, resolve_threads(n_threads))
+        return src, self._indices, self._values
+
+    def astype(self, dtype):
+        """Same structure with values converted to ``dtype`` (an unweighted
+        matrix gets explicit values). Index arrays are shared, not copied."""
+        dt = np.dtype(dtype)
+        if dt not in FLOAT_DTYPES:
+            raise errors.DTypeError(f"dtype must be float32 or float64, got {dt}")
+        vals = np.ones(self.nnz, dt) if self._values is None else self._values.astype(dt)
+        return CSRMatrix._trusted(self._indptr, self._indices, readonly_view(vals), self._shape)
+
+    def values_as(self, dtype):
+        """The values in ``dtype`` (None when unweighted). A converted copy is
+        made once and cached on the matrix."""
+        if self._values is None or self._values.dtype == dtype:
+            return self._values
+        key = ("values", np.dtype(dtype).str)
+        if key not in self._cache:
+            self._cache[key] = readonly_view(self._values.astype(dtype))
+        return self._cache[key]
+
+    # ---- properties ---------------------------------------------------
+    @property
+    def indptr(self):
+        return self._indptr
+
+    @property
+    def indices(self):
+        return self._indices
+
+    @property
+    def values(self):
+        return self._values
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def n_rows(self):
+        return self._shape[0]
+
+    @property
+    def n_cols(self):
+        return self._shape[1]
+
+    @property
+    def nnz(self):
+        return int(self._indices.shape[0])
+
+    @property
+    def dtype(self):
+        """Value dtype, or None for an unweighted matrix."""
+        return None if self._values is None else self._values.dtype
+
+    @property
+    def index_dtype(self):
+        return self._indices.dtype
+
+    @property
+    def is_weighted(self):
+        return self._values is not None
+
+    @property
+    def nbytes(self):
+        """Bytes of the stored arrays (indptr + indices + values); caches excluded."""
+        return self._indptr.nbytes + self._indices.nbytes + (0 if self._values is None else self._values.nbytes)
+
+    @property
+    def bytes_per_edge(self):
+        return self.nbytes / max(self.nnz, 1)
+
+    def __matmul__(self, x):
+        from pysparsegraph.ops import spmm
+
+        return spmm(self, x)
+
+    def __repr__(self):
+        kind = f"values={self._values.dtype}" if self._values is not None else "unweighted"
+        return (f"<CSRMatrix {self._shape[0]}x{self._shape[1]}, nnz={self.nnz}, indices={self._indices.dtype}, "
+                f"{kind}, {self.nbytes} bytes>")
+
+
+def as_csr(a, name="A"):
+    """A CSRMatrix from a CSRMatrix (as is) or a scipy sparse matrix (converted)."""
+    if isinstance(a, CSRMatrix):
+        return a
+    if hasattr(a, "tocsr") and hasattr(a, "format"):
+        return CSRMatrix.from_scipy(a)
+    raise errors.DTypeError(f"{name} must be a pysparsegraph.CSRMatrix or a scipy.sparse matrix, "
+                            f"got {type(a).__name__}")

@@ -1,0 +1,76 @@
+"""Sparse × dense products (public entry points)."""
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import FLOAT_DTYPES, resolve_threads
+from pysparsegraph.matrix import as_csr
+
+
+def _dense_operand(x, name):
+    """A 2-D C-contiguous float32/float64 view of ``x`` (one copy if its layout
+    is not C-contiguous) and whether it came in as a vector."""
+    x = np.asarray(x)
+    if x.dtype not in FLOAT_DTYPES:
+        raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
+                                f"convert it with {name}.astype(np.float32)")
+    if x.ndim not in (1, 2):
+        raise errors.ShapeMismatchError(f"{name} must be 1-D or 2-D, got shape {x.shape}")
+    vector = x.ndim == 1
+    if vector:
+        x = x.reshape(-1, 1)
+    if not x.flags.c_contiguous:  # the one documented copy
+        x = np.ascontiguousarray(x)
+    return x, vector
+
+
+def _output(out, shape, dtype, vector, inputs):
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise errors.DTypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    want = (shape[0],) if vector else shape
+    if out.shape != want:
+        raise errors.ShapeMismatchError(f"out has shape {out.shape}, expected {want}")
+    if out.dtype != dtype:
+        raise errors.DTypeError(f"out has dtype {out.dtype}, expected {dtype} (the dtype of X)")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise errors.InvalidArgumentError("out must be C-contiguous and writeable")
+    for a in inputs:
+        if a is not None and np.shares_memory(out, a):
+            raise errors.InvalidArgumentError("out must not overlap an input array")
+    return out.reshape(shape)
+
+
+def spmm(A, X, out=None, *, n_threads=None):
+    """``A @ X``: sparse matrix times dense matrix (or vector).
+
+    Parameters
+    ----------
+    A : CSRMatrix or scipy.sparse matrix
+        ``n_rows × n_cols``. Unweighted matrices use 1 for every entry.
+    X : ndarray, float32 or float64, shape ``(n_cols, K)`` or ``(n_cols,)``
+        Row-major. A non C-contiguous X is copied once to C order.
+    out : ndarray, optional
+        Receives the result: shape ``(n_rows, K)`` (or ``(n_rows,)``), dtype of
+        X, C-contiguous, not overlapping the inputs.
+    n_threads : int, optional
+        Threads to use; ``None`` takes the OpenMP runtime's limit at call time,
+        so ``threadpoolctl.threadpool_limits`` applies.
+
+    Returns
+    -------
+    ndarray of X's dtype. If A's values have another dtype, a converted copy
+    of them is cached on A. The result is bit-identical for every thread count.
+    NaN and inf in the inputs propagate as in dense arithmetic.
+    """
+    A = as_csr(A)
+    x, vector = _dense_operand(X, "X")
+    if x.shape[0] != A.n_cols:
+        raise errors.ShapeMismatchError(f"A has {A.n_cols} columns but X has {x.shape[0]} rows; "
+                                        "A @ X needs them equal")
+    values = A.values_as(x.dtype)
+    y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A.indptr, A.indices, values))
+    _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
+    if out is not None:
+        return out
+    return y[:, 0] if vector else y

@@ -1,0 +1,38 @@
+#include "partition.h"
+
+/* First row r in [lo, hi] with indptr[r] + r >= target (cost is monotone in r). */
+static int64_t first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, int64_t target)
+{
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (indptr[mid] + mid < target) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks, int64_t *bounds)
+{
+    int64_t total = indptr[n_rows] + n_rows;
+    bounds[0] = 0;
+    for (int64_t c = 1; c < n_chunks; c++) {
+        /* total * c may exceed int64 only for absurd sizes; divide first. */
+        int64_t target = (total / n_chunks) * c + ((total % n_chunks) * c) / n_chunks;
+        int64_t r = first_row_with_cost(indptr, bounds[c - 1], n_rows, target);
+        bounds[c] = r;
+    }
+    bounds[n_chunks] = n_rows;
+}
+
+int64_t psg__default_chunks(int64_t n_rows, int64_t nnz, int64_t width, int n_threads)
+{
+    if (n_threads <= 1 || n_rows <= 1) return 1;
+    int64_t chunks = (int64_t)n_threads * 8;
+    /* Below ~16k multiply-adds per chunk, waking a thread costs more than it saves. */
+    int64_t by_work = (nnz + n_rows) * (width > 0 ? width : 1) / 16384;
+    if (by_work <= 1) return 1;
+    if (by_work < n_threads) by_work = n_threads;
+    if (chunks > by_work) chunks = by_work;
+    if (chunks > n_rows) chunks = n_rows;
+    return chunks;
+}

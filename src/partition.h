@@ -1,0 +1,17 @@
+/* Row partitioning balanced by work (internal). */
+#ifndef PSG_PARTITION_H
+#define PSG_PARTITION_H
+#include <stdint.h>
+
+/* Cuts rows [0, n_rows) into n_chunks contiguous ranges of about equal cost,
+ * where a row costs (its nnz + 1): the +1 keeps long runs of empty rows from
+ * piling up on one chunk. bounds[n_chunks+1] out, bounds[0] = 0,
+ * bounds[n_chunks] = n_rows, non-decreasing. O(n_chunks log n_rows). */
+void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks, int64_t *bounds);
+
+/* How many chunks to cut for a team of n_threads when each stored entry
+ * costs `width` units (the feature width K for SpMM): a few per thread so
+ * dynamic scheduling can even out rows whose cost the nnz count misjudges,
+ * and a single chunk (no thread team at all) for work too small to share. */
+int64_t psg__default_chunks(int64_t n_rows, int64_t nnz, int64_t width, int n_threads);
+#endif

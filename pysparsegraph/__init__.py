@@ -9,8 +9,12 @@ from pysparsegraph import errors
 from pysparsegraph.config import show_config
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.ops import spmm
+from pysparsegraph import gnn
+from pysparsegraph.gnn import (edge_softmax, edge_softmax_backward, sddmm, sddmm_backward, spmm_backward,
+                               spmm_transpose)
 
 from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
-__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__"]
+__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
+           "gnn", "edge_softmax", "edge_softmax_backward", "sddmm", "sddmm_backward", "spmm_backward", "spmm_transpose"]

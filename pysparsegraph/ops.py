@@ -41,7 +41,8 @@ def _output(out, shape, dtype, vector, inputs):
     return out.reshape(shape)
 
 
-def spmm(A, X, out=None, *, n_threads=None):
+def spmm(A, X, out=None, *, n_threads=None, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
+         return_argidx=False, transpose=False):
     """``A @ X``: sparse matrix times dense matrix (or vector).
 
     Parameters
@@ -56,6 +57,12 @@ def spmm(A, X, out=None, *, n_threads=None):
     n_threads : int, optional
         Threads to use; ``None`` takes the OpenMP runtime's limit at call time,
         so ``threadpoolctl.threadpool_limits`` applies.
+    reduce, norm, add_self_loops, edge_values, return_argidx, transpose
+        GNN options (reducers ``"sum"/"mean"/"max"/"min"``, fused ``"sym"``/
+        ``"row"``/``"col"`` normalization, implicit self loops, per-edge or
+        per-edge-and-feature weights, arg indices for max/min, ``Aᵀ @ X``):
+        see :func:`pysparsegraph.gnn.gspmm`. With the defaults this is the
+        plain SpMM below.
 
     Returns
     -------
@@ -63,6 +70,12 @@ def spmm(A, X, out=None, *, n_threads=None):
     of them is cached on A. The result is bit-identical for every thread count.
     NaN and inf in the inputs propagate as in dense arithmetic.
     """
+    if (reduce != "sum" or norm is not None or add_self_loops or edge_values is not None or return_argidx
+            or transpose):
+        from pysparsegraph.gnn import gspmm
+
+        return gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops, edge_values=edge_values,
+                     return_argidx=return_argidx, transpose=transpose, n_threads=n_threads)
     A = as_csr(A)
     x, vector = _dense_operand(X, "X")
     if x.shape[0] != A.n_cols:

@@ -1,0 +1,515 @@
+"""Graph neural network kernels: generalized SpMM, SDDMM, edge softmax and
+their backward passes (what DGL and PyG call gSpMM / gSDDMM).
+
+Conventions
+-----------
+* Message direction follows ``Y = A @ X``: row ``r`` of ``A`` is the node that
+  aggregates (the destination) and the stored columns of row ``r`` are its
+  incoming neighbours. ``edge_softmax`` normalizes over each row.
+* An *edge id* is the storage position of an entry in ``A`` (``0 .. nnz-1``);
+  arrays of per-edge values are indexed by it. The implicit self loop of row
+  ``r`` (``add_self_loops=True``) has edge id ``nnz + r``; it has weight 1
+  before normalization and takes no edge value.
+* Every kernel runs in C over nnz-balanced row chunks and each output row is
+  produced by one thread in storage order: results are bit-identical for any
+  thread count.
+* Rows with no entries (and no self loop) give 0 for every reducer; their
+  ``argidx`` is -1.
+
+Normalization (``norm=``), with ``D_out`` the row sums and ``D_in`` the column
+sums of ``A`` (weighted by ``A.values``, plus 1 each for added self loops):
+
+* ``"sym"``: ``D_out^-1/2 A D_in^-1/2`` (the GCN normalization; the two are the
+  same for a symmetric graph). Negative degrees raise
+  :class:`~pysparsegraph.errors.InvalidArgumentError`.
+* ``"row"``: ``D_out^-1 A`` (mean over neighbours, weighted).
+* ``"col"``: ``A D_in^-1``.
+
+A zero degree gives a zero scale (an isolated node contributes nothing), as
+PyG's ``gcn_norm`` does. Degrees are computed once in C and cached on ``A``
+(``A._cache``), as are the scale vectors per dtype and the transposed structure
+used by :func:`spmm_transpose` and the backward passes
+(:func:`transpose_nbytes` reports its memory).
+"""
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
+from pysparsegraph.matrix import as_csr
+
+REDUCERS = {"sum": 0, "mean": 1, "max": 2, "min": 3}
+NORMS = (None, "sym", "row", "col")
+SDDMM_OPS = {"dot": 0, "u_add_v": 1, "u_mul_v": 2}
+
+__all__ = ["degrees", "edge_softmax", "edge_softmax_backward", "gspmm", "sddmm", "sddmm_backward",
+           "spmm_backward", "spmm_transpose", "transpose_nbytes"]
+
+
+# ---------------------------------------------------------------- validation
+def _reduce_code(reduce):
+    if not isinstance(reduce, str) or reduce not in REDUCERS:
+        raise errors.InvalidArgumentError(f"reduce must be one of {list(REDUCERS)}, got {reduce!r}")
+    return REDUCERS[reduce]
+
+
+def _check_norm(norm):
+    if norm not in NORMS:
+        raise errors.InvalidArgumentError(f"norm must be one of {list(NORMS)}, got {norm!r}")
+    return norm
+
+
+def _dense(x, name, rows=None):
+    """``x`` as a 2-D C-contiguous float32/float64 array (one copy if its layout
+    is not C order) and whether it was 1-D."""
+    x = np.asarray(x)
+    if x.dtype not in FLOAT_DTYPES:
+        raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
+                                f"convert it with {name}.astype(np.float32)")
+    if x.ndim not in (1, 2):
+        raise errors.ShapeMismatchError(f"{name} must be 1-D or 2-D, got shape {x.shape}")
+    vector = x.ndim == 1
+    if vector:
+        x = x.reshape(-1, 1)
+    if rows is not None and x.shape[0] != rows[0]:
+        raise errors.ShapeMismatchError(f"{name} has {x.shape[0]} rows but {rows[1]}")
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    return x, vector
+
+
+def _same_dtype(a, b, name_a, name_b):
+    if a.dtype != b.dtype:
+        raise errors.DTypeError(f"{name_a} ({a.dtype}) and {name_b} ({b.dtype}) must have the same dtype")
+
+
+def _edge_array(A, ev, dtype, k, name="edge_values"):
+    """Edge values as a C-contiguous ``dtype`` array and their width (1 or k).
+    Other float dtypes are converted (one copy)."""
+    ev = np.asarray(ev)
+    if ev.dtype.kind not in "fiub":
+        raise errors.DTypeError(f"{name} must hold real numbers, got dtype {ev.dtype}")
+    if ev.ndim == 1 or (ev.ndim == 2 and ev.shape[1] == 1 and k != 1):
+        width = 1
+    elif ev.ndim == 2:
+        width = ev.shape[1]
+    else:
+        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, K), got {ev.shape}")
+    if ev.shape[0] != A.nnz or width not in (1, k):
+        raise errors.ShapeMismatchError(
+            f"{name} has shape {ev.shape} but the graph has nnz={A.nnz} stored edges and the features have "
+            f"K={k} columns; pass one value per edge (nnz,) or one per edge and feature (nnz, {k})")
+    ev = np.ascontiguousarray(ev, dtype=dtype).reshape(A.nnz, width)
+    return ev, width
+
+
+def _out(out, shape, dtype, vector, name="out"):
+    if out is None:
+        return np.empty(shape, dtype=dtype), None
+    if not isinstance(out, np.ndarray):
+        raise errors.DTypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    want = (shape[0],) if vector else shape
+    if out.shape != want:
+        raise errors.ShapeMismatchError(f"{name} has shape {out.shape}, expected {want}")
+    if out.dtype != dtype:
+        raise errors.DTypeError(f"{name} has dtype {out.dtype}, expected {dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise errors.InvalidArgumentError(f"{name} must be C-contiguous and writeable")
+    return out.reshape(shape), out
+
+
+# ------------------------------------------------------------ cached graph data
+def degrees(A, *, add_self_loops=False, n_threads=None):
+    """``(out_degree, in_degree)`` of ``A`` as float64 arrays: row sums and
+    column sums of its values (entry counts when unweighted), plus 1 each with
+    ``add_self_loops``. Computed once in C and cached on ``A``."""
+    A = as_csr(A)
+    key = ("gnn", "degrees")
+    if key not in A._cache:
+        row, col = _core.csr_degrees(A.n_cols, A.indptr, A.indices, A.values, resolve_threads(n_threads))
+        A._cache[key] = (readonly_view(row), readonly_view(col))
+    row, col = A._cache[key]
+    if add_self_loops:
+        return row + 1.0, col + 1.0
+    return row, col
+
+
+def _check_loops(A, add_self_loops):
+    if add_self_loops and A.n_rows != A.n_cols:
+        raise errors.ShapeMismatchError(f"add_self_loops needs a square matrix, A is {A.n_rows}x{A.n_cols}")
+
+
+def _inv(d, power):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(d != 0, d ** -power, 0.0)
+    return s
+
+
+def _scales(A, norm, add_self_loops, dtype):
+    """(row_scale, col_scale) of ``norm`` in ``dtype`` (either may be None), cached."""
+    if norm is None:
+        return None, None
+    dtype = np.dtype(dtype)
+    key = ("gnn", "scales", norm, bool(add_self_loops), dtype.str)
+    if key not in A._cache:
+        d_out, d_in = degrees(A, add_self_loops=add_self_loops)
+        if norm == "sym":
+            for d, which in ((d_out, "row sums (out-degrees)"), (d_in, "column sums (in-degrees)")):
+                if d.size and d.min() < 0:
+                    raise errors.InvalidArgumentError(
+                        f"norm='sym' needs non-negative degrees, but A has negative {which} (minimum "
+                        f"{d.min():g}) from negative values; use norm='row'/'col' or non-negative weights")
+            ls, rs = _inv(d_out, 0.5), _inv(d_in, 0.5)
+        elif norm == "row":
+            ls, rs = _inv(d_out, 1.0), None
+        else:
+            ls, rs = None, _inv(d_in, 1.0)
+        conv = tuple(None if s is None else readonly_view(s.astype(dtype)) for s in (ls, rs))
+        A._cache[key] = conv
+    return A._cache[key]
+
+
+def _transpose(A, n_threads=None):
+    """Cached ``(t_indptr, t_indices, t_eid)`` of ``A``ᵀ built in C."""
+    key = ("gnn", "transpose")
+    if key not in A._cache:
+        if A.index_dtype == np.int32 and A.n_rows > np.iinfo(np.int32).max:
+            raise errors.UnsupportedError("the transpose of a matrix with more than 2^31-1 rows needs int64 "
+                                          "indices; rebuild A with index_dtype=np.int64")
+        t = _core.csr_transpose(A.n_cols, A.indptr, A.indices, resolve_threads(n_threads))
+        A._cache[key] = tuple(readonly_view(a) for a in t)
+    return A._cache[key]
+
+
+def _transpose_values(A, dtype):
+    """A's values in transposed storage order (cached per dtype), or None."""
+    if A.values is None:
+        return None
+    key = ("gnn", "t_values", np.dtype(dtype).str)
+    if key not in A._cache:
+        A._cache[key] = readonly_view(A.values_as(dtype)[_transpose(A)[2]])
+    return A._cache[key]
+
+
+def transpose_nbytes(A):
+    """Bytes held by the cached transposed structure of ``A`` (``t_indptr``,
+    ``t_indices``, ``t_eid`` and transposed value copies); 0 if not built."""
+    A = as_csr(A)
+    n = 0
+    for key, val in A._cache.items():
+        if key[:2] in (("gnn", "transpose"), ("gnn", "t_values")):
+            n += sum(a.nbytes for a in (val if isinstance(val, tuple) else (val,)) if a is not None)
+    return n
+
+
+# ------------------------------------------------------------------- gspmm
+def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
+          return_argidx=False, transpose=False, n_threads=None):
+    """Generalized sparse × dense product ``Y[r] = reduce_{(r, c) in A} w_rc * X[c]``.
+
+    Parameters
+    ----------
+    A : CSRMatrix or scipy.sparse matrix, ``n_rows × n_cols``
+    X : ndarray float32/float64, ``(n_cols, K)`` or ``(n_cols,)``
+        (``(n_rows, K)`` with ``transpose=True``). Non C-ordered X is copied once.
+    out : ndarray, optional
+        Receives Y (dtype of X, C-contiguous).
+    reduce : {"sum", "mean", "max", "min"}
+        ``mean`` divides by the number of entries of the row (self loop
+        included); ``max``/``min`` take the extreme message elementwise (ties:
+        first in storage order). Rows without entries give 0.
+    norm : {None, "sym", "row", "col"}
+        Fused normalization from cached degrees (see the module docstring); no
+        value array is materialized.
+    add_self_loops : bool
+        Adds an implicit entry (r, r) of weight 1 to every row (square A).
+    edge_values : array_like, optional
+        Weights used instead of ``A.values``: shape ``(nnz,)`` (one per edge) or
+        ``(nnz, K)`` (one per edge and feature column), indexed by edge id.
+        Converted to X's dtype (one copy) if needed. Degrees for ``norm``
+        always come from ``A.values``.
+    return_argidx : bool
+        ``max``/``min`` only: also return an int64 array shaped like Y holding
+        the edge id that produced each element (``nnz + r`` for the self loop,
+        -1 for an empty row), needed by :func:`spmm_backward`.
+    transpose : bool
+        Compute with ``Aᵀ`` (the normalized ``N(A)ᵀ``, so it is the adjoint of
+        the forward product) without the caller building CSC: the transposed
+        structure is built once in C and cached (:func:`transpose_nbytes`).
+    n_threads : int, optional
+        ``None``: the OpenMP runtime's limit at call time.
+
+    Returns
+    -------
+    Y, or ``(Y, argidx)`` with ``return_argidx``.
+    """
+    A = as_csr(A)
+    code = _reduce_code(reduce)
+    _check_norm(norm)
+    _check_loops(A, add_self_loops)
+    if return_argidx and code < 2:
+        raise errors.InvalidArgumentError(f"return_argidx needs reduce='max' or 'min', got reduce={reduce!r}")
+    n_in, n_outr = (A.n_rows, A.n_cols) if transpose else (A.n_cols, A.n_rows)
+    x, vector = _dense(X, "X")
+    if x.shape[0] != n_in:
+        what = "Aᵀ @ X needs X with A.n_rows" if transpose else "A @ X needs X with A.n_cols"
+        raise errors.ShapeMismatchError(f"X has {x.shape[0]} rows; {what} = {n_in} rows")
+    k = x.shape[1]
+    if edge_values is not None:
+        ev, width = _edge_array(A, edge_values, x.dtype, k)
+    else:
+        ev, width = None, 1
+    ls, rs = _scales(A, norm, add_self_loops, x.dtype)
+    y, user_out = _out(out, (n_outr, k), x.dtype, vector)
+    for a in (x, ev):
+        if user_out is not None and a is not None and np.shares_memory(y, a):
+            raise errors.InvalidArgumentError("out must not overlap an input array")
+    argidx = np.empty((n_outr, k), dtype=np.int64) if (code >= 2 and return_argidx) else None
+    threads = resolve_threads(n_threads)
+    if not transpose:
+        if ev is None:
+            ev = A.values_as(x.dtype)
+        if code == 0 and norm is None and not add_self_loops and edge_values is None:
+            _core.spmm(A.n_cols, A.indptr, A.indices, ev, x, y, threads)  # the plain SpMM path
+        else:
+            _core.gspmm(A.n_cols, A.indptr, A.indices, code, ev, width, None, A.nnz, ls, rs,
+                        bool(add_self_loops), argidx, x, y, threads)
+    else:
+        tp, ti, te = _transpose(A, n_threads)
+        if code == 0 and norm is None and not add_self_loops and edge_values is None:
+            # Plain Aᵀ @ X: the forward SpMM kernel on the cached transpose
+            # (values permuted once and cached), so it runs at forward speed.
+            _core.spmm(A.n_rows, tp, ti, _transpose_values(A, x.dtype), x, y, threads)
+        else:
+            if ev is None and A.values is not None:
+                ev = A.values_as(x.dtype)
+            _core.gspmm(A.n_rows, tp, ti, code, ev, width, te, A.nnz, rs, ls, bool(add_self_loops), argidx,
+                        x, y, threads)
+    res = user_out if user_out is not None else (y[:, 0] if vector else y)
+    if return_argidx:
+        return res, (argidx[:, 0] if vector else argidx)
+    return res
+
+
+def spmm_transpose(A, X, out=None, **kwargs):
+    """``N(A)ᵀ @ X`` with the options of :func:`gspmm` (same as
+    ``gspmm(..., transpose=True)``): the backward of SpMM without building CSC."""
+    return gspmm(A, X, out, transpose=True, **kwargs)
+
+
+def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
+                  argidx=None, need_edge_grad=False, n_threads=None):
+    """Gradients of ``Y = gspmm(A, X, reduce=..., norm=..., ...)``.
+
+    Parameters
+    ----------
+    A : the forward's matrix.
+    grad_out : ndarray ``(n_rows, K)``, dL/dY.
+    X : ndarray ``(n_cols, K)``, the forward's input; needed only for the
+        edge-value gradient.
+    reduce, norm, add_self_loops, edge_values : as in the forward call.
+    argidx : int64 ``(n_rows, K)``, from the forward with ``return_argidx=True``
+        (required for ``max``/``min``).
+    need_edge_grad : bool
+        Also return dL/d(edge weights): shaped like ``edge_values`` (or
+        ``(nnz,)`` for ``A.values`` when ``edge_values`` is None). Self loops
+        have a constant weight and no gradient.
+
+    Returns
+    -------
+    ``(grad_X, grad_edge)``; ``grad_edge`` is None unless ``need_edge_grad``.
+    """
+    A = as_csr(A)
+    code = _reduce_code(reduce)
+    _check_norm(norm)
+    _check_loops(A, add_self_loops)
+    gy, vector = _dense(grad_out, "grad_out", (A.n_rows, f"A has {A.n_rows} rows"))
+    k = gy.shape[1]
+    threads = resolve_threads(n_threads)
+    x = None
+    if X is not None or need_edge_grad:
+        if X is None:
+            raise errors.InvalidArgumentError("need_edge_grad=True needs X (the forward's input)")
+        x, _ = _dense(X, "X", (A.n_cols, f"A has {A.n_cols} columns"))
+        _same_dtype(x, gy, "X", "grad_out")
+        if x.shape[1] != k:
+            raise errors.ShapeMismatchError(f"X has {x.shape[1]} columns but grad_out has {k}")
+    if edge_values is not None:
+        ev, width = _edge_array(A, edge_values, gy.dtype, k)
+    else:
+        ev, width = A.values_as(gy.dtype), 1
+    ls, rs = _scales(A, norm, add_self_loops, gy.dtype)
+    g_edge = None
+    if code <= 1:
+        eff_ls = ls
+        if code == 1:  # mean: the row's 1/count is one more row factor
+            cnt = np.diff(A.indptr).astype(gy.dtype) + (1 if add_self_loops else 0)
+            inv = _inv(cnt, 1.0).astype(gy.dtype)
+            eff_ls = inv if ls is None else (ls * inv).astype(gy.dtype)
+        tp, ti, te = _transpose(A, n_threads)
+        gx = np.empty((A.n_cols, k), dtype=gy.dtype)
+        _core.gspmm(A.n_rows, tp, ti, 0, ev, width, te, A.nnz, rs, eff_ls, bool(add_self_loops), None,
+                    gy, gx, threads)
+        if need_edge_grad:
+            gys = gy if eff_ls is None else gy * eff_ls[:, None]
+            xs = x if rs is None else x * rs[:, None]
+            if width == 1:
+                g_edge = sddmm(A, gys, xs, op="dot", n_threads=n_threads)
+            else:
+                g_edge = sddmm(A, gys, xs, op="u_mul_v", n_threads=n_threads)
+    else:
+        if argidx is None:
+            raise errors.InvalidArgumentError(f"reduce={reduce!r} backward needs argidx from the forward "
+                                              "(call it with return_argidx=True)")
+        arg = np.asarray(argidx)
+        if arg.dtype != np.int64 or arg.reshape(gy.shape[0], -1).shape != gy.shape:
+            raise errors.ShapeMismatchError(f"argidx must be int64 shaped like grad_out {grad_out.shape}, "
+                                            f"got {arg.dtype} {arg.shape}")
+        arg = np.ascontiguousarray(arg).reshape(gy.shape)
+        tp, ti, te = _transpose(A, n_threads)
+        gx = np.empty((A.n_cols, k), dtype=gy.dtype)
+        _core.gspmm_arg_backward_x(A.n_rows, tp, ti, te, ev, width, A.nnz, ls, rs, bool(add_self_loops), arg,
+                                   gy, gx, threads)
+        if need_edge_grad:
+            g_edge = np.empty((A.nnz, width), dtype=gy.dtype)
+            _core.gspmm_arg_backward_e(A.n_cols, A.indptr, A.indices, ls, rs, arg, x, gy, width, g_edge, threads)
+            if width == 1:
+                g_edge = g_edge[:, 0]
+    if g_edge is not None and edge_values is not None:
+        g_edge = g_edge.reshape(np.shape(edge_values))
+    return (gx[:, 0] if vector else gx), g_edge
+
+
+# ------------------------------------------------------------------- sddmm
+def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
+    """Values on the stored edges of ``A`` from the features of both ends.
+
+    For every stored entry ``j = (r, c)``:
+
+    * ``op="dot"``: ``out[j] = <X[r], Y[c]>``; with ``heads=H`` the feature
+      width is split into H equal slices and ``out[j, h]`` is the dot product
+      of slice h (shape ``(nnz, H)``).
+    * ``op="u_add_v"``: ``out[j] = X[r] + Y[c]``; ``op="u_mul_v"``: the
+      product. Shape ``(nnz, K)``; a side of width 1 broadcasts.
+
+    X: ``(n_rows, Kx)``, Y: ``(n_cols, Ky)``, same float dtype. Parallel over
+    nnz-balanced row chunks; output in A's storage order (edge ids).
+    """
+    A = as_csr(A)
+    if not isinstance(op, str) or op not in SDDMM_OPS:
+        raise errors.InvalidArgumentError(f"op must be one of {list(SDDMM_OPS)}, got {op!r}")
+    x, _ = _dense(X, "X", (A.n_rows, f"A has {A.n_rows} rows (X gives the row end of each edge)"))
+    y, _ = _dense(Y, "Y", (A.n_cols, f"A has {A.n_cols} columns (Y gives the column end of each edge)"))
+    _same_dtype(x, y, "X", "Y")
+    kx, ky = x.shape[1], y.shape[1]
+    if op == "dot":
+        if isinstance(heads, bool) or not isinstance(heads, (int, np.integer)) or heads < 1:
+            raise errors.InvalidArgumentError(f"heads must be a positive integer, got {heads!r}")
+        if kx != ky or kx % heads:
+            raise errors.ShapeMismatchError(f"op='dot' needs X and Y of equal width divisible by heads={heads}, "
+                                            f"got {kx} and {ky}")
+        shape = (A.nnz,) if heads == 1 else (A.nnz, int(heads))
+        width = int(heads)
+    else:
+        if kx != ky and 1 not in (kx, ky):
+            raise errors.ShapeMismatchError(f"op={op!r} needs X and Y of equal width or one of width 1, "
+                                            f"got {kx} and {ky}")
+        width = max(kx, ky)
+        shape = (A.nnz, width)
+    if out is None:
+        res = np.empty((A.nnz, width), dtype=x.dtype)
+    else:
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != x.dtype \
+                or not out.flags.c_contiguous or not out.flags.writeable:
+            raise errors.ShapeMismatchError(f"out must be a writeable C-contiguous {x.dtype} array of shape "
+                                            f"{shape}")
+        res = out.reshape(A.nnz, width)
+    _core.sddmm(SDDMM_OPS[op], A.n_cols, A.indptr, A.indices, x, y, int(heads) if op == "dot" else 1, res,
+                resolve_threads(n_threads))
+    return out if out is not None else res.reshape(shape)
+
+
+def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
+    """``(grad_X, grad_Y)`` of ``out = sddmm(A, X, Y, op=op, heads=heads)``
+    given ``grad_out`` shaped like ``out``, computed with :func:`gspmm` on A
+    and on its cached transpose (no dense adjacency)."""
+    A = as_csr(A)
+    if not isinstance(op, str) or op not in SDDMM_OPS:
+        raise errors.InvalidArgumentError(f"op must be one of {list(SDDMM_OPS)}, got {op!r}")
+    x, xvec = _dense(X, "X", (A.n_rows, f"A has {A.n_rows} rows"))
+    y, yvec = _dense(Y, "Y", (A.n_cols, f"A has {A.n_cols} columns"))
+    _same_dtype(x, y, "X", "Y")
+    g = np.asarray(grad_out)
+    if g.dtype != x.dtype:
+        raise errors.DTypeError(f"grad_out ({g.dtype}) must have the dtype of X ({x.dtype})")
+    kx, ky = x.shape[1], y.shape[1]
+    if op == "dot":
+        if kx != ky or heads < 1 or kx % heads:
+            raise errors.ShapeMismatchError(f"op='dot' needs equal widths divisible by heads, got {kx}, {ky}")
+        g2 = g.reshape(A.nnz, -1) if g.size == A.nnz * heads else None
+        if g2 is None or g2.shape[1] != heads:
+            raise errors.ShapeMismatchError(f"grad_out must have shape (nnz, heads) = ({A.nnz}, {heads}), "
+                                            f"got {g.shape}")
+        gw = g2 if heads == 1 else np.repeat(g2, kx // heads, axis=1)
+        gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
+        gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
+    else:
+        k = max(kx, ky)
+        if g.shape != (A.nnz, k):
+            raise errors.ShapeMismatchError(f"grad_out must have shape ({A.nnz}, {k}), got {g.shape}")
+        if op == "u_add_v":
+            gx = gspmm(A, np.ones((A.n_cols, k), x.dtype), edge_values=g, n_threads=n_threads)
+            gy = gspmm(A, np.ones((A.n_rows, k), x.dtype), edge_values=g, transpose=True, n_threads=n_threads)
+        else:
+            yb = np.ascontiguousarray(np.broadcast_to(y, (A.n_cols, k)))
+            xb = np.ascontiguousarray(np.broadcast_to(x, (A.n_rows, k)))
+            gx = gspmm(A, yb, edge_values=g, n_threads=n_threads)
+            gy = gspmm(A, xb, edge_values=g, transpose=True, n_threads=n_threads)
+        if kx == 1 and k > 1:
+            gx = gx.sum(axis=1, keepdims=True)
+        if ky == 1 and k > 1:
+            gy = gy.sum(axis=1, keepdims=True)
+    return (gx[:, 0] if xvec else gx), (gy[:, 0] if yvec else gy)
+
+
+# ------------------------------------------------------------- edge softmax
+def _scores(A, s, name):
+    s = np.asarray(s)
+    if s.dtype not in FLOAT_DTYPES:
+        raise errors.DTypeError(f"{name} must be float32 or float64, got {s.dtype}")
+    if s.ndim not in (1, 2) or s.shape[0] != A.nnz:
+        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, heads) with nnz={A.nnz}, "
+                                        f"got {s.shape}")
+    return np.ascontiguousarray(s)
+
+
+def edge_softmax(A, scores, *, n_threads=None):
+    """Softmax of per-edge scores over the incoming edges of each destination
+    (the entries of each row of ``A``), each head separately:
+    ``alpha[j] = exp(s[j] - m_r) / sum_{j' in row r} exp(s[j'] - m_r)`` with
+    ``m_r`` the row maximum (numerically stable).
+
+    scores: ``(nnz,)`` or ``(nnz, heads)`` float32/float64, in A's storage order.
+    Returns a new array of the same shape."""
+    A = as_csr(A)
+    s = _scores(A, scores, "scores")
+    out = np.empty_like(s)
+    heads = 1 if s.ndim == 1 else s.shape[1]
+    _core.edge_softmax(A.indptr, s.reshape(A.nnz, heads), heads, out.reshape(A.nnz, heads),
+                       resolve_threads(n_threads))
+    return out
+
+
+def edge_softmax_backward(A, alpha, grad_alpha, *, n_threads=None):
+    """dL/dscores of :func:`edge_softmax` given its output ``alpha`` and
+    ``grad_alpha`` = dL/dalpha: ``alpha * (grad_alpha - sum_row(alpha * grad_alpha))``."""
+    A = as_csr(A)
+    a = _scores(A, alpha, "alpha")
+    g = _scores(A, grad_alpha, "grad_alpha")
+    if a.shape != g.shape:
+        raise errors.ShapeMismatchError(f"alpha {a.shape} and grad_alpha {g.shape} must have the same shape")
+    _same_dtype(a, g, "alpha", "grad_alpha")
+    out = np.empty_like(a)
+    heads = 1 if a.ndim == 1 else a.shape[1]
+    _core.edge_softmax_backward(A.indptr, a.reshape(A.nnz, heads), g.reshape(A.nnz, heads), heads,
+                                out.reshape(A.nnz, heads), resolve_threads(n_threads))
+    return out

@@ -1,0 +1,28 @@
+/* Argument checks and type dispatch shared by the GNN kernels (internal). */
+#ifndef PSG_GNN_COMMON_H
+#define PSG_GNN_COMMON_H
+#include "internal.h"
+#include "pysparsegraph/gnn.h"
+
+/* Checks index_size / value_size and returns the dispatch slot
+ * 0: i32/f32, 1: i32/f64, 2: i64/f32, 3: i64/f64, or -1 after recording an error. */
+static inline int psg__type_slot(int index_size, int value_size)
+{
+    if ((index_size != 4 && index_size != 8) || (value_size != 4 && value_size != 8)) {
+        psg__fail(PSG_ERR_INVALID_ARG, "index_size and value_size must be 4 or 8, got %d and %d",
+                  index_size, value_size);
+        return -1;
+    }
+    return (index_size == 8) * 2 + (value_size == 8);
+}
+
+/* Calls NAME##_i32_f32(...) etc. according to slot, assigning to st. The
+ * void pointers of the public API convert implicitly to the typed ones. */
+#define PSG_DISPATCH(st, slot, NAME, ...)                              \
+    switch (slot) {                                                                   \
+    case 0: st = NAME##_i32_f32(__VA_ARGS__); break;                                  \
+    case 1: st = NAME##_i32_f64(__VA_ARGS__); break;                                  \
+    case 2: st = NAME##_i64_f32(__VA_ARGS__); break;                                  \
+    default: st = NAME##_i64_f64(__VA_ARGS__); break;                                 \
+    }
+#endif

@@ -1,0 +1,105 @@
+/* Generalized SpMM (reducers, edge values, fused normalization, implicit self
+ * loops) and its max/min backward, for every index × value type. */
+#include <math.h>
+#include <stdlib.h>
+#include "gnn_common.h"
+#include "partition.h"
+
+#define PSG_TEMPLATE "templates/gspmm.inc"
+#include "templates/instantiate.h"
+#undef PSG_TEMPLATE
+
+static psg_status check_opts(const psg_gspmm_opts *o, int64_t k, int need_arg)
+{
+    if (!o) return psg__fail(PSG_ERR_INVALID_ARG, "opts is NULL");
+    if (o->reduce < PSG_REDUCE_SUM || o->reduce > PSG_REDUCE_MIN)
+        return psg__fail(PSG_ERR_INVALID_ARG, "reduce must be 0..3 (sum, mean, max, min), got %d", o->reduce);
+    if (o->edge_values && o->edge_width != 1 && o->edge_width != k)
+        return psg__fail(PSG_ERR_SHAPE, "edge_width must be 1 or k=%lld, got %lld", (long long)k,
+                         (long long)o->edge_width);
+    if (need_arg && !o->argidx) return psg__fail(PSG_ERR_INVALID_ARG, "argidx is NULL");
+    return PSG_OK;
+}
+
+psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
+                     const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
+                     const void *x, int64_t k, void *y, int n_threads)
+{
+    psg__clear_error();
+    const int slot = psg__type_slot(index_size, value_size);
+    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    if (n_rows < 0 || n_cols < 0 || k < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_rows=%lld n_cols=%lld k=%lld",
+                         (long long)n_rows, (long long)n_cols, (long long)k);
+    psg_status st = check_opts(opts, k, 0);
+    if (st != PSG_OK) return st;
+    if (n_rows == 0 || k == 0) {
+        psg__set_team_size(1);
+        return PSG_OK;
+    }
+    if (!indptr || !y || !x) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    if (opts->self_loops && opts->nnz_edges < indptr[n_rows])
+        return psg__fail(PSG_ERR_INVALID_ARG, "nnz_edges (%lld) is below nnz (%lld)",
+                         (long long)opts->nnz_edges, (long long)indptr[n_rows]);
+    PSG_DISPATCH(st, slot, psg__gspmm, n_rows, n_cols, indptr, indices, opts, x, k, y, n_threads);
+    return st;
+}
+
+psg_status psg_gspmm_arg_backward_x(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
+                                    const int64_t *t_indptr, const void *t_indices, const int64_t *t_eid,
+                                    const psg_gspmm_opts *opts, const void *grad_y, int64_t k,
+                                    void *grad_x, int n_threads)
+{
+    psg__clear_error();
+    const int slot = psg__type_slot(index_size, value_size);
+    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    psg_status st = check_opts(opts, k, 1);
+    if (st != PSG_OK) return st;
+    if (opts->eid) return psg__fail(PSG_ERR_INVALID_ARG, "opts->eid must be NULL (t_eid gives the edge ids)");
+    if (n_cols == 0 || k == 0) {
+        psg__set_team_size(1);
+        return PSG_OK;
+    }
+    if (!t_indptr || !grad_y || !grad_x || (t_indptr[n_cols] > 0 && (!t_indices || !t_eid)))
+        return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    PSG_DISPATCH(st, slot, psg__arg_backward, 0, n_rows, n_cols, t_indptr, t_indices, t_eid, opts, NULL,
+                 grad_y, k, 0, grad_x, n_threads);
+    return st;
+}
+
+psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
+                                    const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
+                                    const void *x, const void *grad_y, int64_t k, int64_t edge_width,
+                                    void *grad_e, int n_threads)
+{
+    psg__clear_error();
+    const int slot = psg__type_slot(index_size, value_size);
+    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    psg_status st = check_opts(opts, k, 1);
+    if (st != PSG_OK) return st;
+    if (opts->eid) return psg__fail(PSG_ERR_INVALID_ARG, "opts->eid must be NULL");
+    if (edge_width != 1 && edge_width != k)
+        return psg__fail(PSG_ERR_SHAPE, "edge_width must be 1 or k=%lld, got %lld", (long long)k,
+                         (long long)edge_width);
+    if (n_rows == 0 || indptr[n_rows] == 0) {
+        psg__set_team_size(1);
+        return PSG_OK;
+    }
+    if (k == 0) {
+        /* No feature won anything: every gradient is 0. */
+        if (edge_width == 1) {
+            for (int64_t j = 0; j < indptr[n_rows]; j++) {
+                if (value_size == 4) ((float *)grad_e)[j] = 0;
+                else ((double *)grad_e)[j] = 0;
+            }
+        }
+        psg__set_team_size(1);
+        return PSG_OK;
+    }
+    if (!grad_y || !grad_e || !x || !indices) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    PSG_DISPATCH(st, slot, psg__arg_backward, 1, n_rows, n_cols, indptr, indices, NULL, opts, x, grad_y, k,
+                 edge_width, grad_e, n_threads);
+    return st;
+}

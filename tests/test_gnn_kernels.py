@@ -1,0 +1,384 @@
+"""GNN kernels (gspmm reducers / norm / self loops / edge values / transpose,
+sddmm, edge_softmax) against independent NumPy references that work edge by
+edge from the COO lists (so duplicate entries stay separate messages)."""
+import os
+
+import numpy as np
+import pytest
+
+import pysparsegraph as psg
+from pysparsegraph import datasets, errors
+from pysparsegraph.gnn import gspmm, sddmm, edge_softmax, spmm_transpose
+
+REDUCERS = ["sum", "mean", "max", "min"]
+VDT = [np.float32, np.float64]
+IDT = [np.int32, np.int64]
+
+
+# ------------------------------------------------------------------ graphs
+def _csr(indptr, indices, values, shape, idt):
+    return psg.CSRMatrix(np.asarray(indptr, np.int64), np.asarray(indices, idt),
+                         None if values is None else np.asarray(values), shape=shape)
+
+
+def _random_graph(rng, n_rows, n_cols, nnz, idt, weighted, empty_frac=0.2):
+    rows = rng.integers(0, n_rows, nnz)
+    keep = rng.random(n_rows) >= empty_frac          # some rows stay empty
+    rows = rows[keep[rows]]
+    cols = rng.integers(0, n_cols, rows.size)
+    order = np.argsort(rows, kind="stable")          # columns unsorted within rows
+    rows, cols = rows[order], cols[order]
+    indptr = np.zeros(n_rows + 1, np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    indptr = np.cumsum(indptr)
+    vals = rng.uniform(0.5, 2.0, rows.size) if weighted else None
+    return _csr(indptr, cols, vals, (n_rows, n_cols), idt)
+
+
+def graphs(idt, weighted):
+    rng = np.random.default_rng(7)
+    out = {}
+    out["random"] = _random_graph(rng, 1500, 1500, 24000, idt, weighted)
+    # one hub row holding most edges, plus a few small rows and empty rows
+    hub_cols = rng.integers(0, 300, 20000)
+    small = [rng.integers(0, 300, 3) for _ in range(299)]
+    lens = [20000] + [3 if i % 3 else 0 for i in range(299)]
+    cols = np.concatenate([hub_cols] + [s[:n] for s, n in zip(small, lens[1:])])
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    vals = rng.uniform(0.5, 2.0, cols.size) if weighted else None
+    out["hub"] = _csr(indptr, cols, vals, (300, 300), idt)
+    # self loops and duplicates
+    indptr = [0, 4, 6, 6, 9]
+    cols = [0, 2, 2, 0, 1, 1, 3, 3, 0]
+    vals = [1.0, 2.0, 0.5, 3.0, 1.5, 1.0, 2.0, 0.25, 1.0] if weighted else None
+    out["loops_dups"] = _csr(indptr, cols, vals, (4, 4), idt)
+    out["empty"] = _csr([0], [], [] if weighted else None, (0, 0), idt)
+    out["no_edges"] = _csr([0, 0, 0, 0], [], [] if weighted else None, (3, 3), idt)
+    return out
+
+
+def _coo(A, self_loops=False):
+    rows = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
+    cols = A.indices.astype(np.int64)
+    vals = np.ones(A.nnz) if A.values is None else A.values.astype(np.float64)
+    eids = np.arange(A.nnz)
+    if self_loops:
+        n = A.n_rows
+        rows = np.concatenate([rows, np.arange(n)])
+        cols = np.concatenate([cols, np.arange(n)])
+        vals = np.concatenate([vals, np.ones(n)])
+        eids = np.concatenate([eids, A.nnz + np.arange(n)])
+    return rows, cols, vals, eids
+
+
+def ref_scales(A, norm, loops):
+    rows, cols, vals, _ = _coo(A, loops)
+    d_out = np.bincount(rows, weights=vals, minlength=A.n_rows)
+    d_in = np.bincount(cols, weights=vals, minlength=A.n_cols)
+
+    def inv(d, p):
+        safe = np.where(d != 0, d, 1.0)
+        return np.where(d != 0, 1.0 / safe ** p, 0.0)
+
+    ls, rs = np.ones(A.n_rows), np.ones(A.n_cols)
+    if norm == "sym":
+        ls, rs = inv(d_out, 0.5), inv(d_in, 0.5)
+    elif norm == "row":
+        ls = inv(d_out, 1)
+    elif norm == "col":
+        rs = inv(d_in, 1)
+    return ls, rs
+
+
+def ref_gspmm(A, X, reduce="sum", norm=None, loops=False, ev=None, transpose=False):
+    """Edge-by-edge float64 reference; returns (Y, messages, target rows, eids)."""
+    rows, cols, vals, eids = _coo(A, loops)
+    ls, rs = ref_scales(A, norm, loops)
+    X = X.astype(np.float64)
+    K = X.shape[1]
+    if ev is not None:
+        ev = np.asarray(ev, np.float64)
+        ev = ev.reshape(A.nnz, ev.shape[1] if ev.ndim == 2 else 1)
+        if loops:
+            ev = np.concatenate([ev, np.ones((A.n_rows, ev.shape[1]))])
+        w = ev
+    else:
+        w = vals[:, None]
+    w = w * (ls[rows] * rs[cols])[:, None]
+    if transpose:
+        dst, src, n_out = cols, rows, A.n_cols
+    else:
+        dst, src, n_out = rows, cols, A.n_rows
+    msg = w * X[src]
+    Y = np.zeros((n_out, K))
+    cnt = np.bincount(dst, minlength=n_out)
+    if reduce in ("sum", "mean"):
+        np.add.at(Y, dst, msg)
+        if reduce == "mean":
+            Y /= np.maximum(cnt, 1)[:, None]
+    else:
+        Y[:] = -np.inf if reduce == "max" else np.inf
+        (np.maximum if reduce == "max" else np.minimum).at(Y, dst, msg)
+        Y[cnt == 0] = 0
+    return Y, msg, dst, eids
+
+
+def tol(dt):
+    return dict(rtol=2e-4, atol=2e-4) if dt == np.float32 else dict(rtol=1e-10, atol=1e-10)
+
+
+def run_both_threads(fn):
+    """Runs fn(n_threads) for 1 and 2 threads and checks bit-identical results."""
+    r1, r2 = fn(1), fn(2)
+    t1 = r1 if isinstance(r1, tuple) else (r1,)
+    t2 = r2 if isinstance(r2, tuple) else (r2,)
+    for a, b in zip(t1, t2):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert a.tobytes() == b.tobytes(), "result differs between 1 and 2 threads"
+    return r1
+
+
+# ------------------------------------------------------------------- gspmm
+@pytest.mark.parametrize("idt", IDT)
+@pytest.mark.parametrize("vdt", VDT)
+@pytest.mark.parametrize("reduce", REDUCERS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_reducers_match_reference(reduce, vdt, idt, weighted):
+    rng = np.random.default_rng(1)
+    for name, A in graphs(idt, weighted).items():
+        for K in (1, 8):
+            X = rng.standard_normal((A.n_cols, K)).astype(vdt)
+            ref, msg, dst, eids = ref_gspmm(A, X, reduce)
+            if reduce in ("max", "min"):
+                Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, return_argidx=True, n_threads=t))
+                # every argidx names an edge of that row whose message is the result
+                cnt = np.diff(A.indptr)
+                assert np.all(arg[cnt == 0] == -1)
+                nz = cnt > 0
+                if nz.any():
+                    a = arg[nz]
+                    assert np.all((a >= A.indptr[:-1][nz, None]) & (a < A.indptr[1:][nz, None]))
+                    m = msg[a, np.arange(K)[None, :]]
+                    np.testing.assert_allclose(m, ref[nz], **tol(vdt))
+            else:
+                Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, n_threads=t))
+            assert Y.dtype == vdt and Y.shape == (A.n_rows, K), name
+            np.testing.assert_allclose(Y, ref, **tol(vdt), err_msg=f"{name} K={K}")
+
+
+@pytest.mark.parametrize("norm", ["sym", "row", "col"])
+@pytest.mark.parametrize("loops", [False, True])
+@pytest.mark.parametrize("reduce", REDUCERS)
+@pytest.mark.parametrize("vdt", VDT)
+def test_norm_and_self_loops(norm, loops, reduce, vdt):
+    rng = np.random.default_rng(2)
+    for weighted in (False, True):
+        for name, A in graphs(np.int32, weighted).items():
+            X = rng.standard_normal((A.n_cols, 5)).astype(vdt)
+            ref = ref_gspmm(A, X, reduce, norm, loops)[0]
+            Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm=norm, add_self_loops=loops,
+                                                    n_threads=t))
+            np.testing.assert_allclose(Y, ref, **tol(vdt), err_msg=f"{name} weighted={weighted}")
+
+
+def test_degrees_cached_once():
+    A = graphs(np.int32, True)["random"]
+    d1 = psg.gnn.degrees(A)
+    d2 = psg.gnn.degrees(A)
+    assert d1[0] is d2[0] and d1[1] is d2[1]
+    rows, cols, vals, _ = _coo(A)
+    np.testing.assert_allclose(d1[0], np.bincount(rows, vals, A.n_rows))
+    np.testing.assert_allclose(d1[1], np.bincount(cols, vals, A.n_cols))
+
+
+@pytest.mark.parametrize("width", ["edge", "edge_feature"])
+@pytest.mark.parametrize("reduce", REDUCERS)
+@pytest.mark.parametrize("idt", IDT)
+def test_edge_values(width, reduce, idt):
+    rng = np.random.default_rng(3)
+    for name, A in graphs(idt, True).items():
+        K = 6
+        X = rng.standard_normal((A.n_cols, K))
+        ev = rng.standard_normal(A.nnz) if width == "edge" else rng.standard_normal((A.nnz, K))
+        ref = ref_gspmm(A, X, reduce, "row", True, ev=ev)[0]
+        Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="row", add_self_loops=True,
+                                                edge_values=ev, n_threads=t))
+        np.testing.assert_allclose(Y, ref, **tol(np.float64), err_msg=name)
+
+
+@pytest.mark.parametrize("reduce", REDUCERS)
+@pytest.mark.parametrize("norm", [None, "sym", "row"])
+@pytest.mark.parametrize("vdt", VDT)
+@pytest.mark.parametrize("idt", IDT)
+def test_transpose(reduce, norm, vdt, idt):
+    rng = np.random.default_rng(4)
+    for weighted in (False, True):
+        for name, A in graphs(idt, weighted).items():
+            X = rng.standard_normal((A.n_rows, 4)).astype(vdt)
+            loops = norm == "sym"
+            ref = ref_gspmm(A, X, reduce, norm, loops, transpose=True)[0]
+            Y = run_both_threads(lambda t: spmm_transpose(A, X, reduce=reduce, norm=norm, add_self_loops=loops,
+                                                          n_threads=t))
+            np.testing.assert_allclose(Y, ref, **tol(vdt), err_msg=f"{name} w={weighted}")
+            if reduce == "sum" and norm is None:
+                np.testing.assert_allclose(Y, A.to_scipy(np.float64).T @ X.astype(np.float64), **tol(vdt))
+    assert psg.gnn.transpose_nbytes(A) > 0
+
+
+def test_transpose_structure_memory_reported():
+    A = graphs(np.int32, True)["random"]
+    assert psg.gnn.transpose_nbytes(A) == 0
+    spmm_transpose(A, np.ones((A.n_rows, 2)))
+    # indptr (n_cols+1) int64 + row ids int32 + edge ids int64 + permuted float64 values
+    assert psg.gnn.transpose_nbytes(A) == 8 * (A.n_cols + 1) + 4 * A.nnz + 8 * A.nnz + 8 * A.nnz
+
+
+def test_argidx_with_self_loops_and_vector():
+    A = graphs(np.int32, False)["loops_dups"]
+    x = np.array([5.0, -1.0, 0.5, 2.0])
+    y, arg = psg.spmm(A, x, reduce="max", add_self_loops=True, return_argidx=True)
+    ref = ref_gspmm(A, x[:, None], "max", None, True)[0][:, 0]
+    np.testing.assert_array_equal(y, ref)
+    # row 2 has no stored entry: its only message is the self loop (edge id nnz + 2)
+    assert arg[2] == A.nnz + 2 and y[2] == 0.5
+
+
+def test_nan_inf_flow_through():
+    A = graphs(np.int32, False)["loops_dups"]
+    X = np.array([[np.nan], [1.0], [np.inf], [2.0]])
+    for reduce in ("sum", "mean"):
+        y = psg.spmm(A, X, reduce=reduce, norm="row")
+        np.testing.assert_allclose(y, ref_gspmm(A, X, reduce, "row")[0])  # NaN where the reference has NaN
+        assert np.isnan(y[0, 0]) and y[1, 0] == (1.0 if reduce == "sum" else 0.5)
+
+
+# ------------------------------------------------------------------- sddmm
+@pytest.mark.parametrize("vdt", VDT)
+@pytest.mark.parametrize("idt", IDT)
+def test_sddmm_ops(vdt, idt):
+    rng = np.random.default_rng(5)
+    for name, A in graphs(idt, False).items():
+        rows, cols, _, _ = _coo(A)
+        X = rng.standard_normal((A.n_rows, 8)).astype(vdt)
+        Y = rng.standard_normal((A.n_cols, 8)).astype(vdt)
+        Xd, Yd = X.astype(np.float64), Y.astype(np.float64)
+        out = run_both_threads(lambda t: sddmm(A, X, Y, n_threads=t))
+        np.testing.assert_allclose(out, (Xd[rows] * Yd[cols]).sum(1), **tol(vdt))
+        out = run_both_threads(lambda t: sddmm(A, X, Y, heads=2, n_threads=t))
+        ref = (Xd[rows] * Yd[cols]).reshape(-1, 2, 4).sum(2)
+        np.testing.assert_allclose(out, ref.reshape(A.nnz, 2), **tol(vdt))
+        np.testing.assert_allclose(sddmm(A, X, Y, op="u_add_v"), Xd[rows] + Yd[cols], **tol(vdt))
+        np.testing.assert_allclose(sddmm(A, X, Y, op="u_mul_v"), Xd[rows] * Yd[cols], **tol(vdt))
+        # broadcasting: a width-1 side
+        np.testing.assert_allclose(sddmm(A, X[:, :1], Y, op="u_add_v"), Xd[rows, :1] + Yd[cols], **tol(vdt))
+        np.testing.assert_allclose(sddmm(A, X, Y[:, :1], op="u_mul_v"), Xd[rows] * Yd[cols, :1], **tol(vdt))
+
+
+# ------------------------------------------------------------- edge softmax
+def _2d(a):
+    return a.reshape(a.shape[0], a.shape[1] if a.ndim == 2 else 1)
+
+
+def ref_edge_softmax(A, s):
+    rows = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
+    s = _2d(s.astype(np.float64))
+    m = np.full((A.n_rows, s.shape[1]), -np.inf)
+    np.maximum.at(m, rows, s)
+    e = np.exp(s - m[rows])
+    z = np.zeros_like(m)
+    np.add.at(z, rows, e)
+    return e / z[rows]
+
+
+@pytest.mark.parametrize("vdt", VDT)
+@pytest.mark.parametrize("heads", [None, 3])
+def test_edge_softmax(vdt, heads):
+    rng = np.random.default_rng(6)
+    for name, A in graphs(np.int64, False).items():
+        shape = (A.nnz,) if heads is None else (A.nnz, heads)
+        s = (rng.standard_normal(shape) * 30 + 500).astype(vdt)   # large scores: exp would overflow unshifted
+        a = run_both_threads(lambda t: edge_softmax(A, s, n_threads=t))
+        assert a.shape == shape and a.dtype == vdt and np.all(np.isfinite(a))
+        np.testing.assert_allclose(_2d(a), ref_edge_softmax(A, s), **tol(vdt))
+        if A.nnz:
+            rows = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
+            sums = np.zeros((A.n_rows, _2d(a).shape[1]))
+            np.add.at(sums, rows, _2d(a).astype(np.float64))
+            nz = np.diff(A.indptr) > 0
+            np.testing.assert_allclose(sums[nz], 1.0, **tol(vdt))
+
+
+# ------------------------------------------------------------- real graphs
+def _shared_graph(name):
+    d = datasets.shared_data_dir()
+    if d is None:
+        pytest.skip("shared data folder not found (set PYSPARSEGRAPH_DATA to ../shared/data)")
+    path = os.path.join(d, name, name + ".npz")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is missing from the shared data folder")
+    return datasets.load_npz_graph(path)
+
+
+@pytest.mark.parametrize("name", ["cora", "ego-Facebook", "soc-Slashdot0902"])
+def test_real_graphs_gcn_norm_and_transpose(name):
+    A = _shared_graph(name)
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((A.n_cols, 4)).astype(np.float32)
+    S = A.to_scipy(np.float64)
+    S = S + __import__("scipy.sparse", fromlist=["eye"]).eye(A.n_rows, format="csr")
+    d_out = np.asarray(S.sum(1)).ravel()
+    d_in = np.asarray(S.sum(0)).ravel()
+    ref = (S.multiply(d_out[:, None] ** -0.5).multiply(d_in[None, :] ** -0.5)) @ X.astype(np.float64)
+    Y = run_both_threads(lambda t: psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t))
+    np.testing.assert_allclose(Y, ref, rtol=1e-4, atol=1e-4)
+    Xt = rng.standard_normal((A.n_rows, 4)).astype(np.float32)
+    Yt = run_both_threads(lambda t: spmm_transpose(A, Xt, n_threads=t))
+    np.testing.assert_allclose(Yt, A.to_scipy(np.float64).T @ Xt.astype(np.float64), rtol=1e-4, atol=1e-3)
+    Ym = run_both_threads(lambda t: psg.spmm(A, X, reduce="max", n_threads=t))
+    np.testing.assert_allclose(Ym, ref_gspmm(A, X, "max")[0], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input():
+    A = graphs(np.int32, True)["random"]
+    X = np.ones((A.n_cols, 3))
+    with pytest.raises(errors.InvalidArgumentError, match="reduce"):
+        psg.spmm(A, X, reduce="avg")
+    with pytest.raises(errors.InvalidArgumentError, match="norm"):
+        psg.spmm(A, X, norm="both")
+    with pytest.raises(errors.ShapeMismatchError, match="edge_values"):
+        psg.spmm(A, X, edge_values=np.ones(A.nnz + 1))
+    with pytest.raises(errors.ShapeMismatchError, match="edge_values"):
+        psg.spmm(A, X, edge_values=np.ones((A.nnz, 2)))
+    with pytest.raises(errors.InvalidArgumentError, match="return_argidx"):
+        psg.spmm(A, X, reduce="sum", return_argidx=True, norm="row")
+    with pytest.raises(errors.ShapeMismatchError, match="X has"):
+        psg.spmm(A, np.ones((A.n_cols + 1, 3)), reduce="max")
+    with pytest.raises(errors.ShapeMismatchError, match="X has"):
+        spmm_transpose(A, np.ones((A.n_cols + 1, 3)))
+    neg = psg.CSRMatrix(A.indptr, A.indices, -A.values, shape=A.shape)
+    with pytest.raises(errors.InvalidArgumentError, match="negative"):
+        psg.spmm(neg, X, norm="sym")
+    psg.spmm(neg, X, norm="row")  # fine: 1/d is defined for negative d
+    rect = graphs(np.int32, False)["random"]
+    rect = psg.CSRMatrix(rect.indptr, rect.indices, shape=(rect.n_rows, rect.n_cols + 5))
+    with pytest.raises(errors.ShapeMismatchError, match="square"):
+        psg.spmm(rect, np.ones((rect.n_cols, 2)), add_self_loops=True)
+    with pytest.raises(errors.DTypeError):
+        psg.spmm(A, X.astype(np.int64), reduce="mean")
+    with pytest.raises(errors.InvalidArgumentError, match="op"):
+        sddmm(A, np.ones((A.n_rows, 2)), np.ones((A.n_cols, 2)), op="dot_product")
+    with pytest.raises(errors.ShapeMismatchError):
+        sddmm(A, np.ones((A.n_rows, 2)), np.ones((A.n_cols, 3)))
+    with pytest.raises(errors.ShapeMismatchError):
+        sddmm(A, np.ones((A.n_rows, 4)), np.ones((A.n_cols, 4)), heads=3)
+    with pytest.raises(errors.ShapeMismatchError):
+        sddmm(A, np.ones((A.n_rows + 1, 2)), np.ones((A.n_cols, 2)))
+    with pytest.raises(errors.ShapeMismatchError):
+        edge_softmax(A, np.ones(A.nnz - 1))
+    with pytest.raises(errors.InvalidArgumentError, match="argidx"):
+        psg.spmm_backward(A, np.ones((A.n_rows, 3)), X, reduce="max")
+    # caller arrays are untouched
+    Xc = X.copy()
+    psg.spmm(A, X, reduce="max", norm="row", add_self_loops=True)
+    np.testing.assert_array_equal(X, Xc)

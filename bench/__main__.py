@@ -8,6 +8,7 @@ import sys
 
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
+    "gnn": ("bench.gnn", "GNN kernels: transpose/forward ratio, reducers, sddmm, edge softmax vs peers"),
 }
 
 

@@ -1,0 +1,196 @@
+"""``python -m bench gnn``: GNN kernels of pysparsegraph beside their peers.
+
+Per graph (float32, feature width K, one thread count, repetitions
+interleaved, medians):
+
+* transpose: ``Aᵀ @ X`` (``spmm_transpose``, cached transposed structure)
+  against the forward ``A @ X``, for the plain sum, the fused GCN
+  normalization (``norm="sym", add_self_loops=True``) and ``reduce="max"``;
+  the ratio must stay <= 1.5. scipy's ``S.T @ X`` is shown for scale.
+* reducers: ``spmm(reduce=...)`` against ``torch.sparse.mm(A, X, reduce=...)``
+  (CSR, if torch is installed), a torch_scatter-like gather + ``scatter_reduce``
+  (torch), scipy (sum; mean through a pre-normalized copy of A) and a NumPy
+  gather + ``ufunc.reduceat`` (max/min).
+* sddmm (dot) against ``torch.sparse.sampled_addmm`` and a NumPy gather, and
+  edge_softmax against a NumPy segment implementation.
+* forward + backward of one normalized aggregation (as in a GCN layer) against
+  ``torch.sparse.mm`` + autograd, when torch is installed.
+"""
+import argparse
+
+import numpy as np
+
+from bench.common import interleaved_medians, load_graph, markdown_table
+import pysparsegraph as psg
+from pysparsegraph import gnn
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench gnn", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--graphs", default="cora,soc-Slashdot0902,coAuthorsDBLP",
+                   help="comma-separated: cora or folders of the shared data (default: %(default)s)")
+    p.add_argument("-k", type=int, default=64, help="feature width (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="threads for every tool (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--skip-baselines", action="store_true", help="only the transpose ratios")
+    args = p.parse_args(argv)
+    import scipy.sparse as sp
+
+    torch = _torch()
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    t, k = args.threads, args.k
+    trows, rrows, srows, brows = [], [], [], []
+    for name in args.graphs.split(","):
+        A = load_graph(name)
+        if A.n_rows != A.n_cols:
+            continue
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((A.n_cols, k)).astype(np.float32)
+        S = A.to_scipy(np.float32)
+        gnn.spmm_transpose(A, X, n_threads=t)      # build and cache the transposed structure once
+        tbytes = gnn.transpose_nbytes(A)
+
+        # ---- transpose vs forward
+        fns = {
+            "sum fwd": lambda: psg.spmm(A, X, n_threads=t),
+            "sum T": lambda: gnn.spmm_transpose(A, X, n_threads=t),
+            "gcn fwd": lambda: psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t),
+            "gcn T": lambda: gnn.spmm_transpose(A, X, norm="sym", add_self_loops=True, n_threads=t),
+            "max fwd": lambda: psg.spmm(A, X, reduce="max", n_threads=t),
+            "max T": lambda: gnn.spmm_transpose(A, X, reduce="max", n_threads=t),
+            "scipy S.T@X": lambda: S.T @ X,
+        }
+        res = interleaved_medians(fns, args.repeats)
+        for op in ("sum", "gcn", "max"):
+            f, tr = res[f"{op} fwd"][0], res[f"{op} T"][0]
+            trows.append([name, A.nnz, k, op, f"{f * 1e3:.2f}", f"{tr * 1e3:.2f}", f"{tr / f:.2f}",
+                          f"{res['scipy S.T@X'][0] * 1e3:.2f}" if op == "sum" else "",
+                          f"{tbytes / 2**20:.1f} MiB ({tbytes / A.nbytes:.1f}x A)" if op == "sum" else ""])
+        if args.skip_baselines:
+            continue
+
+        # ---- reducers
+        rows_of = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
+        cols = A.indices.astype(np.int64)
+        deg = np.diff(A.indptr)
+        Smean = sp.csr_array(sp.diags_array(1.0 / np.maximum(deg, 1)).astype(np.float32) @ S)
+        starts = A.indptr[:-1][deg > 0]
+
+        def np_reduceat(ufunc):
+            out = np.zeros((A.n_rows, k), np.float32)
+            out[deg > 0] = ufunc.reduceat(X[cols], starts, axis=0)
+            return out
+
+        fns = {}
+        for red in ("sum", "mean", "max", "min"):
+            fns[f"{red}|pysparsegraph"] = (lambda red=red: psg.spmm(A, X, reduce=red, n_threads=t))
+        fns["sum|scipy"] = lambda: S @ X
+        fns["mean|scipy (pre-normalized A)"] = lambda: Smean @ X
+        fns["max|numpy gather+reduceat"] = lambda: np_reduceat(np.maximum)
+        fns["min|numpy gather+reduceat"] = lambda: np_reduceat(np.minimum)
+        if torch is not None:
+            Tc = torch.sparse_csr_tensor(torch.from_numpy(A.indptr), torch.from_numpy(cols),
+                                         torch.ones(A.nnz), size=A.shape)
+            Tx = torch.from_numpy(X)
+            ridx = torch.from_numpy(rows_of).unsqueeze(1).expand(-1, k)
+            cidx = torch.from_numpy(cols)
+            for red, tred in (("sum", "sum"), ("mean", "mean"), ("max", "amax"), ("min", "amin")):
+                fns[f"{red}|torch.sparse.mm reduce={tred}"] = (
+                    lambda tred=tred: torch.sparse.mm(Tc, Tx, reduce=tred) if tred != "sum" else torch.sparse.mm(Tc, Tx))
+                fns[f"{red}|torch gather+scatter_reduce"] = (
+                    lambda tred=tred: torch.zeros(A.n_rows, k).scatter_reduce(0, ridx, Tx[cidx], tred,
+                                                                            include_self=False))
+        res = interleaved_medians(fns, args.repeats)
+        for key, (med, spread) in res.items():
+            red, tool = key.split("|")
+            mine = res[f"{red}|pysparsegraph"][0]
+            rrows.append([name, k, red, tool, f"{med * 1e3:.2f}", f"{spread:.2f}",
+                          "" if tool == "pysparsegraph" else f"{med / mine:.2f}x"])
+
+        # ---- sddmm and edge softmax
+        Y = rng.standard_normal((A.n_cols, k)).astype(np.float32)
+        s = rng.standard_normal(A.nnz).astype(np.float32)
+
+        def np_softmax():
+            m = np.full(A.n_rows, -np.inf, np.float32)
+            np.maximum.at(m, rows_of, s)
+            e = np.exp(s - m[rows_of])
+            z = np.bincount(rows_of, weights=e, minlength=A.n_rows)
+            return e / z[rows_of]
+
+        fns = {"sddmm|pysparsegraph": lambda: gnn.sddmm(A, X, Y, n_threads=t),
+               "sddmm|numpy gather": lambda: np.einsum("ij,ij->i", X[rows_of], Y[cols]),
+               "edge_softmax|pysparsegraph": lambda: gnn.edge_softmax(A, s, n_threads=t),
+               "edge_softmax|numpy segments": np_softmax}
+        if torch is not None:
+            Ty = torch.from_numpy(Y)
+            fns["sddmm|torch.sparse.sampled_addmm"] = lambda: torch.sparse.sampled_addmm(Tc, Tx, Ty.T, beta=0.0)
+        res = interleaved_medians(fns, args.repeats)
+        for key, (med, spread) in res.items():
+            op, tool = key.split("|")
+            mine = res[f"{op}|pysparsegraph"][0]
+            srows.append([name, k, op, tool, f"{med * 1e3:.2f}", f"{spread:.2f}",
+                          "" if tool == "pysparsegraph" else f"{med / mine:.2f}x"])
+
+        # ---- forward + backward of a GCN aggregation
+        if torch is not None:
+            G = rng.standard_normal((A.n_rows, k)).astype(np.float32)
+
+            def psg_fb():
+                psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t)
+                return gnn.spmm_backward(A, G, norm="sym", add_self_loops=True, n_threads=t)
+
+            d = np.asarray(S.sum(axis=1)).ravel() + 1
+            Sn = sp.csr_array(sp.diags_array(d ** -0.5) @ (S + sp.eye_array(A.n_rows)) @ sp.diags_array(d ** -0.5))
+            Sn = Sn.astype(np.float32)
+            Tn = torch.sparse_csr_tensor(torch.from_numpy(Sn.indptr.astype(np.int64)),
+                                         torch.from_numpy(Sn.indices.astype(np.int64)), torch.from_numpy(Sn.data),
+                                         size=A.shape)
+            Tg = torch.from_numpy(G)
+
+            def torch_fb():
+                xx = Tx.clone().requires_grad_(True)
+                y = torch.sparse.mm(Tn, xx)
+                y.backward(Tg)
+                return xx.grad
+
+            fns = {"pysparsegraph (fused norm)": psg_fb, "torch.sparse.mm + autograd (pre-normalized A)": torch_fb}
+            try:
+                from pysparsegraph.torch import spmm as tspmm
+            except ImportError:
+                tspmm = None
+            if tspmm is not None:
+                def psg_torch_fb():
+                    xx = Tx.clone().requires_grad_(True)
+                    y = tspmm(A, xx, norm="sym", add_self_loops=True)
+                    y.backward(Tg)
+                    return xx.grad
+
+                fns["pysparsegraph.torch.spmm + autograd"] = psg_torch_fb
+            res = interleaved_medians(fns, args.repeats)
+            mine = res["pysparsegraph (fused norm)"][0]
+            for tool, (med, spread) in res.items():
+                brows.append([name, k, tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
+
+    print(f"## Transpose vs forward (float32, K={k}, {t} threads, median of {args.repeats})\n")
+    print(markdown_table(["graph", "nnz", "K", "op", "A@X ms", "Aᵀ@X ms", "ratio T/fwd", "scipy S.T@X ms",
+                          "cached transpose"], trows))
+    if rrows:
+        print(f"\n## Reducers ({t} threads; 'vs psg' = peer time / pysparsegraph time)\n")
+        print(markdown_table(["graph", "K", "reduce", "tool", "median ms", "IQR/med", "vs psg"], rrows))
+        print(f"\n## SDDMM (dot) and edge softmax ({t} threads)\n")
+        print(markdown_table(["graph", "K", "op", "tool", "median ms", "IQR/med", "vs psg"], srows))
+    if brows:
+        print(f"\n## Forward + backward of a GCN aggregation D^-1/2 (A+I) D^-1/2 X ({t} threads)\n")
+        print(markdown_table(["graph", "K", "tool", "median ms", "IQR/med", "vs psg"], brows))
+    return 0

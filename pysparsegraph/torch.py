@@ -1,0 +1,120 @@
+"""PyTorch autograd functions over the pysparsegraph GNN kernels.
+
+Importing this module needs ``torch`` (``pip install pysparsegraph[torch]``);
+``import pysparsegraph`` alone never imports torch.
+
+The graph is a :class:`pysparsegraph.CSRMatrix` (constant: no gradient flows
+to its structure). Dense operands are CPU tensors of dtype float32/float64;
+they are handed to the C kernels as NumPy views of the same memory (no copy
+when contiguous) and results come back as tensors sharing the NumPy output's
+memory.
+
+Example
+-------
+>>> import torch, pysparsegraph as psg
+>>> from pysparsegraph.torch import spmm
+>>> A = psg.datasets.load_cora(features=False).graph
+>>> X = torch.randn(A.n_cols, 16, requires_grad=True)
+>>> Y = spmm(A, X, norm="sym", add_self_loops=True)   # GCN propagation
+>>> Y.sum().backward()
+"""
+import numpy as np
+import torch
+
+from pysparsegraph import errors, gnn
+from pysparsegraph.matrix import as_csr
+
+__all__ = ["spmm", "sddmm", "edge_softmax"]
+
+
+def _np(t, name):
+    """A NumPy view of a CPU tensor (a contiguous copy only if it is strided)."""
+    if not isinstance(t, torch.Tensor):
+        raise errors.DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.device.type != "cpu":
+        raise errors.UnsupportedError(f"{name} is on {t.device}; pysparsegraph runs on CPU tensors only")
+    if t.dtype not in (torch.float32, torch.float64):
+        raise errors.DTypeError(f"{name} must be float32 or float64, got {t.dtype}")
+    return t.detach().contiguous().numpy()
+
+
+def _t(a):
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+class _SpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A, X, edge_values, reduce, norm, add_self_loops, n_threads):
+        x = _np(X, "X")
+        ev = None if edge_values is None else _np(edge_values, "edge_values")
+        kw = dict(reduce=reduce, norm=norm, add_self_loops=add_self_loops, n_threads=n_threads)
+        if reduce in ("max", "min"):
+            y, arg = gnn.gspmm(A, x, edge_values=ev, return_argidx=True, **kw)
+        else:
+            y, arg = gnn.gspmm(A, x, edge_values=ev, **kw), None
+        ctx.A, ctx.kw, ctx.arg = A, kw, arg
+        ctx.save_for_backward(X, edge_values)
+        return _t(y)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        X, edge_values = ctx.saved_tensors
+        need_x, need_e = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        ev = None if edge_values is None else _np(edge_values, "edge_values")
+        gx, ge = gnn.spmm_backward(ctx.A, _np(grad_y, "grad"), _np(X, "X") if need_e else None,
+                                   edge_values=ev, argidx=ctx.arg, need_edge_grad=bool(need_e), **ctx.kw)
+        return (None, _t(gx) if need_x else None, _t(ge) if need_e else None, None, None, None, None)
+
+
+def spmm(A, X, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None, n_threads=None):
+    """Differentiable :func:`pysparsegraph.gnn.gspmm` (all reducers, fused
+    normalization, implicit self loops, per-edge or per-edge-and-feature
+    weights ``edge_values`` that may require grad).
+
+    X: ``(A.n_cols, K)`` CPU tensor. Returns ``(A.n_rows, K)``. Gradients flow
+    to X and to ``edge_values``; max/min route the gradient to the winning
+    edge of each output element."""
+    A = as_csr(A)
+    gnn._reduce_code(reduce)
+    gnn._check_norm(norm)
+    return _SpMM.apply(A, X, edge_values, reduce, norm, add_self_loops, n_threads)
+
+
+class _SDDMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A, X, Y, op, heads, n_threads):
+        ctx.A, ctx.op, ctx.heads, ctx.n_threads = A, op, heads, n_threads
+        ctx.save_for_backward(X, Y)
+        return _t(gnn.sddmm(A, _np(X, "X"), _np(Y, "Y"), op=op, heads=heads, n_threads=n_threads))
+
+    @staticmethod
+    def backward(ctx, g):
+        X, Y = ctx.saved_tensors
+        gx, gy = gnn.sddmm_backward(ctx.A, _np(X, "X"), _np(Y, "Y"), _np(g, "grad"), op=ctx.op, heads=ctx.heads,
+                                    n_threads=ctx.n_threads)
+        return None, _t(gx), _t(gy), None, None, None
+
+
+def sddmm(A, X, Y, *, op="dot", heads=1, n_threads=None):
+    """Differentiable :func:`pysparsegraph.gnn.sddmm`: per-edge
+    ``<X[r], Y[c]>`` (``op="dot"``, optionally per head), ``X[r] + Y[c]``
+    (``"u_add_v"``) or ``X[r] * Y[c]`` (``"u_mul_v"``)."""
+    return _SDDMM.apply(as_csr(A), X, Y, op, heads, n_threads)
+
+
+class _EdgeSoftmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, A, s, n_threads):
+        a = gnn.edge_softmax(A, _np(s, "scores"), n_threads=n_threads)
+        ctx.A, ctx.a, ctx.n_threads = A, a, n_threads
+        return _t(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, _t(gnn.edge_softmax_backward(ctx.A, ctx.a, _np(g, "grad"), n_threads=ctx.n_threads)), None
+
+
+def edge_softmax(A, scores, *, n_threads=None):
+    """Differentiable :func:`pysparsegraph.gnn.edge_softmax` over each row's
+    (destination's) incoming edges; scores ``(nnz,)`` or ``(nnz, heads)``."""
+    return _EdgeSoftmax.apply(as_csr(A), scores, n_threads)

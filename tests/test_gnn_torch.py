@@ -1,0 +1,78 @@
+"""pysparsegraph.torch autograd functions: values against torch.sparse / dense
+torch math, and torch.autograd.gradcheck in float64."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install pysparsegraph[torch])")
+
+import pysparsegraph as psg  # noqa: E402
+from pysparsegraph import errors  # noqa: E402
+from pysparsegraph import torch as ptorch  # noqa: E402
+
+
+def graph():
+    rng = np.random.default_rng(21)
+    n = 25
+    src, dst = rng.integers(0, n, 90), rng.integers(0, n, 90)
+    return psg.from_edges(src, dst, rng.uniform(0.5, 2.0, 90), shape=(n, n))
+
+
+def dense(A):
+    return torch.from_numpy(A.to_scipy(np.float64).toarray())
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("norm", [None, "sym", "row"])
+def test_spmm_gradcheck(reduce, norm):
+    A = graph()
+    torch.manual_seed(0)
+    X = torch.randn(A.n_cols, 4, dtype=torch.float64, requires_grad=True)
+    ev = torch.rand(A.nnz, dtype=torch.float64).add_(0.5).requires_grad_(True)
+    f = lambda x, e: ptorch.spmm(A, x, reduce=reduce, norm=norm, add_self_loops=norm == "sym", edge_values=e)
+    assert torch.autograd.gradcheck(f, (X, ev), eps=1e-6, atol=1e-5)
+    evf = torch.rand(A.nnz, 4, dtype=torch.float64).add_(0.5).requires_grad_(True)
+    assert torch.autograd.gradcheck(f, (X, evf), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_spmm_values_match_torch_sparse():
+    A = graph()
+    X = torch.randn(A.n_cols, 8, dtype=torch.float32)
+    Ad = dense(A).float()
+    torch.testing.assert_close(ptorch.spmm(A, X), Ad @ X, rtol=1e-5, atol=1e-5)
+    Acsr = Ad.to_sparse_csr()   # weighted, one entry per (row, col): from_edges summed duplicates
+    for red, tred in (("mean", "mean"), ("max", "amax"), ("min", "amin")):
+        got = ptorch.spmm(A, X, reduce=red)
+        torch.testing.assert_close(got, torch.sparse.mm(Acsr, X, reduce=tred), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op,heads", [("dot", 1), ("dot", 2), ("u_add_v", 1), ("u_mul_v", 1)])
+def test_sddmm_gradcheck_and_values(op, heads):
+    A = graph()
+    X = torch.randn(A.n_rows, 4, dtype=torch.float64, requires_grad=True)
+    Y = torch.randn(A.n_cols, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, y: ptorch.sddmm(A, x, y, op=op, heads=heads), (X, Y))
+    src, dst, _ = A.to_edges()
+    r, c = torch.from_numpy(src.astype(np.int64)), torch.from_numpy(dst.astype(np.int64))
+    out = ptorch.sddmm(A, X, Y, op=op, heads=heads)
+    if op == "dot":
+        want = (X[r] * Y[c]).reshape(A.nnz, heads, -1).sum(-1).squeeze(-1) if heads > 1 else (X[r] * Y[c]).sum(1)
+    else:
+        want = X[r] + Y[c] if op == "u_add_v" else X[r] * Y[c]
+    torch.testing.assert_close(out, want)
+
+
+def test_edge_softmax_gradcheck():
+    A = graph()
+    s = torch.randn(A.nnz, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: ptorch.edge_softmax(A, t), (s,))
+
+
+def test_torch_bad_input():
+    A = graph()
+    with pytest.raises(errors.DTypeError):
+        ptorch.spmm(A, torch.ones(A.n_cols, 2, dtype=torch.int64))
+    with pytest.raises(errors.InvalidArgumentError, match="reduce"):
+        ptorch.spmm(A, torch.ones(A.n_cols, 2), reduce="prod")
+    with pytest.raises(errors.DTypeError):
+        ptorch.spmm(A, np.ones((A.n_cols, 2)))

@@ -36,6 +36,7 @@ import numpy as np
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
 from pysparsegraph.matrix import as_csr
+from pysparsegraph.ops import _dense_operand, _output
 
 REDUCERS = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 NORMS = (None, "sym", "row", "col")
@@ -60,20 +61,10 @@ def _check_norm(norm):
 
 def _dense(x, name, rows=None):
     """``x`` as a 2-D C-contiguous float32/float64 array (one copy if its layout
-    is not C order) and whether it was 1-D."""
-    x = np.asarray(x)
-    if x.dtype not in FLOAT_DTYPES:
-        raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
-                                f"convert it with {name}.astype(np.float32)")
-    if x.ndim not in (1, 2):
-        raise errors.ShapeMismatchError(f"{name} must be 1-D or 2-D, got shape {x.shape}")
-    vector = x.ndim == 1
-    if vector:
-        x = x.reshape(-1, 1)
+    is not C order) and whether it was 1-D; ``rows = (n, why)`` checks its length."""
+    x, vector = _dense_operand(x, name)
     if rows is not None and x.shape[0] != rows[0]:
         raise errors.ShapeMismatchError(f"{name} has {x.shape[0]} rows but {rows[1]}")
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
     return x, vector
 
 
@@ -100,21 +91,6 @@ def _edge_array(A, ev, dtype, k, name="edge_values"):
             f"K={k} columns; pass one value per edge (nnz,) or one per edge and feature (nnz, {k})")
     ev = np.ascontiguousarray(ev, dtype=dtype).reshape(A.nnz, width)
     return ev, width
-
-
-def _out(out, shape, dtype, vector, name="out"):
-    if out is None:
-        return np.empty(shape, dtype=dtype), None
-    if not isinstance(out, np.ndarray):
-        raise errors.DTypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
-    want = (shape[0],) if vector else shape
-    if out.shape != want:
-        raise errors.ShapeMismatchError(f"{name} has shape {out.shape}, expected {want}")
-    if out.dtype != dtype:
-        raise errors.DTypeError(f"{name} has dtype {out.dtype}, expected {dtype}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise errors.InvalidArgumentError(f"{name} must be C-contiguous and writeable")
-    return out.reshape(shape), out
 
 
 # ------------------------------------------------------------ cached graph data
@@ -259,10 +235,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     else:
         ev, width = None, 1
     ls, rs = _scales(A, norm, add_self_loops, x.dtype)
-    y, user_out = _out(out, (n_outr, k), x.dtype, vector)
-    for a in (x, ev):
-        if user_out is not None and a is not None and np.shares_memory(y, a):
-            raise errors.InvalidArgumentError("out must not overlap an input array")
+    y = _output(out, (n_outr, k), x.dtype, vector, (x, ev))
     argidx = np.empty((n_outr, k), dtype=np.int64) if (code >= 2 and return_argidx) else None
     threads = resolve_threads(n_threads)
     if not transpose:
@@ -284,7 +257,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
                 ev = A.values_as(x.dtype)
             _core.gspmm(A.n_rows, tp, ti, code, ev, width, te, A.nnz, rs, ls, bool(add_self_loops), argidx,
                         x, y, threads)
-    res = user_out if user_out is not None else (y[:, 0] if vector else y)
+    res = out if out is not None else (y[:, 0] if vector else y)
     if return_argidx:
         return res, (argidx[:, 0] if vector else argidx)
     return res

@@ -13,7 +13,8 @@ Example
 -------
 >>> import torch, pysparsegraph as psg
 >>> from pysparsegraph.torch import spmm
->>> A = psg.datasets.load_cora(features=False).graph
+>>> from pysparsegraph.datasets import load_cora
+>>> A = load_cora(features=False).graph
 >>> X = torch.randn(A.n_cols, 16, requires_grad=True)
 >>> Y = spmm(A, X, norm="sym", add_self_loops=True)   # GCN propagation
 >>> Y.sum().backward()

@@ -21,6 +21,20 @@ static psg_status check_opts(const psg_gspmm_opts *o, int64_t k, int need_arg)
     return PSG_OK;
 }
 
+/* Checks shared by the two max/min backward entry points; *slot gets the type slot. */
+static psg_status check_backward(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
+                                 const psg_gspmm_opts *opts, int64_t k, int *slot)
+{
+    psg__clear_error();
+    *slot = psg__type_slot(index_size, value_size);
+    if (*slot < 0) return PSG_ERR_INVALID_ARG;
+    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    psg_status st = check_opts(opts, k, 1);
+    if (st != PSG_OK) return st;
+    if (opts->eid) return psg__fail(PSG_ERR_INVALID_ARG, "opts->eid must be NULL (edge ids are storage positions)");
+    return PSG_OK;
+}
+
 psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
                      const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
                      const void *x, int64_t k, void *y, int n_threads)
@@ -50,13 +64,9 @@ psg_status psg_gspmm_arg_backward_x(int index_size, int value_size, int64_t n_ro
                                     const psg_gspmm_opts *opts, const void *grad_y, int64_t k,
                                     void *grad_x, int n_threads)
 {
-    psg__clear_error();
-    const int slot = psg__type_slot(index_size, value_size);
-    if (slot < 0) return PSG_ERR_INVALID_ARG;
-    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
-    psg_status st = check_opts(opts, k, 1);
+    int slot;
+    psg_status st = check_backward(index_size, value_size, n_rows, n_cols, opts, k, &slot);
     if (st != PSG_OK) return st;
-    if (opts->eid) return psg__fail(PSG_ERR_INVALID_ARG, "opts->eid must be NULL (t_eid gives the edge ids)");
     if (n_cols == 0 || k == 0) {
         psg__set_team_size(1);
         return PSG_OK;
@@ -73,13 +83,9 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
                                     const void *x, const void *grad_y, int64_t k, int64_t edge_width,
                                     void *grad_e, int n_threads)
 {
-    psg__clear_error();
-    const int slot = psg__type_slot(index_size, value_size);
-    if (slot < 0) return PSG_ERR_INVALID_ARG;
-    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
-    psg_status st = check_opts(opts, k, 1);
+    int slot;
+    psg_status st = check_backward(index_size, value_size, n_rows, n_cols, opts, k, &slot);
     if (st != PSG_OK) return st;
-    if (opts->eid) return psg__fail(PSG_ERR_INVALID_ARG, "opts->eid must be NULL");
     if (edge_width != 1 && edge_width != k)
         return psg__fail(PSG_ERR_SHAPE, "edge_width must be 1 or k=%lld, got %lld", (long long)k,
                          (long long)edge_width);

@@ -47,6 +47,9 @@ def main(argv=None):
 
     torch = _torch()
     if torch is not None:
+        import warnings
+
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         torch.set_num_threads(args.threads)
     t, k = args.threads, args.k
     trows, rrows, srows, brows = [], [], [], []
@@ -99,8 +102,8 @@ def main(argv=None):
         fns["max|numpy gather+reduceat"] = lambda: np_reduceat(np.maximum)
         fns["min|numpy gather+reduceat"] = lambda: np_reduceat(np.minimum)
         if torch is not None:
-            Tc = torch.sparse_csr_tensor(torch.from_numpy(A.indptr), torch.from_numpy(cols),
-                                         torch.ones(A.nnz), size=A.shape)
+            Tc = torch.sparse_csr_tensor(torch.from_numpy(np.array(A.indptr)), torch.from_numpy(cols),
+                                         torch.ones(A.nnz), size=A.shape, check_invariants=False)
             Tx = torch.from_numpy(X)
             ridx = torch.from_numpy(rows_of).unsqueeze(1).expand(-1, k)
             cidx = torch.from_numpy(cols)
@@ -155,7 +158,7 @@ def main(argv=None):
             Sn = Sn.astype(np.float32)
             Tn = torch.sparse_csr_tensor(torch.from_numpy(Sn.indptr.astype(np.int64)),
                                          torch.from_numpy(Sn.indices.astype(np.int64)), torch.from_numpy(Sn.data),
-                                         size=A.shape)
+                                         size=A.shape, check_invariants=False)
             Tg = torch.from_numpy(G)
 
             def torch_fb():

@@ -4,6 +4,20 @@
 #include "internal.h"
 #include "pysparsegraph/gnn.h"
 
+/* Row kernels are compiled for AVX-512 and AVX2 besides the baseline, and
+ * the loader picks the best one for the running CPU once (GCC function
+ * multi-versioning through an ifunc): wheels stay portable (no -march) yet
+ * the feature loops run 8-16 lanes wide. Every thread of a process runs the
+ * same variant, so results stay identical across thread counts; across CPUs
+ * only sddmm's dot (a lane-wise reduction) may differ in the last bit
+ * (contraction into FMA stays off in ISO C mode). Elsewhere: one version. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(PSG_NO_MULTIVERSION)
+#define PSG_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PSG_MULTIVERSION
+#endif
+
 /* Checks index_size / value_size and returns the dispatch slot
  * 0: i32/f32, 1: i32/f64, 2: i64/f32, 3: i64/f64, or -1 after recording an error. */
 static inline int psg__type_slot(int index_size, int value_size)

@@ -172,13 +172,13 @@ def csr_degrees(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, values,
     return row, col
 
 
-def csr_transpose(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, int n_threads):
-    """(t_indptr, t_indices, t_eid) of the transpose (same index dtype)."""
+def csr_transpose(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, bint with_eid, int n_threads):
+    """(t_indptr, t_indices, t_eid) of the transpose (same index dtype); t_eid is None without with_eid."""
     cdef int64_t n_rows = indptr.shape[0] - 1
     cdef int64_t nnz = indices.shape[0]
     t_indptr = np.empty(n_cols + 1, dtype=np.int64)
     t_indices = np.empty(nnz, dtype=indices.dtype)
-    t_eid = np.empty(nnz, dtype=np.int64)
+    t_eid = np.empty(nnz, dtype=np.int64) if with_eid else None
     cdef int isz = indices.itemsize
     cdef const int64_t *p = <const int64_t *>_ptr(indptr)
     cdef const void *ix = _ptr(indices)

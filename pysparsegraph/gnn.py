@@ -144,16 +144,19 @@ def _scales(A, norm, add_self_loops, dtype):
     return A._cache[key]
 
 
-def _transpose(A, n_threads=None):
-    """Cached ``(t_indptr, t_indices, t_eid)`` of ``A``ᵀ built in C."""
+def _transpose(A, n_threads=None, need_eid=True):
+    """Cached ``(t_indptr, t_indices, t_eid)`` of ``A``ᵀ built in C. The edge
+    ids (8 bytes per edge) are built only once something needs them (edge
+    values, max/min arg indices); ``t_eid`` is None until then."""
     key = ("gnn", "transpose")
-    if key not in A._cache:
+    cached = A._cache.get(key)
+    if cached is None or (need_eid and cached[2] is None):
         if A.index_dtype == np.int32 and A.n_rows > np.iinfo(np.int32).max:
             raise errors.UnsupportedError("the transpose of a matrix with more than 2^31-1 rows needs int64 "
                                           "indices; rebuild A with index_dtype=np.int64")
-        t = _core.csr_transpose(A.n_cols, A.indptr, A.indices, resolve_threads(n_threads))
-        A._cache[key] = tuple(readonly_view(a) for a in t)
-    return A._cache[key]
+        t = _core.csr_transpose(A.n_cols, A.indptr, A.indices, bool(need_eid), resolve_threads(n_threads))
+        A._cache[key] = cached = tuple(readonly_view(a) for a in t)
+    return cached
 
 
 def _transpose_values(A, dtype):
@@ -247,7 +250,9 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
             _core.gspmm(A.n_cols, A.indptr, A.indices, code, ev, width, None, A.nnz, ls, rs,
                         bool(add_self_loops), argidx, x, y, threads)
     else:
-        tp, ti, te = _transpose(A, n_threads)
+        # edge ids matter only for weights and for arg indices
+        use_eid = A.values is not None or edge_values is not None or code >= 2
+        tp, ti, te = _transpose(A, n_threads, need_eid=use_eid)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
             # Plain Aᵀ @ X: the forward SpMM kernel on the cached transpose
             # (values permuted once and cached), so it runs at forward speed.
@@ -255,8 +260,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         else:
             if ev is None and A.values is not None:
                 ev = A.values_as(x.dtype)
-            _core.gspmm(A.n_rows, tp, ti, code, ev, width, te, A.nnz, rs, ls, bool(add_self_loops), argidx,
-                        x, y, threads)
+            _core.gspmm(A.n_rows, tp, ti, code, ev, width, te if use_eid else None, A.nnz, rs, ls,
+                        bool(add_self_loops), argidx, x, y, threads)
     res = out if out is not None else (y[:, 0] if vector else y)
     if return_argidx:
         return res, (argidx[:, 0] if vector else argidx)
@@ -318,9 +323,9 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             cnt = np.diff(A.indptr).astype(gy.dtype) + (1 if add_self_loops else 0)
             inv = _inv(cnt, 1.0).astype(gy.dtype)
             eff_ls = inv if ls is None else (ls * inv).astype(gy.dtype)
-        tp, ti, te = _transpose(A, n_threads)
+        tp, ti, te = _transpose(A, n_threads, need_eid=ev is not None)
         gx = np.empty((A.n_cols, k), dtype=gy.dtype)
-        _core.gspmm(A.n_rows, tp, ti, 0, ev, width, te, A.nnz, rs, eff_ls, bool(add_self_loops), None,
+        _core.gspmm(A.n_rows, tp, ti, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, bool(add_self_loops), None,
                     gy, gx, threads)
         if need_edge_grad:
             gys = gy if eff_ls is None else gy * eff_ls[:, None]
@@ -334,8 +339,8 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             raise errors.InvalidArgumentError(f"reduce={reduce!r} backward needs argidx from the forward "
                                               "(call it with return_argidx=True)")
         arg = np.asarray(argidx)
-        if arg.dtype != np.int64 or arg.reshape(gy.shape[0], -1).shape != gy.shape:
-            raise errors.ShapeMismatchError(f"argidx must be int64 shaped like grad_out {grad_out.shape}, "
+        if arg.dtype != np.int64 or arg.shape not in (gy.shape, (gy.shape[0],) if vector else gy.shape):
+            raise errors.ShapeMismatchError(f"argidx must be int64 shaped like grad_out {np.shape(grad_out)}, "
                                             f"got {arg.dtype} {arg.shape}")
         arg = np.ascontiguousarray(arg).reshape(gy.shape)
         tp, ti, te = _transpose(A, n_threads)

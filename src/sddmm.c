@@ -77,7 +77,7 @@ psg_status psg_csr_degrees(int index_size, int value_size, int64_t n_rows, int64
             for (int64_t j = indptr[r]; j < indptr[r + 1]; j++) {                        \
                 const int64_t p = next[ix[j]]++;                                         \
                 tix[p] = (PSG_I)r;                                                       \
-                t_eid[p] = j;                                                            \
+                if (t_eid) t_eid[p] = j;                                                 \
             }                                                                            \
         free(next);                                                                      \
     }
@@ -94,7 +94,7 @@ psg_status psg_csr_transpose(int index_size, int64_t n_rows, int64_t n_cols, con
     if (index_size == 4 && n_rows > INT32_MAX)
         return psg__fail(PSG_ERR_OVERFLOW, "n_rows=%lld does not fit int32 row ids; use int64 indices",
                          (long long)n_rows);
-    if (!indptr || !t_indptr || (indptr[n_rows] > 0 && (!indices || !t_indices || !t_eid)))
+    if (!indptr || !t_indptr || (indptr[n_rows] > 0 && (!indices || !t_indices)))
         return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     if (index_size == 4) PSG_TRANSPOSE_BODY(int32_t) else PSG_TRANSPOSE_BODY(int64_t)
     psg__set_team_size(1);

@@ -235,6 +235,17 @@ def test_transpose_structure_memory_reported():
     spmm_transpose(A, np.ones((A.n_rows, 2)))
     # indptr (n_cols+1) int64 + row ids int32 + edge ids int64 + permuted float64 values
     assert psg.gnn.transpose_nbytes(A) == 8 * (A.n_cols + 1) + 4 * A.nnz + 8 * A.nnz + 8 * A.nnz
+    # unweighted: no edge ids until max/min needs them
+    U = psg.CSRMatrix(G.indptr, G.indices, shape=G.shape)
+    X = np.random.default_rng(0).standard_normal((U.n_rows, 3))
+    spmm_transpose(U, X, norm="sym")
+    assert psg.gnn.transpose_nbytes(U) == 8 * (U.n_cols + 1) + 4 * U.nnz
+    Y, arg = spmm_transpose(U, X, reduce="max", return_argidx=True)
+    assert psg.gnn.transpose_nbytes(U) == 8 * (U.n_cols + 1) + 12 * U.nnz
+    np.testing.assert_allclose(Y, ref_gspmm(U, X, "max", transpose=True)[0])
+    # argidx holds edge ids of A: the winning entry of column c is in column c
+    has = np.diff(psg.gnn._transpose(U)[0]) > 0
+    assert np.all(U.indices[arg[has]] == np.nonzero(has)[0][:, None])
 
 
 def test_argidx_with_self_loops_and_vector():

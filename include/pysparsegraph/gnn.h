@@ -122,8 +122,8 @@ psg_status psg_csr_degrees(int index_size, int value_size, int64_t n_rows, int64
 
 /* Structure of Aᵀ by a stable counting sort: t_indptr[n_cols+1] out,
  * t_indices[nnz] out (row ids, same index type as indices; fails with
- * PSG_ERR_OVERFLOW if n_rows does not fit it), t_eid[nnz] out (storage
- * position in A of each transposed entry). Within a column, rows come out in
+ * PSG_ERR_OVERFLOW if n_rows does not fit it), t_eid[nnz] out or NULL
+ * (storage position in A of each transposed entry). Within a column, rows come out in
  * increasing order. */
 psg_status psg_csr_transpose(int index_size, int64_t n_rows, int64_t n_cols, const int64_t *indptr,
                              const void *indices, int64_t *t_indptr, void *t_indices, int64_t *t_eid,

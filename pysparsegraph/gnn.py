@@ -35,8 +35,8 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
-from pysparsegraph.matrix import as_csr
-from pysparsegraph.ops import _dense_operand, _output
+from pysparsegraph.matrix import CSRMatrix, as_csr
+from pysparsegraph.ops import _dense_operand, _output, spmm
 
 REDUCERS = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 NORMS = (None, "sym", "row", "col")
@@ -169,6 +169,15 @@ def _transpose_values(A, dtype):
     return A._cache[key]
 
 
+def _transpose_csr(A, dtype):
+    """The cached transpose as a CSRMatrix sharing the cached arrays."""
+    key = ("gnn", "t_csr", np.dtype(dtype).str)
+    if key not in A._cache:
+        tp, ti, _ = _transpose(A, need_eid=A.values is not None)
+        A._cache[key] = CSRMatrix._trusted(tp, ti, _transpose_values(A, dtype), (A.n_cols, A.n_rows))
+    return A._cache[key]
+
+
 def transpose_nbytes(A):
     """Bytes held by the cached transposed structure of ``A`` (``t_indptr``,
     ``t_indices``, ``t_eid`` and transposed value copies); 0 if not built."""
@@ -245,7 +254,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         if ev is None:
             ev = A.values_as(x.dtype)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
-            _core.spmm(A.n_cols, A.indptr, A.indices, ev, x, y, threads)  # the plain SpMM path
+            spmm(A, x, out=y, n_threads=n_threads)  # the plain SpMM path
         else:
             _core.gspmm(A.n_cols, A.indptr, A.indices, code, ev, width, None, A.nnz, ls, rs,
                         bool(add_self_loops), argidx, x, y, threads)
@@ -254,9 +263,10 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         use_eid = A.values is not None or edge_values is not None or code >= 2
         tp, ti, te = _transpose(A, n_threads, need_eid=use_eid)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
-            # Plain Aᵀ @ X: the forward SpMM kernel on the cached transpose
-            # (values permuted once and cached), so it runs at forward speed.
-            _core.spmm(A.n_rows, tp, ti, _transpose_values(A, x.dtype), x, y, threads)
+            # Plain Aᵀ @ X: the forward SpMM path on the cached transpose (a
+            # CSRMatrix with values permuted once), so it runs at forward speed
+            # and with whatever plans the forward path caches.
+            spmm(_transpose_csr(A, x.dtype), x, out=y, n_threads=n_threads)
         else:
             if ev is None and A.values is not None:
                 ev = A.values_as(x.dtype)

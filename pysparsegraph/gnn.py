@@ -260,7 +260,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
                         bool(add_self_loops), argidx, x, y, threads)
     else:
         # edge ids matter only for weights and for arg indices
-        use_eid = A.values is not None or edge_values is not None or code >= 2
+        use_eid = A.values is not None or edge_values is not None or argidx is not None
         tp, ti, te = _transpose(A, n_threads, need_eid=use_eid)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
             # Plain Aᵀ @ X: the forward SpMM path on the cached transpose (a

@@ -773,7 +773,8 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
 
     def predict(self, X):
         """Most likely label of each node."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

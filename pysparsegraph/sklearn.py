@@ -111,6 +111,18 @@ def _edge_values(g):
     return np.ones(g.nnz) if g.values is None else np.asarray(g.values, dtype=np.float64)
 
 
+def _row_sums(indptr, vals):
+    """Per-row sums of ``vals`` in CSR order (0 for empty rows)."""
+    n = indptr.shape[0] - 1
+    sums = np.zeros(n)
+    # reduceat over the starts of the non-empty rows only: each segment then
+    # ends where the next non-empty row starts, and every start is in bounds.
+    nonempty = np.flatnonzero(indptr[1:] != indptr[:-1])
+    if nonempty.size:
+        sums[nonempty] = np.add.reduceat(vals, indptr[nonempty])
+    return sums
+
+
 def _with_self_loops(g):
     """``g`` plus a weight-1 self loop on every node that has none (nodes with a
     loop keep theirs, like PyG's ``add_remaining_self_loops``). Duplicates are
@@ -138,8 +150,7 @@ def _normalized(g, norm, self_loops):
     else:
         vals = _edge_values(a)
         counts = np.diff(a.indptr)
-        deg = np.add.reduceat(vals, a.indptr[:-1]) if a.nnz else np.zeros(a.n_rows)
-        deg[counts == 0] = 0.0  # reduceat yields vals[i] for an empty segment
+        deg = _row_sums(a.indptr, vals)
         with np.errstate(divide="ignore"):
             inv = np.where(deg > 0, 1.0 / np.where(deg > 0, deg, 1.0), 0.0)
         row_of_edge = np.repeat(np.arange(a.n_rows), counts)

@@ -164,7 +164,7 @@ def _normalized(g, norm, self_loops):
     return s
 
 
-def _segment_max(g, x, n_threads=None, block_bytes=1 << 26):
+def _segment_max(g, x, block_bytes=1 << 26):
     """``out[i] = max over the neighbours j of i of x[j]`` (0 for rows without
     neighbours; edge weights ignored).
 
@@ -616,7 +616,7 @@ class NeighborAggregation(_GraphTransformer):
         elif self.aggregator == "mean":
             agg = spmm(_normalized(g, "row", False), x, n_threads=self.n_threads)
         else:
-            agg = _segment_max(g, x, n_threads=self.n_threads)
+            agg = _segment_max(g, x)
         return np.hstack([x, agg]) if self.include_self else agg
 
     def _output_names(self, base):

@@ -98,7 +98,7 @@ def test_sgc_features_match_scipy_on_citeseer():
     ahat = a + sp.eye_array(a.shape[0])
     d = 1.0 / np.sqrt(np.asarray(ahat.sum(axis=1)).ravel())
     s = sp.diags_array(d) @ ahat @ sp.diags_array(d)
-    x = data.features.astype(np.float64)
+    x = data.features[:, :300].astype(np.float64)  # 300 of 3703 columns keep the test fast
     ref = s @ (s @ x)
     out = GraphPropagation(data.graph, k=2).fit_transform(x)
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14)

@@ -55,7 +55,8 @@ Conventions
 ``GridSearchCV``) shares them between copies instead of deep-copying them, and
 the normalized adjacency is built once per graph object and cached on it.
 Edit a graph by building a new one. float32 inputs give float32 results; other
-real dtypes give float64.
+real dtypes give float64. NaN and inf in the node features are computed
+through (to the nodes they propagate to), not rejected, as in ``spmm``.
 """
 import copy
 import numbers
@@ -123,13 +124,30 @@ def _row_sums(indptr, vals):
     return sums
 
 
+# Below about this many multiply-adds a product takes well under a millisecond
+# on one thread, while waking a second OpenMP thread on a loaded machine was
+# measured at ~30 ms per parallel region (2 cores shared with other processes;
+# bench/RESULTS.md). Small work therefore runs on one thread unless the caller
+# asked for a thread count explicitly.
+_SMALL_WORK = 1 << 21
+
+
+def _threads(n_threads, work):
+    """The thread count for ``work`` multiply-adds: the caller's choice when
+    given, else one thread for small work and the OpenMP limit (None) otherwise."""
+    if n_threads is not None:
+        return n_threads
+    return 1 if work < _SMALL_WORK else None
+
+
 def _with_self_loops(g):
     """``g`` plus a weight-1 self loop on every node that has none (nodes with a
     loop keep theirs, like PyG's ``add_remaining_self_loops``). Duplicates are
     kept, so products still sum them as ``g @ X`` does."""
-    src, dst, vals = g.to_edges()
+    t = _threads(None, 8 * (g.nnz + g.n_rows))
+    src, dst, vals = g.to_edges(n_threads=t)
     return CSRMatrix.from_edges(src, dst, vals, shape=g.shape, duplicates="keep", self_loops="add",
-                                loop_value=1.0, index_dtype=g.index_dtype)
+                                loop_value=1.0, index_dtype=g.index_dtype, n_threads=t)
 
 
 def _normalized(g, norm, self_loops):
@@ -337,7 +355,7 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
         from sklearn.utils import check_array
 
         arr = check_array(f, dtype=_FLOATS, ensure_min_samples=0, ensure_min_features=0,
-                          input_name="features")
+                          ensure_all_finite=False, input_name="features")
         return arr, names
 
     def fit(self, X, y=None):
@@ -371,7 +389,7 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
             self._node_feature_names = names
             self.embedding_ = self._compute(g, feats)
             return ids
-        X = validate_data(self, X, reset=True, dtype=_FLOATS)
+        X = validate_data(self, X, reset=True, dtype=_FLOATS, ensure_all_finite=self._callable_graph())
         if not self._callable_graph():
             self._check_rows(X.shape[0])
         self.n_node_features_ = X.shape[1]
@@ -402,7 +420,7 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
         if self.features is not None:
             ids = self._validate_ids(X, reset=False, n_nodes=self.embedding_.shape[0])
             return self.embedding_[ids]
-        X = validate_data(self, X, reset=False, dtype=_FLOATS)
+        X = validate_data(self, X, reset=False, dtype=_FLOATS, ensure_all_finite=self._callable_graph())
         if self._callable_graph():
             g = self._graph_for(X)
         else:
@@ -448,6 +466,11 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = False
+        # NaN/inf in the features are computed through (they reach exactly the
+        # nodes they propagate to), as in the C core; skipping sklearn's scan
+        # saves a full pass over X per call. A graph built from X (callable
+        # graph) cannot take them, so that form still rejects them.
+        tags.input_tags.allow_nan = not self._callable_graph()
         tags.requires_fit = True
         return tags
 
@@ -543,7 +566,7 @@ class GraphPropagation(_GraphTransformer):
         h = np.ascontiguousarray(x)
         out = [h] if self.hops == "all" else None
         for _ in range(self.k):
-            h = spmm(s, h, n_threads=self.n_threads)
+            h = spmm(s, h, n_threads=_threads(self.n_threads, s.nnz * h.shape[1]))
             if out is not None:
                 out.append(h)
         if out is not None:
@@ -612,9 +635,9 @@ class NeighborAggregation(_GraphTransformer):
     def _compute(self, g, x):
         x = np.ascontiguousarray(x)
         if self.aggregator == "sum":
-            agg = spmm(g, x, n_threads=self.n_threads)
+            agg = spmm(g, x, n_threads=_threads(self.n_threads, g.nnz * x.shape[1]))
         elif self.aggregator == "mean":
-            agg = spmm(_normalized(g, "row", False), x, n_threads=self.n_threads)
+            agg = spmm(_normalized(g, "row", False), x, n_threads=_threads(self.n_threads, g.nnz * x.shape[1]))
         else:
             agg = _segment_max(g, x)
         return np.hstack([x, agg]) if self.include_self else agg
@@ -714,7 +737,7 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
         hard = self.clamp == "hard"
         it = 0
         for it in range(1, self.max_iter + 1):
-            new = spmm(s, f, n_threads=self.n_threads)
+            new = spmm(s, f, n_threads=_threads(self.n_threads, s.nnz * c))
             if hard:
                 new[seeds] = y0[seeds]
             else:

@@ -287,8 +287,14 @@ def test_bad_inputs_name_the_fix():
         ids_est.fit(np.zeros((3, 2), int))
     with pytest.raises(errors.ShapeMismatchError, match="one row per node"):
         GraphPropagation(g, features=np.ones((n + 2, 2))).fit([[0]])
-    with pytest.raises(ValueError, match="NaN|infinity"):
-        GraphPropagation(g, features=np.full((n, 2), np.nan)).fit([[0]])
+    # NaN in the features is computed through, reaching exactly the nodes scipy says
+    x = np.ones((n, 2))
+    x[3, 1] = np.nan
+    out = GraphPropagation(g, k=1, features=x).fit(np.arange(n)[:, None]).embedding_
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(_norm_ref(_graph("random")[1], "sym", True) @ x))
+    assert np.isnan(out).sum() > 1
+    with pytest.raises(ValueError, match="NaN|infinity"):  # a graph built from X cannot take NaN
+        GraphPropagation(KNNGraph(3)).fit(x)
     with pytest.raises(TypeError, match="dense data is required"):
         GraphPropagation(g).fit(sp.csr_array(np.ones((n, 2))))
 
@@ -329,3 +335,15 @@ def test_label_propagation_hard_clamp_and_validation():
         GraphLabelPropagation(g).fit(ids[:2], [-1, -1])
     with pytest.raises(errors.ShapeMismatchError, match="y has 3 entries"):
         GraphLabelPropagation(g).fit(ids[:2], [0, 1, 1])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from threadpoolctl import threadpool_limits
+
+    import pysparsegraph.sklearn as module
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0

@@ -347,3 +347,17 @@ def test_docstring_examples_run():
     with threadpool_limits(limits=1, user_api="blas"):
         result = doctest.testmod(module)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_self_loops_inserted_in_sorted_position_and_cached():
+    from pysparsegraph.sklearn import _normalized
+
+    cora = load_cora(features=False)
+    g = CSRMatrix(cora.graph.indptr, cora.graph.indices, shape=cora.graph.shape)  # a fresh cache
+    s = _normalized(g, "sym", True)
+    assert s is _normalized(g, "sym", True)
+    ref = _norm_ref(g.to_scipy(np.float64), "sym", True)
+    sc = s.to_scipy(np.float64)
+    assert sc.has_sorted_indices and s.nnz == g.nnz + g.n_rows
+    np.testing.assert_array_equal(sc.indices, ref.indices)
+    np.testing.assert_allclose(sc.data, ref.data, rtol=1e-15)

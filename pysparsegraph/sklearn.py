@@ -759,18 +759,20 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
         n, c = g.n_rows, len(self.classes_)
         y0 = np.zeros((n, c))
         y0[seeds, seed_codes] = 1.0
-        f = y0.copy()
-        hard = self.clamp == "hard"
+        base = None if self.clamp == "hard" else (1.0 - self.alpha) * y0
+        seed_rows = y0[seeds]
+        f, new = y0.copy(), np.empty_like(y0)  # two buffers, swapped each step
+        threads = _threads(self.n_threads, s.nnz * c)
         it = 0
         for it in range(1, self.max_iter + 1):
-            new = spmm(s, f, n_threads=_threads(self.n_threads, s.nnz * c))
-            if hard:
-                new[seeds] = y0[seeds]
+            spmm(s, f, out=new, n_threads=threads)
+            if base is None:
+                new[seeds] = seed_rows
             else:
                 new *= self.alpha
-                new += (1.0 - self.alpha) * y0
+                new += base
             delta = float(np.max(np.abs(new - f))) if n else 0.0
-            f = new
+            f, new = new, f
             if delta < self.tol:
                 break
         total = f.sum(axis=1, keepdims=True)

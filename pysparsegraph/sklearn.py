@@ -126,7 +126,7 @@ def _row_sums(indptr, vals):
 
 # Below about this many multiply-adds a product takes well under a millisecond
 # on one thread, while waking a second OpenMP thread on a loaded machine was
-# measured at ~30 ms per parallel region (2 cores shared with other processes;
+# measured at ~15 ms per parallel region (2 cores shared with other processes;
 # bench/RESULTS.md). Small work therefore runs on one thread unless the caller
 # asked for a thread count explicitly.
 _SMALL_WORK = 1 << 21

@@ -380,7 +380,8 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
       product. Shape ``(nnz, K)``; a side of width 1 broadcasts.
 
     X: ``(n_rows, Kx)``, Y: ``(n_cols, Ky)``, same float dtype. Parallel over
-    nnz-balanced row chunks; output in A's storage order (edge ids).
+    chunks of equal edge counts (a hub row is split among threads); output in
+    A's storage order (edge ids).
     """
     A = as_csr(A)
     if not isinstance(op, str) or op not in SDDMM_OPS:

@@ -94,7 +94,7 @@ typedef enum {
  *   x[n_rows*kx] in, y[n_cols*ky] in.
  *   DOT: kx == ky, heads divides kx, out[nnz*heads].
  *   U_ADD_V / U_MUL_V: kx == ky or one of them 1, out[nnz*max(kx,ky)].
- * Parallel over nnz-balanced row chunks. */
+ * Parallel over chunks of equal edge counts (a hub row is shared by threads). */
 psg_status psg_sddmm(int index_size, int value_size, int op, int64_t n_rows, int64_t n_cols,
                      const int64_t *indptr, const void *indices, const void *x, int64_t kx,
                      const void *y, int64_t ky, int64_t heads, void *out, int n_threads);

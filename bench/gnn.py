@@ -13,8 +13,9 @@ interleaved, medians):
   gather + ``ufunc.reduceat`` (max/min).
 * sddmm (dot) against ``torch.sparse.sampled_addmm`` and a NumPy gather, and
   edge_softmax against a NumPy segment implementation.
-* forward + backward of one normalized aggregation (as in a GCN layer) against
-  ``torch.sparse.mm`` + autograd, when torch is installed.
+* forward + backward of one normalized aggregation (as in a GCN layer) and of a
+  max aggregation against ``torch.sparse.mm`` (``reduce="amax"``) + autograd,
+  when torch is installed.
 """
 import argparse
 
@@ -183,7 +184,30 @@ def main(argv=None):
             res = interleaved_medians(fns, args.repeats)
             mine = res["pysparsegraph (fused norm)"][0]
             for tool, (med, spread) in res.items():
-                brows.append([name, k, tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
+                brows.append([name, k, "gcn sum", tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
+
+            # max aggregation (GraphSAGE-pool style): arg indices from the forward route the gradient
+            def psg_max_fb():
+                _, arg = psg.spmm(A, X, reduce="max", return_argidx=True, n_threads=t)
+                return gnn.spmm_backward(A, G, reduce="max", argidx=arg, n_threads=t)
+
+            def torch_max_fb():
+                xx = Tx.clone().requires_grad_(True)
+                torch.sparse.mm(Tc, xx, reduce="amax").backward(Tg)
+                return xx.grad
+
+            fns = {"pysparsegraph": psg_max_fb, "torch.sparse.mm reduce=amax + autograd": torch_max_fb}
+            if tspmm is not None:
+                def psg_torch_max_fb():
+                    xx = Tx.clone().requires_grad_(True)
+                    tspmm(A, xx, reduce="max").backward(Tg)
+                    return xx.grad
+
+                fns["pysparsegraph.torch.spmm + autograd"] = psg_torch_max_fb
+            res = interleaved_medians(fns, args.repeats)
+            mine = res["pysparsegraph"][0]
+            for tool, (med, spread) in res.items():
+                brows.append([name, k, "max", tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
 
     print(f"## Transpose vs forward (float32, K={k}, {t} threads, median of {args.repeats})\n")
     print(markdown_table(["graph", "nnz", "K", "op", "A@X ms", "Aᵀ@X ms", "ratio T/fwd", "scipy S.T@X ms",
@@ -194,6 +218,6 @@ def main(argv=None):
         print(f"\n## SDDMM (dot) and edge softmax ({t} threads)\n")
         print(markdown_table(["graph", "K", "op", "tool", "median ms", "IQR/med", "vs psg"], srows))
     if brows:
-        print(f"\n## Forward + backward of a GCN aggregation D^-1/2 (A+I) D^-1/2 X ({t} threads)\n")
-        print(markdown_table(["graph", "K", "tool", "median ms", "IQR/med", "vs psg"], brows))
+        print(f"\n## Forward + backward: GCN aggregation D^-1/2 (A+I) D^-1/2 X, and max aggregation ({t} threads)\n")
+        print(markdown_table(["graph", "K", "aggregation", "tool", "median ms", "IQR/med", "vs psg"], brows))
     return 0

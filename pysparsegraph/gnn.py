@@ -74,21 +74,21 @@ def _same_dtype(a, b, name_a, name_b):
 
 
 def _edge_array(A, ev, dtype, k, name="edge_values"):
-    """Edge values as a C-contiguous ``dtype`` array and their width (1 or k).
-    Other float dtypes are converted (one copy)."""
+    """Edge values as a C-contiguous ``(nnz, width)`` ``dtype`` array and their
+    width: 1 (one per edge), H dividing K (one per edge and head, each
+    covering K/H consecutive features) or K (one per edge and feature).
+    Other dtypes are converted (one copy)."""
     ev = np.asarray(ev)
     if ev.dtype.kind not in "fiub":
         raise errors.DTypeError(f"{name} must hold real numbers, got dtype {ev.dtype}")
-    if ev.ndim == 1 or (ev.ndim == 2 and ev.shape[1] == 1 and k != 1):
-        width = 1
-    elif ev.ndim == 2:
-        width = ev.shape[1]
-    else:
-        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, K), got {ev.shape}")
-    if ev.shape[0] != A.nnz or width not in (1, k):
+    if ev.ndim not in (1, 2):
+        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, H), got {ev.shape}")
+    width = 1 if ev.ndim == 1 else ev.shape[1]
+    if ev.shape[0] != A.nnz or not (width == 1 or (k > 0 and width > 0 and k % width == 0)):
         raise errors.ShapeMismatchError(
             f"{name} has shape {ev.shape} but the graph has nnz={A.nnz} stored edges and the features have "
-            f"K={k} columns; pass one value per edge (nnz,) or one per edge and feature (nnz, {k})")
+            f"K={k} columns; pass one value per edge (nnz,), one per edge and head (nnz, H) with H dividing K, "
+            f"or one per edge and feature (nnz, {k})")
     ev = np.ascontiguousarray(ev, dtype=dtype).reshape(A.nnz, width)
     return ev, width
 
@@ -211,8 +211,10 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     add_self_loops : bool
         Adds an implicit entry (r, r) of weight 1 to every row (square A).
     edge_values : array_like, optional
-        Weights used instead of ``A.values``: shape ``(nnz,)`` (one per edge) or
-        ``(nnz, K)`` (one per edge and feature column), indexed by edge id.
+        Weights used instead of ``A.values``, indexed by edge id: shape
+        ``(nnz,)`` (one per edge), ``(nnz, H)`` with H dividing K (one per edge
+        and head: weight h scales features ``[h*K/H, (h+1)*K/H)``, as in
+        multi-head attention) or ``(nnz, K)`` (one per edge and feature).
         Converted to X's dtype (one copy) if needed. Degrees for ``norm``
         always come from ``A.values``.
     return_argidx : bool
@@ -340,10 +342,10 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
         if need_edge_grad:
             gys = gy if eff_ls is None else gy * eff_ls[:, None]
             xs = x if rs is None else x * rs[:, None]
-            if width == 1:
-                g_edge = sddmm(A, gys, xs, op="dot", n_threads=n_threads)
-            else:
+            if width == k and k > 1:
                 g_edge = sddmm(A, gys, xs, op="u_mul_v", n_threads=n_threads)
+            else:  # one gradient per edge and head (width 1: a single head)
+                g_edge = sddmm(A, gys, xs, op="dot", heads=width, n_threads=n_threads)
     else:
         if argidx is None:
             raise errors.InvalidArgumentError(f"reduce={reduce!r} backward needs argidx from the forward "
@@ -438,7 +440,7 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
         if g2 is None or g2.shape[1] != heads:
             raise errors.ShapeMismatchError(f"grad_out must have shape (nnz, heads) = ({A.nnz}, {heads}), "
                                             f"got {g.shape}")
-        gw = g2 if heads == 1 else np.repeat(g2, kx // heads, axis=1)
+        gw = g2   # one weight per edge and head
         gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
         gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
     else:

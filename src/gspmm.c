@@ -2,6 +2,7 @@
  * loops) and its max/min backward, for every index × value type. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "gnn_common.h"
 #include "partition.h"
 
@@ -14,8 +15,8 @@ static psg_status check_opts(const psg_gspmm_opts *o, int64_t k, int need_arg)
     if (!o) return psg__fail(PSG_ERR_INVALID_ARG, "opts is NULL");
     if (o->reduce < PSG_REDUCE_SUM || o->reduce > PSG_REDUCE_MIN)
         return psg__fail(PSG_ERR_INVALID_ARG, "reduce must be 0..3 (sum, mean, max, min), got %d", o->reduce);
-    if (o->edge_values && o->edge_width != 1 && o->edge_width != k)
-        return psg__fail(PSG_ERR_SHAPE, "edge_width must be 1 or k=%lld, got %lld", (long long)k,
+    if (o->edge_values && (o->edge_width < 1 || (k > 0 && k % o->edge_width != 0)))
+        return psg__fail(PSG_ERR_SHAPE, "edge_width must be >= 1 and divide k=%lld, got %lld", (long long)k,
                          (long long)o->edge_width);
     if (need_arg && !o->argidx) return psg__fail(PSG_ERR_INVALID_ARG, "argidx is NULL");
     return PSG_OK;
@@ -86,8 +87,8 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
     int slot;
     psg_status st = check_backward(index_size, value_size, n_rows, n_cols, opts, k, &slot);
     if (st != PSG_OK) return st;
-    if (edge_width != 1 && edge_width != k)
-        return psg__fail(PSG_ERR_SHAPE, "edge_width must be 1 or k=%lld, got %lld", (long long)k,
+    if (edge_width < 1 || (k > 0 && k % edge_width != 0))
+        return psg__fail(PSG_ERR_SHAPE, "edge_width must be >= 1 and divide k=%lld, got %lld", (long long)k,
                          (long long)edge_width);
     if (n_rows == 0 || indptr[n_rows] == 0) {
         psg__set_team_size(1);
@@ -95,12 +96,8 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
     }
     if (k == 0) {
         /* No feature won anything: every gradient is 0. */
-        if (edge_width == 1) {
-            for (int64_t j = 0; j < indptr[n_rows]; j++) {
-                if (value_size == 4) ((float *)grad_e)[j] = 0;
-                else ((double *)grad_e)[j] = 0;
-            }
-        }
+        if (!grad_e) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+        memset(grad_e, 0, (size_t)(indptr[n_rows] * edge_width) * (size_t)value_size);
         psg__set_team_size(1);
         return PSG_OK;
     }

@@ -43,7 +43,7 @@ def fd_grad(f, arr, n_probe, rng, eps=1e-6):
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min"])
 @pytest.mark.parametrize("norm", [None, "sym", "row", "col"])
 @pytest.mark.parametrize("loops", [False, True])
-@pytest.mark.parametrize("ev_kind", [None, "edge", "edge_feature"])
+@pytest.mark.parametrize("ev_kind", [None, "edge", "edge_head", "edge_feature"])
 def test_spmm_backward_matches_finite_differences(reduce, norm, loops, ev_kind):
     rng = np.random.default_rng(12)
     for name, A in small_graphs().items():
@@ -53,6 +53,11 @@ def test_spmm_backward_matches_finite_differences(reduce, norm, loops, ev_kind):
         ev = None
         if ev_kind == "edge":
             ev = rng.uniform(0.5, 2.0, A.nnz)
+        elif ev_kind == "edge_head":
+            K = 6
+            X = rng.standard_normal((A.n_cols, K))
+            G = rng.standard_normal((A.n_rows, K))
+            ev = rng.uniform(0.5, 2.0, (A.nnz, 3))
         elif ev_kind == "edge_feature":
             ev = rng.uniform(0.5, 2.0, (A.nnz, K))
         kw = dict(reduce=reduce, norm=norm, add_self_loops=loops)
@@ -159,8 +164,8 @@ def gat_layer_sparse(A, H, W, a_src, a_dst, heads):
     e = sddmm(A, el, er, op="u_add_v")                       # (nnz, heads)
     e = np.where(e > 0, e, 0.2 * e)
     alpha = edge_softmax(A, e)                               # (nnz, heads)
-    # per-edge-and-feature weights: head h's alpha repeated over its D features
-    out = psg.spmm(A, Wh, edge_values=np.repeat(alpha, D, axis=1))
+    # one weight per edge and head: head h's alpha scales that head's D features
+    out = psg.spmm(A, Wh, edge_values=alpha)
     return out, alpha
 
 

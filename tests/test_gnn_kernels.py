@@ -102,6 +102,8 @@ def ref_gspmm(A, X, reduce="sum", norm=None, loops=False, ev=None, transpose=Fal
     if ev is not None:
         ev = np.asarray(ev, np.float64)
         ev = ev.reshape(A.nnz, ev.shape[1] if ev.ndim == 2 else 1)
+        if 1 < ev.shape[1] < K:  # one weight per head of K/H features
+            ev = np.repeat(ev, K // ev.shape[1], axis=1)
         if loops:
             ev = np.concatenate([ev, np.ones((A.n_rows, ev.shape[1]))])
         w = ev
@@ -194,7 +196,7 @@ def test_degrees_cached_once():
     np.testing.assert_allclose(d1[1], np.bincount(cols, vals, A.n_cols))
 
 
-@pytest.mark.parametrize("width", ["edge", "edge_feature"])
+@pytest.mark.parametrize("width", ["edge", "edge_head", "edge_feature"])
 @pytest.mark.parametrize("reduce", REDUCERS)
 @pytest.mark.parametrize("idt", IDT)
 def test_edge_values(width, reduce, idt):
@@ -202,7 +204,8 @@ def test_edge_values(width, reduce, idt):
     for name, A in graphs(idt, True).items():
         K = 6
         X = rng.standard_normal((A.n_cols, K))
-        ev = rng.standard_normal(A.nnz) if width == "edge" else rng.standard_normal((A.nnz, K))
+        ev = {"edge": rng.standard_normal(A.nnz), "edge_head": rng.standard_normal((A.nnz, 3)),
+              "edge_feature": rng.standard_normal((A.nnz, K))}[width]
         ref = ref_gspmm(A, X, reduce, "row", True, ev=ev)[0]
         Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="row", add_self_loops=True,
                                                 edge_values=ev, n_threads=t))

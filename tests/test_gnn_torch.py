@@ -30,8 +30,9 @@ def test_spmm_gradcheck(reduce, norm):
     ev = torch.rand(A.nnz, dtype=torch.float64).add_(0.5).requires_grad_(True)
     f = lambda x, e: ptorch.spmm(A, x, reduce=reduce, norm=norm, add_self_loops=norm == "sym", edge_values=e)
     assert torch.autograd.gradcheck(f, (X, ev), eps=1e-6, atol=1e-5)
-    evf = torch.rand(A.nnz, 4, dtype=torch.float64).add_(0.5).requires_grad_(True)
-    assert torch.autograd.gradcheck(f, (X, evf), eps=1e-6, atol=1e-5)
+    for width in (2, 4):   # one weight per edge and head (2 heads of 2 features), per edge and feature
+        evf = torch.rand(A.nnz, width, dtype=torch.float64).add_(0.5).requires_grad_(True)
+        assert torch.autograd.gradcheck(f, (X, evf), eps=1e-6, atol=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")

@@ -33,14 +33,15 @@ typedef enum {
  * The weight of stored entry j (edge id e = eid ? eid[j] : j, column c) in
  * row r is
  *     w = row_scale[r] * ev(e) * col_scale[c]
- * where ev(e) = edge_values[e] (edge_width 1), the vector
- * edge_values[e*k .. e*k+k) (edge_width k), or 1 (edge_values NULL);
+ * where ev(e) = edge_values[e] (edge_width 1), or, for edge_width H dividing
+ * k ("heads"), the weight edge_values[e*H + h] for features [h*k/H, (h+1)*k/H)
+ * (H = k: one weight per edge and feature), or 1 (edge_values NULL);
  * a NULL scale counts as 1. With self_loops, row r (r < n_cols) also gets an
  * implicit entry (r, r) with ev = 1, edge id nnz_edges + r. */
 typedef struct {
     int reduce;                /* a psg_reduce */
     const void *edge_values;   /* [n_edges*edge_width] in, or NULL */
-    int64_t edge_width;        /* 1 or k (ignored when edge_values is NULL) */
+    int64_t edge_width;        /* 1, or H dividing k (ignored when edge_values is NULL) */
     const int64_t *eid;        /* [nnz] in or NULL: edge id of stored entry j */
     int64_t nnz_edges;         /* number of edge ids (>= nnz; encodes self-loop ids) */
     const void *row_scale;     /* [n_rows] in or NULL */
@@ -74,8 +75,8 @@ psg_status psg_gspmm_arg_backward_x(int index_size, int value_size, int64_t n_ro
                                     void *grad_x, int n_threads);
 
 /* Gradient of a max/min gspmm with respect to the edge values:
- *   edge_width 1: grad_e[e] = sum_f [argidx[r*k+f] == e] * s * grad_y[r,f] * x[c,f]
- *   edge_width k: grad_e[e*k+f] = [argidx[r*k+f] == e] * s * grad_y[r,f] * x[c,f]
+ *   grad_e[e*H+h] = sum over the features f of head h (k/H of them) of
+ *                   [argidx[r*k+f] == e] * s * grad_y[r,f] * x[c,f]   (H = edge_width)
  * with s = row_scale[r] * col_scale[c]; indexed by storage position (opts->eid
  * must be NULL). indptr/indices: A; x[n_cols*k], grad_y[n_rows*k] in;
  * grad_e[nnz*edge_width] out. */

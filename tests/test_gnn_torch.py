@@ -77,3 +77,16 @@ def test_torch_bad_input():
         ptorch.spmm(A, torch.ones(A.n_cols, 2), reduce="prod")
     with pytest.raises(errors.DTypeError):
         ptorch.spmm(A, np.ones((A.n_cols, 2)))
+
+
+def test_operands_are_shared_not_copied():
+    A = graph()
+    X = torch.randn(A.n_cols, 3, dtype=torch.float64, requires_grad=True)
+    view = ptorch._np(X, "X")
+    assert np.shares_memory(view, X.detach().numpy())          # the C kernel reads X's own memory
+    Y = ptorch.spmm(A, X)
+    Y2 = ptorch._t(view)
+    assert Y2.data_ptr() == view.__array_interface__["data"][0]  # results wrap NumPy memory, no copy
+    torch.testing.assert_close(Y, dense(A) @ X.detach())
+    strided = torch.randn(3, A.n_cols, dtype=torch.float64).T    # not contiguous: one documented copy
+    torch.testing.assert_close(ptorch.spmm(A, strided), dense(A) @ strided)

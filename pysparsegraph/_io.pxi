@@ -1,0 +1,106 @@
+# Graph file input/output (included by _core.pyx): text builder, text formatting.
+
+cdef extern from "pysparsegraph/io.h" nogil:
+    ctypedef struct psg_text_builder:
+        pass
+    ctypedef struct psg_text_options:
+        int n_ids
+        int value_mode
+        int one_based
+        int strict_fields
+        int64_t bound_a
+        int64_t bound_b
+        int64_t first_line
+        int n_threads
+    psg_status psg_tb_new(const psg_text_options *opt, psg_text_builder **out)
+    psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
+    psg_status psg_tb_stats(const psg_text_builder *b, int64_t *stats)
+    psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, int transpose, int mirror,
+                             psg_dup_policy duplicates, psg_loop_policy self_loops, int keep_values,
+                             psg_csr_arrays *out)
+    psg_status psg_tb_take_values(psg_text_builder *b, double **values, int64_t *n)
+    void psg_tb_free(psg_text_builder *b)
+    psg_status psg_format_entries(int64_t n, const int64_t *a, const int64_t *b, const double *values,
+                                  int64_t offset, char *buf, int64_t cap, int64_t *written, int64_t *consumed)
+
+
+cdef class TextBuilder:
+    """Streams text blocks (whole lines) into the C builder; see io.h."""
+    cdef psg_text_builder *b
+
+    def __cinit__(self, int n_ids, int value_mode, bint one_based, bint strict, int64_t bound_a,
+                  int64_t bound_b, int64_t first_line, int n_threads):
+        cdef psg_text_options o
+        o.n_ids = n_ids
+        o.value_mode = value_mode
+        o.one_based = one_based
+        o.strict_fields = strict
+        o.bound_a = bound_a
+        o.bound_b = bound_b
+        o.first_line = first_line
+        o.n_threads = n_threads
+        self.b = NULL
+        _check(psg_tb_new(&o, &self.b))
+
+    def __dealloc__(self):
+        psg_tb_free(self.b)
+        self.b = NULL
+
+    def feed(self, const unsigned char[::1] buf):
+        """Parses one block of whole lines (GIL released)."""
+        cdef psg_status st
+        cdef int64_t n = buf.shape[0]
+        if n == 0:
+            return
+        with nogil:
+            st = psg_tb_feed(self.b, <const char *>&buf[0], n)
+        _check(st)
+
+    def stats(self):
+        """dict: entries, max_a, max_b, lines, fields, weighted_lines, mode, store_bytes."""
+        cdef int64_t s[8]
+        _check(psg_tb_stats(self.b, s))
+        keys = ("entries", "max_a", "max_b", "lines", "fields", "weighted_lines", "mode", "store_bytes")
+        return {k: s[i] for i, k in enumerate(keys)}
+
+    def finish(self, int64_t n_rows, int64_t n_cols, bint transpose, int mirror, str duplicates,
+               str self_loops, bint keep_values):
+        """(indptr, indices int32, values float64 or None) as read-only views of C memory."""
+        cdef psg_csr_arrays out
+        cdef psg_status st
+        cdef psg_dup_policy dp = _DUP_POLICIES[duplicates]
+        cdef psg_loop_policy lp = _LOOP_POLICIES[self_loops]
+        with nogil:
+            st = psg_tb_finish(self.b, n_rows, n_cols, transpose, mirror, dp, lp, keep_values, &out)
+        _check(st)
+        indptr = _view_of_c(out.indptr, n_rows + 1, cnp.NPY_INT64)
+        indices = _view_of_c(out.indices, out.nnz, cnp.NPY_INT32)
+        vals = None
+        if out.values != NULL:
+            vals = _view_of_c(out.values, out.nnz, cnp.NPY_FLOAT64)
+        return indptr, indices, vals
+
+    def take_values(self):
+        cdef double *v
+        cdef int64_t n
+        _check(psg_tb_take_values(self.b, &v, &n))
+        return _view_of_c(v, n, cnp.NPY_FLOAT64)
+
+
+def format_entries(cnp.ndarray a, cnp.ndarray b, values, int64_t offset, int64_t start, int64_t cap):
+    """Text lines for entries a[start:], b[start:] (int64) into a bytes object of at most cap bytes.
+    Returns (bytes, n_consumed)."""
+    cdef int64_t n = a.shape[0] - start
+    buf = bytearray(cap)
+    cdef unsigned char[::1] mv = buf
+    cdef int64_t written = 0, consumed = 0
+    cdef const int64_t *ap = <const int64_t *>_ptr(a) + start
+    cdef const int64_t *bp = <const int64_t *>_ptr(b) + start
+    cdef const double *vp = NULL
+    if values is not None:
+        vp = <const double *>_ptr(values) + start
+    cdef psg_status st
+    with nogil:
+        st = psg_format_entries(n, ap, bp, vp, offset, <char *>&mv[0], cap, &written, &consumed)
+    _check(st)
+    return bytes(buf[:written]), consumed

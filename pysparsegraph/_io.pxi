@@ -104,3 +104,47 @@ def format_entries(cnp.ndarray a, cnp.ndarray b, values, int64_t offset, int64_t
         st = psg_format_entries(n, ap, bp, vp, offset, <char *>&mv[0], cap, &written, &consumed)
     _check(st)
     return bytes(buf[:written]), consumed
+
+
+cdef extern from "pysparsegraph/io.h" nogil:
+    ctypedef struct psg_bvgraph_params:
+        int64_t n_nodes
+        int64_t n_arcs
+        int window_size
+        int max_ref_count
+        int min_interval_length
+        int zeta_k
+        int code_outdegrees, code_references, code_blocks, code_residuals, code_block_count
+    psg_status psg_bvgraph_decode(const unsigned char *data, int64_t len, const psg_bvgraph_params *p,
+                                  psg_csr_arrays *out, int64_t *counters)
+
+
+def bvgraph_decode(const unsigned char[::1] data, int64_t n_nodes, int64_t n_arcs, int window_size,
+                   int max_ref_count, int min_interval_length, int zeta_k, int c_out, int c_ref, int c_blk,
+                   int c_res, int c_bcount):
+    """(indptr, indices int32, counters[8]) decoded from a BVGraph bit stream."""
+    cdef psg_bvgraph_params p
+    p.n_nodes = n_nodes
+    p.n_arcs = n_arcs
+    p.window_size = window_size
+    p.max_ref_count = max_ref_count
+    p.min_interval_length = min_interval_length
+    p.zeta_k = zeta_k
+    p.code_outdegrees = c_out
+    p.code_references = c_ref
+    p.code_blocks = c_blk
+    p.code_residuals = c_res
+    p.code_block_count = c_bcount
+    cdef psg_csr_arrays out
+    cdef int64_t cnt[8]
+    cdef psg_status st
+    cdef const unsigned char *dp = &data[0] if data.shape[0] else NULL
+    cdef unsigned char dummy = 0
+    if dp == NULL:
+        dp = &dummy
+    with nogil:
+        st = psg_bvgraph_decode(dp, data.shape[0], &p, &out, cnt)
+    _check(st)
+    indptr = _view_of_c(out.indptr, n_nodes + 1, cnp.NPY_INT64)
+    indices = _view_of_c(out.indices, out.nnz, cnp.NPY_INT32)
+    return indptr, indices, [cnt[i] for i in range(8)]

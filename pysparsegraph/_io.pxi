@@ -148,3 +148,59 @@ def bvgraph_decode(const unsigned char[::1] data, int64_t n_nodes, int64_t n_arc
     indptr = _view_of_c(out.indptr, n_nodes + 1, cnp.NPY_INT64)
     indices = _view_of_c(out.indices, out.nnz, cnp.NPY_INT32)
     return indptr, indices, [cnt[i] for i in range(8)]
+
+
+cdef extern from "pysparsegraph/io.h" nogil:
+    psg_status psg_order_degree(int64_t n, const int64_t *indptr, int64_t *perm, int n_threads)
+    psg_status psg_order_rcm(int64_t n, const int64_t *indptr, const int32_t *indices, int64_t *perm)
+    psg_status psg_order_hubcluster(int64_t n, const int64_t *indptr, int64_t *perm)
+    psg_status psg_order_bfs_community(int64_t n, const int64_t *indptr, const int32_t *indices, int64_t *perm)
+    psg_status psg_permute_csr(int64_t n_rows, const int64_t *indptr, const int32_t *indices, const void *values,
+                               int value_size, const int64_t *perm, const int64_t *inv, int64_t *out_indptr,
+                               int32_t *out_indices, void *out_values, int n_threads)
+
+
+def graph_order(str method, cnp.ndarray indptr, cnp.ndarray indices):
+    """perm[new] = old for a validated square CSR with int32 indices."""
+    cdef int64_t n = indptr.shape[0] - 1
+    perm = np.empty(n, dtype=np.int64)
+    cdef int64_t *pp = <int64_t *>_ptr(perm)
+    cdef const int64_t *ip = <const int64_t *>_ptr(indptr)
+    cdef const int32_t *ix = <const int32_t *>_ptr(indices)
+    cdef psg_status st
+    cdef int m = {"degree": 0, "rcm": 1, "hubsort": 2, "community": 3}[method]
+    with nogil:
+        if m == 0:
+            st = psg_order_degree(n, ip, pp, 1)
+        elif m == 1:
+            st = psg_order_rcm(n, ip, ix, pp)
+        elif m == 2:
+            st = psg_order_hubcluster(n, ip, pp)
+        else:
+            st = psg_order_bfs_community(n, ip, ix, pp)
+    _check(st)
+    return perm
+
+
+def permute_csr(cnp.ndarray indptr, cnp.ndarray indices, values, cnp.ndarray perm, cnp.ndarray inv,
+                int n_threads):
+    """P A P^T arrays (new row i = old row perm[i], columns renamed by inv, rows sorted)."""
+    cdef int64_t n = indptr.shape[0] - 1
+    cdef int64_t nnz = indices.shape[0]
+    out_indptr = np.empty(n + 1, dtype=np.int64)
+    out_indices = np.empty(nnz, dtype=np.int32)
+    out_values = None if values is None else np.empty(nnz, dtype=values.dtype)
+    cdef int vs = 0 if values is None else values.dtype.itemsize
+    cdef const void *vp = _ptr(values)
+    cdef void *ovp = _ptr(out_values)
+    cdef const int64_t *ip = <const int64_t *>_ptr(indptr)
+    cdef const int32_t *ix = <const int32_t *>_ptr(indices)
+    cdef const int64_t *pp = <const int64_t *>_ptr(perm)
+    cdef const int64_t *qp = <const int64_t *>_ptr(inv)
+    cdef int64_t *oip = <int64_t *>_ptr(out_indptr)
+    cdef int32_t *oix = <int32_t *>_ptr(out_indices)
+    cdef psg_status st
+    with nogil:
+        st = psg_permute_csr(n, ip, ix, vp, vs, pp, qp, oip, oix, ovp, n_threads)
+    _check(st)
+    return out_indptr, out_indices, out_values

@@ -31,7 +31,7 @@ __all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_matrix_mark
            "read_npz", "write_npz", "read_planetoid", "read_bvgraph", "from_networkx", "to_networkx",
            "save", "load", "MatrixMarketHeader"]
 
-BLOCK_SIZE = 4 << 20
+BLOCK_SIZE = 1 << 20  # small blocks keep peak memory near the CSR size
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -88,7 +88,7 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
                 m.name.endswith(suffixes) and os.path.basename(m.name).split(".")[0] == base)
             if ok:
                 f = tf.extractfile(m)
-                return _decompressing(_Peekable(f), m.name), f"{path}:{m.name}", [f, tf, outer, raw]
+                return _decompressing(_Peekable(f), m.name), f"{path}:{m.name}", [f, tf, outer, raw], None
         tf.close()
         outer.close()
         raw.close()
@@ -97,7 +97,7 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
         raise errors.FormatError(f"{path}: no member named {base}/{base}.mtx (members: {seen[:10]}); pass member=")
     raw = open(path, "rb")
     s = _decompressing(raw, path)
-    return s, path, ([s, raw] if s is not raw else [raw])
+    return s, path, ([s, raw] if s is not raw else [raw]), (raw if s is raw else None)
 
 
 class _Peekable:
@@ -127,14 +127,66 @@ class _Peekable:
         self._f.close()
 
 
-def _blocks(stream, name, block_size, first=b"", progress=None):
-    """Yields blocks of whole lines (the last may lack a final newline)."""
-    carry = first
+def _chunks(stream, name, block_size):
+    """Raw decompressed chunks; decompression errors become FormatError."""
     while True:
         try:
             chunk = stream.read(block_size)
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
             raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+        yield chunk
+        if not chunk:
+            return
+
+
+def _prefetched(gen, depth=2):
+    """Runs a chunk generator in a background thread, ``depth`` chunks ahead.
+
+    The decompressors (zlib, isal, lzma, bz2) release the GIL, so the next
+    chunk is inflated while C parses the current one: the two stages overlap
+    without an OpenMP team waiting between blocks."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run():
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # forwarded to the consumer
+            q.put((None, exc))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            yield item
+            if not item:
+                return
+    finally:
+        stop.set()
+        t.join()
+
+
+def _blocks(stream, name, block_size, first=b"", progress=None, prefetch=True):
+    """Yields blocks of whole lines (the last may lack a final newline)."""
+    carry = first
+    chunks = _chunks(stream, name, block_size)
+    if prefetch:
+        chunks = _prefetched(chunks)
+    for chunk in chunks:
         if progress is not None:
             progress(len(chunk))
         if not chunk:
@@ -148,6 +200,59 @@ def _blocks(stream, name, block_size, first=b"", progress=None):
             continue
         carry = buf[cut + 1:]
         yield memoryview(buf)[:cut + 1]
+
+
+def _plain_blocks(raw, name, body_start, block_size, progress=None):
+    """Blocks of whole lines of an uncompressed file, as views of an mmap
+    (no copy). Blocks are large: each is parsed by all threads in one team."""
+    import mmap
+
+    size = os.fstat(raw.fileno()).st_size
+    if size <= body_start:
+        return
+    mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        view = memoryview(mm)
+        try:
+            pos = body_start
+            while pos < size:
+                end = min(size, pos + block_size)
+                if end < size:
+                    nl = mm.rfind(b"\n", pos, end)
+                    if nl < 0:
+                        nl = mm.find(b"\n", end)
+                        end = size if nl < 0 else nl + 1
+                    else:
+                        end = nl + 1
+                blk = view[pos:end]
+                try:
+                    yield blk
+                finally:
+                    blk.release()
+                if progress is not None:
+                    progress(end - pos)
+                pos = end
+        finally:
+            view.release()
+    finally:
+        mm.close()
+
+
+PLAIN_BLOCK_SIZE = 32 << 20
+
+
+def _parse_threads(n_threads, compressed):
+    """Default thread count of the text readers.
+
+    Compressed input is a pipeline: one thread inflates (in the background,
+    GIL released) while one C thread parses the previous block, which already
+    keeps two cores busy; a parallel team per 1 MiB block would pay a fork/join
+    per block and lose on a shared machine. Uncompressed input is mapped and
+    parsed in 32 MiB blocks by the whole OpenMP team. An explicit n_threads
+    always wins."""
+    if n_threads is not None:
+        return resolve_threads(n_threads)
+    return 1 if compressed else resolve_threads(None)
 
 
 def _progress(enabled, total, desc):
@@ -218,12 +323,14 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
     bound = -1 if n_nodes is None else int(n_nodes)
-    stream, name, closers = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
+    stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
     try:
-        tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, resolve_threads(n_threads))
+        tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, _parse_threads(n_threads, plain is None))
         prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
+        blocks = (_plain_blocks(plain, name, 0, max(block_size, PLAIN_BLOCK_SIZE), prog) if plain is not None
+                  else _blocks(stream, name, block_size, progress=prog))
         try:
-            for blk in _blocks(stream, name, block_size, progress=prog):
+            for blk in blocks:
                 tb.feed(blk)
         except errors.PSGError as exc:
             _reraise(exc, name)
@@ -361,22 +468,29 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
-    stream, name, closers = _open_text(path, member)
+    stream, name, closers, plain = _open_text(path, member)
     try:
         try:
             hdr, rest = _mm_header(stream, name)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
         n_rows, n_cols = hdr.shape
-        threads = resolve_threads(n_threads)
+        if max(n_rows, n_cols) > np.iinfo(np.int32).max - 1:
+            raise errors.UnsupportedError(f"{name}: {n_rows} x {n_cols} needs 64-bit column ids, which the text "
+                                          "readers do not produce (limit 2**31 - 2)")
+        threads = _parse_threads(n_threads, plain is None)
         if hdr.format == "array":
             tb = _core.TextBuilder(0, 1, False, True, -1, -1, hdr.header_lines + 1, threads)
         else:
             tb = _core.TextBuilder(2, 0 if hdr.field == "pattern" else 1, True, True, n_rows, n_cols,
                                    hdr.header_lines + 1, threads)
         prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
+        if plain is not None:
+            blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
+        else:
+            blocks = _blocks(stream, name, block_size, first=rest, progress=prog)
         try:
-            for blk in _blocks(stream, name, block_size, first=rest, progress=prog):
+            for blk in blocks:
                 tb.feed(blk)
         except errors.PSGError as exc:
             _reraise(exc, name)

@@ -36,7 +36,7 @@ struct psg_text_builder {
     int64_t cap;
     int64_t *cnt;          /* run modes: entries per key */
     int64_t cnt_len, cnt_cap;
-    int64_t *ta, *tb;      /* per-block temporaries */
+    int32_t *ta, *tb;      /* per-block temporaries (ids are < 2^31 once checked) */
     double *tv;
     int64_t tcap;
 };
@@ -127,7 +127,7 @@ slow: {
 
 /* Parses one piece. Returns 0 or sets pc->err. The line being parsed when an
  * error occurs is pc->err_line (0-based inside the piece). */
-static void parse_piece(const psg_text_builder *b, piece *pc, int64_t *ta, int64_t *tb, double *tv,
+static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32_t *tb, double *tv,
                         int64_t id_limit)
 {
     const char *p = pc->beg, *e = pc->end;
@@ -139,8 +139,10 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int64_t *ta, int64
     const int64_t bounds[2] = {b->opt.bound_a, b->opt.bound_b};
     int64_t line = 0, k = 0, weighted = 0;
     const int fast = n_ids == 2 && !want_val && !tv;
-    const int64_t lim_a = bounds[0] >= 0 ? bounds[0] - 1 : (id_limit < PSG_ID_LIMIT ? id_limit : PSG_ID_LIMIT);
-    const int64_t lim_b = bounds[1] >= 0 ? bounds[1] - 1 : (id_limit < PSG_ID_LIMIT ? id_limit : PSG_ID_LIMIT);
+    int64_t lim_a = bounds[0] >= 0 ? bounds[0] - 1 : id_limit;
+    int64_t lim_b = bounds[1] >= 0 ? bounds[1] - 1 : id_limit;
+    if (lim_a > PSG_ID_LIMIT) lim_a = PSG_ID_LIMIT;
+    if (lim_b > PSG_ID_LIMIT) lim_b = PSG_ID_LIMIT;
 #define FAIL(code, ...)                                                    \
     do {                                                                   \
         pc->err = (code);                                                  \
@@ -176,8 +178,8 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int64_t *ta, int64
                     while (q < e && is_sp(*q)) q++;
                     if ((q == e || *q == '\n') && x >= (uint64_t)one && y >= (uint64_t)one &&
                         (int64_t)x - one <= lim_a && (int64_t)y - one <= lim_b) {
-                        ta[k] = (int64_t)x - one;
-                        tb[k] = (int64_t)y - one;
+                        ta[k] = (int32_t)((int64_t)x - one);
+                        tb[k] = (int32_t)((int64_t)y - one);
                         k++;
                         if (q < e) { q++; line++; }
                         p = q;
@@ -212,10 +214,11 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int64_t *ta, int64
                 if (id >= bounds[f])
                     FAIL(PSG_ERR_INDEX_RANGE, "%s %lld is out of range (the %s is %lld)", f ? "column" : "row",
                          (long long)(id + one), f ? "column count" : "row count", (long long)bounds[f]);
-            } else if (id > PSG_ID_LIMIT) {
+            }
+            if (id > PSG_ID_LIMIT) {
                 FAIL(PSG_ERR_OVERFLOW, "node id %lld does not fit the int32 index type (limit %lld)",
                      (long long)id, (long long)PSG_ID_LIMIT);
-            } else if (id > id_limit) {
+            } else if (bounds[f] < 0 && id > id_limit) {
                 FAIL(PSG_ERR_INDEX_RANGE,
                      "node id %lld is far larger than the number of lines read, so the CSR would need that many "
                      "rows; pass n_nodes explicitly to accept it", (long long)id);
@@ -249,7 +252,7 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int64_t *ta, int64
             p = nl ? nl : e;
         }
         if (p < e) { p++; line++; }
-        if (n_ids == 2) { ta[k] = ids[0]; tb[k] = ids[1]; }
+        if (n_ids == 2) { ta[k] = (int32_t)ids[0]; tb[k] = (int32_t)ids[1]; }
         if (tv) tv[k] = val;
         weighted += have_val;
         k++;
@@ -401,7 +404,14 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
     }
     const int T = b->threads;
     piece pcs[64];
-    const int np = T < 64 ? (len > (1 << 16) ? T : 1) : 64;
+    /* More pieces than threads (about 128 KiB each), handed out dynamically:
+     * on a shared machine one thread may be descheduled, and small pieces
+     * let the others take over its share instead of waiting for it. */
+    int np = (int)(len / (128 << 10));
+    if (np < 1) np = 1;
+    if (np > 64) np = 64;
+    if (T == 1) np = 1;
+    const int team = T < np ? T : np;
     /* cut at newlines */
     const char *cut = buf;
     for (int i = 0; i < np; i++) {
@@ -430,8 +440,8 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
     if (total > b->tcap) {
         free(b->ta); free(b->tb); free(b->tv);
         b->ta = b->tb = NULL; b->tv = NULL;
-        b->ta = malloc((size_t)total * sizeof(int64_t));
-        b->tb = malloc((size_t)total * sizeof(int64_t));
+        b->ta = malloc((size_t)total * sizeof(int32_t));
+        b->tb = malloc((size_t)total * sizeof(int32_t));
         b->tv = want_v ? malloc((size_t)total * sizeof(double)) : NULL;
         if (!b->ta || !b->tb || (want_v && !b->tv)) { b->tcap = 0; return psg__fail(PSG_ERR_NO_MEMORY, "out of memory parsing a block"); }
         b->tcap = total;
@@ -440,7 +450,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
      * (the CSR would need that many rows): bound them unless declared. */
     int64_t id_limit = 64 * (b->n + len / 2) + (1 << 24);
     if (id_limit > PSG_ID_LIMIT) id_limit = PSG_ID_LIMIT;
-    #pragma omp parallel for num_threads(np) schedule(static, 1) if (np > 1)
+    #pragma omp parallel for num_threads(team) schedule(dynamic, 1) if (team > 1)
     for (int i = 0; i < np; i++)
         parse_piece(b, &pcs[i], b->ta + pcs[i].off, b->tb + pcs[i].off, want_v ? b->tv + pcs[i].off : NULL,
                     id_limit);
@@ -460,7 +470,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
         int ma = b->mono_a, mb = b->mono_b;
         int64_t la = b->last_a, lb = b->last_b, mxa = b->max_a, mxb = b->max_b;
         for (int i = 0; i < np; i++) {
-            const int64_t *A = b->ta + pcs[i].off, *B = b->tb + pcs[i].off;
+            const int32_t *A = b->ta + pcs[i].off, *B = b->tb + pcs[i].off;
             for (int64_t j = 0; j < pcs[i].count; j++) {
                 ma &= A[j] >= la; mb &= B[j] >= lb;
                 la = A[j]; lb = B[j];
@@ -483,7 +493,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
                                                    (long long)(b->n + m));
     int64_t w = b->n;
     for (int i = 0; i < np; i++) {
-        const int64_t *A = b->ta + pcs[i].off, *B = b->tb + pcs[i].off;
+        const int32_t *A = b->ta + pcs[i].off, *B = b->tb + pcs[i].off;
         const int64_t c = pcs[i].count;
         switch (b->mode) {
         case MODE_RUN_A:

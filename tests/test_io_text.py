@@ -337,3 +337,26 @@ def test_networkx_round_trip():
     assert g.nnz == 2 * G.number_of_edges()
     H = io.to_networkx(g, directed=False)
     assert H.number_of_edges() == G.number_of_edges()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_plain_file_mmap_blocks(tmp_path, monkeypatch, threads):
+    # uncompressed input is mapped and cut into blocks at newlines
+    monkeypatch.setattr(io, "PLAIN_BLOCK_SIZE", 777)
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 300, 5000)
+    dst = rng.integers(0, 300, 5000)
+    text = "# header\n" + "".join(f"{a} {b}\r\n" for a, b in zip(src.tolist(), dst.tolist()))
+    p = _write(tmp_path, "plain.txt", text)
+    g = io.read_edgelist(p, n_threads=threads, block_size=777)
+    ref = CSRMatrix.from_edges(src, dst, shape=(300, 300))
+    np.testing.assert_array_equal(g.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+    mm = "%%MatrixMarket matrix coordinate pattern general\n%c\n300 300 5000\n" + "".join(
+        f"{a + 1} {b + 1}\n" for a, b in zip(src.tolist(), dst.tolist()))
+    g2 = io.read_matrix_market(_write(tmp_path, "plain.mtx", mm), n_threads=threads, block_size=777)
+    np.testing.assert_array_equal(g2.indptr, ref.indptr)
+    np.testing.assert_array_equal(g2.indices, ref.indices)
+    bad = text + "12 x\n"
+    with pytest.raises(errors.FormatError, match="line 5002"):
+        io.read_edgelist(_write(tmp_path, "bad.txt", bad), n_threads=threads, block_size=777)

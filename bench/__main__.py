@@ -8,6 +8,7 @@ import sys
 
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
+    "io": ("bench.io", "graph file reading speed and peak memory, mmap load, reordering speedups"),
 }
 
 

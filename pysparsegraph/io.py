@@ -31,7 +31,7 @@ __all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_matrix_mark
            "read_npz", "write_npz", "read_planetoid", "read_bvgraph", "from_networkx", "to_networkx",
            "save", "load", "MatrixMarketHeader"]
 
-BLOCK_SIZE = 1 << 20  # small blocks keep peak memory near the CSR size
+BLOCK_SIZE = 256 << 10  # small blocks keep peak memory near the CSR size
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -139,7 +139,7 @@ def _chunks(stream, name, block_size):
             return
 
 
-def _prefetched(gen, depth=2):
+def _prefetched(gen, depth=1):
     """Runs a chunk generator in a background thread, ``depth`` chunks ahead.
 
     The decompressors (zlib, isal, lzma, bz2) release the GIL, so the next

@@ -73,31 +73,87 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     if _is_tar(path):
-        # Stream mode: the archive is decompressed once, front to back (with
-        # isal for gzip when available), and the member is read in place.
+        # The archive is decompressed once, front to back (isal for gzip when
+        # available); member headers are parsed with TarInfo.frombuf and the
+        # member's bytes are read straight from the decompressor in large
+        # blocks (tarfile's stream mode reads 10 KiB at a time).
         raw = open(path, "rb")
         outer = _decompressing(raw, path)
-        tf = tarfile.open(fileobj=outer, mode="r|")
-        seen = []
         base = os.path.basename(path).split(".")[0]
-        for m in tf:
-            if not m.isfile():
-                continue
-            seen.append(m.name)
-            ok = (m.name == member) if member is not None else (
-                m.name.endswith(suffixes) and os.path.basename(m.name).split(".")[0] == base)
-            if ok:
-                f = tf.extractfile(m)
-                return _decompressing(_Peekable(f), m.name), f"{path}:{m.name}", [f, tf, outer, raw], None
-        tf.close()
-        outer.close()
-        raw.close()
-        if member is not None:
-            raise errors.FormatError(f"{path}: no member {member!r} (members: {seen[:10]})")
-        raise errors.FormatError(f"{path}: no member named {base}/{base}.mtx (members: {seen[:10]}); pass member=")
+        try:
+            name, size = _tar_find(outer, path, member, base, suffixes)
+        except BaseException:
+            outer.close()
+            raw.close()
+            raise
+        f = _Limited(outer, size)
+        return _decompressing(_Peekable(f), name), f"{path}:{name}", [outer, raw], None
     raw = open(path, "rb")
     s = _decompressing(raw, path)
     return s, path, ([s, raw] if s is not raw else [raw]), (raw if s is raw else None)
+
+
+def _tar_find(stream, path, member, base, suffixes):
+    """Advances ``stream`` (a decompressed tar) to the data of the wanted
+    member; returns (name, size). Handles GNU long names and pax headers."""
+    seen = []
+    long_name = None
+    while True:
+        hdr = stream.read(512)
+        if len(hdr) < 512 or hdr.count(0) == 512:
+            break
+        try:
+            ti = tarfile.TarInfo.frombuf(hdr, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise errors.FormatError(f"{path}: bad tar header ({exc})") from None
+        padded = (ti.size + 511) // 512 * 512
+        if ti.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
+            payload = stream.read(padded)[: ti.size]
+            if ti.type == tarfile.GNUTYPE_LONGNAME:
+                long_name = payload.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            else:
+                for rec in payload.split(b"\n"):
+                    if b" path=" in rec:
+                        long_name = rec.split(b" path=", 1)[1].decode("utf-8", "surrogateescape")
+            continue
+        name = long_name or ti.name
+        long_name = None
+        if ti.isreg():
+            seen.append(name)
+            ok = (name == member) if member is not None else (
+                name.endswith(suffixes) and os.path.basename(name).split(".")[0] == base)
+            if ok:
+                return name, ti.size
+        left = padded
+        while left:
+            got = stream.read(min(left, 1 << 20))
+            if not got:
+                break
+            left -= len(got)
+    if member is not None:
+        raise errors.FormatError(f"{path}: no member {member!r} (members: {seen[:10]})")
+    raise errors.FormatError(f"{path}: no member named {base}/{base}.mtx (members: {seen[:10]}); pass member=")
+
+
+class _Limited:
+    """The next ``size`` bytes of a stream."""
+
+    def __init__(self, f, size):
+        self._f = f
+        self._left = size
+
+    def read(self, n=-1):
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        if len(data) < n and self._left > 0:
+            raise EOFError("tar member is truncated")
+        return data
+
+    def close(self):
+        pass
 
 
 class _Peekable:
@@ -255,6 +311,13 @@ def _parse_threads(n_threads, compressed):
     return 1 if compressed else resolve_threads(None)
 
 
+def _team_block(block_size, threads):
+    """A parallel team pays a fork/join per block; with several threads on
+    compressed input, blocks of at least 4 MiB amortize it (at the cost of
+    more text held in memory)."""
+    return max(block_size, 4 << 20) if threads > 1 else block_size
+
+
 def _progress(enabled, total, desc):
     """A callable(n_bytes) that advances a tqdm bar, or None."""
     if not enabled:
@@ -302,6 +365,13 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     self_loops : {"keep", "drop"}
     dtype : float32 or float64
         Value type of a weighted result.
+    n_threads : int or None
+        Parser threads. ``None``: one parser thread for compressed input
+        (decompression runs beside it in a background thread, so two cores
+        are busy without a fork/join per block), the OpenMP limit for
+        uncompressed input (the file is mapped and parsed in 32 MiB blocks by
+        the whole team). With more than one thread on compressed input the
+        blocks grow to 4 MiB. The result never depends on the thread count.
     progress : bool
         Show a tqdm progress bar (when tqdm is installed).
 
@@ -325,10 +395,11 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     bound = -1 if n_nodes is None else int(n_nodes)
     stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
     try:
-        tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, _parse_threads(n_threads, plain is None))
+        threads = _parse_threads(n_threads, plain is None)
+        tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, threads)
         prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
         blocks = (_plain_blocks(plain, name, 0, max(block_size, PLAIN_BLOCK_SIZE), prog) if plain is not None
-                  else _blocks(stream, name, block_size, progress=prog))
+                  else _blocks(stream, name, _team_block(block_size, threads), progress=prog))
         try:
             for blk in blocks:
                 tb.feed(blk)
@@ -389,10 +460,15 @@ def _mm_header(stream, name):
     while True:
         chunk = stream.read(1 << 16)
         buf += chunk
-        lines = buf.split(b"\n")
-        # need the banner and the size line (first non-comment line after it)
-        data = [i for i, ln in enumerate(lines[1:-1 if chunk else None], 1)
-                if ln.strip() and not ln.lstrip().startswith(b"%")]
+        lines = buf.split(b"\n", 4096) if len(buf) < (1 << 20) else buf.split(b"\n")
+        # need the banner and the size line (first non-comment line after it);
+        # only the header lines are looked at
+        data = []
+        for i in range(1, len(lines) - (1 if chunk else 0)):
+            ln = lines[i]
+            if ln.strip() and not ln.lstrip().startswith(b"%"):
+                data = [i]
+                break
         if data or not chunk:
             break
         if len(buf) > (64 << 20):
@@ -464,6 +540,8 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         Value type of the result.
     pattern : bool
         Drop the values (an unweighted graph).
+    n_threads : int or None
+        As for :func:`read_edgelist`.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -488,7 +566,7 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         if plain is not None:
             blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
         else:
-            blocks = _blocks(stream, name, block_size, first=rest, progress=prog)
+            blocks = _blocks(stream, name, _team_block(block_size, threads), first=rest, progress=prog)
         try:
             for blk in blocks:
                 tb.feed(blk)

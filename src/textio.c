@@ -627,21 +627,31 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         indptr = calloc((size_t)(n_rows + 2), sizeof(int64_t));
         if (!indptr) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
         /* Iterate the store in file order as (a, b, position). */
-#define FOR_STORE(...)                                                                                \
+#define FOR_STORE(...)                                                                               \
         do {                                                                                         \
             if (b->mode == MODE_PAIRS) {                                                             \
                 for (int64_t pos = 0; pos < b->n; pos++) {                                           \
-                    int64_t A = b->sa[pos], B = b->sb[pos];                                          \
+                    const int64_t A = b->sa[pos], B = b->sb[pos];                                    \
                     __VA_ARGS__                                                                      \
+                }                                                                                    \
+            } else if (b->mode == MODE_RUN_A) {                                                      \
+                int64_t pos = 0;                                                                     \
+                for (int64_t key = 0; key < b->cnt_len; key++) {                                     \
+                    const int64_t A = key, end = pos + b->cnt[key];                                  \
+                    for (; pos < end; pos++) {                                                       \
+                        const int64_t B = b->sb[pos];                                                \
+                        __VA_ARGS__                                                                  \
+                    }                                                                                \
                 }                                                                                    \
             } else {                                                                                 \
                 int64_t pos = 0;                                                                     \
-                for (int64_t key = 0; key < b->cnt_len; key++)                                       \
-                    for (int64_t jj = 0; jj < b->cnt[key]; jj++, pos++) {                            \
-                        int64_t A = b->mode == MODE_RUN_A ? key : b->sb[pos];                        \
-                        int64_t B = b->mode == MODE_RUN_A ? b->sb[pos] : key;                        \
+                for (int64_t key = 0; key < b->cnt_len; key++) {                                     \
+                    const int64_t B = key, end = pos + b->cnt[key];                                  \
+                    for (; pos < end; pos++) {                                                       \
+                        const int64_t A = b->sb[pos];                                                \
                         __VA_ARGS__                                                                  \
                     }                                                                                \
+                }                                                                                    \
             }                                                                                        \
         } while (0)
         FOR_STORE({

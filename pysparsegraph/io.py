@@ -218,8 +218,13 @@ def _prefetched(gen, depth=1):
                         continue
                 if stop.is_set():
                     return
-        except BaseException as exc:  # forwarded to the consumer
-            q.put((None, exc))
+        except BaseException as exc:  # forwarded to the consumer (unless it has gone)
+            while not stop.is_set():
+                try:
+                    q.put((None, exc), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
@@ -242,20 +247,23 @@ def _blocks(stream, name, block_size, first=b"", progress=None, prefetch=True):
     chunks = _chunks(stream, name, block_size)
     if prefetch:
         chunks = _prefetched(chunks)
-    for chunk in chunks:
-        if progress is not None:
-            progress(len(chunk))
-        if not chunk:
-            if carry:
-                yield carry
-            return
-        buf = carry + chunk if carry else chunk
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            carry = buf
-            continue
-        carry = buf[cut + 1:]
-        yield memoryview(buf)[:cut + 1]
+    try:
+        for chunk in chunks:
+            if progress is not None:
+                progress(len(chunk))
+            if not chunk:
+                if carry:
+                    yield carry
+                return
+            buf = carry + chunk if carry else chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                carry = buf
+                continue
+            carry = buf[cut + 1:]
+            yield memoryview(buf)[:cut + 1]
+    finally:
+        chunks.close()  # stops the prefetch thread before the caller closes the stream
 
 
 def _plain_blocks(raw, name, body_start, block_size, progress=None):
@@ -405,6 +413,8 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
                 tb.feed(blk)
         except errors.PSGError as exc:
             _reraise(exc, name)
+        finally:
+            blocks.close()
     finally:
         for c in closers:
             c.close()
@@ -572,6 +582,8 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
                 tb.feed(blk)
         except errors.PSGError as exc:
             _reraise(exc, name)
+        finally:
+            blocks.close()
     finally:
         for c in closers:
             c.close()
@@ -607,6 +619,8 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         indptr, indices, vals = tb.finish(n_rows, n_cols, False, mirror, "sum", "keep", keep)
     except errors.PSGError as exc:
         _reraise(exc, name)
+    if keep and vals is None:  # a valued file with no entries
+        vals = np.zeros(0, dtype=np.float64)
     if vals is not None and dtype != np.float64:
         vals = vals.astype(dtype)
     return CSRMatrix._trusted(indptr, indices, vals, (n_rows, n_cols))

@@ -326,6 +326,26 @@ def _team_block(block_size, threads):
     return max(block_size, 4 << 20) if threads > 1 else block_size
 
 
+def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress):
+    """Feeds the rest of a text file to a TextBuilder: mapped blocks of an
+    uncompressed file (starting where ``rest``, the already-read bytes after
+    the header, begins) or prefetched blocks of the decompressed stream.
+    C errors get the file name; the block generator is closed (stopping the
+    prefetch thread) before the caller closes the streams."""
+    prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
+    if plain is not None:
+        blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
+    else:
+        blocks = _blocks(stream, name, _team_block(block_size, threads), first=rest, progress=prog)
+    try:
+        for blk in blocks:
+            tb.feed(blk)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    finally:
+        blocks.close()
+
+
 def _progress(enabled, total, desc):
     """A callable(n_bytes) that advances a tqdm bar, or None."""
     if not enabled:
@@ -405,16 +425,7 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     try:
         threads = _parse_threads(n_threads, plain is None)
         tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, threads)
-        prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
-        blocks = (_plain_blocks(plain, name, 0, max(block_size, PLAIN_BLOCK_SIZE), prog) if plain is not None
-                  else _blocks(stream, name, _team_block(block_size, threads), progress=prog))
-        try:
-            for blk in blocks:
-                tb.feed(blk)
-        except errors.PSGError as exc:
-            _reraise(exc, name)
-        finally:
-            blocks.close()
+        _feed_all(tb, path, stream, plain, name, b"", block_size, threads, progress)
     finally:
         for c in closers:
             c.close()
@@ -572,18 +583,7 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         else:
             tb = _core.TextBuilder(2, 0 if hdr.field == "pattern" else 1, True, True, n_rows, n_cols,
                                    hdr.header_lines + 1, threads)
-        prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
-        if plain is not None:
-            blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
-        else:
-            blocks = _blocks(stream, name, _team_block(block_size, threads), first=rest, progress=prog)
-        try:
-            for blk in blocks:
-                tb.feed(blk)
-        except errors.PSGError as exc:
-            _reraise(exc, name)
-        finally:
-            blocks.close()
+        _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress)
     finally:
         for c in closers:
             c.close()

@@ -127,6 +127,11 @@ psg_status psg_bvgraph_decode(const uint8_t *data, int64_t len, const psg_bvgrap
         p->zeta_k < 1 || p->zeta_k > 20)
         return psg__fail(PSG_ERR_FORMAT, "invalid BVGraph parameters (nodes=%lld arcs=%lld window=%d zetak=%d)",
                          (long long)n, (long long)m, p->window_size, p->zeta_k);
+    /* every node costs at least one bit (its outdegree), so a larger count is
+     * a corrupt .properties file, not a reason to allocate that much */
+    if (n > len * 8 || (n > 0 && m / n > n))
+        return psg__fail(PSG_ERR_FORMAT, "nodes=%lld / arcs=%lld cannot fit a %lld-byte stream", (long long)n,
+                         (long long)m, (long long)len);
     int codes[5] = {p->code_outdegrees, p->code_references, p->code_blocks, p->code_residuals, p->code_block_count};
     for (int i = 0; i < 5; i++)
         if (codes[i] < 0 || codes[i] > 3) return psg__fail(PSG_ERR_UNSUPPORTED, "unsupported instantaneous code %d", codes[i]);

@@ -863,10 +863,10 @@ def detect_format(path):
         return "npz"
     if low.endswith(".mtx") or _is_tar(p):
         return "mtx"
-    if low.endswith((".graph", ".properties")) or os.path.exists(p + ".properties"):
-        return "bvgraph"
     if os.path.isdir(p) or os.path.basename(low).startswith("ind."):
         return "planetoid"
+    if low.endswith((".graph", ".properties")) or os.path.exists(p + ".properties"):
+        return "bvgraph"
     if low.endswith((".txt", ".tsv", ".edges", ".el", ".csv", ".edgelist")):
         return "edgelist"
     if os.path.exists(p):

@@ -37,6 +37,14 @@ def test_planetoid_matches_npz(name):
 
 
 @needs_data
+def test_generic_reader_dispatch():
+    d = np.load(os.path.join(DATA, "citeseer", "citeseer.npz"))
+    for path in (os.path.join(DATA, "citeseer"), os.path.join(DATA, "citeseer", "ind.citeseer.graph")):
+        g = io.read(path)
+        np.testing.assert_array_equal(g.indices, d["indices"])
+
+
+@needs_data
 def test_citeseer_quirk():
     ds = io.read_planetoid(os.path.join(DATA, "citeseer"), "citeseer")
     missing = [2407, 2489, 2553, 2682, 2781, 2953, 3042, 3063, 3212, 3214, 3250, 3292, 3305, 3306, 3309]

@@ -332,7 +332,9 @@ def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress
     the header, begins) or prefetched blocks of the decompressed stream.
     C errors get the file name; the block generator is closed (stopping the
     prefetch thread) before the caller closes the streams."""
-    prog = _progress(progress, os.path.getsize(os.fspath(path)), os.path.basename(os.fspath(path)))
+    # bytes of text parsed; the total is known only for uncompressed files
+    prog = _progress(progress, os.path.getsize(os.fspath(path)) if plain is not None else None,
+                     os.path.basename(os.fspath(path)))
     if plain is not None:
         blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
     else:
@@ -708,7 +710,12 @@ def _compressor(path, compress):
 
 def _open_compressed_writer(fh, kind):
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0)
+        try:
+            from isal import igzip  # optional, several times faster deflate
+
+            return igzip.IGzipFile(fileobj=fh, mode="wb", mtime=0)
+        except ImportError:
+            return gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0)
     if kind == "xz":
         return lzma.LZMAFile(fh, "wb")
     if kind == "bz2":

@@ -360,3 +360,14 @@ def test_plain_file_mmap_blocks(tmp_path, monkeypatch, threads):
     bad = text + "12 x\n"
     with pytest.raises(errors.FormatError, match="line 5002"):
         io.read_edgelist(_write(tmp_path, "bad.txt", bad), n_threads=threads, block_size=777)
+
+
+@needs_data
+def test_stdlib_gzip_fallback_gives_same_graph(monkeypatch):
+    # the isal fast path is optional: the standard library path must agree
+    path = os.path.join(DATA, "ego-Facebook", "facebook_combined.txt.gz")
+    fast = io.read_edgelist(path, symmetrize=True)
+    monkeypatch.setattr(io, "_gzip_open", lambda f: gzip.open(f, "rb"))
+    slow = io.read_edgelist(path, symmetrize=True)
+    np.testing.assert_array_equal(fast.indptr, slow.indptr)
+    np.testing.assert_array_equal(fast.indices, slow.indices)

@@ -686,10 +686,23 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
     free(b->sa); free(b->sb); free(b->sv); free(b->cnt);
     b->sa = b->sb = NULL; b->sv = NULL; b->cnt = NULL; b->cnt_len = b->cnt_cap = 0; b->n = 0; b->cap = 0;
 
-    /* Sort every row (parallel; rows are independent). */
-    int64_t maxlen = 0;
-    for (int64_t r = 0; r < n_rows; r++) if (indptr[r + 1] - indptr[r] > maxlen) maxlen = indptr[r + 1] - indptr[r];
+    /* One pass first: are all rows strictly increasing (sorted, no
+     * duplicates) and is there no loop to drop? Files sorted by row (SNAP) or
+     * by column (SuiteSparse) usually are, and then the sort and compaction
+     * passes below are skipped. */
+    int64_t maxlen = 0, n_bad = 0;
+    for (int64_t r = 0; r < n_rows; r++) {
+        const int64_t s0 = indptr[r], e0 = indptr[r + 1];
+        if (e0 - s0 > maxlen) maxlen = e0 - s0;
+        int bad = 0;
+        for (int64_t j = s0 + 1; j < e0; j++) bad |= ind[j] <= ind[j - 1];
+        if (self_loops == PSG_LOOPS_DROP)
+            for (int64_t j = s0; j < e0; j++) bad |= ind[j] == r;
+        n_bad += bad;
+    }
+    if (n_bad == 0) goto done;
     int oom = 0;
+    /* Sort every row (parallel; rows are independent). */
     #pragma omp parallel num_threads(threads) if (nnz > 100000)
     {
         int32_t *sc = maxlen > 32 ? malloc((size_t)maxlen * sizeof(int32_t)) : NULL;
@@ -737,6 +750,7 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         if (i2) ind = i2;
         if (val) { double *v2 = realloc(val, (size_t)(nnz ? nnz : 1) * sizeof(double)); if (v2) val = v2; }
     }
+done:
     out->indptr = indptr;
     out->indices = ind;
     out->values = val;

@@ -18,6 +18,29 @@
 
 #define PSG_ID_LIMIT ((int64_t)INT32_MAX - 1) /* ids are stored as int32 */
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/* Large output arrays: 2 MiB aligned and marked for transparent huge pages,
+ * because first-touch page faults of a fresh 10 MB array cost about 1 ms per
+ * MB on a VM (512 times fewer faults with huge pages). Freed with free(). */
+static void *alloc_big(size_t bytes)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= ((size_t)4 << 20)) {
+        const size_t huge = (size_t)2 << 20;
+        size_t rounded = (bytes + huge - 1) / huge * huge;
+        void *p = aligned_alloc(huge, rounded);
+        if (p) {
+            madvise(p, rounded, MADV_HUGEPAGE);
+            return p;
+        }
+    }
+#endif
+    return malloc(bytes ? bytes : 1);
+}
+
 enum { MODE_RUN_A = 0, MODE_RUN_B = 1, MODE_PAIRS = 2, MODE_VALUES = 3 };
 
 struct psg_text_builder {
@@ -661,8 +684,8 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         });
         for (int64_t i = 2; i < n_rows + 2; i++) indptr[i] += indptr[i - 1];
         nnz = indptr[n_rows + 1];
-        ind = malloc((size_t)(nnz ? nnz : 1) * sizeof(int32_t));
-        val = has_v ? malloc((size_t)(nnz ? nnz : 1) * sizeof(double)) : NULL;
+        ind = alloc_big((size_t)nnz * sizeof(int32_t));
+        val = has_v ? alloc_big((size_t)nnz * sizeof(double)) : NULL;
         if (!ind || (has_v && !val)) { free(indptr); free(ind); free(val); return psg__fail(PSG_ERR_NO_MEMORY, "out of memory building CSR"); }
         const double *sv = b->sv;
         const double sign = mirror == PSG_MIRROR_SKEW ? -1.0 : 1.0;

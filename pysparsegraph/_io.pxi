@@ -12,6 +12,7 @@ cdef extern from "pysparsegraph/io.h" nogil:
         int64_t bound_b
         int64_t first_line
         int n_threads
+        int64_t capacity_hint
     psg_status psg_tb_new(const psg_text_options *opt, psg_text_builder **out)
     psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
     psg_status psg_tb_stats(const psg_text_builder *b, int64_t *stats)
@@ -29,7 +30,7 @@ cdef class TextBuilder:
     cdef psg_text_builder *b
 
     def __cinit__(self, int n_ids, int value_mode, bint one_based, bint strict, int64_t bound_a,
-                  int64_t bound_b, int64_t first_line, int n_threads):
+                  int64_t bound_b, int64_t first_line, int n_threads, int64_t capacity_hint=0):
         cdef psg_text_options o
         o.n_ids = n_ids
         o.value_mode = value_mode
@@ -39,6 +40,7 @@ cdef class TextBuilder:
         o.bound_b = bound_b
         o.first_line = first_line
         o.n_threads = n_threads
+        o.capacity_hint = capacity_hint
         self.b = NULL
         _check(psg_tb_new(&o, &self.b))
 

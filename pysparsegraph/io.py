@@ -326,6 +326,12 @@ def _team_block(block_size, threads):
     return max(block_size, 4 << 20) if threads > 1 else block_size
 
 
+def _capacity_hint(nnz, path):
+    """The declared entry count, to size the store once; ignored when the file
+    is far too small to hold that many lines (a corrupt or hostile header)."""
+    return nnz if nnz <= 16 * os.path.getsize(os.fspath(path)) + (1 << 16) else 0
+
+
 def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress):
     """Feeds the rest of a text file to a TextBuilder: mapped blocks of an
     uncompressed file (starting where ``rest``, the already-read bytes after
@@ -584,7 +590,7 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
             tb = _core.TextBuilder(0, 1, False, True, -1, -1, hdr.header_lines + 1, threads)
         else:
             tb = _core.TextBuilder(2, 0 if hdr.field == "pattern" else 1, True, True, n_rows, n_cols,
-                                   hdr.header_lines + 1, threads)
+                                   hdr.header_lines + 1, threads, _capacity_hint(hdr.nnz, path))
         _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress)
     finally:
         for c in closers:

@@ -324,6 +324,16 @@ static int grow_store(psg_text_builder *b, int64_t need)
     int64_t nc = b->cap ? b->cap : 4096;
     while (nc < need) nc += nc / 2 + 4096;
     int has_v = b->sv != NULL || (b->opt.value_mode == 1 || (b->opt.value_mode == 2 && b->nfields == 3));
+    if (b->cap == 0 && b->opt.capacity_hint >= need) {
+        /* The count is known (Matrix Market size line): allocate once, no
+         * growth copies, on huge pages. */
+        nc = b->opt.capacity_hint;
+        if (b->mode == MODE_PAIRS && !(b->sa = alloc_big((size_t)nc * sizeof(int32_t)))) return 0;
+        if (b->mode != MODE_VALUES && !(b->sb = alloc_big((size_t)nc * sizeof(int32_t)))) return 0;
+        if (has_v && !(b->sv = alloc_big((size_t)nc * sizeof(double)))) return 0;
+        b->cap = nc;
+        return 1;
+    }
     if (b->mode == MODE_PAIRS) {
         int32_t *na = realloc(b->sa, (size_t)nc * sizeof(int32_t));
         if (!na) return 0;
@@ -349,6 +359,9 @@ static int grow_cnt(psg_text_builder *b, int64_t len)
     if (len > b->cnt_cap) {
         int64_t nc = b->cnt_cap ? b->cnt_cap : 1024;
         while (nc < len) nc *= 2;
+        /* a declared dimension bounds every key: take it at once */
+        const int64_t bound = b->mode == MODE_RUN_A ? b->opt.bound_a : b->opt.bound_b;
+        if (bound >= len && bound <= 2 * len + (1 << 20) && (nc > bound || b->cnt_cap == 0)) nc = bound;
         int64_t *n2 = realloc(b->cnt, (size_t)nc * sizeof(int64_t));
         if (!n2) return 0;
         b->cnt = n2;

@@ -40,6 +40,7 @@ typedef struct {
     int64_t bound_b;    /* same for column 2 */
     int64_t first_line; /* 1-based line number of the first byte fed (for messages) */
     int n_threads;      /* <= 0: the OpenMP runtime's limit */
+    int64_t capacity_hint; /* expected number of entries (Matrix Market nnz), 0 if unknown */
 } psg_text_options;
 
 /* Creates a builder. opt in (copied); *out receives the builder (free with psg_tb_free). */

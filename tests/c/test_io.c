@@ -21,7 +21,7 @@ static int failures = 0, passes = 0;
 
 static psg_text_builder *builder(int n_ids, int value_mode, int one_based, int64_t bound, int threads)
 {
-    psg_text_options o = {n_ids, value_mode, one_based, one_based, bound, bound, 1, threads};
+    psg_text_options o = {n_ids, value_mode, one_based, one_based, bound, bound, 1, threads, 0};
     psg_text_builder *b = NULL;
     CHECK(psg_tb_new(&o, &b) == PSG_OK, "tb_new: %s", psg_last_error());
     return b;

@@ -93,16 +93,40 @@ def part_read(repeats):
         "dblp pysparsegraph (2 threads)": lambda: read_psg_mtx(db, 2),
         "dblp scipy.io.mmread + tocsr": lambda: read_scipy_mmread(db),
     }
-    res = interleaved_medians(fns, repeats)
+    res, cpu = _interleaved_wall_and_cpu(fns, repeats)
     rows = []
     for graph, base in (("slashdot", "numpy.loadtxt + scipy"), ("dblp", "scipy.io.mmread + tocsr")):
-        tb = res[f"{graph} {base}"][0]
+        tb, cb = res[f"{graph} {base}"][0], cpu[f"{graph} {base}"]
         for k, (med, spread) in res.items():
             if k.startswith(graph):
-                rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{tb / med:.2f}x"])
+                rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{tb / med:.2f}x", f"{cpu[k] * 1e3:.1f}",
+                             f"{cb / cpu[k]:.2f}x"])
     print("\n### Read into CSR (median ms, interleaved, %d repeats)\n" % repeats)
-    print(markdown_table(["reader", "median ms", "IQR/median", "speedup vs baseline"], rows))
+    print(markdown_table(["reader", "wall median ms", "IQR/median", "wall speedup", "CPU median ms (all threads)",
+                          "CPU ratio"], rows))
     return res
+
+
+def _interleaved_wall_and_cpu(fns, repeats):
+    """Like bench.common.interleaved_medians, plus the median process CPU time
+    (all threads) of each callable, which is steadier on a shared machine."""
+    for fn in fns.values():
+        fn()
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    out = {}
+    for k, ts in wall.items():
+        ts = np.asarray(ts)
+        med = float(np.median(ts))
+        q1, q3 = np.percentile(ts, [25, 75])
+        out[k] = (med, float((q3 - q1) / med) if med > 0 else 0.0)
+    return out, {k: float(np.median(v)) for k, v in cpu.items()}
 
 
 def _proc_status(key):

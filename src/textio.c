@@ -659,6 +659,60 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         ind = b->sb; b->sb = NULL;
         val = has_v ? b->sv : NULL; if (has_v) b->sv = NULL;
         if (!ind) { ind = malloc(4); if (!ind) { free(indptr); return psg__fail(PSG_ERR_NO_MEMORY, "out of memory"); } }
+    } else if (mirror && !transpose && (b->mode == MODE_RUN_A || b->mode == MODE_RUN_B)) {
+        /* Symmetric expansion of a run store (a SuiteSparse triangle sorted by
+         * column, a symmetrized list sorted by source). Each entry (a, b) of
+         * the run of key k with other id o gives "row k gets o" and, off the
+         * diagonal, "row o gets k". Row r is laid out as [the o-side entries
+         * that name r, in file order][the run of key r, copied as a block]:
+         * only the o-side is scattered; the key side is sequential. For a
+         * triangle this order is already sorted. */
+        const int run_a = b->mode == MODE_RUN_A;
+        indptr = calloc((size_t)(n_rows + 2), sizeof(int64_t));
+        if (!indptr) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
+        const int32_t *so = b->sb;
+        int64_t pos = 0;
+        for (int64_t key = 0; key < b->cnt_len; key++) {
+            const int64_t end = pos + b->cnt[key];
+            indptr[key + 2] += b->cnt[key];
+            for (; pos < end; pos++)
+                if (so[pos] != key) indptr[(int64_t)so[pos] + 2]++;
+        }
+        for (int64_t i = 2; i < n_rows + 2; i++) indptr[i] += indptr[i - 1];
+        nnz = indptr[n_rows + 1];
+        ind = alloc_big((size_t)nnz * sizeof(int32_t));
+        val = has_v ? alloc_big((size_t)nnz * sizeof(double)) : NULL;
+        if (!ind || (has_v && !val)) { free(indptr); free(ind); free(val); return psg__fail(PSG_ERR_NO_MEMORY, "out of memory building CSR"); }
+        const double *sv = b->sv;
+        /* value of the o-side copy ("row o gets k"): the entry itself when the
+         * key is b (RUN_B: (a=o, b=k)), its mirror when the key is a */
+        const double o_sign = run_a ? (mirror == PSG_MIRROR_SKEW ? -1.0 : 1.0) : 1.0;
+        const double k_sign = run_a ? 1.0 : (mirror == PSG_MIRROR_SKEW ? -1.0 : 1.0);
+        pos = 0;
+        for (int64_t key = 0; key < b->cnt_len; key++) {
+            const int64_t end = pos + b->cnt[key];
+            for (; pos < end; pos++) {
+                const int64_t o = so[pos];
+                if (o == key) continue;
+                const int64_t q = indptr[o + 1]++;
+                ind[q] = (int32_t)key;
+                if (has_v) val[q] = o_sign * sv[pos];
+            }
+        }
+        pos = 0;
+        for (int64_t key = 0; key < b->cnt_len; key++) {
+            const int64_t c = b->cnt[key], q = indptr[key + 1];
+            memcpy(ind + q, so + pos, (size_t)c * sizeof(int32_t));
+            if (has_v)
+                for (int64_t j = 0; j < c; j++)
+                    val[q + j] = (so[pos + j] == key ? 1.0 : k_sign) * sv[pos + j];
+            indptr[key + 1] += c;
+            pos += c;
+        }
+        free(b->sb); free(b->sv); free(b->cnt);
+        b->sb = NULL; b->sv = NULL; b->cnt = NULL; b->cnt_len = b->cnt_cap = 0;
+        int64_t *shr = realloc(indptr, (size_t)(n_rows + 1) * sizeof(int64_t));
+        if (shr) indptr = shr;
     } else {
         indptr = calloc((size_t)(n_rows + 2), sizeof(int64_t));
         if (!indptr) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");

@@ -16,10 +16,12 @@ eol = st.sampled_from(["\n", "\r\n"])
 junk = st.sampled_from(["", "# a comment", "% another", "   ", "#"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edges=st.lists(st.tuples(edge, sep, eol, junk), max_size=60), gz=st.booleans(),
-       sym=st.booleans(), threads=st.sampled_from([1, 2]))
-def test_edgelist_matches_reference(tmp_path_factory, edges, gz, sym, threads):
+       sym=st.booleans(), threads=st.sampled_from([1, 2]), sort=st.sampled_from([None, 0, 1]))
+def test_edgelist_matches_reference(tmp_path_factory, edges, gz, sym, threads, sort):
+    if sort is not None:  # sorted by source or by target: the run-length stores
+        edges = sorted(edges, key=lambda e: (e[0][sort], e[0][1 - sort]))
     lines, src, dst = [], [], []
     for (a, b), s, e, j in edges:
         lines.append(f"{a}{s}{b}{e}")
@@ -39,15 +41,23 @@ def test_edgelist_matches_reference(tmp_path_factory, edges, gz, sym, threads):
     np.testing.assert_array_equal(g.indices, ref.indices)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(st.tuples(st.integers(1, 9), st.integers(1, 9),
                                   st.floats(allow_nan=False, allow_infinity=False, width=64)), max_size=40),
-       symmetry=st.sampled_from(["general", "symmetric", "skew-symmetric"]))
-def test_matrix_market_matches_scipy(tmp_path_factory, entries, symmetry):
+       symmetry=st.sampled_from(["general", "symmetric", "skew-symmetric"]),
+       order=st.sampled_from(["file", "by column", "by row"]), upper=st.booleans())
+def test_matrix_market_matches_scipy(tmp_path_factory, entries, symmetry, order, upper):
     sio = pytest.importorskip("scipy.io")
     sp = pytest.importorskip("scipy.sparse")
-    if symmetry != "general":  # lower triangle only (strictly, for skew)
+    if symmetry != "general":  # one triangle only (strictly, for skew)
         entries = [(max(i, j), min(i, j), v) for i, j, v in entries if symmetry == "symmetric" or i != j]
+        if upper:
+            entries = [(j, i, v) for i, j, v in entries]
+    # sorted files exercise the run-length stores (keyed on either column)
+    if order == "by column":
+        entries = sorted(entries, key=lambda e: (e[1], e[0]))
+    elif order == "by row":
+        entries = sorted(entries, key=lambda e: (e[0], e[1]))
     body = "".join(f"{i} {j} {v!r}\n" for i, j, v in entries)
     text = f"%%MatrixMarket matrix coordinate real {symmetry}\n9 9 {len(entries)}\n{body}"
     p = tmp_path_factory.mktemp("mm") / "m.mtx"

@@ -225,6 +225,7 @@ psg_status psg_permute_csr(int64_t n_rows, const int64_t *indptr, const int32_t 
         if (d > maxd) maxd = d;
     }
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
     int oom = 0;
     #pragma omp parallel num_threads(threads) if (out_indptr[n_rows] > 100000)
     {

@@ -448,6 +448,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
     if (np > 64) np = 64;
     if (T == 1) np = 1;
     const int team = T < np ? T : np;
+    (void)team; /* unused without OpenMP */
     /* cut at newlines */
     const char *cut = buf;
     for (int i = 0; i < np; i++) {
@@ -641,6 +642,7 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
     const int has_v = keep_values && b->sv != NULL;
     if (!has_v) { free(b->sv); b->sv = NULL; }
     const int threads = b->threads;
+    (void)threads; /* unused without OpenMP */
     int64_t *indptr = NULL;
     int32_t *ind = NULL;
     double *val = NULL;

@@ -11,7 +11,7 @@ def _read_any(path, args):
 
     kw = {}
     fmt = getattr(args, "format", None) or io.detect_format(path)
-    if fmt in ("edgelist", "mtx"):
+    if fmt in ("edgelist", "mtx", "pace"):
         kw["progress"] = not args.quiet
         if fmt == "edgelist" and getattr(args, "symmetrize", False):
             kw["symmetrize"] = True
@@ -71,7 +71,7 @@ def main(argv=None):
     p_demo.add_argument("-k", type=int, default=64, help="feature width K (default 64)")
     p_demo.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
     sub.add_parser("config", help="print build and runtime configuration")
-    fmts = ["native", "npz", "mtx", "edgelist", "bvgraph", "planetoid"]
+    fmts = ["native", "npz", "mtx", "edgelist", "pace", "bvgraph", "planetoid"]
     p_info = sub.add_parser("info", help="nodes, edges, degree statistics and memory per format of a graph file")
     p_info.add_argument("file")
     p_info.add_argument("--format", choices=fmts, help="input format (default: from the file name)")

@@ -27,7 +27,7 @@ from pysparsegraph._validate import choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, save  # noqa: F401  (re-exported)
 
-__all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_matrix_market", "write_matrix_market",
+__all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_pace", "read_matrix_market", "write_matrix_market",
            "read_npz", "write_npz", "read_planetoid", "read_bvgraph", "from_networkx", "to_networkx",
            "save", "load", "MatrixMarketHeader"]
 
@@ -467,6 +467,51 @@ def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
 
 
 # ---------------------------------------------------------------------------
+# PACE / DIMACS-style .gr (undirected, 1-based)
+# ---------------------------------------------------------------------------
+def read_pace(path, *, n_threads=None, progress=False, block_size=BLOCK_SIZE):
+    """Reads a PACE 2016 ``.gr`` graph (``c`` comment lines, one ``p tw N M``
+    line, then ``u v`` edges with 1-based ids; ``.xz``/``.gz``/``.bz2``
+    detected) as an undirected CSR with both directions stored.
+
+    The edge count on the ``p`` line is checked; ids must lie in ``1..N``."""
+    stream, name, closers, plain = _open_text(path)
+    try:
+        head = b""
+        n_comments = 0
+        while b"\n" not in head or head.lstrip().startswith(b"c"):
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            head += chunk
+            # drop leading comment lines
+            while head.startswith(b"c") and b"\n" in head:
+                head = head.split(b"\n", 1)[1]
+                n_comments += 1
+        line, _, rest = head.partition(b"\n")
+        parts = line.split()
+        if len(parts) != 4 or parts[0] != b"p" or not parts[2].isdigit() or not parts[3].isdigit():
+            raise errors.FormatError(f"{name}: expected a 'p tw <nodes> <edges>' line, got {line[:80]!r}")
+        n, m = int(parts[2]), int(parts[3])
+        if n > np.iinfo(np.int32).max - 1:
+            raise errors.UnsupportedError(f"{name}: {n} nodes need 64-bit ids, which the text readers do not produce")
+        threads = _parse_threads(n_threads, plain is None)
+        tb = _core.TextBuilder(2, 0, True, False, n, n, n_comments + 2, threads, _capacity_hint(m, path))
+        _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress)
+    finally:
+        for c in closers:
+            c.close()
+    st = tb.stats()
+    if st["entries"] != m:
+        raise errors.FormatError(f"{name}: the p line announces {m} edges but the file has {st['entries']}")
+    try:
+        indptr, indices, _ = tb.finish(n, n, False, 1, "first", "keep", False)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    return CSRMatrix._trusted(indptr, indices, None, (n, n))
+
+
+# ---------------------------------------------------------------------------
 # Matrix Market
 # ---------------------------------------------------------------------------
 class MatrixMarketHeader:
@@ -864,7 +909,7 @@ def read_bvgraph(basename, **kw):
 # dispatch by file name
 # ---------------------------------------------------------------------------
 def detect_format(path):
-    """Format name from a path: 'native', 'npz', 'mtx', 'edgelist', 'bvgraph', 'planetoid'."""
+    """Format name from a path: 'native', 'npz', 'mtx', 'edgelist', 'pace', 'bvgraph', 'planetoid'."""
     p = os.fspath(path)
     low = p.lower()
     for suf in (".gz", ".xz", ".bz2"):
@@ -872,6 +917,8 @@ def detect_format(path):
             low = low[: -len(suf)]
     if low.endswith(".psg"):
         return "native"
+    if low.endswith(".gr"):
+        return "pace"
     if low.endswith(".npz"):
         return "npz"
     if low.endswith(".mtx") or _is_tar(p):
@@ -910,6 +957,8 @@ def read(path, format=None, **kw):
         return r
     if fmt == "edgelist":
         return read_edgelist(path, **kw)
+    if fmt == "pace":
+        return read_pace(path, **kw)
     if fmt == "bvgraph":
         base = os.fspath(path)
         for suf in (".graph", ".properties"):

@@ -371,3 +371,22 @@ def test_stdlib_gzip_fallback_gives_same_graph(monkeypatch):
     slow = io.read_edgelist(path, symmetrize=True)
     np.testing.assert_array_equal(fast.indptr, slow.indptr)
     np.testing.assert_array_equal(fast.indices, slow.indices)
+
+
+@needs_data
+def test_pace_road_graph_matches_npz():
+    g = io.read(os.path.join(DATA, "usa-road-FLA", "FLA.gr.xz"))
+    _npz_equal(g, os.path.join(DATA, "usa-road-FLA", "usa-road-FLA.npz"))
+
+
+@pytest.mark.parametrize("comp", [None, "gz"])
+def test_pace_synthetic(tmp_path, comp):
+    text = "c a comment\nc another\np tw 4 3\n1 2\n2 3\n4 1\n"
+    g = io.read_pace(_write(tmp_path, "g.gr", text, comp))
+    np.testing.assert_array_equal(g.to_scipy().toarray(), [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0]])
+    with pytest.raises(errors.FormatError, match="announces 4 edges"):
+        io.read_pace(_write(tmp_path, "h.gr", text.replace("p tw 4 3", "p tw 4 4"), comp))
+    with pytest.raises(errors.IndexOutOfRangeError, match="line 6"):
+        io.read_pace(_write(tmp_path, "i.gr", text.replace("4 1", "5 1"), comp))
+    with pytest.raises(errors.FormatError, match="p tw"):
+        io.read_pace(_write(tmp_path, "j.gr", "1 2\n", comp))

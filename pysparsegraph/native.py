@@ -30,8 +30,10 @@ larger than RAM work and load time does not grow with the graph. The array
 checksums and the CSR structure (``indptr`` monotone, column ids in range) are
 verified when ``verify=True`` (O(nnz)); that is the default for
 ``mmap=False``, which reads the arrays into memory anyway. With ``mmap=True,
-verify=False`` a file whose *array bytes* were altered after writing is not
-detected: verify files that come from untrusted places.
+verify=False`` the array checksums are not compared (a flipped value goes
+unnoticed: verify files that come from untrusted places), but the CSR
+structure is still checked, once, the first time a kernel uses the matrix, so
+a corrupted index can never make a kernel read out of bounds.
 
 Writes are atomic: the data go to a temporary file in the same folder, which
 is flushed, fsync'ed and renamed over the target, so a crash leaves the old
@@ -259,7 +261,8 @@ def load(path, mmap=True, *, verify=None):
             return CSRMatrix(indptr, indices, values, shape=(n_rows, n_cols), copy=False, check=True)
         except errors.PSGError as exc:
             raise errors.FormatError(f"{path}: invalid CSR structure ({exc})") from None
-    return CSRMatrix._trusted(indptr, indices, values, (n_rows, n_cols))
+    # Opening stays O(1): the structure check runs on first use by a kernel.
+    return CSRMatrix._trusted(indptr, indices, values, (n_rows, n_cols), check_before_use=True)
 
 
 def load_extra(path, name=None, mmap=True, *, verify=None):

@@ -118,6 +118,28 @@ def test_flipped_bytes_are_detected(tmp_path):
             load(tmp_path / "c.psg", mmap=True, verify=False)
 
 
+def test_unverified_mmap_load_still_checks_structure_before_a_kernel_runs(tmp_path):
+    import pysparsegraph as psg
+
+    g = _graph()
+    save(g, tmp_path / "g.psg")
+    ok = load(tmp_path / "g.psg", mmap=True, verify=False)
+    # the file's column ids sit at the offset of the indices array: point one far out of range
+    data = bytearray((tmp_path / "g.psg").read_bytes())
+    idx_bytes = np.asarray(ok.indices).tobytes()
+    start = bytes(data).find(idx_bytes)
+    assert start > 0
+    struct.pack_into("<i" if ok.indices.dtype == np.int32 else "<q", data, start, 10**9)
+    (tmp_path / "bad.psg").write_bytes(data)
+    h = load(tmp_path / "bad.psg", mmap=True, verify=False)  # opening stays O(1): no error yet
+    x = np.ones((h.n_cols, 4), np.float32)
+    with pytest.raises(errors.IndexOutOfRangeError, match="outside"):
+        psg.spmm(h, x)
+    with pytest.raises(errors.IndexOutOfRangeError):  # and it stays refused
+        psg.spmm(h, x)
+    np.testing.assert_allclose(psg.spmm(ok, x), g.to_scipy() @ x, rtol=1e-5)
+
+
 def test_wrong_version_and_foreign_file(tmp_path):
     g = _graph()
     save(g, tmp_path / "g.psg")

@@ -9,6 +9,7 @@ import sys
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
     "gnn": ("bench.gnn", "GNN kernels: transpose/forward ratio, reducers, sddmm, edge softmax vs peers"),
+    "io": ("bench.io", "graph file reading speed and peak memory, mmap load, reordering speedups"),
     "propagation": ("bench.propagation", "SGC propagation S^k X (pysparsegraph.sklearn) beside scipy.sparse"),
 }
 

@@ -12,9 +12,12 @@ from pysparsegraph.ops import spmm
 from pysparsegraph import gnn
 from pysparsegraph.gnn import (edge_softmax, edge_softmax_backward, sddmm, sddmm_backward, spmm_backward,
                                spmm_transpose)
+from pysparsegraph import io, reorder  # noqa: E402  (stdlib-only imports)
+from pysparsegraph.io import load, read, save, write  # noqa: E402
 
 from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
-__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
-           "gnn", "edge_softmax", "edge_softmax_backward", "sddmm", "sddmm_backward", "spmm_backward", "spmm_transpose"]
+__all__ = ["CSRMatrix", "errors", "io", "load", "read", "reorder", "save", "write", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
+           "gnn", "edge_softmax", "edge_softmax_backward", "sddmm", "sddmm_backward", "spmm_backward",
+           "spmm_transpose"]

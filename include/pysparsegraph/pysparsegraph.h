@@ -6,4 +6,5 @@
 #include "pysparsegraph/csr.h"
 #include "pysparsegraph/spmm.h"
 #include "pysparsegraph/gnn.h"
+#include "pysparsegraph/io.h"
 #endif

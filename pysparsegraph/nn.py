@@ -287,14 +287,15 @@ class SparseSequential:
 
     def forward_t(self, xt, *, n_threads=None):
         """Feature-major forward: ``(in_features, batch)`` -> ``(out_features, batch)`` float32."""
-        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        n_threads = self.n_threads if n_threads is None else n_threads
+        nt = resolve_threads(n_threads)
         h = _as_f32_2d(xt, "xt")
         if h.shape[0] != self.layers[0].in_features:
             raise errors.ShapeMismatchError(f"xt must have shape ({self.layers[0].in_features}, batch), got {h.shape}")
         batch = h.shape[1]
         alive = None  # ids of the batch items still computed (drop_dead)
         for layer in self.layers:
-            h = layer.forward_t(h, n_threads=nt)
+            h = layer.forward_t(h, n_threads=n_threads)
             if self.drop_dead:
                 keep = _core.nonzero_columns(h, nt)
                 if keep.shape[0] < h.shape[1]:

@@ -103,12 +103,12 @@ def load_safetensors(path, *, bf16="float32"):
         if entries[i][0] < entries[i - 1][1]:
             raise errors.FormatError(f"{path}: tensors {entries[i - 1][2]!r} and {entries[i][2]!r} overlap")
     for begin, end, name, code, shape in entries:
-        buf = mm[base + begin:base + end]
+        buf = mm[base + begin:base + end].view(np.ndarray)  # plain views (memmap subclass mishandles 0-d)
         if code == "BF16":
-            bits = buf.view(np.uint16).reshape(shape)
+            bits = buf.view(np.uint16).reshape(tuple(shape))
             arr = bits if bf16 == "raw" else _bf16_to_f32(bits)
         else:
-            arr = buf.view(_ST_DTYPES[code]).reshape(shape)
+            arr = buf.view(_ST_DTYPES[code]).reshape(tuple(shape))
         arr.flags.writeable = False
         out[name] = arr
     return out

@@ -121,7 +121,9 @@ def save_safetensors(path, tensors, metadata=None):
     """
     header, blobs, pos = {}, [], 0
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)
+        if not a.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
+            a = a.copy(order="C")
         if a.dtype not in _ST_CODES:
             raise errors.DTypeError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store")
         b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()

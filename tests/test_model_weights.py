@@ -149,7 +149,7 @@ def test_torch_checkpoint_and_malicious_pickle(tmp_path):
     with pytest.raises(errors.FormatError, match="arbitrary code"):
         weights.load(tmp_path / "evil.pt")
     with open(tmp_path / "legacy.bin", "wb") as f:  # a raw (non-zip) pickle with a code-running payload
-        pickle.dump(_Evil(str(marker)), f)
+        pickle.dump(_Evil(str(marker)), f, protocol=2)
     with pytest.raises(errors.FormatError):
         weights.load(tmp_path / "legacy.bin")
     assert not marker.exists()

@@ -8,6 +8,7 @@ import sys
 
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
+    "model": ("bench.model", "pruned linear layers (MiniLM FFN shapes) and the Sparse DNN Graph Challenge vs peers"),
 }
 
 

@@ -66,9 +66,12 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
 #define PSG_SL_PORTABLE_ROWS(SUFFIX, IDX)                                                        \
     static void psg__sl_rows_portable_##SUFFIX(int64_t r0, int64_t r1, const int64_t *indptr,     \
                                                const IDX *idx, const float *val,                 \
-                                               const float *bias, const float *xt, int64_t batch, \
-                                               float *yt, int act, float clampv, int do_clamp)   \
+                                               const float *bias, const float *xt, int64_t ldx,  \
+                                               int64_t tstride, int64_t batch, float *yt, int act, \
+                                               float clampv, int do_clamp)                       \
     {                                                                                            \
+        (void)ldx;                                                                               \
+        (void)tstride; /* always called on the unpacked Xt (ldx = batch) */                      \
         for (int64_t r = r0; r < r1; r++) {                                                      \
             float *restrict yr = yt + r * batch;                                                 \
             const float b = bias ? bias[r] : 0.0f;                                               \
@@ -202,7 +205,8 @@ int psg_sparse_linear_best_isa(void)
 }
 
 typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
-                                const float *, const float *, int64_t, float *, int, float, int);
+                                const float *, const float *, int64_t, int64_t, int64_t, float *, int,
+                                float, int);
 
 /* One driver for both index types: checks, picks the kernel, partitions the
  * output rows by nnz (each costs nnz·batch FMAs) and runs the chunks. */
@@ -245,23 +249,51 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         fn = idx16 ? (psg__sl_rows_fn)psg__sl_rows_portable_u16 : (psg__sl_rows_fn)psg__sl_rows_portable_i32;
     }
 
+    /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel reads Xt in place. */
+    const int64_t tw = isa == PSG_ISA_AVX512 ? 128 : isa == PSG_ISA_AVX2 ? 64 : batch;
+    const int pack = isa != PSG_ISA_SCALAR && batch > tw && n_in > 0;
+    const int64_t n_tiles = (batch + tw - 1) / tw;
+    float *packed = NULL;
+    if (pack) {
+        packed = malloc((size_t)n_in * (size_t)(n_tiles * tw) * sizeof *packed);
+        if (!packed)
+            return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input", (long long)n_in,
+                             (long long)(n_tiles * tw));
+    }
+    const float *xk = pack ? packed : xt;
+    const int64_t ldx = pack ? tw : batch, tstride = pack ? n_in * tw : tw;
     const int threads = psg__resolve_threads(n_threads);
     const int64_t n_chunks = psg__default_chunks(n_out, indptr[n_out], batch, threads);
     int64_t bounds_local[65];
     int64_t *bounds = n_chunks < 65 ? bounds_local : malloc((size_t)(n_chunks + 1) * sizeof *bounds);
-    if (!bounds) return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
+    if (!bounds) {
+        free(packed);
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
+    }
     psg__partition_rows(n_out, indptr, n_chunks, bounds);
     int team = 1;
-    /* Chunks own disjoint output rows, and every row is summed by one thread in
+    /* Packing: tile t of the batch becomes n_in contiguous rows of tw floats
+     * (the last tile's rows are only partly written; the kernel never reads past
+     * the batch). Then chunks own disjoint output rows, and every row is summed by one thread in
      * storage order: race-free and bit-identical for any team size. */
 #pragma omp parallel num_threads(threads) if (n_chunks > 1)
     {
 #pragma omp single nowait
         team = omp_get_num_threads();
+        if (pack) {
+#pragma omp for schedule(static)
+            for (int64_t j = 0; j < n_in; j++)
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t c0 = t * tw, w = batch - c0 < tw ? batch - c0 : tw;
+                    memcpy(packed + t * n_in * tw + j * tw, xt + j * batch + c0, (size_t)w * sizeof(float));
+                }
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t c = 0; c < n_chunks; c++)
-            fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xt, batch, yt, act, clamp_max, do_clamp);
+            fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xk, ldx, tstride, batch, yt, act,
+               clamp_max, do_clamp);
     }
+    free(packed);
     if (bounds != bounds_local) free(bounds);
     psg__set_team_size(team);
     return PSG_OK;

@@ -329,6 +329,7 @@ psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a
     unsigned char *flag = calloc((size_t)(batch > 0 ? batch : 1), 1);
     if (!flag) return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld flags", (long long)batch);
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
     /* Threads own disjoint column ranges (no shared writes); each scans every row. */
 #pragma omp parallel num_threads(threads) if (n_rows * batch > 262144)
     {
@@ -360,6 +361,7 @@ psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a,
             return psg__fail(PSG_ERR_INDEX_RANGE, "keep[%lld] = %lld is outside [0, %lld)", (long long)i,
                              (long long)keep[i], (long long)batch);
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
 #pragma omp parallel for num_threads(threads) schedule(static) if (n_rows * n_keep > 262144)
     for (int64_t r = 0; r < n_rows; r++) {
         const float *ar = a + r * batch;

@@ -16,7 +16,8 @@ ffn
     without a bias epilogue skip the bias add. The sparse peers also get the
     feature-major operand ``Xt`` (their best layout for CSR × dense). Run at
     1 and 2 threads (scipy has no threads); each thread count is its own
-    phase so idle BLAS workers of one phase do not spin into the other.
+    phase, and tools are timed in blocks separated by pauses (see
+    blocked_medians) so idle workers of one runtime do not spin into the next.
 dnn
     Sparse DNN Graph Challenge inference (30 layers of 1024 neurons, 1200
     inputs): edges/s = 1200 · 32768 · 30 / time, beside scipy
@@ -34,7 +35,34 @@ import time
 
 import numpy as np
 
-from bench.common import interleaved_medians, markdown_table
+from bench.common import markdown_table
+
+
+def blocked_medians(fns, repeats, rounds=2, pause=0.25):
+    """Median seconds per tool, timed in blocks: each round runs every tool for
+    repeats/rounds calls (after one warm-up call) and then sleeps ``pause``
+    seconds so the idle workers of that tool's thread pool (OpenBLAS, MKL's and
+    torch's OpenMP runtimes spin for up to ~200 ms after a parallel call) are
+    asleep before the next tool runs. Call-by-call interleaving would make each
+    tool compete with the spinning workers of the previous one on 2 cores.
+    Rounds still interleave the tools so slow drifts of the machine hit all."""
+    times = {name: [] for name in fns}
+    per_round = max(1, -(-repeats // rounds))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+            time.sleep(pause)
+    out = {}
+    for name, ts in times.items():
+        ts = np.asarray(ts)
+        med = float(np.median(ts))
+        q1, q3 = np.percentile(ts, [25, 75])
+        out[name] = (med, float((q3 - q1) / med) if med > 0 else 0.0)
+    return out
 
 
 def _threadpool_line():
@@ -113,7 +141,7 @@ def run_ffn(args):
                             fns[f"torch.sparse {s:.2f}"] = (lambda tS=tS: torch.sparse.mm(tS, txt))
                         if mkl is not None:
                             fns[f"mkl {s:.2f}"] = (lambda S=S: mkl(S, xt))
-                    res = interleaved_medians(fns, args.repeats, warmup=2)
+                    res = blocked_medians(fns, args.repeats, pause=args.pause)
                 dense_best = min(v[0] for k, v in res.items() if "dense" in k)
                 for s in sparsities:
                     psg_t = res[f"psg {s:.2f}"][0]
@@ -221,7 +249,7 @@ def run_dnn(args):
                 f[f"GraphBLAS {t}T"] = gb_run
             f[f"psg {t}T (drop dead inputs)"] = (lambda: net_drop.forward_t(xt, n_threads=t))
             f[f"psg {t}T (all 1200 inputs)"] = (lambda: net_full.forward_t(xt, n_threads=t))
-            res = interleaved_medians(f, args.repeats, warmup=1)
+            res = blocked_medians(f, args.repeats, pause=args.pause)
         check.update(res)
         for k, (med, spread) in res.items():
             rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{edges / med / 1e9:.2f}"])
@@ -248,7 +276,8 @@ def main(argv=None):
     p.add_argument("--batch", default="128,512")
     p.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")
     p.add_argument("--threads", default="1,2")
-    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--repeats", type=int, default=16)
+    p.add_argument("--pause", type=float, default=0.25, help="seconds of sleep between tool blocks")
     args = p.parse_args(argv)
     t0 = time.time()
     parts = args.part.split(",")

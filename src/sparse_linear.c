@@ -68,10 +68,11 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
                                                const IDX *idx, const float *val,                 \
                                                const float *bias, const float *xt, int64_t ldx,  \
                                                int64_t tstride, int64_t batch, float *yt, int act, \
-                                               float clampv, int do_clamp)                       \
+                                               float clampv, int do_clamp, int nv)               \
     {                                                                                            \
         (void)ldx;                                                                               \
         (void)tstride; /* always called on the unpacked Xt (ldx = batch) */                      \
+        (void)nv;                                                                                \
         for (int64_t r = r0; r < r1; r++) {                                                      \
             float *restrict yr = yt + r * batch;                                                 \
             const float b = bias ? bias[r] : 0.0f;                                               \
@@ -206,7 +207,30 @@ int psg_sparse_linear_best_isa(void)
 
 typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
                                 const float *, const float *, int64_t, int64_t, int64_t, float *, int,
-                                float, int);
+                                float, int, int);
+
+/* Vectors per batch tile. Measured on Zen 4 (1 thread, 90% sparse MiniLM
+ * shapes): 4-vector tiles beat 8 by ~30% for n_in = 384 (the 96 KiB tile is
+ * re-read from L2 with fewer misses and W is short), while 8 wins for
+ * n_in = 1536 (W is long, so amortizing each index/value load over 8 FMAs
+ * matters more). */
+#define PSG_SL_NV_SMALL_IN 768
+
+/* Per-calling-thread scratch for the packed input: reused across calls
+ * because a fresh multi-MiB malloc is served by mmap and page-faulted in on
+ * every call (several ms in a VM). Grows to the largest n_in × batch seen. */
+static _Thread_local float *psg__sl_scratch_buf = NULL;
+static _Thread_local size_t psg__sl_scratch_cap = 0;
+
+static float *psg__sl_scratch(size_t n)
+{
+    if (n > psg__sl_scratch_cap) {
+        free(psg__sl_scratch_buf);
+        psg__sl_scratch_buf = malloc(n * sizeof(float));
+        psg__sl_scratch_cap = psg__sl_scratch_buf ? n : 0;
+    }
+    return psg__sl_scratch_buf;
+}
 
 /* One driver for both index types: checks, picks the kernel, partitions the
  * output rows by nnz (each costs nnz·batch FMAs) and runs the chunks. */
@@ -250,12 +274,19 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     }
 
     /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel reads Xt in place. */
-    const int64_t tw = isa == PSG_ISA_AVX512 ? 128 : isa == PSG_ISA_AVX2 ? 64 : batch;
+    const int64_t lanes = isa == PSG_ISA_AVX512 ? 16 : 8;
+    int nv = n_in <= PSG_SL_NV_SMALL_IN ? 4 : 8;
+    {
+        /* PSG_SL_NV=2|4|8 overrides the tile width: for the ablation in bench/model.py only. */
+        const char *ev = getenv("PSG_SL_NV");
+        if (ev && (ev[0] == '2' || ev[0] == '4' || ev[0] == '8') && ev[1] == 0) nv = ev[0] - '0';
+    }
+    const int64_t tw = isa == PSG_ISA_SCALAR ? batch : nv * lanes;
     const int pack = isa != PSG_ISA_SCALAR && batch > tw && n_in > 0;
     const int64_t n_tiles = (batch + tw - 1) / tw;
     float *packed = NULL;
     if (pack) {
-        packed = malloc((size_t)n_in * (size_t)(n_tiles * tw) * sizeof *packed);
+        packed = psg__sl_scratch((size_t)n_in * (size_t)(n_tiles * tw));
         if (!packed)
             return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input", (long long)n_in,
                              (long long)(n_tiles * tw));
@@ -267,7 +298,6 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     int64_t bounds_local[65];
     int64_t *bounds = n_chunks < 65 ? bounds_local : malloc((size_t)(n_chunks + 1) * sizeof *bounds);
     if (!bounds) {
-        free(packed);
         return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
     }
     psg__partition_rows(n_out, indptr, n_chunks, bounds);
@@ -291,9 +321,8 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
 #pragma omp for schedule(dynamic, 1)
         for (int64_t c = 0; c < n_chunks; c++)
             fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xk, ldx, tstride, batch, yt, act,
-               clamp_max, do_clamp);
+               clamp_max, do_clamp, nv);
     }
-    free(packed);
     if (bounds != bounds_local) free(bounds);
     psg__set_team_size(team);
     return PSG_OK;

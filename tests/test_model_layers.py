@@ -200,3 +200,14 @@ def test_kernel_isa_name():
     assert kernel_isa() in ("portable", "avx2", "avx512")
     with pytest.raises(errors.InvalidArgumentError):
         isa_supported("sse9")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("in_features,batch", [(1000, 300), (1000, 128), (800, 513), (100, 257)])
+def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
+    # n_in > 768 uses 8-vector tiles, smaller n_in 4-vector tiles; batches wider than one tile are packed
+    layer, wp, b = _layer(40, in_features, 0.9, in_features + batch, act="relu")
+    x = np.random.default_rng(batch).standard_normal((batch, in_features)).astype(np.float32)
+    y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=2).T
+    np.testing.assert_allclose(y, _dense_ref(x, wp, b, "relu", None), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(y, layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=1).T)

@@ -12,7 +12,8 @@ ffn
     (``F.linear``), scipy CSR (``W @ Xt``), torch sparse CSR
     (``torch.sparse.mm``), MKL sparse (``sparse_dot_mkl``, if it loads) and
     pysparsegraph (``SparseLinear.forward_t``: the feature-major layout that
-    :class:`SparseSequential` keeps between layers; bias fused). Peers
+    :class:`SparseSequential` keeps between layers; bias fused; at 90% also
+    ``SparseLinear.forward`` on the row-major X, both transposes included). Peers
     without a bias epilogue skip the bias add. The sparse peers also get the
     feature-major operand ``Xt`` (their best layout for CSR × dense). Run at
     1 and 2 threads (scipy has no threads); each thread count is its own
@@ -133,6 +134,8 @@ def run_ffn(args):
                     for s in sparsities:
                         layer, S = layers[s]
                         fns[f"psg {s:.2f}"] = (lambda layer=layer: layer.forward_t(xt, out=yt, n_threads=t))
+                        if abs(s - 0.9) < 1e-9:  # row-major in and out: forward() incl. both transposes
+                            fns["psg row-major 0.90"] = (lambda layer=layer: layer.forward(x, n_threads=t))
                         fns[f"scipy {s:.2f}"] = (lambda S=S: S @ xt)
                         if torch is not None:
                             tS = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
@@ -147,6 +150,7 @@ def run_ffn(args):
                     psg_t = res[f"psg {s:.2f}"][0]
                     sparse_peers = {k.split()[0]: v[0] for k, v in res.items()
                                     if k.endswith(f"{s:.2f}") and not k.startswith("psg")}
+                    rm = res.get("psg row-major 0.90") if abs(s - 0.9) < 1e-9 else None
                     best_sparse_name = min(sparse_peers, key=sparse_peers.get)
                     row = [f"{out_f}x{in_f}", batch, t, f"{s:.0%}", f"{res['numpy dense'][0] * 1e3:.3f}",
                            f"{res['torch dense'][0] * 1e3:.3f}" if "torch dense" in res else "-",
@@ -155,6 +159,7 @@ def run_ffn(args):
                         row.append(f"{sparse_peers[name] * 1e3:.3f}" if name in sparse_peers else "-")
                     row += [f"{dense_best / psg_t:.2f}x", f"{sparse_peers[best_sparse_name] / psg_t:.2f}x "
                             f"({best_sparse_name})"]
+                    row.append(f"{rm[0] * 1e3:.3f} ({dense_best / rm[0]:.2f}x)" if rm else "")
                     rows.append(row)
                     summary.append((out_f, in_f, batch, t, s, dense_best / psg_t,
                                     sparse_peers[best_sparse_name] / psg_t))
@@ -164,7 +169,8 @@ def run_ffn(args):
                 layer.forward_t(xt, out=yt, n_threads=t)
                 assert np.allclose(yt, ref, rtol=1e-4, atol=1e-4), "pysparsegraph result differs from scipy"
     print(markdown_table(["W (out×in)", "batch", "threads", "sparsity", "numpy dense ms", "torch dense ms", "psg ms",
-                          "scipy ms", "torch.sparse ms", "mkl ms", "psg vs best dense", "psg vs best sparse"],
+                          "scipy ms", "torch.sparse ms", "mkl ms", "psg vs best dense", "psg vs best sparse",
+                          "psg forward() row-major ms (vs best dense)"],
                          rows))
     # break-even sparsity per config: the lowest measured sparsity where psg beats the fastest dense
     print("\nbreak-even (lowest measured sparsity with psg faster than the fastest dense), and 90% ratios:")

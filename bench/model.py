@@ -57,13 +57,8 @@ def blocked_medians(fns, repeats, rounds=2, pause=0.25):
                 fn()
                 times[name].append(time.perf_counter() - t0)
             time.sleep(pause)
-    out = {}
-    for name, ts in times.items():
-        ts = np.asarray(ts)
-        med = float(np.median(ts))
-        q1, q3 = np.percentile(ts, [25, 75])
-        out[name] = (med, float((q3 - q1) / med) if med > 0 else 0.0)
-    return out
+    quart = {name: np.quantile(np.asarray(ts), [0.25, 0.5, 0.75]) for name, ts in times.items()}
+    return {name: (float(q[1]), float((q[2] - q[0]) / q[1]) if q[1] > 0 else 0.0) for name, q in quart.items()}
 
 
 def _threadpool_line():

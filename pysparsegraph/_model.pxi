@@ -14,6 +14,7 @@ cdef extern from "pysparsegraph/sparse_linear.h" nogil:
     int psg_isa_supported(int isa)
     psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
                                        int64_t *n_keep, int n_threads)
+    psg_status psg_transpose_f32(int64_t n_rows, int64_t n_cols, const float *a, float *out, int n_threads)
     psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a, const int64_t *keep,
                                       int64_t n_keep, float *out, int n_threads)
 
@@ -78,5 +79,21 @@ def gather_columns(cnp.ndarray a, cnp.ndarray keep, int n_threads):
     cdef psg_status st
     with nogil:
         st = psg_gather_columns_f32(n_rows, batch, ap, kp, n_keep, op, n_threads)
+    _check(st)
+    return out
+
+
+def transpose(cnp.ndarray a, int n_threads, out=None):
+    """a.T as a C-contiguous float32 array (written into ``out`` when given: C-contiguous
+    float32 of shape a.shape[::-1], not overlapping a) for a C-contiguous 2-D float32 a."""
+    cdef int64_t n_rows = a.shape[0]
+    cdef int64_t n_cols = a.shape[1]
+    if out is None:
+        out = np.empty((n_cols, n_rows), dtype=np.float32)
+    cdef const float *ap = <const float *>_ptr(a)
+    cdef float *op = <float *>_ptr(<cnp.ndarray>out)
+    cdef psg_status st
+    with nogil:
+        st = psg_transpose_f32(n_rows, n_cols, ap, op, n_threads)
     _check(st)
     return out

@@ -16,6 +16,7 @@ transpose.
 """
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -98,6 +99,7 @@ class SparseLinear:
         self.clamp_max = clamp_max
         resolve_threads(n_threads)
         self.n_threads = n_threads
+        self._scratch = _Scratch()
 
     # ---- construction ---------------------------------------------------
     @classmethod
@@ -217,6 +219,9 @@ class SparseLinear:
     def forward(self, x, *, n_threads=None):
         """``Y = act(X @ W.T + bias)`` for row-major ``x`` of shape ``(batch, in_features)`` (or 1-D).
 
+        The input is transposed once into the kernel's feature-major layout and the
+        result transposed back (cache-blocked C transposes; non-float32 or
+        non-contiguous input is converted first, one documented copy).
         Returns a float32 ``(batch, out_features)`` array (1-D for 1-D input).
         """
         x = np.asarray(x)
@@ -227,9 +232,13 @@ class SparseLinear:
             raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={self.in_features}), got "
                                             f"{np.shape(x)}")
         _check_real(x, "x")
-        xt = np.ascontiguousarray(x.T, dtype=np.float32)
-        y = self.forward_t(xt, n_threads=n_threads).T
-        return y[0].copy() if one else np.ascontiguousarray(y)
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        batch = x.shape[0]
+        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
+                             self._scratch.get("xt", (self.in_features, batch)))
+        yt = self.forward_t(xt, out=self._scratch.get("yt", (self.out_features, batch)), n_threads=n_threads)
+        y = _core.transpose(yt, nt)
+        return y[0] if one else y
 
     __call__ = forward
 
@@ -276,6 +285,7 @@ class SparseSequential:
         self.drop_dead = bool(drop_dead)
         resolve_threads(n_threads)
         self.n_threads = n_threads
+        self._scratch = _Scratch()
 
     @property
     def nnz(self):
@@ -294,8 +304,12 @@ class SparseSequential:
             raise errors.ShapeMismatchError(f"xt must have shape ({self.layers[0].in_features}, batch), got {h.shape}")
         batch = h.shape[1]
         alive = None  # ids of the batch items still computed (drop_dead)
-        for layer in self.layers:
-            h = layer.forward_t(h, n_threads=n_threads)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            # intermediate activations go to per-thread scratch (two buffers, alternating);
+            # the last layer's output is a fresh array owned by the caller
+            out = None if i == last else self._scratch.get(f"h{i % 2}", (layer.out_features, h.shape[1]))
+            h = layer.forward_t(h, out=out, n_threads=n_threads)
             if self.drop_dead:
                 keep = _core.nonzero_columns(h, nt)
                 if keep.shape[0] < h.shape[1]:
@@ -314,8 +328,10 @@ class SparseSequential:
             raise errors.ShapeMismatchError(f"x must have shape (batch, {self.layers[0].in_features}), got "
                                             f"{np.shape(x)}")
         _check_real(x, "x")
-        return np.ascontiguousarray(self.forward_t(np.ascontiguousarray(x.T, dtype=np.float32),
-                                                   n_threads=n_threads).T)
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
+                             self._scratch.get("xt", (self.layers[0].in_features, x.shape[0])))
+        return _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
 
     __call__ = forward
 
@@ -333,6 +349,21 @@ def isa_supported(isa):
 
 
 # ---- helpers ---------------------------------------------------------------
+class _Scratch(threading.local):
+    """Per-thread reusable float32 buffers of the row-major paths (transposed
+    input, intermediate activations). Reusing them matters: a fresh multi-MiB
+    array is page-faulted in on every call, which cost more than the sparse
+    product itself in measurements here. Thread-local, so concurrent calls from
+    several Python threads never share a buffer; the buffers never escape to the
+    caller."""
+
+    def get(self, key, shape):
+        bufs = self.__dict__.setdefault("bufs", {})
+        b = bufs.get(key)
+        if b is None or b.shape != shape:
+            b = bufs[key] = np.empty(shape, dtype=np.float32)
+        return b
+
 def _check_real(x, name):
     if x.dtype.kind not in "fiub":
         raise errors.DTypeError(f"{name} must hold real numbers, got dtype {x.dtype}")

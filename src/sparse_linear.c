@@ -121,17 +121,7 @@ PSG_SL_PORTABLE_ROWS(i32, int32_t)
 #undef PSG_I
 #undef PSG_SL_FN
 
-#undef PSG_SL_VEC
-#undef PSG_SL_L
-#undef PSG_SL_ZERO
-#undef PSG_SL_SET1
-#undef PSG_SL_LOAD
-#undef PSG_SL_STORE
-#undef PSG_SL_FMA
-#undef PSG_SL_MAX
-#undef PSG_SL_MIN
-#undef PSG_SL_LOADN
-#undef PSG_SL_STOREN
+#include "templates/sparse_linear_undef.inc"
 #pragma GCC pop_options
 
 /* ---- AVX2 + FMA: 8 lanes ------------------------------------------------- */
@@ -163,18 +153,8 @@ static const int32_t psg__sl_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #undef PSG_I
 #undef PSG_SL_FN
 
-#undef PSG_SL_VEC
-#undef PSG_SL_L
-#undef PSG_SL_ZERO
-#undef PSG_SL_SET1
-#undef PSG_SL_LOAD
-#undef PSG_SL_STORE
-#undef PSG_SL_FMA
-#undef PSG_SL_MAX
-#undef PSG_SL_MIN
 #undef PSG_SL_MASK
-#undef PSG_SL_LOADN
-#undef PSG_SL_STOREN
+#include "templates/sparse_linear_undef.inc"
 #pragma GCC pop_options
 #endif /* PSG_SL_HAVE_X86 */
 
@@ -396,6 +376,32 @@ psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a,
         const float *ar = a + r * batch;
         float *o = out + r * n_keep;
         for (int64_t i = 0; i < n_keep; i++) o[i] = ar[keep[i]];
+    }
+    return PSG_OK;
+}
+
+psg_status psg_transpose_f32(int64_t n_rows, int64_t n_cols, const float *a, float *out, int n_threads)
+{
+    psg__clear_error();
+    if (n_rows < 0 || n_cols < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_rows=%lld n_cols=%lld", (long long)n_rows,
+                         (long long)n_cols);
+    if (n_rows == 0 || n_cols == 0) return PSG_OK;
+    if (!a || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    /* 32 × 32 float blocks: a block's source rows and destination rows are
+     * 32 cache lines each, so both sides stay in L1 while it is copied. */
+    enum { BS = 32 };
+    const int64_t n_rb = (n_rows + BS - 1) / BS;
+    const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_rows * n_cols > 65536)
+    for (int64_t rb = 0; rb < n_rb; rb++) {
+        const int64_t r0 = rb * BS, r1 = r0 + BS < n_rows ? r0 + BS : n_rows;
+        for (int64_t c0 = 0; c0 < n_cols; c0 += BS) {
+            const int64_t c1 = c0 + BS < n_cols ? c0 + BS : n_cols;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) out[c * n_rows + r] = a[r * n_cols + c];
+        }
     }
     return PSG_OK;
 }

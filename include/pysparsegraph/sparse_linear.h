@@ -82,6 +82,12 @@ psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a
 psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a,
                                   const int64_t *keep, int64_t n_keep, float *out, int n_threads);
 
+/* out[n_cols*n_rows] = transpose of a[n_rows*n_cols] (both row-major, float32),
+ * cache-blocked and parallel over row blocks; out must not overlap a. Converts
+ * between the row-major (batch × features) activations users pass and the
+ * feature-major layout of the kernels above. */
+psg_status psg_transpose_f32(int64_t n_rows, int64_t n_cols, const float *a, float *out, int n_threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -211,3 +211,22 @@ def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
     y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=2).T
     np.testing.assert_allclose(y, _dense_ref(x, wp, b, "relu", None), rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(y, layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=1).T)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (33, 65), (512, 384)])
+def test_transpose_helper(shape):
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(psg._core.transpose(a, 2), a.T)
+
+
+def test_repeated_row_major_calls_do_not_alias():
+    # the row-major path reuses per-thread scratch: results handed out must stay intact
+    layer, wp, b = _layer(30, 20, 0.5, 8)
+    net = SparseSequential([layer, SparseLinear(np.eye(30, dtype=np.float32))])
+    x1 = np.ones((4, 20), np.float32)
+    x2 = np.full((4, 20), 2.0, np.float32)
+    y1, z1 = layer(x1), net(x1)
+    y1c, z1c = y1.copy(), z1.copy()
+    layer(x2), net(x2)
+    np.testing.assert_array_equal(y1, y1c)
+    np.testing.assert_array_equal(z1, z1c)

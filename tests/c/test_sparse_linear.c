@@ -91,6 +91,17 @@ int main(void)
         free(y2);
         free(ref);
     }
+    /* blocked transpose: odd sizes straddling the 32 × 32 blocks */
+    {
+        enum { R = 45, C = 70 };
+        float a[R * C], t[C * R];
+        for (int i = 0; i < R * C; i++) a[i] = (float)i;
+        CHECK(psg_transpose_f32(R, C, a, t, 2) == PSG_OK, "transpose failed");
+        int bad = 0;
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) bad += t[c * R + r] != a[r * C + c];
+        CHECK(bad == 0, "transpose: %d wrong entries", bad);
+    }
     /* bad arguments are reported, not crashed on */
     float x1[IN], y1[OUT];
     CHECK(psg_sparse_linear_i32_f32(OUT, IN, indptr, idx32, val, NULL, x1, 1, y1, 7, INFINITY, 0, 1) ==

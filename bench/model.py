@@ -139,7 +139,7 @@ def run_ffn(args):
                             fns[f"torch.sparse {s:.2f}"] = (lambda tS=tS: torch.sparse.mm(tS, txt))
                         if mkl is not None:
                             fns[f"mkl {s:.2f}"] = (lambda S=S: mkl(S, xt))
-                    res = blocked_medians(fns, args.repeats, pause=args.pause)
+                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=args.pause)
                 dense_best = min(v[0] for k, v in res.items() if "dense" in k)
                 for s in sparsities:
                     psg_t = res[f"psg {s:.2f}"][0]
@@ -250,7 +250,7 @@ def run_dnn(args):
                 f[f"GraphBLAS {t}T"] = gb_run
             f[f"psg {t}T (drop dead inputs)"] = (lambda: net_drop.forward_t(xt, n_threads=t))
             f[f"psg {t}T (all 1200 inputs)"] = (lambda: net_full.forward_t(xt, n_threads=t))
-            res = blocked_medians(f, args.repeats, pause=args.pause)
+            res = blocked_medians(f, args.repeats, rounds=args.rounds, pause=args.pause)
         check.update(res)
         for k, (med, spread) in res.items():
             rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{edges / med / 1e9:.2f}"])
@@ -279,6 +279,7 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeats", type=int, default=16)
     p.add_argument("--pause", type=float, default=0.25, help="seconds of sleep between tool blocks")
+    p.add_argument("--rounds", type=int, default=2, help="rounds over all tools (repeats are split among them)")
     args = p.parse_args(argv)
     t0 = time.time()
     parts = args.part.split(",")

@@ -8,6 +8,8 @@ import sys
 
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
+    "io": ("bench.io", "graph file reading speed and peak memory, mmap load, reordering speedups"),
+    "propagation": ("bench.propagation", "SGC propagation S^k X (pysparsegraph.sklearn) beside scipy.sparse"),
     "model": ("bench.model", "pruned linear layers (MiniLM FFN shapes) and the Sparse DNN Graph Challenge vs peers"),
 }
 

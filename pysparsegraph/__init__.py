@@ -9,8 +9,10 @@ from pysparsegraph import errors
 from pysparsegraph.config import show_config
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.ops import spmm
+from pysparsegraph import io, reorder  # noqa: E402  (stdlib-only imports)
+from pysparsegraph.io import load, read, save, write  # noqa: E402
 
 from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
-__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__"]
+__all__ = ["CSRMatrix", "errors", "io", "load", "read", "reorder", "save", "write", "from_edges", "from_scipy", "show_config", "spmm", "__version__"]

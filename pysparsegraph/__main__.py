@@ -1,15 +1,90 @@
 """Command line: ``pysparsegraph`` / ``python -m pysparsegraph``."""
 import argparse
+import os
+import subprocess
 import sys
+import time
+
+
+def _read_any(path, args):
+    from pysparsegraph import io
+
+    kw = {}
+    fmt = getattr(args, "format", None) or io.detect_format(path)
+    if fmt in ("edgelist", "mtx", "pace"):
+        kw["progress"] = not args.quiet
+        if fmt == "edgelist" and getattr(args, "symmetrize", False):
+            kw["symmetrize"] = True
+    return io.read(path, format=fmt, **kw)
+
+
+def _cmd_info(args):
+    from pysparsegraph.graphinfo import format_info, graph_info, plot_degrees
+
+    t = time.perf_counter()
+    g = _read_any(args.file, args)
+    dt = time.perf_counter() - t
+    info = graph_info(g)
+    print(format_info(info, f"{args.file}  (read in {dt:.3f} s)"))
+    if args.plot:
+        try:
+            plot_degrees(info, args.plot, os.path.basename(args.file))
+        except ImportError:
+            print("pysparsegraph info: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 1
+        print(f"  degree plot written to {args.plot}")
+    return 0
+
+
+def _cmd_convert(args):
+    from pysparsegraph import io
+
+    t = time.perf_counter()
+    g = _read_any(args.input, args)
+    t1 = time.perf_counter()
+    io.write(g, args.output)
+    t2 = time.perf_counter()
+    if not args.quiet:
+        print(f"{args.input} -> {args.output}: {g.shape[0]:,} x {g.shape[1]:,}, {g.nnz:,} entries "
+              f"(read {t1 - t:.3f} s, write {t2 - t1:.3f} s)")
+    return 0
+
+
+def _cmd_bench(rest):
+    """Forwards to ``python -m bench`` (the harness in the source tree's bench/)."""
+    try:
+        import bench  # noqa: F401
+    except ImportError:
+        print("pysparsegraph bench: the benchmark harness (bench/) is part of the source tree, not the installed "
+              "package; run this from a checkout (e.g. `cd pysparsegraph && python -m bench ...`)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "bench", *rest])
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return _cmd_bench(argv[1:])
     parser = argparse.ArgumentParser(prog="pysparsegraph", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="SpMM on the bundled Cora graph beside scipy.sparse")
     p_demo.add_argument("-k", type=int, default=64, help="feature width K (default 64)")
     p_demo.add_argument("--repeats", type=int, default=50, help="timed repetitions (median reported)")
     sub.add_parser("config", help="print build and runtime configuration")
+    fmts = ["native", "npz", "mtx", "edgelist", "pace", "bvgraph", "planetoid"]
+    p_info = sub.add_parser("info", help="nodes, edges, degree statistics and memory per format of a graph file")
+    p_info.add_argument("file")
+    p_info.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
+    p_info.add_argument("--symmetrize", action="store_true", help="edge lists: store both directions")
+    p_info.add_argument("--plot", metavar="PNG", help="write a log-log degree distribution plot")
+    p_info.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_conv = sub.add_parser("convert", help="convert between formats (.psg .npz .mtx[.gz] .txt[.gz] ...)")
+    p_conv.add_argument("input")
+    p_conv.add_argument("output")
+    p_conv.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
+    p_conv.add_argument("--symmetrize", action="store_true", help="edge lists: store both directions")
+    p_conv.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    sub.add_parser("bench", help="run the benchmark harness (python -m bench ...)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from pysparsegraph import demo
@@ -21,6 +96,14 @@ def main(argv=None):
         from pysparsegraph import show_config
 
         show_config()
+    elif args.command in ("info", "convert"):
+        from pysparsegraph import errors
+
+        try:
+            return _cmd_info(args) if args.command == "info" else _cmd_convert(args)
+        except (errors.PSGError, OSError) as exc:
+            print(f"pysparsegraph {args.command}: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -112,4 +112,5 @@ def cpu_features():
 
 include "_storage.pxi"
 include "_spmm.pxi"
+include "_io.pxi"
 include "_model.pxi"

@@ -97,13 +97,25 @@ class CSRMatrix:
 
     # ---- construction -------------------------------------------------
     @classmethod
-    def _trusted(cls, indptr, indices, values, shape):
-        """Wraps arrays produced by the C core (already valid, no checks)."""
+    def _trusted(cls, indptr, indices, values, shape, *, check_before_use=False):
+        """Wraps arrays without checking them: ones the C core produced, or
+        (``check_before_use=True``) ones whose check is deferred to the first
+        kernel call, so that opening a memory-mapped file stays O(1)."""
         obj = cls.__new__(cls)
         obj._indptr, obj._indices, obj._values = indptr, indices, values
         obj._shape = (int(shape[0]), int(shape[1]))
-        obj._cache = {}
+        obj._cache = {"unchecked": True} if check_before_use else {}
         return obj
+
+    def _ensure_checked(self):
+        """Runs a deferred structure check once (see ``_trusted``)."""
+        if self._cache.pop("unchecked", False):
+            try:
+                _core.check_csr(self._indptr, self._indices, self._shape[1], 0)
+            except errors.PSGError:
+                self._cache["unchecked"] = True
+                raise
+        return self
 
     @classmethod
     def from_scipy(cls, matrix, *, copy=None, drop_values=False, check=True):
@@ -282,6 +294,10 @@ class CSRMatrix:
     def bytes_per_edge(self):
         return self.nbytes / max(self.nnz, 1)
 
+    def __reduce__(self):
+        # Rebuild through _trusted so an unpickled matrix has read-only arrays too.
+        return (_rebuild, (self._indptr, self._indices, self._values, self._shape))
+
     def __matmul__(self, x):
         from pysparsegraph.ops import spmm
 
@@ -293,10 +309,14 @@ class CSRMatrix:
                 f"{kind}, {self.nbytes} bytes>")
 
 
+def _rebuild(indptr, indices, values, shape):
+    return CSRMatrix._trusted(readonly_view(indptr), readonly_view(indices), readonly_view(values), shape)
+
+
 def as_csr(a, name="A"):
     """A CSRMatrix from a CSRMatrix (as is) or a scipy sparse matrix (converted)."""
     if isinstance(a, CSRMatrix):
-        return a
+        return a._ensure_checked()
     if hasattr(a, "tocsr") and hasattr(a, "format"):
         return CSRMatrix.from_scipy(a)
     raise errors.DTypeError(f"{name} must be a pysparsegraph.CSRMatrix or a scipy.sparse matrix, "

@@ -5,4 +5,5 @@
 #include "pysparsegraph/threads.h"
 #include "pysparsegraph/csr.h"
 #include "pysparsegraph/spmm.h"
+#include "pysparsegraph/io.h"
 #endif

@@ -1,0 +1,999 @@
+"""Reading and writing graphs: SNAP edge lists, Matrix Market, Planetoid,
+WebGraph BVGraph, ``.npz``, scipy / networkx objects, and the native
+memory-mappable format (:func:`save` / :func:`load`).
+
+Text formats are streamed: the file is decompressed block by block (gzip,
+xz, bz2, or a member of a ``.tar``/``.tar.gz`` archive), each block of whole
+lines is parsed in C by all threads (hand-written integer and float parsing, no
+Python object per line), and the entries go into a compact store that becomes
+the CSR. Only one block of text is in memory at a time.
+
+gzip is decompressed with ``isal`` (ISA-L, 2-3x faster than zlib) when it is
+installed (``pip install pysparsegraph[io]``), else with the standard library.
+
+Malformed files raise :class:`~pysparsegraph.errors.FormatError` whose message
+names the file and the line.
+"""
+import bz2
+import gzip
+import lzma
+import os
+import tarfile
+
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import choice, resolve_threads
+from pysparsegraph.matrix import CSRMatrix
+from pysparsegraph.native import load, save  # noqa: F401  (re-exported)
+
+__all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_pace", "read_matrix_market", "write_matrix_market",
+           "read_npz", "write_npz", "read_planetoid", "read_bvgraph", "from_networkx", "to_networkx",
+           "save", "load", "MatrixMarketHeader"]
+
+BLOCK_SIZE = 256 << 10  # small blocks keep peak memory near the CSR size
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_BZ2_MAGIC = b"BZh"
+
+
+# ---------------------------------------------------------------------------
+# streams
+# ---------------------------------------------------------------------------
+def _gzip_open(path_or_file):
+    try:
+        from isal import igzip  # optional, much faster inflate
+
+        return igzip.open(path_or_file, "rb")
+    except ImportError:
+        return gzip.open(path_or_file, "rb")
+
+
+def _decompressing(raw, name):
+    """Wraps a binary stream in the decompressor its magic bytes ask for."""
+    head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
+    if head.startswith(_GZIP_MAGIC):
+        return _gzip_open(raw)
+    if head.startswith(_XZ_MAGIC):
+        return lzma.open(raw, "rb")
+    if head.startswith(_BZ2_MAGIC):
+        return bz2.open(raw, "rb")
+    return raw
+
+
+def _is_tar(path):
+    p = str(path).lower()
+    return p.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2"))
+
+
+def _open_text(path, member=None, suffixes=(".mtx",)):
+    """(binary stream of the decompressed text, name for messages, closer list)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if _is_tar(path):
+        # The archive is decompressed once, front to back (isal for gzip when
+        # available); member headers are parsed with TarInfo.frombuf and the
+        # member's bytes are read straight from the decompressor in large
+        # blocks (tarfile's stream mode reads 10 KiB at a time).
+        raw = open(path, "rb")
+        outer = _decompressing(raw, path)
+        base = os.path.basename(path).split(".")[0]
+        try:
+            name, size = _tar_find(outer, path, member, base, suffixes)
+        except BaseException:
+            outer.close()
+            raw.close()
+            raise
+        f = _Limited(outer, size)
+        return _decompressing(_Peekable(f), name), f"{path}:{name}", [outer, raw], None
+    raw = open(path, "rb")
+    s = _decompressing(raw, path)
+    return s, path, ([s, raw] if s is not raw else [raw]), (raw if s is raw else None)
+
+
+def _tar_find(stream, path, member, base, suffixes):
+    """Advances ``stream`` (a decompressed tar) to the data of the wanted
+    member; returns (name, size). Handles GNU long names and pax headers."""
+    seen = []
+    long_name = None
+    while True:
+        hdr = stream.read(512)
+        if len(hdr) < 512 or hdr.count(0) == 512:
+            break
+        try:
+            ti = tarfile.TarInfo.frombuf(hdr, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise errors.FormatError(f"{path}: bad tar header ({exc})") from None
+        padded = (ti.size + 511) // 512 * 512
+        if ti.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
+            payload = stream.read(padded)[: ti.size]
+            if ti.type == tarfile.GNUTYPE_LONGNAME:
+                long_name = payload.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            else:
+                for rec in payload.split(b"\n"):
+                    if b" path=" in rec:
+                        long_name = rec.split(b" path=", 1)[1].decode("utf-8", "surrogateescape")
+            continue
+        name = long_name or ti.name
+        long_name = None
+        if ti.isreg():
+            seen.append(name)
+            ok = (name == member) if member is not None else (
+                name.endswith(suffixes) and os.path.basename(name).split(".")[0] == base)
+            if ok:
+                return name, ti.size
+        left = padded
+        while left:
+            got = stream.read(min(left, 1 << 20))
+            if not got:
+                break
+            left -= len(got)
+    if member is not None:
+        raise errors.FormatError(f"{path}: no member {member!r} (members: {seen[:10]})")
+    raise errors.FormatError(f"{path}: no member named {base}/{base}.mtx (members: {seen[:10]}); pass member=")
+
+
+class _Limited:
+    """The next ``size`` bytes of a stream."""
+
+    def __init__(self, f, size):
+        self._f = f
+        self._left = size
+
+    def read(self, n=-1):
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._f.read(n)
+        self._left -= len(data)
+        if len(data) < n and self._left > 0:
+            raise EOFError("tar member is truncated")
+        return data
+
+    def close(self):
+        pass
+
+
+class _Peekable:
+    """Minimal peek() for tar member streams (which lack it)."""
+
+    def __init__(self, f):
+        self._f = f
+        self._buf = b""
+
+    def peek(self, n):
+        if len(self._buf) < n:
+            self._buf += self._f.read(n - len(self._buf))
+        return self._buf
+
+    def read(self, n=-1):
+        if self._buf:
+            head, self._buf = self._buf, b""
+            if n is None or n < 0:
+                return head + self._f.read()
+            return head + self._f.read(n - len(head)) if n > len(head) else head
+        return self._f.read(n)
+
+    def readable(self):
+        return True
+
+    def close(self):
+        self._f.close()
+
+
+def _chunks(stream, name, block_size):
+    """Raw decompressed chunks; decompression errors become FormatError."""
+    while True:
+        try:
+            chunk = stream.read(block_size)
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+        yield chunk
+        if not chunk:
+            return
+
+
+def _prefetched(gen, depth=1):
+    """Runs a chunk generator in a background thread, ``depth`` chunks ahead.
+
+    The decompressors (zlib, isal, lzma, bz2) release the GIL, so the next
+    chunk is inflated while C parses the current one: the two stages overlap
+    without an OpenMP team waiting between blocks."""
+    import queue
+    import threading
+
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run():
+        try:
+            for item in gen:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # forwarded to the consumer (unless it has gone)
+            while not stop.is_set():
+                try:
+                    q.put((None, exc), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            yield item
+            if not item:
+                return
+    finally:
+        stop.set()
+        t.join()
+
+
+def _blocks(stream, name, block_size, first=b"", progress=None, prefetch=True):
+    """Yields blocks of whole lines (the last may lack a final newline)."""
+    carry = first
+    chunks = _chunks(stream, name, block_size)
+    if prefetch:
+        chunks = _prefetched(chunks)
+    try:
+        for chunk in chunks:
+            if progress is not None:
+                progress(len(chunk))
+            if not chunk:
+                if carry:
+                    yield carry
+                return
+            buf = carry + chunk if carry else chunk
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                carry = buf
+                continue
+            carry = buf[cut + 1:]
+            yield memoryview(buf)[:cut + 1]
+    finally:
+        chunks.close()  # stops the prefetch thread before the caller closes the stream
+
+
+def _plain_blocks(raw, name, body_start, block_size, progress=None):
+    """Blocks of whole lines of an uncompressed file, as views of an mmap
+    (no copy). Blocks are large: each is parsed by all threads in one team."""
+    import mmap
+
+    size = os.fstat(raw.fileno()).st_size
+    if size <= body_start:
+        return
+    mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        view = memoryview(mm)
+        try:
+            pos = body_start
+            while pos < size:
+                end = min(size, pos + block_size)
+                if end < size:
+                    nl = mm.rfind(b"\n", pos, end)
+                    if nl < 0:
+                        nl = mm.find(b"\n", end)
+                        end = size if nl < 0 else nl + 1
+                    else:
+                        end = nl + 1
+                blk = view[pos:end]
+                try:
+                    yield blk
+                finally:
+                    blk.release()
+                if progress is not None:
+                    progress(end - pos)
+                pos = end
+        finally:
+            view.release()
+    finally:
+        mm.close()
+
+
+PLAIN_BLOCK_SIZE = 32 << 20
+
+
+def _parse_threads(n_threads, compressed):
+    """Default thread count of the text readers.
+
+    Compressed input is a pipeline: one thread inflates (in the background,
+    GIL released) while one C thread parses the previous block, which already
+    keeps two cores busy; a parallel team per 1 MiB block would pay a fork/join
+    per block and lose on a shared machine. Uncompressed input is mapped and
+    parsed in 32 MiB blocks by the whole OpenMP team. An explicit n_threads
+    always wins."""
+    if n_threads is not None:
+        return resolve_threads(n_threads)
+    return 1 if compressed else resolve_threads(None)
+
+
+def _team_block(block_size, threads):
+    """A parallel team pays a fork/join per block; with several threads on
+    compressed input, blocks of at least 4 MiB amortize it (at the cost of
+    more text held in memory)."""
+    return max(block_size, 4 << 20) if threads > 1 else block_size
+
+
+def _capacity_hint(nnz, path):
+    """The declared entry count, to size the store once; ignored when the file
+    is far too small to hold that many lines (a corrupt or hostile header)."""
+    return nnz if nnz <= 16 * os.path.getsize(os.fspath(path)) + (1 << 16) else 0
+
+
+def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress):
+    """Feeds the rest of a text file to a TextBuilder: mapped blocks of an
+    uncompressed file (starting where ``rest``, the already-read bytes after
+    the header, begins) or prefetched blocks of the decompressed stream.
+    C errors get the file name; the block generator is closed (stopping the
+    prefetch thread) before the caller closes the streams."""
+    # bytes of text parsed; the total is known only for uncompressed files
+    prog = _progress(progress, os.path.getsize(os.fspath(path)) if plain is not None else None,
+                     os.path.basename(os.fspath(path)))
+    if plain is not None:
+        blocks = _plain_blocks(plain, name, plain.tell() - len(rest), max(block_size, PLAIN_BLOCK_SIZE), prog)
+    else:
+        blocks = _blocks(stream, name, _team_block(block_size, threads), first=rest, progress=prog)
+    try:
+        for blk in blocks:
+            tb.feed(blk)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    finally:
+        blocks.close()
+
+
+def _progress(enabled, total, desc):
+    """A callable(n_bytes) that advances a tqdm bar, or None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False)
+    return bar.update
+
+
+def _reraise(exc, name):
+    """C errors carry 'line N: ...'; prefix the file name."""
+    cls = type(exc)
+    raise cls(f"{name}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------
+# edge lists
+# ---------------------------------------------------------------------------
+def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplicates="sum", self_loops="keep",
+                  dtype=np.float32, member=None, n_threads=None, progress=False, block_size=BLOCK_SIZE):
+    """Reads a SNAP-style edge list into a :class:`CSRMatrix`.
+
+    Lines are ``src dst [weight [ignored ...]]`` separated by spaces or tabs,
+    with ``\\n`` or ``\\r\\n`` ends; lines starting with ``#`` or ``%`` and
+    blank lines are skipped. ``.gz``, ``.xz`` and ``.bz2`` are detected from
+    the file's magic bytes. Ids are used as given (0-based) and must be below
+    2**31 - 1.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    symmetrize : bool
+        Store every edge in both directions (an undirected graph); reciprocal
+        pairs then merge according to ``duplicates``.
+    weighted : bool or None
+        ``None``: weighted when the first data line has a third column. Every
+        line must then have one. ``False`` ignores the column.
+    n_nodes : int, optional
+        Node count; default ``max id + 1``. Ids must be below it.
+    duplicates : {"sum", "first", "keep"}
+        Repeated (src, dst) pairs (in file order).
+    self_loops : {"keep", "drop"}
+    dtype : float32 or float64
+        Value type of a weighted result.
+    n_threads : int or None
+        Parser threads. ``None``: one parser thread for compressed input
+        (decompression runs beside it in a background thread, so two cores
+        are busy without a fork/join per block), the OpenMP limit for
+        uncompressed input (the file is mapped and parsed in 32 MiB blocks by
+        the whole team). With more than one thread on compressed input the
+        blocks grow to 4 MiB. The result never depends on the thread count.
+    progress : bool
+        Show a tqdm progress bar (when tqdm is installed).
+
+    Returns
+    -------
+    CSRMatrix
+        ``n_nodes x n_nodes``, columns sorted within each row.
+
+    Raises
+    ------
+    FormatError
+        A malformed line (the message names the file and line).
+    IndexOutOfRangeError
+        A negative id, or an id not below ``n_nodes``.
+    """
+    choice(duplicates, "duplicates", {"sum", "first", "keep"})
+    choice(self_loops, "self_loops", {"keep", "drop"})
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
+    bound = -1 if n_nodes is None else int(n_nodes)
+    stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
+    try:
+        threads = _parse_threads(n_threads, plain is None)
+        tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, threads)
+        _feed_all(tb, path, stream, plain, name, b"", block_size, threads, progress)
+    finally:
+        for c in closers:
+            c.close()
+    st = tb.stats()
+    if weighted is True and st["fields"] == 2 and st["entries"]:
+        raise errors.FormatError(f"{name}: weighted=True but the lines have no weight column")
+    n = max(st["max_a"], st["max_b"]) + 1 if n_nodes is None else int(n_nodes)
+    keep_values = st["fields"] == 3 and weighted is not False
+    try:
+        indptr, indices, vals = tb.finish(n, n, False, 1 if symmetrize else 0, duplicates, self_loops, keep_values)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    if vals is not None and dtype != np.float64:
+        vals = vals.astype(dtype)
+    return CSRMatrix._trusted(indptr, indices, vals, (n, n))
+
+
+def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
+    """Writes ``src dst[ weight]`` lines (0-based), one per stored entry.
+
+    ``weights=None`` writes the values when the graph has them. A ``.gz``,
+    ``.xz`` or ``.bz2`` suffix (or ``compress=``) compresses. The write is
+    atomic (temporary file, fsync, rename)."""
+    graph = _as_csr(graph)
+    src, dst, vals = graph.to_edges()
+    if weights is False:
+        vals = None
+    lines = [] if header is None else [f"# {h}" for h in str(header).splitlines()]
+    lines.append(f"# Nodes: {graph.n_rows} Edges: {graph.nnz}")
+    _write_text(path, "\n".join(lines) + "\n", src, dst, vals, 0, compress)
+
+
+# ---------------------------------------------------------------------------
+# PACE / DIMACS-style .gr (undirected, 1-based)
+# ---------------------------------------------------------------------------
+def read_pace(path, *, n_threads=None, progress=False, block_size=BLOCK_SIZE):
+    """Reads a PACE 2016 ``.gr`` graph (``c`` comment lines, one ``p tw N M``
+    line, then ``u v`` edges with 1-based ids; ``.xz``/``.gz``/``.bz2``
+    detected) as an undirected CSR with both directions stored.
+
+    The edge count on the ``p`` line is checked; ids must lie in ``1..N``."""
+    stream, name, closers, plain = _open_text(path)
+    try:
+        head = b""
+        n_comments = 0
+        while b"\n" not in head or head.lstrip().startswith(b"c"):
+            chunk = stream.read(1 << 16)
+            if not chunk:
+                break
+            head += chunk
+            # drop leading comment lines
+            while head.startswith(b"c") and b"\n" in head:
+                head = head.split(b"\n", 1)[1]
+                n_comments += 1
+        line, _, rest = head.partition(b"\n")
+        parts = line.split()
+        if len(parts) != 4 or parts[0] != b"p" or not parts[2].isdigit() or not parts[3].isdigit():
+            raise errors.FormatError(f"{name}: expected a 'p tw <nodes> <edges>' line, got {line[:80]!r}")
+        n, m = int(parts[2]), int(parts[3])
+        if n > np.iinfo(np.int32).max - 1:
+            raise errors.UnsupportedError(f"{name}: {n} nodes need 64-bit ids, which the text readers do not produce")
+        threads = _parse_threads(n_threads, plain is None)
+        tb = _core.TextBuilder(2, 0, True, False, n, n, n_comments + 2, threads, _capacity_hint(m, path))
+        _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress)
+    finally:
+        for c in closers:
+            c.close()
+    st = tb.stats()
+    if st["entries"] != m:
+        raise errors.FormatError(f"{name}: the p line announces {m} edges but the file has {st['entries']}")
+    try:
+        indptr, indices, _ = tb.finish(n, n, False, 1, "first", "keep", False)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    return CSRMatrix._trusted(indptr, indices, None, (n, n))
+
+
+# ---------------------------------------------------------------------------
+# Matrix Market
+# ---------------------------------------------------------------------------
+class MatrixMarketHeader:
+    """Banner and size line of a Matrix Market file."""
+
+    __slots__ = ("format", "field", "symmetry", "shape", "nnz", "header_lines")
+
+    def __init__(self, fmt, field, symmetry, shape, nnz, header_lines):
+        self.format, self.field, self.symmetry = fmt, field, symmetry
+        self.shape, self.nnz, self.header_lines = shape, nnz, header_lines
+
+    def __repr__(self):
+        return (f"MatrixMarketHeader({self.format} {self.field} {self.symmetry}, shape={self.shape}, "
+                f"nnz={self.nnz})")
+
+
+def _mm_header(stream, name):
+    """Reads the banner, comments and size line; returns (header, rest-of-first-chunk)."""
+    buf = b""
+    while True:
+        chunk = stream.read(1 << 16)
+        buf += chunk
+        lines = buf.split(b"\n", 4096) if len(buf) < (1 << 20) else buf.split(b"\n")
+        # need the banner and the size line (first non-comment line after it);
+        # only the header lines are looked at
+        data = []
+        for i in range(1, len(lines) - (1 if chunk else 0)):
+            ln = lines[i]
+            if ln.strip() and not ln.lstrip().startswith(b"%"):
+                data = [i]
+                break
+        if data or not chunk:
+            break
+        if len(buf) > (64 << 20):
+            raise errors.FormatError(f"{name}: no size line in the first 64 MiB")
+    if not buf.strip():
+        raise errors.FormatError(f"{name}: line 1: empty file, expected a '%%MatrixMarket' banner")
+    banner = lines[0].decode("latin-1").strip().split()
+    if len(banner) != 5 or banner[0].lower() != "%%matrixmarket":
+        raise errors.FormatError(f"{name}: line 1: expected '%%MatrixMarket matrix <format> <field> <symmetry>', "
+                                 f"got {lines[0][:80]!r}")
+    obj, fmt, field, sym = (b.lower() for b in banner[1:])
+    if obj != "matrix":
+        raise errors.UnsupportedError(f"{name}: line 1: object '{obj}' is not supported (only 'matrix')")
+    choice_err = {"format": (fmt, {"coordinate", "array"}), "field": (field, {"real", "double", "integer",
+                                                                               "pattern", "complex"}),
+                  "symmetry": (sym, {"general", "symmetric", "skew-symmetric", "hermitian"})}
+    for what, (val, ok) in choice_err.items():
+        if val not in ok:
+            raise errors.FormatError(f"{name}: line 1: unknown {what} '{val}' (expected one of {sorted(ok)})")
+    if field == "complex" or sym == "hermitian":
+        raise errors.UnsupportedError(f"{name}: line 1: '{field} {sym}' matrices are not supported: pysparsegraph "
+                                      "stores real values only (read it with scipy.io.mmread)")
+    if field == "double":
+        field = "real"
+    if fmt == "array" and field == "pattern":
+        raise errors.FormatError(f"{name}: line 1: an 'array' matrix cannot be 'pattern'")
+    if not data:
+        raise errors.FormatError(f"{name}: line {len(lines)}: missing size line (file ends in the header)")
+    i = data[0]
+    size = lines[i].split()
+    want = 3 if fmt == "coordinate" else 2
+    try:
+        nums = [int(x) for x in size]
+        if len(nums) != want or min(nums) < 0:
+            raise ValueError
+    except ValueError:
+        raise errors.FormatError(f"{name}: line {i + 1}: expected {want} non-negative integers in the size line, "
+                                 f"got {lines[i][:80]!r}") from None
+    shape = (nums[0], nums[1])
+    if sym != "general" and shape[0] != shape[1]:
+        raise errors.FormatError(f"{name}: line {i + 1}: a {sym} matrix must be square, got {shape}")
+    nnz = nums[2] if fmt == "coordinate" else None
+    rest = b"\n".join(lines[i + 1:])
+    return MatrixMarketHeader(fmt, field, sym, shape, nnz, i + 1), rest
+
+
+def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_threads=None, progress=False,
+                       block_size=BLOCK_SIZE):
+    """Reads a Matrix Market file (``.mtx``, ``.mtx.gz``/``.xz``/``.bz2``, or a
+    member of a SuiteSparse ``.tar.gz``).
+
+    ``coordinate`` files give a :class:`CSRMatrix` equal to
+    ``scipy.io.mmread(path).tocsr()`` (duplicates summed in file order,
+    explicit zeros kept, ``symmetric``/``skew-symmetric`` expanded to both
+    triangles, with negation for skew). ``pattern`` files give an unweighted
+    graph; ``integer`` values are stored as floats (exact below 2**53).
+    ``array`` files give a dense ``numpy.ndarray`` like scipy does.
+
+    Unlike scipy, blank lines and ``%`` comment lines inside the body are
+    skipped (SuiteSparse's ``fullrsa.mtx`` has both); scipy raises on them.
+    ``complex`` and ``hermitian`` matrices raise
+    :class:`~pysparsegraph.errors.UnsupportedError`.
+
+    Parameters
+    ----------
+    member : str, optional
+        Member of a tar archive; default: ``NAME/NAME.mtx`` or the only ``.mtx``.
+    dtype : float32 or float64
+        Value type of the result.
+    pattern : bool
+        Drop the values (an unweighted graph).
+    n_threads : int or None
+        As for :func:`read_edgelist`.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
+    stream, name, closers, plain = _open_text(path, member)
+    try:
+        try:
+            hdr, rest = _mm_header(stream, name)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+        n_rows, n_cols = hdr.shape
+        if max(n_rows, n_cols) > np.iinfo(np.int32).max - 1:
+            raise errors.UnsupportedError(f"{name}: {n_rows} x {n_cols} needs 64-bit column ids, which the text "
+                                          "readers do not produce (limit 2**31 - 2)")
+        threads = _parse_threads(n_threads, plain is None)
+        if hdr.format == "array":
+            tb = _core.TextBuilder(0, 1, False, True, -1, -1, hdr.header_lines + 1, threads)
+        else:
+            tb = _core.TextBuilder(2, 0 if hdr.field == "pattern" else 1, True, True, n_rows, n_cols,
+                                   hdr.header_lines + 1, threads, _capacity_hint(hdr.nnz, path))
+        _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress)
+    finally:
+        for c in closers:
+            c.close()
+    st = tb.stats()
+    if hdr.format == "array":
+        vals = tb.take_values()
+        n = n_rows
+        want = {"general": n_rows * n_cols, "symmetric": n * (n + 1) // 2, "skew-symmetric": n * (n - 1) // 2}
+        want = want[hdr.symmetry]
+        if vals.shape[0] != want:
+            raise errors.FormatError(f"{name}: expected {want} values for a {n_rows}x{n_cols} {hdr.symmetry} array, "
+                                     f"found {vals.shape[0]}" + (" (truncated file?)" if vals.shape[0] < want else ""))
+        out_dt = dtype
+        if hdr.symmetry == "general":
+            return np.array(vals.reshape(n_cols, n_rows).T, dtype=out_dt, order="C")
+        out = np.zeros((n, n), dtype=out_dt)
+        # lower triangle column by column (diagonal included unless skew)
+        k = 0 if hdr.symmetry == "symmetric" else -1
+        r, c = np.tril_indices(n, k)
+        order = np.lexsort((r, c))  # column-major order of the lower triangle
+        r, c = r[order], c[order]
+        out[r, c] = vals
+        sign = 1.0 if hdr.symmetry == "symmetric" else -1.0
+        off = r != c
+        out[c[off], r[off]] = sign * vals[off]
+        return out
+    if st["entries"] != hdr.nnz:
+        raise errors.FormatError(f"{name}: the size line announces {hdr.nnz} entries but the body has "
+                                 f"{st['entries']}" + (" (truncated file?)" if st["entries"] < hdr.nnz else ""))
+    mirror = {"general": 0, "symmetric": 1, "skew-symmetric": 2}[hdr.symmetry]
+    keep = hdr.field != "pattern" and not pattern
+    try:
+        indptr, indices, vals = tb.finish(n_rows, n_cols, False, mirror, "sum", "keep", keep)
+    except errors.PSGError as exc:
+        _reraise(exc, name)
+    if keep and vals is None:  # a valued file with no entries
+        vals = np.zeros(0, dtype=np.float64)
+    if vals is not None and dtype != np.float64:
+        vals = vals.astype(dtype)
+    return CSRMatrix._trusted(indptr, indices, vals, (n_rows, n_cols))
+
+
+def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field=None, compress=None):
+    """Writes a :class:`CSRMatrix` (or scipy matrix, or 2-D ndarray) as Matrix Market.
+
+    Sparse input gives ``coordinate`` (``pattern`` when unweighted, else
+    ``real``, or ``integer`` if ``field="integer"``); a dense ndarray gives
+    ``array``. ``symmetry="symmetric"``/``"skew-symmetric"`` stores the lower
+    triangle only (the matrix must actually be symmetric; this is checked).
+    Values are printed with 17 significant digits, so a round trip is exact.
+    A ``.gz``/``.xz``/``.bz2`` suffix compresses. The write is atomic."""
+    choice(symmetry, "symmetry", {"general", "symmetric", "skew-symmetric"})
+    if isinstance(matrix, np.ndarray):
+        return _write_mm_array(path, matrix, symmetry, comment, compress)
+    A = _as_csr(matrix)
+    src, dst, vals = A.to_edges()
+    src = src.astype(np.int64)
+    dst = dst.astype(np.int64)
+    if field is None:
+        field = "pattern" if vals is None else "real"
+    choice(field, "field", {"pattern", "real", "integer"})
+    v = None if field == "pattern" or vals is None else vals.astype(np.float64)
+    if field != "pattern" and vals is None:
+        v = np.ones(A.nnz)
+    if symmetry != "general":
+        if A.n_rows != A.n_cols:
+            raise errors.ShapeMismatchError(f"a {symmetry} matrix must be square, got shape {A.shape}")
+        S = A.to_scipy(np.float64)
+        T = S.T.tocsr()
+        diff = S - T if symmetry == "symmetric" else S + T
+        if diff.count_nonzero():
+            raise errors.InvalidArgumentError(f"symmetry={symmetry!r} but the matrix is not {symmetry}")
+        keep = src >= dst if symmetry == "symmetric" else src > dst
+        src, dst = src[keep], dst[keep]
+        if v is not None:
+            v = v[keep]
+    if field == "integer" and v is not None:
+        if not np.all(v == np.round(v)):
+            raise errors.InvalidArgumentError("field='integer' but some values are not integers")
+    lines = [f"%%MatrixMarket matrix coordinate {field} {symmetry}"]
+    if comment:
+        lines += ["%" + c for c in str(comment).splitlines()]
+    lines.append(f"{A.n_rows} {A.n_cols} {src.shape[0]}")
+    if field == "integer":
+        _write_text(path, "\n".join(lines) + "\n", src, dst, None, 1, compress, int_values=v)
+    else:
+        _write_text(path, "\n".join(lines) + "\n", src, dst, v, 1, compress)
+
+
+def _write_mm_array(path, a, symmetry, comment, compress):
+    if a.ndim != 2:
+        raise errors.ShapeMismatchError(f"a dense matrix must be 2-D, got shape {a.shape}")
+    a = np.asarray(a, dtype=np.float64)
+    m, n = a.shape
+    if symmetry == "general":
+        vals = a.T.reshape(-1)
+    else:
+        if m != n:
+            raise errors.ShapeMismatchError(f"a {symmetry} matrix must be square, got shape {a.shape}")
+        sign = 1.0 if symmetry == "symmetric" else -1.0
+        if not np.array_equal(a, sign * a.T):
+            raise errors.InvalidArgumentError(f"symmetry={symmetry!r} but the matrix is not {symmetry}")
+        r, c = np.tril_indices(n, 0 if symmetry == "symmetric" else -1)
+        order = np.lexsort((r, c))
+        vals = a[r[order], c[order]]
+    head = [f"%%MatrixMarket matrix array real {symmetry}"]
+    if comment:
+        head += ["%" + c for c in str(comment).splitlines()]
+    head.append(f"{m} {n}")
+    body = "\n".join(repr(float(x)) for x in vals)  # dense arrays are small; exact repr
+    _atomic_write_bytes(path, ("\n".join(head) + "\n" + body + ("\n" if len(vals) else "")).encode(), compress)
+
+
+def _compressor(path, compress):
+    p = os.fspath(path).lower()
+    kind = compress or ("gzip" if p.endswith(".gz") else "xz" if p.endswith(".xz") else
+                        "bz2" if p.endswith(".bz2") else None)
+    if kind not in (None, "gzip", "xz", "bz2"):
+        raise errors.InvalidArgumentError(f"compress must be 'gzip', 'xz', 'bz2' or None, got {compress!r}")
+    return kind
+
+
+def _open_compressed_writer(fh, kind):
+    if kind == "gzip":
+        try:
+            from isal import igzip  # optional, several times faster deflate
+
+            return igzip.IGzipFile(fileobj=fh, mode="wb", mtime=0)
+        except ImportError:
+            return gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6, mtime=0)
+    if kind == "xz":
+        return lzma.LZMAFile(fh, "wb")
+    if kind == "bz2":
+        return bz2.BZ2File(fh, "wb")
+    return None
+
+
+def _write_text(path, head, a, b, vals, offset, compress, int_values=None):
+    """Atomic text write: header, then entry lines formatted in C by chunks."""
+    from pysparsegraph.native import atomic_file
+
+    kind = _compressor(path, compress)
+    with atomic_file(path) as fh:
+        out = _open_compressed_writer(fh, kind) or fh
+        out.write(head.encode())
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        b = np.ascontiguousarray(b, dtype=np.int64)
+        if int_values is not None:
+            # integer field: format values as integers (exact)
+            iv = np.ascontiguousarray(int_values.astype(np.int64))
+            chunk = 1 << 18
+            for s in range(0, a.shape[0], chunk):
+                e = min(s + chunk, a.shape[0])
+                rows = np.char.add(np.char.add(np.char.add((a[s:e] + offset).astype(str), " "),
+                                               np.char.add((b[s:e] + offset).astype(str), " ")), iv[s:e].astype(str))
+                out.write(("\n".join(rows.tolist()) + "\n").encode())
+        else:
+            v = None if vals is None else np.ascontiguousarray(vals, dtype=np.float64)
+            start = 0
+            while start < a.shape[0]:
+                data, used = _core.format_entries(a, b, v, offset, start, 8 << 20)
+                out.write(data)
+                start += used
+        if out is not fh:
+            out.close()
+
+
+def _atomic_write_bytes(path, data, compress=None):
+    from pysparsegraph.native import atomic_file
+
+    kind = _compressor(path, compress)
+    with atomic_file(path) as fh:
+        out = _open_compressed_writer(fh, kind) or fh
+        out.write(data)
+        if out is not fh:
+            out.close()
+
+
+# ---------------------------------------------------------------------------
+# npz, scipy, networkx
+# ---------------------------------------------------------------------------
+def read_npz(path, *, check=True):
+    """A :class:`CSRMatrix` from an ``.npz`` with ``indptr``, ``indices``,
+    ``shape`` and optional ``data`` (the convention of ``shared/data`` and of
+    :func:`write_npz`; ``scipy.sparse.save_npz`` files are read too).
+    ``allow_pickle`` stays off."""
+    with np.load(os.fspath(path), allow_pickle=False) as d:
+        files = set(d.files)
+        if not {"indptr", "indices", "shape"} <= files:
+            raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
+                                     f"(found {sorted(files)})")
+        if "format" in files and bytes(d["format"]).decode(errors="replace") not in ("csr",):
+            raise errors.UnsupportedError(f"{path}: scipy npz format {d['format']!r} (only csr)")
+        data = d["data"] if "data" in files else None
+        if data is not None and data.dtype.kind == "c":
+            raise errors.UnsupportedError(f"{path}: complex values are not supported")
+        shape = tuple(int(s) for s in d["shape"])
+        if len(shape) != 2:
+            raise errors.FormatError(f"{path}: 'shape' must have 2 entries, got {shape}")
+        return CSRMatrix(d["indptr"], d["indices"], data, shape=shape, check=check)
+
+
+def write_npz(path, graph, *, compressed=True):
+    """Writes ``indptr``, ``indices``, ``shape`` (+ ``data``) to an ``.npz`` (atomically)."""
+    from pysparsegraph.native import atomic_file
+
+    g = _as_csr(graph)
+    arrays = {"indptr": np.asarray(g.indptr), "indices": np.asarray(g.indices),
+              "shape": np.array(g.shape, dtype=np.int64)}
+    if g.values is not None:
+        arrays["data"] = np.asarray(g.values)
+    with atomic_file(path) as fh:
+        (np.savez_compressed if compressed else np.savez)(fh, **arrays)
+
+
+def from_networkx(G, *, weight="weight", nodelist=None, dtype=np.float32):
+    """A :class:`CSRMatrix` from a networkx graph (undirected graphs get both
+    directions). Nodes are numbered in ``nodelist`` order (default
+    ``G.nodes`` order). ``weight=None`` gives an unweighted graph."""
+    import networkx as nx
+
+    if nodelist is None:
+        nodelist = list(G.nodes)
+    if weight is None:
+        S = nx.to_scipy_sparse_array(G, nodelist=nodelist, weight=None, format="csr")
+        return CSRMatrix.from_scipy(S, drop_values=True)
+    S = nx.to_scipy_sparse_array(G, nodelist=nodelist, weight=weight, dtype=dtype, format="csr")
+    return CSRMatrix.from_scipy(S)
+
+
+def to_networkx(graph, *, directed=True):
+    """A networkx ``DiGraph`` (or ``Graph``) with edge attribute ``weight`` when valued."""
+    import networkx as nx
+
+    g = _as_csr(graph)
+    S = g.to_scipy(np.float64) if g.values is not None else g.to_scipy(np.float32)
+    return nx.from_scipy_sparse_array(S, create_using=nx.DiGraph if directed else nx.Graph,
+                                      edge_attribute="weight" if g.values is not None else "weight")
+
+
+def _as_csr(obj):
+    if isinstance(obj, CSRMatrix):
+        return obj
+    if hasattr(obj, "tocsr") and hasattr(obj, "format"):
+        return CSRMatrix.from_scipy(obj)
+    if type(obj).__module__.startswith("networkx"):
+        return from_networkx(obj)
+    raise errors.DTypeError(f"expected a CSRMatrix, a scipy.sparse matrix or a networkx graph, "
+                            f"got {type(obj).__name__}")
+
+
+# ---------------------------------------------------------------------------
+# Planetoid, BVGraph (own modules)
+# ---------------------------------------------------------------------------
+def read_planetoid(folder, name):
+    """See :func:`pysparsegraph.planetoid.read_planetoid`."""
+    from pysparsegraph.planetoid import read_planetoid as _rp
+
+    return _rp(folder, name)
+
+
+def read_bvgraph(basename, **kw):
+    """See :func:`pysparsegraph.bvgraph.read_bvgraph`."""
+    from pysparsegraph.bvgraph import read_bvgraph as _rb
+
+    return _rb(basename, **kw)
+
+
+# ---------------------------------------------------------------------------
+# dispatch by file name
+# ---------------------------------------------------------------------------
+def detect_format(path):
+    """Format name from a path: 'native', 'npz', 'mtx', 'edgelist', 'pace', 'bvgraph', 'planetoid'."""
+    p = os.fspath(path)
+    low = p.lower()
+    for suf in (".gz", ".xz", ".bz2"):
+        if low.endswith(suf) and not low.endswith((".tar.gz",)):
+            low = low[: -len(suf)]
+    if low.endswith(".psg"):
+        return "native"
+    if low.endswith(".gr"):
+        return "pace"
+    if low.endswith(".npz"):
+        return "npz"
+    if low.endswith(".mtx") or _is_tar(p):
+        return "mtx"
+    if os.path.isdir(p) or os.path.basename(low).startswith("ind."):
+        return "planetoid"
+    if low.endswith((".graph", ".properties")) or os.path.exists(p + ".properties"):
+        return "bvgraph"
+    if low.endswith((".txt", ".tsv", ".edges", ".el", ".csv", ".edgelist")):
+        return "edgelist"
+    if os.path.exists(p):
+        with open(p, "rb") as fh:
+            if fh.read(4) == b"PSG\x00":
+                return "native"
+    raise errors.UnsupportedError(f"{path}: cannot tell the format from the name; pass format= "
+                                  "('native', 'npz', 'mtx', 'edgelist', 'bvgraph', 'planetoid')")
+
+
+def read(path, format=None, **kw):
+    """Reads any supported graph file into a :class:`CSRMatrix`.
+
+    ``format`` defaults to :func:`detect_format`. Planetoid paths (a folder
+    or ``ind.NAME.graph``) return the graph only; use
+    :func:`read_planetoid` for features, labels and split."""
+    fmt = format or detect_format(path)
+    if fmt == "native":
+        return load(path, **kw)
+    if fmt == "npz":
+        return read_npz(path, **kw)
+    if fmt == "mtx":
+        r = read_matrix_market(path, **kw)
+        if isinstance(r, np.ndarray):
+            import scipy.sparse as sp
+
+            return CSRMatrix.from_scipy(sp.csr_array(r))
+        return r
+    if fmt == "edgelist":
+        return read_edgelist(path, **kw)
+    if fmt == "pace":
+        return read_pace(path, **kw)
+    if fmt == "bvgraph":
+        base = os.fspath(path)
+        for suf in (".graph", ".properties"):
+            if base.endswith(suf):
+                base = base[: -len(suf)]
+        return read_bvgraph(base, **kw)
+    if fmt == "planetoid":
+        p = os.fspath(path)
+        if os.path.isdir(p):
+            names = sorted({f.split(".")[1] for f in os.listdir(p) if f.startswith("ind.")})
+            if len(names) != 1:
+                raise errors.FormatError(f"{p}: expected Planetoid files of one dataset, found {names}")
+            return read_planetoid(p, names[0]).graph
+        folder, base = os.path.split(p)
+        return read_planetoid(folder or ".", base.split(".")[1]).graph
+    raise errors.UnsupportedError(f"unknown format {fmt!r}")
+
+
+def write(graph, path, format=None, **kw):
+    """Writes a graph in the format its name says: ``.psg`` (native), ``.npz``,
+    ``.mtx[.gz]``, ``.txt/.tsv/.edges[.gz]`` (edge list)."""
+    p = os.fspath(path)
+    low = p.lower()
+    for suf in (".gz", ".xz", ".bz2"):
+        if low.endswith(suf):
+            low = low[: -len(suf)]
+    fmt = format or ("native" if low.endswith(".psg") else "npz" if low.endswith(".npz") else
+                     "mtx" if low.endswith(".mtx") else
+                     "edgelist" if low.endswith((".txt", ".tsv", ".edges", ".el", ".edgelist")) else None)
+    if fmt == "native":
+        return save(_as_csr(graph), p, **kw)
+    if fmt == "npz":
+        return write_npz(p, graph, **kw)
+    if fmt == "mtx":
+        return write_matrix_market(p, graph, **kw)
+    if fmt == "edgelist":
+        return write_edgelist(p, graph, **kw)
+    raise errors.UnsupportedError(f"{path}: cannot write this format; use .psg, .npz, .mtx[.gz] or .txt[.gz]")

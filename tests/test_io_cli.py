@@ -1,0 +1,63 @@
+"""CLI: info and convert on real files (run in-process through main())."""
+import os
+
+import numpy as np
+import pytest
+
+from pysparsegraph import io
+from pysparsegraph.__main__ import main
+from pysparsegraph.datasets import shared_data_dir
+from pysparsegraph.graphinfo import gini, graph_info, top_share
+
+DATA = shared_data_dir()
+needs_data = pytest.mark.skipif(DATA is None, reason="shared/data not found (set PYSPARSEGRAPH_DATA)")
+
+
+def test_gini_and_top_share_reference():
+    assert gini([1, 1, 1, 1]) == pytest.approx(0.0)
+    assert gini([0, 0, 0, 10]) == pytest.approx(0.75)  # (n-1)/n for one holder
+    assert top_share(np.arange(100)) == pytest.approx(99 / 4950)
+    assert gini([]) == 0.0
+
+
+@needs_data
+def test_info_matches_published_statistics(capsys):
+    # the README table of shared/data: Gini out/in 0.731 / 0.700, top-1% 0.234, 78,303 loops
+    path = os.path.join(DATA, "soc-Slashdot0902", "soc-Slashdot0902.txt.gz")
+    assert main(["info", path, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "948,464" in out and "Gini 0.731" in out and "Gini 0.700" in out and "78,303" in out
+    assert "top-1% share 0.234" in out
+    info = graph_info(io.read(os.path.join(DATA, "coAuthorsDBLP", "coAuthorsDBLP.npz")))
+    assert info["out_degree"]["max"] == 336 and round(info["out_degree"]["gini"], 3) == 0.534
+
+
+@needs_data
+def test_convert_chain_preserves_graph(tmp_path, capsys):
+    src = os.path.join(DATA, "suitesparse-small", "bcsstk13.mtx.gz")
+    ref = io.read(src)
+    for out in ("a.psg", "b.npz", "c.mtx.gz", "d.txt.gz"):
+        assert main(["convert", src, str(tmp_path / out), "--quiet"]) == 0
+        back = io.read(tmp_path / out, **({"n_nodes": ref.n_rows, "dtype": np.float64} if out.endswith("txt.gz")
+                                         else {}))
+        np.testing.assert_array_equal(back.indptr, ref.indptr)
+        np.testing.assert_array_equal(back.indices, ref.indices)
+        np.testing.assert_array_equal(back.values, ref.values)
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope.mtx")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "bad.mtx").write_text("junk\n")
+    assert main(["info", str(tmp_path / "bad.mtx")]) == 1
+    assert "line 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["convert", "only-one-arg"])
+
+
+def test_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    g = io.CSRMatrix.from_edges([0, 0, 1, 2], [1, 2, 2, 0])
+    io.write(g, tmp_path / "g.psg")
+    assert main(["info", str(tmp_path / "g.psg"), "--plot", str(tmp_path / "d.png")]) == 0
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,392 @@
+"""Edge-list and Matrix Market readers/writers against the real files in
+shared/data (npz conventions and scipy.io.mmread) and adversarial inputs."""
+import bz2
+import glob
+import gzip
+import lzma
+import os
+
+import numpy as np
+import pytest
+
+from pysparsegraph import CSRMatrix, errors, io
+from pysparsegraph.datasets import shared_data_dir
+
+DATA = shared_data_dir()
+needs_data = pytest.mark.skipif(DATA is None, reason="shared/data not found (set PYSPARSEGRAPH_DATA)")
+
+
+def _npz_equal(g, path):
+    d = np.load(path)
+    assert g.shape == tuple(int(s) for s in d["shape"])
+    np.testing.assert_array_equal(g.indptr, d["indptr"])
+    np.testing.assert_array_equal(g.indices, d["indices"])
+    if "data" in d.files:
+        assert g.values is not None
+        np.testing.assert_array_equal(g.values, d["data"].astype(np.float64))
+    else:
+        assert g.values is None
+
+
+def _scipy_equal(g, path):
+    sio = pytest.importorskip("scipy.io")
+    sp = pytest.importorskip("scipy.sparse")
+    M = sp.csr_array(sio.mmread(path))
+    M.sum_duplicates()
+    M.sort_indices()
+    assert g.shape == M.shape
+    np.testing.assert_array_equal(g.indptr, M.indptr)
+    np.testing.assert_array_equal(g.indices, M.indices)
+    if g.values is not None:
+        np.testing.assert_array_equal(g.values, M.data.astype(np.float64))
+
+
+# ---- real files ------------------------------------------------------------
+@needs_data
+@pytest.mark.parametrize("threads", [1, 2])
+def test_slashdot_edgelist_matches_npz(threads):
+    g = io.read_edgelist(os.path.join(DATA, "soc-Slashdot0902", "soc-Slashdot0902.txt.gz"), n_threads=threads)
+    _npz_equal(g, os.path.join(DATA, "soc-Slashdot0902", "soc-Slashdot0902.npz"))
+
+
+@needs_data
+def test_facebook_symmetrized_matches_npz():
+    g = io.read_edgelist(os.path.join(DATA, "ego-Facebook", "facebook_combined.txt.gz"), symmetrize=True)
+    _npz_equal(g, os.path.join(DATA, "ego-Facebook", "ego-Facebook.npz"))
+    d = io.read_edgelist(os.path.join(DATA, "ego-Facebook", "facebook_combined.txt.gz"))
+    assert d.nnz == 88234  # directed: each line once
+
+
+@needs_data
+@pytest.mark.parametrize("name", ["coAuthorsDBLP", "delaunay_n17"])
+def test_suitesparse_tar_members_match_npz(name):
+    g = io.read_matrix_market(os.path.join(DATA, name, name + ".tar.gz"))
+    _npz_equal(g, os.path.join(DATA, name, name + ".npz"))
+
+
+def _mtx_files():
+    if DATA is None:
+        return []
+    return sorted(glob.glob(os.path.join(DATA, "suitesparse-small", "*.mtx.gz")) +
+                  glob.glob(os.path.join(DATA, "sparse-dnn-graphchallenge", "*.mtx.gz")))
+
+
+@needs_data
+@pytest.mark.parametrize("path", _mtx_files(), ids=os.path.basename)
+def test_every_matrix_market_file(path):
+    base = os.path.basename(path)
+    if base in ("c.mtx.gz", "young1c.mtx.gz"):  # complex / hermitian
+        with pytest.raises(errors.UnsupportedError, match="not supported"):
+            io.read_matrix_market(path)
+        return
+    g = io.read_matrix_market(path)
+    npz = path.replace(".mtx.gz", ".npz")
+    if isinstance(g, np.ndarray):  # fullrsa: array format with blank lines and a comment in the body
+        d = np.load(npz)
+        dense = np.zeros(tuple(d["shape"]))
+        rows = np.repeat(np.arange(dense.shape[0]), np.diff(d["indptr"]))
+        dense[rows, d["indices"]] = d["data"]
+        np.testing.assert_array_equal(g, dense)
+        return
+    _npz_equal(g, npz)
+    _scipy_equal(g, path)
+
+
+@needs_data
+def test_fullrsa_scipy_rejects_but_we_read_it():
+    sio = pytest.importorskip("scipy.io")
+    path = os.path.join(DATA, "suitesparse-small", "fullrsa.mtx.gz")
+    with pytest.raises(ValueError):
+        sio.mmread(path)
+    a = io.read_matrix_market(path)
+    assert a.shape == (2, 2) and np.array_equal(a, a.T)
+
+
+@needs_data
+def test_matrix_market_round_trip_real_files(tmp_path):
+    for name in ("west0067", "bcsstk13", "zenios", "Ragusa16", "rza", "ash219"):
+        src = os.path.join(DATA, "suitesparse-small", name + ".mtx.gz")
+        g = io.read_matrix_market(src)
+        hdr_sym = "general"
+        for sym in ("symmetric", "skew-symmetric"):
+            try:
+                io.write_matrix_market(tmp_path / f"{name}.mtx", g, symmetry=sym)
+                hdr_sym = sym
+                break
+            except (errors.InvalidArgumentError, errors.ShapeMismatchError):
+                continue
+        if hdr_sym == "general":
+            io.write_matrix_market(tmp_path / f"{name}.mtx", g)
+        back = io.read_matrix_market(tmp_path / f"{name}.mtx")
+        np.testing.assert_array_equal(back.indptr, g.indptr)
+        np.testing.assert_array_equal(back.indices, g.indices)
+        if g.values is None:
+            assert back.values is None
+        else:
+            np.testing.assert_array_equal(back.values, g.values)
+        _scipy_equal(back, str(tmp_path / f"{name}.mtx"))
+
+
+# ---- synthetic inputs ------------------------------------------------------
+def _write(tmp_path, name, text, comp=None):
+    p = tmp_path / name
+    data = text.encode() if isinstance(text, str) else text
+    if comp == "gz":
+        data = gzip.compress(data)
+    elif comp == "xz":
+        data = lzma.compress(data)
+    elif comp == "bz2":
+        data = bz2.compress(data)
+    p.write_bytes(data)
+    return p
+
+
+@pytest.mark.parametrize("comp", [None, "gz", "xz", "bz2"])
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_edgelist_compression_and_line_ends(tmp_path, comp, eol):
+    text = eol.join(["# comment", "0\t1", "2 1", "", "  1   0  ", "% other comment", "2 2"]) + eol
+    g = io.read_edgelist(_write(tmp_path, "g.txt", text, comp))
+    assert g.shape == (3, 3)
+    np.testing.assert_array_equal(g.to_scipy().toarray(), [[0, 1, 0], [1, 0, 0], [0, 1, 1]])
+
+
+def test_edgelist_weights_duplicates_loops(tmp_path):
+    p = _write(tmp_path, "w.txt", "0 1 0.5\n0 1 0.25\n1 1 2\n2 0 -1e-3\n")
+    g = io.read_edgelist(p, dtype=np.float64)
+    assert g.values is not None and g.values.dtype == np.float64
+    S = g.to_scipy().toarray()
+    assert S[0, 1] == 0.75 and S[1, 1] == 2 and S[2, 0] == -1e-3
+    g2 = io.read_edgelist(p, duplicates="first", self_loops="drop")
+    S2 = g2.to_scipy(np.float64).toarray()
+    assert S2[0, 1] == np.float32(0.5) and S2[1, 1] == 0
+    assert io.read_edgelist(p, weighted=False).values is None
+    keep = io.read_edgelist(p, duplicates="keep")
+    assert keep.nnz == 4
+
+
+def test_edgelist_symmetrize_and_unsorted(tmp_path):
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 50, 400)
+    dst = rng.integers(0, 50, 400)
+    text = "".join(f"{a} {b}\n" for a, b in zip(src, dst))
+    p = _write(tmp_path, "u.txt", text)
+    sp = pytest.importorskip("scipy.sparse")
+    n = int(max(src.max(), dst.max())) + 1
+    for sym in (False, True):
+        g = io.read_edgelist(p, symmetrize=sym)
+        A = sp.coo_array((np.ones(400), (src, dst)), shape=(n, n)).tocsr()
+        if sym:
+            A = A + A.T
+        A.sum_duplicates()
+        A.sort_indices()
+        np.testing.assert_array_equal(g.indptr, A.indptr)
+        np.testing.assert_array_equal(g.indices, A.indices)
+
+
+def test_edgelist_sorted_by_second_column(tmp_path):
+    # exercises the store keyed on column 2
+    lines = [f"{a} {b}" for b in range(30) for a in range(b, 30, 3)]
+    p = _write(tmp_path, "c.txt", "\n".join(lines))
+    g = io.read_edgelist(p)
+    src = np.array([int(s.split()[0]) for s in lines])
+    dst = np.array([int(s.split()[1]) for s in lines])
+    ref = CSRMatrix.from_edges(src, dst, shape=(30, 30))
+    np.testing.assert_array_equal(g.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_block_parallel_parse_identical(tmp_path, threads):
+    rng = np.random.default_rng(1)
+    src = rng.integers(0, 5000, 200000)
+    dst = rng.integers(0, 5000, 200000)
+    w = rng.random(200000)
+    text = "".join(f"{a}\t{b}\t{c!r}\n" for a, b, c in zip(src.tolist(), dst.tolist(), w.tolist()))
+    p = _write(tmp_path, "big.txt.gz", text, "gz")
+    g = io.read_edgelist(p, n_threads=threads, dtype=np.float64, block_size=1 << 16)
+    ref = CSRMatrix.from_edges(src, dst, w, shape=(5000, 5000))
+    np.testing.assert_array_equal(g.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+    np.testing.assert_array_equal(g.values, ref.values)  # exact float parsing, same summation order
+
+
+def test_n_nodes_and_isolated(tmp_path):
+    p = _write(tmp_path, "e.txt", "0 1\n")
+    assert io.read_edgelist(p, n_nodes=10).shape == (10, 10)
+    with pytest.raises(errors.IndexOutOfRangeError, match="line 2"):
+        io.read_edgelist(_write(tmp_path, "f.txt", "0 1\n5 3\n"), n_nodes=4)
+
+
+@pytest.mark.parametrize("text, cls, where", [
+    ("0 1\n1 x\n", errors.FormatError, "line 2"),
+    ("0 1\n2\n", errors.FormatError, "line 2"),
+    ("# h\n0 1\n1 2 3.5\n", errors.FormatError, "line 3"),
+    ("0 1 1.0\n1 2\n", errors.FormatError, "line 2"),
+    ("0 1\n-1 2\n", errors.IndexOutOfRangeError, "line 2"),
+    ("0 1\n1 99999999999999999999\n", errors.IndexOverflowError, "line 2"),
+    ("0 1\n1 5000000000\n", errors.IndexOverflowError, "line 2"),
+    ("0 1\n1 2000000000\n", errors.IndexOutOfRangeError, "line 2"),
+    ("0 1\n1.5 2\n", errors.FormatError, "line 2"),
+])
+def test_edgelist_garbage_names_file_and_line(tmp_path, text, cls, where):
+    p = _write(tmp_path, "bad.txt", text)
+    with pytest.raises(cls) as ei:
+        io.read_edgelist(p)
+    assert where in str(ei.value) and "bad.txt" in str(ei.value)
+
+
+def test_edgelist_empty_and_header_only(tmp_path):
+    for text in ("", "# only a comment\n", "\n\n"):
+        g = io.read_edgelist(_write(tmp_path, "e.txt", text))
+        assert g.shape == (0, 0) and g.nnz == 0
+
+
+def test_truncated_gzip(tmp_path):
+    data = gzip.compress(("".join(f"{i} {i + 1}\n" for i in range(20000))).encode())
+    p = _write(tmp_path, "t.txt.gz", data[: len(data) // 2])
+    with pytest.raises(errors.FormatError, match="truncated or corrupt"):
+        io.read_edgelist(p)
+    with pytest.raises(FileNotFoundError):
+        io.read_edgelist(tmp_path / "missing.txt")
+
+
+MM_GOOD = "%%MatrixMarket matrix coordinate real general\n% c\n3 4 3\n1 1 1.5\n3 4 -2e3\n2 2 0\n"
+
+
+def test_matrix_market_synthetic(tmp_path):
+    g = io.read_matrix_market(_write(tmp_path, "a.mtx", MM_GOOD))
+    assert g.shape == (3, 4)
+    np.testing.assert_array_equal(g.to_scipy(np.float64).toarray(),
+                                  [[1.5, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, -2000]])
+    assert g.nnz == 3  # explicit zero kept
+    g32 = io.read_matrix_market(_write(tmp_path, "a.mtx", MM_GOOD), dtype=np.float32)
+    assert g32.values.dtype == np.float32
+    assert io.read_matrix_market(_write(tmp_path, "a.mtx", MM_GOOD), pattern=True).values is None
+
+
+@pytest.mark.parametrize("text, cls, where", [
+    ("", errors.FormatError, "empty file"),
+    ("%%MatrixMarket matrix coordinate real general\n", errors.FormatError, "size line"),
+    ("%%MatrixMarket matrix coordinate real general\n2 2 2\n1 1 1\n", errors.FormatError, "announces 2"),
+    ("%%MatrixMarket matrix coordinate real general\n2 2 1\n3 1 1\n", errors.IndexOutOfRangeError, "line 3"),
+    ("%%MatrixMarket matrix coordinate real general\n2 2 1\n0 1 1\n", errors.IndexOutOfRangeError, "line 3"),
+    ("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1\n", errors.FormatError, "line 3"),
+    ("%%MatrixMarket matrix coordinate pattern general\n2 2 1\n1 1 5\n", errors.FormatError, "line 3"),
+    ("%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 abc\n", errors.FormatError, "line 3"),
+    ("%%MatrixMarket matrix coordinate real general\n2 x 1\n", errors.FormatError, "line 2"),
+    ("%%MatrixMarket matrix coordinate complex general\n1 1 1\n1 1 1 0\n", errors.UnsupportedError, "complex"),
+    ("%%MatrixMarket matrix coordinate real hermitian\n1 1 1\n1 1 1\n", errors.UnsupportedError, "hermitian"),
+    ("%%MatrixMarket matrix coordinate real symmetric\n2 3 1\n1 1 1\n", errors.FormatError, "square"),
+    ("%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n", errors.FormatError, "expected 4 values"),
+    ("hello\n", errors.FormatError, "line 1"),
+])
+def test_matrix_market_errors(tmp_path, text, cls, where):
+    p = _write(tmp_path, "bad.mtx", text)
+    with pytest.raises(cls) as ei:
+        io.read_matrix_market(p)
+    assert where in str(ei.value) and "bad.mtx" in str(ei.value)
+
+
+def test_matrix_market_array_formats(tmp_path):
+    sio = pytest.importorskip("scipy.io")
+    for sym, mat in (("general", np.arange(6.0).reshape(2, 3)), ("symmetric", np.array([[1.0, 2], [2, 3]])),
+                     ("skew-symmetric", np.array([[0.0, -2], [2, 0]]))):
+        io.write_matrix_market(tmp_path / "d.mtx", mat, symmetry=sym)
+        a = io.read_matrix_market(tmp_path / "d.mtx")
+        np.testing.assert_array_equal(a, mat)
+        np.testing.assert_array_equal(a, sio.mmread(str(tmp_path / "d.mtx")))
+
+
+def test_writers_compress_and_edgelist_round_trip(tmp_path):
+    g = CSRMatrix.from_edges([0, 1, 2, 2], [1, 2, 0, 2], [0.1, 1e-30, 3.0, 7.0], shape=(4, 4))
+    for name in ("e.txt", "e.txt.gz", "e.tsv.xz", "e.edges.bz2"):
+        io.write_edgelist(tmp_path / name, g)
+        back = io.read_edgelist(tmp_path / name, n_nodes=4, dtype=np.float32)
+        np.testing.assert_array_equal(back.indices, g.indices)
+        np.testing.assert_array_equal(back.values, g.values.astype(np.float32))
+    io.write_matrix_market(tmp_path / "m.mtx.gz", g)
+    back = io.read_matrix_market(tmp_path / "m.mtx.gz")
+    np.testing.assert_array_equal(back.values, g.values)  # %.17g round-trips doubles exactly
+    with pytest.raises(errors.InvalidArgumentError, match="not symmetric"):
+        io.write_matrix_market(tmp_path / "m.mtx", g, symmetry="symmetric")
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]  # atomic writes leave no temp files
+
+
+def test_npz_and_dispatch(tmp_path):
+    g = CSRMatrix.from_edges([0, 1], [1, 0], shape=(3, 3))
+    io.write(g, tmp_path / "g.npz")
+    back = io.read(tmp_path / "g.npz")
+    assert back.shape == (3, 3) and back.values is None
+    np.testing.assert_array_equal(back.indices, g.indices)
+    sp = pytest.importorskip("scipy.sparse")
+    sp.save_npz(tmp_path / "s.npz", sp.csr_array(np.eye(3)))
+    s = io.read_npz(tmp_path / "s.npz")
+    np.testing.assert_array_equal(s.to_scipy().toarray(), np.eye(3))
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
+    with pytest.raises(errors.FormatError, match="indptr"):
+        io.read_npz(tmp_path / "bad.npz")
+    np.savez(tmp_path / "bad2.npz", indptr=np.array([0, 5]), indices=np.array([0]), shape=np.array([1, 1]))
+    with pytest.raises(errors.InvalidIndptrError):
+        io.read_npz(tmp_path / "bad2.npz")
+
+
+def test_networkx_round_trip():
+    nx = pytest.importorskip("networkx")
+    G = nx.karate_club_graph()
+    g = io.from_networkx(G, weight=None)
+    assert g.nnz == 2 * G.number_of_edges()
+    H = io.to_networkx(g, directed=False)
+    assert H.number_of_edges() == G.number_of_edges()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_plain_file_mmap_blocks(tmp_path, monkeypatch, threads):
+    # uncompressed input is mapped and cut into blocks at newlines
+    monkeypatch.setattr(io, "PLAIN_BLOCK_SIZE", 777)
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 300, 5000)
+    dst = rng.integers(0, 300, 5000)
+    text = "# header\n" + "".join(f"{a} {b}\r\n" for a, b in zip(src.tolist(), dst.tolist()))
+    p = _write(tmp_path, "plain.txt", text)
+    g = io.read_edgelist(p, n_threads=threads, block_size=777)
+    ref = CSRMatrix.from_edges(src, dst, shape=(300, 300))
+    np.testing.assert_array_equal(g.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+    mm = "%%MatrixMarket matrix coordinate pattern general\n%c\n300 300 5000\n" + "".join(
+        f"{a + 1} {b + 1}\n" for a, b in zip(src.tolist(), dst.tolist()))
+    g2 = io.read_matrix_market(_write(tmp_path, "plain.mtx", mm), n_threads=threads, block_size=777)
+    np.testing.assert_array_equal(g2.indptr, ref.indptr)
+    np.testing.assert_array_equal(g2.indices, ref.indices)
+    bad = text + "12 x\n"
+    with pytest.raises(errors.FormatError, match="line 5002"):
+        io.read_edgelist(_write(tmp_path, "bad.txt", bad), n_threads=threads, block_size=777)
+
+
+@needs_data
+def test_stdlib_gzip_fallback_gives_same_graph(monkeypatch):
+    # the isal fast path is optional: the standard library path must agree
+    path = os.path.join(DATA, "ego-Facebook", "facebook_combined.txt.gz")
+    fast = io.read_edgelist(path, symmetrize=True)
+    monkeypatch.setattr(io, "_gzip_open", lambda f: gzip.open(f, "rb"))
+    slow = io.read_edgelist(path, symmetrize=True)
+    np.testing.assert_array_equal(fast.indptr, slow.indptr)
+    np.testing.assert_array_equal(fast.indices, slow.indices)
+
+
+@needs_data
+def test_pace_road_graph_matches_npz():
+    g = io.read(os.path.join(DATA, "usa-road-FLA", "FLA.gr.xz"))
+    _npz_equal(g, os.path.join(DATA, "usa-road-FLA", "usa-road-FLA.npz"))
+
+
+@pytest.mark.parametrize("comp", [None, "gz"])
+def test_pace_synthetic(tmp_path, comp):
+    text = "c a comment\nc another\np tw 4 3\n1 2\n2 3\n4 1\n"
+    g = io.read_pace(_write(tmp_path, "g.gr", text, comp))
+    np.testing.assert_array_equal(g.to_scipy().toarray(), [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0]])
+    with pytest.raises(errors.FormatError, match="announces 4 edges"):
+        io.read_pace(_write(tmp_path, "h.gr", text.replace("p tw 4 3", "p tw 4 4"), comp))
+    with pytest.raises(errors.IndexOutOfRangeError, match="line 6"):
+        io.read_pace(_write(tmp_path, "i.gr", text.replace("4 1", "5 1"), comp))
+    with pytest.raises(errors.FormatError, match="p tw"):
+        io.read_pace(_write(tmp_path, "j.gr", "1 2\n", comp))

@@ -19,6 +19,10 @@ ffn
     1 and 2 threads (scipy has no threads); each thread count is its own
     phase, and tools are timed in blocks separated by pauses (see
     blocked_medians) so idle workers of one runtime do not spin into the next.
+ablation
+    pysparsegraph's own kernel choices at one sparsity, 1 thread: uint16 vs
+    int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch
+    tiles (PSG_SL_NV, an experiment-only override of the C driver).
 dnn
     Sparse DNN Graph Challenge inference (30 layers of 1024 neurons, 1200
     inputs): edges/s = 1200 · 32768 · 30 / time, beside scipy
@@ -181,6 +185,44 @@ def run_ffn(args):
                           "90%: vs best sparse"], lines))
 
 
+def run_ablation(args):
+    """Kernel choices at one sparsity, 1 thread: index width, ISA, batch-tile width."""
+    from pysparsegraph import prune
+    from pysparsegraph.nn import SparseLinear, isa_supported
+
+    s = float(args.sparsity.split(",")[-2] if "," in args.sparsity else args.sparsity)
+    rows = []
+    for shape in args.shapes.split(","):
+        out_f, in_f = (int(v) for v in shape.split("x"))
+        rng = np.random.default_rng(0)
+        w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+        csr = prune.to_csr(w, prune.prune(w, s))
+        l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
+        for batch in (int(b) for b in args.batch.split(",")):
+            xt = rng.standard_normal((in_f, batch)).astype(np.float32)
+            yt = np.empty((out_f, batch), np.float32)
+
+            def run(layer, isa="auto", nv=None):
+                def f():
+                    if nv is None:
+                        os.environ.pop("PSG_SL_NV", None)
+                    else:
+                        os.environ["PSG_SL_NV"] = nv
+                    layer.forward_t(xt, out=yt, n_threads=1, isa=isa)
+                return f
+            fns = {"default (uint16, auto ISA, auto tile)": run(l16), "int32 ids": run(l32),
+                   "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8")}
+            for isa in ("avx2", "portable"):
+                if isa_supported(isa):
+                    fns[f"{isa} kernel"] = run(l16, isa=isa)
+            res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
+            os.environ.pop("PSG_SL_NV", None)
+            base = res["default (uint16, auto ISA, auto tile)"][0]
+            for k, (med, _) in res.items():
+                rows.append([shape, batch, f"{s:.0%}", k, f"{med * 1e3:.3f}", f"{med / base:.2f}"])
+    print(markdown_table(["W (out×in)", "batch", "sparsity", "variant", "median ms", "time / default"], rows))
+
+
 def _read_mtx_gz(path):
     import scipy.io
     import scipy.sparse as sps
@@ -272,7 +314,9 @@ def run_dnn(args):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", default="ffn,dnn", help="comma-separated: ffn, dnn (default: %(default)s)")
+    p.add_argument("--part", default="ffn,dnn",
+                   help="comma-separated: ffn, dnn, ablation (kernel variants at the second-last "
+                        "--sparsity, 1 thread) (default: %(default)s)")
     p.add_argument("--shapes", default="1536x384,384x1536,384x384", help="out x in (default: %(default)s)")
     p.add_argument("--batch", default="128,512")
     p.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")
@@ -287,5 +331,7 @@ def main(argv=None):
         run_ffn(args)
     if "dnn" in parts:
         run_dnn(args)
+    if "ablation" in parts:
+        run_ablation(args)
     print(f"\n(total {time.time() - t0:.0f} s)")
     return 0

@@ -189,12 +189,12 @@ typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *,
                                 const float *, const float *, int64_t, int64_t, int64_t, float *, int,
                                 float, int, int);
 
-/* Vectors per batch tile. Measured on Zen 4 (1 thread, 90% sparse MiniLM
- * shapes): 4-vector tiles beat 8 by ~30% for n_in = 384 (the 96 KiB tile is
- * re-read from L2 with fewer misses and W is short), while 8 wins for
- * n_in = 1536 (W is long, so amortizing each index/value load over 8 FMAs
- * matters more). */
-#define PSG_SL_NV_SMALL_IN 768
+/* Vectors per batch tile: 8, i.e. 8 independent FMA chains per output row and
+ * each index/value load amortized over 8 FMAs. 4-vector tiles (smaller L2
+ * footprint) were measured as well (`python -m bench model --part ablation`):
+ * equal or slower on every MiniLM shape here, so they are only reachable
+ * through the experiment override below. */
+#define PSG_SL_NV_DEFAULT 8
 
 /* Per-calling-thread scratch for the packed input: reused across calls
  * because a fresh multi-MiB malloc is served by mmap and page-faulted in on
@@ -255,7 +255,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
 
     /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel reads Xt in place. */
     const int64_t lanes = isa == PSG_ISA_AVX512 ? 16 : 8;
-    int nv = n_in <= PSG_SL_NV_SMALL_IN ? 4 : 8;
+    int nv = PSG_SL_NV_DEFAULT;
     {
         /* PSG_SL_NV=2|4|8 overrides the tile width: for the ablation in bench/model.py only. */
         const char *ev = getenv("PSG_SL_NV");

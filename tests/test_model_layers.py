@@ -205,7 +205,7 @@ def test_kernel_isa_name():
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("in_features,batch", [(1000, 300), (1000, 128), (800, 513), (100, 257)])
 def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
-    # n_in > 768 uses 8-vector tiles, smaller n_in 4-vector tiles; batches wider than one tile are packed
+    # batches wider than one 8-vector tile (128 floats with AVX-512, 64 with AVX2) are packed
     layer, wp, b = _layer(40, in_features, 0.9, in_features + batch, act="relu")
     x = np.random.default_rng(batch).standard_normal((batch, in_features)).astype(np.float32)
     y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=2).T

@@ -190,7 +190,7 @@ def run_ablation(args):
     from pysparsegraph import prune
     from pysparsegraph.nn import SparseLinear, isa_supported
 
-    s = float(args.sparsity.split(",")[-2] if "," in args.sparsity else args.sparsity)
+    s = float(args.sparsity.split(",")[-1])
     rows = []
     for shape in args.shapes.split(","):
         out_f, in_f = (int(v) for v in shape.split("x"))
@@ -315,7 +315,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", default="ffn,dnn",
-                   help="comma-separated: ffn, dnn, ablation (kernel variants at the second-last "
+                   help="comma-separated: ffn, dnn, ablation (kernel variants at the last "
                         "--sparsity, 1 thread) (default: %(default)s)")
     p.add_argument("--shapes", default="1536x384,384x1536,384x384", help="out x in (default: %(default)s)")
     p.add_argument("--batch", default="128,512")

@@ -105,10 +105,11 @@ def load_safetensors(path, *, bf16="float32"):
     for begin, end, name, code, shape in entries:
         buf = mm[base + begin:base + end].view(np.ndarray)  # plain views (memmap subclass mishandles 0-d)
         if code == "BF16":
-            bits = buf.view(np.uint16).reshape(tuple(shape))
+            bits = buf.view("<u2").reshape(tuple(shape))
             arr = bits if bf16 == "raw" else _bf16_to_f32(bits)
         else:
-            arr = buf.view(_ST_DTYPES[code]).reshape(tuple(shape))
+            # safetensors is little-endian whatever the machine ('<' is a no-op on x86/ARM)
+            arr = buf.view(np.dtype(_ST_DTYPES[code]).newbyteorder("<")).reshape(tuple(shape))
         arr.flags.writeable = False
         out[name] = arr
     return out

@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "gnn": ("bench.gnn", "GNN kernels: transpose/forward ratio, reducers, sddmm, edge softmax vs peers"),
     "io": ("bench.io", "graph file reading speed and peak memory, mmap load, reordering speedups"),
     "propagation": ("bench.propagation", "SGC propagation S^k X (pysparsegraph.sklearn) beside scipy.sparse"),
+    "model": ("bench.model", "pruned linear layers (MiniLM FFN shapes) and the Sparse DNN Graph Challenge vs peers"),
 }
 
 

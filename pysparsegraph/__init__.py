@@ -9,8 +9,10 @@ from pysparsegraph import errors
 from pysparsegraph.config import show_config
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.ops import spmm
+from pysparsegraph.plan import Plan, plan_spmm, spmm_bf16, to_bfloat16
 
 from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
-__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__"]
+__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
+           "Plan", "plan_spmm", "spmm_bf16", "to_bfloat16"]

@@ -41,7 +41,7 @@ def _output(out, shape, dtype, vector, inputs):
     return out.reshape(shape)
 
 
-def spmm(A, X, out=None, *, n_threads=None):
+def spmm(A, X, out=None, *, n_threads=None, plan=None):
     """``A @ X``: sparse matrix times dense matrix (or vector).
 
     Parameters
@@ -56,6 +56,9 @@ def spmm(A, X, out=None, *, n_threads=None):
     n_threads : int, optional
         Threads to use; ``None`` takes the OpenMP runtime's limit at call time,
         so ``threadpoolctl.threadpool_limits`` applies.
+    plan : Plan, optional
+        From :func:`pysparsegraph.plan_spmm` (layout, partition, schedule, SIMD
+        path). By default an automatic plan is built once and cached on A.
 
     Returns
     -------
@@ -70,7 +73,11 @@ def spmm(A, X, out=None, *, n_threads=None):
                                         "A @ X needs them equal")
     values = A.values_as(x.dtype)
     y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A.indptr, A.indices, values))
-    _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
+    if A.n_rows and x.shape[1]:
+        from pysparsegraph import plan as _plan
+        _plan._run(A, values, x, y, n_threads, plan)
+    else:
+        _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
     if out is not None:
         return out
     return y[:, 0] if vector else y

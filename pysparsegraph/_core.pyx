@@ -113,3 +113,4 @@ def cpu_features():
 include "_storage.pxi"
 include "_spmm.pxi"
 include "_perf.pxi"
+include "_generate.pxi"

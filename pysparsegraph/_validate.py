@@ -21,7 +21,7 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
     a = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
     if a.ndim != 1:
         raise errors.ShapeMismatchError(f"{name} must be 1-D, got an array of shape {a.shape}")
-    if allowed_from is not None and not allowed_from(a.dtype):
+    if allowed_from is not None and a.size and not allowed_from(a.dtype):
         raise errors.DTypeError(f"{name} has dtype {a.dtype}, which cannot be used as {dtype}")
     needs_copy = a.dtype != dtype or not a.flags.c_contiguous
     if needs_copy and copy is False:

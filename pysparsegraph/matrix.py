@@ -48,7 +48,11 @@ class CSRMatrix:
     -----
     The arrays exposed by the properties are read-only views. The library never
     writes into arrays it was given; if you keep writing into them yourself
-    after construction, the matrix sees those changes.
+    after construction, the matrix sees those changes. The same holds for
+    :meth:`from_scipy`, which shares scipy's arrays: scipy methods that work in
+    place (``sum_duplicates``, ``sort_indices``, and operations that call them,
+    such as ``abs``) rewrite arrays the matrix uses; pass ``copy=True`` to
+    decouple the two.
     Unsorted and duplicate column ids within a row are allowed; products sum
     duplicates, as scipy does.
     """
@@ -139,6 +143,8 @@ class CSRMatrix:
         duplicates : {"sum", "first", "keep"}
             Repeated (src, dst) pairs: one entry with the values summed in input
             order, one entry with the first value, or every repetition kept.
+            An unweighted graph has no values to sum: "sum" and "first" both
+            leave one edge (pass ``values=np.ones(m)`` to count repeats).
         self_loops : {"keep", "drop", "add"}
             ``"add"`` gives every node without a self loop one with
             ``loop_value`` (existing loops are kept as they are).

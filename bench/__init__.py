@@ -1,0 +1,4 @@
+"""Benchmark harness of pysparsegraph (not part of the installed package).
+
+Run from a checkout: ``python -m bench <subcommand> --help``.
+"""

@@ -1,0 +1,147 @@
+"""Every kind of bad input gets its own error class and a message naming the argument."""
+import numpy as np
+import pytest
+
+import pysparsegraph as psg
+from pysparsegraph import errors
+
+I64 = np.int64
+I32 = np.int32
+
+
+def test_errors_derive_from_builtin_kinds():
+    assert issubclass(errors.InvalidIndptrError, ValueError)
+    assert issubclass(errors.IndexOutOfRangeError, IndexError)
+    assert issubclass(errors.DTypeError, TypeError)
+    assert issubclass(errors.ShapeMismatchError, ValueError)
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.PSGError) or name == "PSGError"
+
+
+def test_non_monotone_indptr():
+    with pytest.raises(errors.InvalidIndptrError, match=r"non-decreasing.*indptr\[1\] = 3 > indptr\[2\] = 1"):
+        psg.CSRMatrix(np.array([0, 3, 1, 4], I64), np.zeros(4, I32), shape=(3, 3))
+
+
+def test_indptr_wrong_length():
+    with pytest.raises(errors.InvalidIndptrError, match="indptr has length 3 but shape"):
+        psg.CSRMatrix(np.array([0, 1, 2], I64), np.zeros(2, I32), shape=(4, 4))
+    with pytest.raises(errors.InvalidIndptrError, match="n_rows \\+ 1 >= 1"):
+        psg.CSRMatrix(np.zeros(0, I64), np.zeros(0, I32), shape=(0, 0))
+
+
+def test_indptr_not_starting_at_zero():
+    with pytest.raises(errors.InvalidIndptrError, match=r"indptr\[0\] must be 0, got 1"):
+        psg.CSRMatrix(np.array([1, 2, 3], I64), np.zeros(3, I32), shape=(2, 2))
+
+
+def test_indptr_end_disagrees_with_indices_length():
+    with pytest.raises(errors.InvalidIndptrError, match=r"indptr\[-1\] = 5 but there are 4"):
+        psg.CSRMatrix(np.array([0, 2, 5], I64), np.zeros(4, I32), shape=(2, 2))
+
+
+def test_column_index_out_of_range_and_negative():
+    with pytest.raises(errors.IndexOutOfRangeError, match=r"indices\[2\] = 7 is outside \[0, 4\)"):
+        psg.CSRMatrix(np.array([0, 2, 3], I64), np.array([0, 1, 7], I32), shape=(2, 4))
+    with pytest.raises(errors.IndexOutOfRangeError, match=r"indices\[1\] = -1"):
+        psg.CSRMatrix(np.array([0, 2, 3], I64), np.array([0, -1, 2], I64), shape=(2, 4))
+
+
+def test_edges_out_of_range():
+    with pytest.raises(errors.IndexOutOfRangeError, match=r"edge 1 = \(5, 0\) is outside the 3 x 3 shape"):
+        psg.from_edges([0, 5], [1, 0], shape=(3, 3))
+    with pytest.raises(errors.IndexOutOfRangeError, match="node ids must be >= 0"):
+        psg.from_edges([0, -2], [1, 0])
+
+
+def test_mismatched_lengths():
+    with pytest.raises(errors.ShapeMismatchError, match="values has 2 entries but indices has 3"):
+        psg.CSRMatrix(np.array([0, 3], I64), np.zeros(3, I32), np.ones(2), shape=(1, 1))
+    with pytest.raises(errors.ShapeMismatchError, match="src has 2 entries but dst has 3"):
+        psg.from_edges([0, 1], [0, 1, 1])
+    with pytest.raises(errors.ShapeMismatchError, match="values has 1 entries but there are 2 edges"):
+        psg.from_edges([0, 1], [0, 1], [1.0])
+
+
+def test_wrong_dtypes():
+    with pytest.raises(errors.DTypeError, match="indices must be an integer array"):
+        psg.CSRMatrix(np.array([0, 1], I64), np.array([0.5]), shape=(1, 1))
+    with pytest.raises(errors.DTypeError, match="indptr has dtype float64"):
+        psg.CSRMatrix(np.array([0.0, 1.0]), np.array([0], I32), shape=(1, 1))
+    with pytest.raises(errors.DTypeError, match="values has dtype complex128"):
+        psg.CSRMatrix(np.array([0, 1], I64), np.array([0], I32), np.array([1j]), shape=(1, 1))
+    with pytest.raises(errors.DTypeError, match="src has dtype float64"):
+        psg.from_edges(np.array([0.0, 1.0]), [0, 1])
+
+
+def test_spmm_shape_mismatch():
+    A = psg.from_edges([0, 1], [1, 2], shape=(2, 3))
+    with pytest.raises(errors.ShapeMismatchError, match="A has 3 columns but X has 4 rows"):
+        psg.spmm(A, np.ones((4, 2)))
+    with pytest.raises(errors.ShapeMismatchError, match="X must be 1-D or 2-D"):
+        psg.spmm(A, np.ones((3, 2, 2)))
+
+
+def test_spmm_wrong_x_dtype_names_the_fix():
+    A = psg.from_edges([0, 1], [1, 2], shape=(2, 3))
+    with pytest.raises(errors.DTypeError, match=r"X must be float32 or float64, got int64.*astype"):
+        psg.spmm(A, np.ones((3, 2), np.int64))
+    with pytest.raises(errors.DTypeError, match="A must be a pysparsegraph.CSRMatrix"):
+        psg.spmm(np.eye(3), np.ones((3, 2)))
+
+
+def test_spmm_bad_out():
+    A = psg.from_edges([0, 1], [1, 2], shape=(2, 3))
+    X = np.ones((3, 4))
+    with pytest.raises(errors.ShapeMismatchError, match=r"out has shape \(2, 3\), expected \(2, 4\)"):
+        psg.spmm(A, X, out=np.empty((2, 3)))
+    with pytest.raises(errors.DTypeError, match="out has dtype float32, expected float64"):
+        psg.spmm(A, X, out=np.empty((2, 4), np.float32))
+    with pytest.raises(errors.InvalidArgumentError, match="C-contiguous and writeable"):
+        psg.spmm(A, X, out=np.empty((4, 2)).T)
+    big = np.ones((3, 4))
+    with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+        psg.spmm(psg.from_edges([0, 1, 2], [1, 2, 0]), big, out=big)
+
+
+def test_bad_thread_counts_and_options():
+    A = psg.from_edges([0, 1], [1, 0])
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(errors.InvalidArgumentError, match="n_threads"):
+            psg.spmm(A, np.ones((2, 2)), n_threads=bad)
+    with pytest.raises(errors.InvalidArgumentError, match="duplicates must be one of"):
+        psg.from_edges([0], [0], duplicates="mean")
+    with pytest.raises(errors.InvalidArgumentError, match="self_loops must be one of"):
+        psg.from_edges([0], [0], self_loops="remove")
+    with pytest.raises(errors.ShapeMismatchError, match="symmetrize needs a square shape"):
+        psg.from_edges([0], [1], shape=(1, 2), symmetrize=True)
+    with pytest.raises(errors.InvalidArgumentError, match="shape\\[1\\] must be >= 0"):
+        psg.from_edges([0], [0], shape=(1, -1))
+
+
+def test_int32_overflow_in_nnz_is_caught_before_memory_is_touched():
+    # An indptr that claims more entries than int32 can count, with a short
+    # indices array: must be rejected by the length check, not read past the end.
+    indptr = np.array([0, 2**31 + 10], I64)
+    with pytest.raises(errors.InvalidIndptrError, match=r"indptr\[-1\] = 2147483658 but there are 3"):
+        psg.CSRMatrix(indptr, np.zeros(3, I32), shape=(1, 1))
+    # int32 indptr whose running count wrapped around reads as decreasing
+    wrapped = np.array([0, 2**31 - 1, -(2**31) + 5], np.int64).astype(np.int32)
+    with pytest.raises(errors.InvalidIndptrError, match="non-decreasing"):
+        psg.CSRMatrix(wrapped, np.zeros(5, I32), shape=(2, 2))
+    # column ids beyond int32 cannot be stored as int32
+    with pytest.raises(errors.IndexOverflowError, match="int32"):
+        psg.from_edges([0], [0], shape=(1, 2**31), index_dtype=np.int32)
+    # uint32 ids are narrowed to int32 when the shape allows; one that does not
+    # fit must not wrap around to a negative (or wrong) column
+    with pytest.raises(errors.IndexOverflowError, match="indices has values outside the int32 range"):
+        psg.CSRMatrix(np.array([0, 1], I64), np.array([2**31 + 3], np.uint32), shape=(1, 10))
+
+
+def test_caller_arrays_unchanged_after_errors():
+    indptr = np.array([0, 2, 1], I64)
+    indices = np.array([0, 5], I32)
+    before = indptr.copy(), indices.copy()
+    with pytest.raises(errors.PSGError):
+        psg.CSRMatrix(indptr, indices, shape=(2, 2))
+    assert np.array_equal(indptr, before[0]) and np.array_equal(indices, before[1])

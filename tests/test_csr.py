@@ -1,0 +1,172 @@
+"""CSRMatrix construction, conversion, memory and ownership."""
+import gc
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import pysparsegraph as psg
+from adversarial import coo_cases
+from pysparsegraph import errors
+
+
+def _reference_csr(n_rows, n_cols, rows, cols, vals=None):
+    data = np.ones(rows.size) if vals is None else vals
+    S = sp.coo_array((data, (rows, cols)), shape=(n_rows, n_cols)).tocsr()
+    S.sum_duplicates()
+    S.sort_indices()
+    return S
+
+
+@pytest.mark.parametrize("kind", ["csr_array", "csr_matrix", "coo_array", "coo_matrix", "csc_array", "csc_matrix"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_from_scipy_every_format(kind, dtype, rng):
+    S = sp.random(300, 200, density=0.03, format="coo", random_state=1, dtype=dtype)
+    M = getattr(sp, kind)(S)
+    A = psg.from_scipy(M)
+    assert A.shape == (300, 200)
+    assert A.dtype == dtype
+    np.testing.assert_array_equal(A.to_scipy().toarray(), S.toarray())
+
+
+def test_from_scipy_csr_shares_index_and_value_memory():
+    S = sp.random(100, 100, density=0.1, format="csr", random_state=2, dtype=np.float32)
+    A = psg.from_scipy(S)
+    assert np.shares_memory(A.indices, S.indices)
+    assert np.shares_memory(A.values, S.data)
+    # scipy's int32 indptr must be widened: one documented copy, refused under copy=False
+    assert A.indptr.dtype == np.int64
+    with pytest.raises(errors.CopyRequiredError, match="indptr"):
+        psg.from_scipy(S, copy=False)
+
+
+def test_from_scipy_non_csr_refuses_copy_false():
+    S = sp.random(10, 10, density=0.3, format="coo", random_state=3)
+    with pytest.raises(errors.CopyRequiredError, match="coo"):
+        psg.from_scipy(S, copy=False)
+
+
+def test_raw_arrays_zero_copy_and_copy_flag(rng):
+    indptr = np.array([0, 2, 2, 5], np.int64)
+    indices = np.array([0, 3, 1, 2, 3], np.int32)
+    values = rng.standard_normal(5)
+    A = psg.CSRMatrix(indptr, indices, values, shape=(3, 4), copy=False)
+    for mine, theirs in [(A.indptr, indptr), (A.indices, indices), (A.values, values)]:
+        assert np.shares_memory(mine, theirs)
+        assert not mine.flags.writeable
+    assert indptr.flags.writeable  # the caller's arrays keep their own flags
+    B = psg.CSRMatrix(indptr, indices, values, shape=(3, 4), copy=True)
+    assert not np.shares_memory(B.indices, indices)
+    with pytest.raises(errors.CopyRequiredError, match="indices"):
+        psg.CSRMatrix(indptr, indices.astype(np.int16), shape=(3, 4), copy=False)
+    # int64 indices are accepted and kept
+    C = psg.CSRMatrix(indptr, indices.astype(np.int64), shape=(3, 4), copy=False)
+    assert C.index_dtype == np.int64
+
+
+def test_unweighted_memory_is_4_bytes_per_edge_plus_8_per_row(rng):
+    src = rng.integers(0, 5000, 100000)
+    dst = rng.integers(0, 5000, 100000)
+    A = psg.from_edges(src, dst, duplicates="keep")
+    assert A.values is None and A.index_dtype == np.int32
+    assert A.nbytes == 4 * A.nnz + 8 * (A.n_rows + 1)
+
+
+@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_from_edges_matches_scipy(case, weighted, n_threads, rng):
+    name, n_rows, n_cols, rows, cols = coo_cases(rng)[case]
+    vals = rng.standard_normal(rows.size) if weighted else None
+    A = psg.from_edges(rows, cols, vals, shape=(n_rows, n_cols), n_threads=n_threads)
+    ref = _reference_csr(n_rows, n_cols, rows, cols, vals)
+    np.testing.assert_array_equal(A.indptr, ref.indptr)
+    np.testing.assert_array_equal(A.indices, ref.indices)
+    if weighted:
+        np.testing.assert_allclose(A.values, ref.data, rtol=1e-12, atol=1e-12)
+    else:
+        assert A.values is None
+
+
+def test_from_edges_policies(rng):
+    src = np.array([0, 0, 1, 1, 2, 0])
+    dst = np.array([1, 1, 1, 0, 2, 1])
+    val = np.array([1.0, 2.0, 5.0, 3.0, 7.0, 4.0])
+    dense = lambda A: A.to_scipy(dtype=np.float64).toarray()  # noqa: E731
+    np.testing.assert_array_equal(dense(psg.from_edges(src, dst, val, duplicates="sum")),
+                                  [[0, 7, 0], [3, 5, 0], [0, 0, 7]])
+    np.testing.assert_array_equal(dense(psg.from_edges(src, dst, val, duplicates="first")),
+                                  [[0, 1, 0], [3, 5, 0], [0, 0, 7]])
+    kept = psg.from_edges(src, dst, val, duplicates="keep")
+    assert kept.nnz == 6 and list(kept.values[:3]) == [1.0, 2.0, 4.0]  # input order kept
+    np.testing.assert_array_equal(dense(psg.from_edges(src, dst, val, self_loops="drop")),
+                                  [[0, 7, 0], [3, 0, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(dense(psg.from_edges(src, dst, val, self_loops="add", loop_value=9.0)),
+                                  [[9, 7, 0], [3, 5, 0], [0, 0, 7]])
+    sym = psg.from_edges(src, dst, val, symmetrize=True, duplicates="sum")
+    d = dense(sym)
+    np.testing.assert_array_equal(d, d.T)
+    np.testing.assert_array_equal(d, [[0, 10, 0], [10, 10, 0], [0, 0, 14]])
+
+
+def test_from_edges_is_thread_count_independent(rng):
+    src = rng.integers(0, 4000, 200000)
+    dst = rng.integers(0, 4000, 200000)
+    val = rng.standard_normal(200000).astype(np.float32)
+    a = psg.from_edges(src, dst, val, symmetrize=True, self_loops="add", n_threads=1)
+    b = psg.from_edges(src, dst, val, symmetrize=True, self_loops="add", n_threads=2)
+    for x, y in [(a.indptr, b.indptr), (a.indices, b.indices), (a.values, b.values)]:
+        assert x.tobytes() == y.tobytes()
+
+
+def test_from_edges_index_dtype_and_overflow():
+    A = psg.from_edges([0, 1], [1, 0], index_dtype=np.int64)
+    assert A.index_dtype == np.int64
+    with pytest.raises(errors.IndexOverflowError, match="int32"):
+        psg.from_edges([0], [0], shape=(1, 2**31 + 5), index_dtype=np.int32)
+    # a column count past int32 picks int64 indices on its own
+    assert psg.from_edges([0], [2**31 + 1], shape=(1, 2**31 + 5)).index_dtype == np.int64
+
+
+def test_to_edges_round_trip(rng):
+    src = rng.integers(0, 100, 1000)
+    dst = rng.integers(0, 80, 1000)
+    A = psg.from_edges(src, dst, rng.random(1000), shape=(100, 80))
+    s, d, v = A.to_edges()
+    B = psg.from_edges(s, d, v, shape=A.shape)
+    np.testing.assert_array_equal(A.indptr, B.indptr)
+    np.testing.assert_array_equal(A.indices, B.indices)
+    np.testing.assert_array_equal(A.values, B.values)
+    assert np.shares_memory(d, A.indices)
+
+
+def test_c_owned_views_outlive_the_matrix(rng):
+    A = psg.from_edges(rng.integers(0, 500, 5000), rng.integers(0, 500, 5000), rng.random(5000))
+    indices, values = A.indices, A.values
+    expected = (indices.copy(), values.copy())
+    assert not indices.flags.writeable and not indices.flags.owndata
+    del A
+    gc.collect()
+    # allocate and touch fresh memory so a freed buffer would likely be reused
+    junk = [np.full(5000, -7, np.int32) for _ in range(50)]
+    np.testing.assert_array_equal(indices, expected[0])
+    np.testing.assert_array_equal(values, expected[1])
+    del junk
+    with pytest.raises(ValueError):
+        indices[0] = 1
+
+
+def test_astype_and_values_as_share_structure(rng):
+    A = psg.from_edges(rng.integers(0, 50, 300), rng.integers(0, 50, 300), rng.random(300))
+    B = A.astype(np.float32)
+    assert B.dtype == np.float32 and np.shares_memory(A.indices, B.indices)
+    v = A.values_as(np.float32)
+    assert v is A.values_as(np.float32)  # converted once, cached
+    U = psg.from_edges([0, 1], [1, 1])
+    assert U.values_as(np.float32) is None
+    np.testing.assert_array_equal(U.astype(np.float64).values, [1.0, 1.0])
+
+
+def test_repr_mentions_shape_and_storage():
+    A = psg.from_edges([0, 1], [1, 2])
+    assert "3x3" in repr(A) and "unweighted" in repr(A) and "int32" in repr(A)

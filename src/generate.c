@@ -47,6 +47,7 @@ psg_status psg_generate_rmat(int scale, int64_t n_edges, double a, double b, dou
                    tc = (uint64_t)((a + b + c) * two32);
     const uint64_t k1 = mix64(seed ^ 0x5ca1ab1eull), k2 = mix64(seed ^ 0xfeedfaceull);
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
 #pragma omp parallel for num_threads(threads) schedule(static) if (n_edges > 65536)
     for (int64_t e = 0; e < n_edges; e++) {
         uint64_t u = 0, v = 0, r = 0;
@@ -77,6 +78,7 @@ psg_status psg_generate_er(int64_t n, int64_t n_edges, uint64_t seed, int64_t *s
     if (n == 0 && n_edges > 0) return psg__fail(PSG_ERR_INVALID_ARG, "n_edges > 0 needs n > 0");
     if (n_edges > 0 && (!src || !dst)) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
 #pragma omp parallel for num_threads(threads) schedule(static) if (n_edges > 65536)
     for (int64_t e = 0; e < n_edges; e++) {
         /* 128-bit multiply-shift maps a 64-bit draw to [0, n) without modulo bias worth noting */
@@ -94,8 +96,10 @@ psg_status psg_generate_grid2d(int64_t rows, int64_t cols, int64_t *indptr, int3
     if (rows > 0 && cols > 0 && rows > (int64_t)2147483647 / cols)
         return psg__fail(PSG_ERR_OVERFLOW, "rows*cols must be < 2^31 (int32 node ids)");
     const int64_t n = rows * cols;
+    (void)n;
     if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "indptr is NULL");
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
     /* Degree of node (i, j) is known in closed form, so the offsets of row i
      * are computable without a scan: row i holds cols nodes, each of degree
      * (i>0)+(i<rows-1)+(j>0)+(j<cols-1). */

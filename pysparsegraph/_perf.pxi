@@ -154,3 +154,32 @@ def spmm_force_isa(int isa):
 
 def spmm_active_isa():
     return psg_spmm_active_isa()
+
+
+cdef extern from "pysparsegraph/probe.h" nogil:
+    psg_status psg_probe_triad(int64_t n, int reps, int n_threads, double *gbps)
+    psg_status psg_probe_gather(int64_t n_rows, int64_t k, const float *x, int64_t m, const int32_t *idx,
+                                int reps, int n_threads, double *gbps)
+
+
+def probe_triad(int64_t n, int reps, int n_threads):
+    """Best triad bandwidth in GB/s (24 bytes per element)."""
+    cdef double g = 0
+    cdef psg_status st
+    with nogil:
+        st = psg_probe_triad(n, reps, n_threads, &g)
+    _check(st)
+    return g
+
+
+def probe_gather(cnp.ndarray x, cnp.ndarray idx, int reps, int n_threads):
+    """Best random row-gather bandwidth in GB/s for float32 x (n_rows, k) and int32 idx."""
+    cdef double g = 0
+    cdef psg_status st
+    cdef int64_t n = x.shape[0], k = x.shape[1], m = idx.shape[0]
+    cdef const float *xp = <const float *>_ptr(x)
+    cdef const int32_t *ip = <const int32_t *>_ptr(idx)
+    with nogil:
+        st = psg_probe_gather(n, k, xp, m, ip, reps, n_threads, &g)
+    _check(st)
+    return g

@@ -8,6 +8,9 @@
 #include "schedule.h"
 #include "spmm_plan.h"
 #include "pysparsegraph/spmm.h"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 #define PSG_CAT_(a, b) a##b
 #define PSG_CAT(a, b) PSG_CAT_(a, b)

@@ -14,6 +14,7 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
         pass
     ctypedef struct psg_spmm_plan_info:
         int layout, partition, schedule, isa, n_threads, value_bytes, index_bytes
+        int serial
         int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty
         int64_t bytes
         double build_seconds
@@ -60,7 +61,7 @@ cdef class _SpmmPlan:
         cdef psg_spmm_plan_info inf
         _check(psg_spmm_plan_describe(self.ptr, &inf))
         return dict(layout=inf.layout, partition=inf.partition, schedule=inf.schedule, isa=inf.isa,
-                    n_threads=inf.n_threads, value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
+                    n_threads=inf.n_threads, serial=bool(inf.serial), value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
                     k=inf.k, n_chunks=inf.n_chunks, split_len=inf.split_len, n_hubs=inf.n_hubs,
                     n_slots=inf.n_slots, seg_width=inf.seg_width, n_segs=inf.n_segs,
                     n_nonempty=inf.n_nonempty, nbytes=inf.bytes, build_seconds=inf.build_seconds)

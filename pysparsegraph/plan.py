@@ -57,7 +57,9 @@ class Plan:
     Build it with :func:`plan_spmm`; pass it to ``spmm(A, X, plan=plan)``.
     Attributes (read-only): ``layout`` ("csr" or "blocked"), ``partition``,
     ``schedule``, ``isa`` (``"auto"`` = best the CPU has, decided per call),
-    ``k``, ``dtype``, ``n_threads``, ``n_chunks``, ``split_len`` (hub rows are
+    ``k``, ``dtype``, ``n_threads``, ``serial`` (True when the work is too
+    small to be worth a second thread: it then runs on the calling thread),
+    ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
     ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
     blocked copy of A) and ``build_seconds``.
@@ -77,6 +79,7 @@ class Plan:
         self.schedule = _name(_SCHEDULES, info["schedule"])
         self.isa = _name(_ISAS, info["isa"])
         self.n_threads = int(info["n_threads"])
+        self.serial = bool(info["serial"])
         self.n_chunks = int(info["n_chunks"])
         self.split_len = int(info["split_len"])
         self.n_hubs = int(info["n_hubs"])
@@ -88,7 +91,7 @@ class Plan:
     def __repr__(self):
         extra = f", seg_width={self.seg_width}, n_segs={self.n_segs}" if self.layout == "blocked" else ""
         return (f"Plan(layout={self.layout!r}{extra}, k={self.k}, dtype={self.dtype.name}, "
-                f"n_threads={self.n_threads}, partition={self.partition!r}, schedule={self.schedule!r}, "
+                f"n_threads={self.n_threads}{', serial=True' if self.serial else ''}, partition={self.partition!r}, schedule={self.schedule!r}, "
                 f"isa={self.isa!r}, n_chunks={self.n_chunks}, split_len={self.split_len}, n_hubs={self.n_hubs}, "
                 f"nbytes={self.nbytes}, build_seconds={self.build_seconds:.2e})")
 
@@ -176,13 +179,18 @@ def _run(A, values, x, y, n_threads, plan):
     ``x`` float32/float64 (or uint16 bfloat16 with float32 ``y``), validated."""
     k = x.shape[1]
     acc = y.dtype
-    weighted = values is not None
+    threads = resolve_threads(n_threads)
     if plan is None:
-        plan = plan_spmm(A, k, acc, n_threads=n_threads)
+        # fast path: the automatic plan for this (k, dtype, team size), cached on A
+        key = ("spmm_auto", k, acc.char, threads if threads > 0 else _core.max_threads())
+        plan = A._cache.get(key)
+        if plan is None:
+            plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
     elif not isinstance(plan, Plan):
         raise errors.InvalidArgumentError(f"plan must be a Plan from plan_spmm, got {type(plan).__name__}")
-    plan._check_for(A, k, acc, weighted)
-    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
+    else:
+        plan._check_for(A, k, acc, values is not None)
+    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, threads)
 
 
 def to_bfloat16(X, *, n_threads=None):

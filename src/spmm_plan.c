@@ -220,6 +220,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->schedule = p->schedule;
     info->isa = p->isa;
     info->n_threads = p->n_threads;
+    info->serial = p->serial;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
     info->k = p->k;

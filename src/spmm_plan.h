@@ -33,7 +33,7 @@ struct psg_spmm_plan {
     int64_t *hub_row;    /* [n_hubs] */
     int64_t *hub_slot0;  /* [n_hubs+1]: hub h owns slots [hub_slot0[h], hub_slot0[h+1]) */
     psg__blocked blocked;
-    int64_t block_chunk_rows;
+    int serial;          /* work too small to be worth waking a second thread */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
 };

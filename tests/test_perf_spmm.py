@@ -71,7 +71,7 @@ def test_every_isa_and_k_matches_scipy_and_each_other(k, dtype, rng):
     ref = reference(A, X)
     outs = []
     for isa in ISAS:
-        plan = psg.plan_spmm(A, k, dtype, isa=isa, split_len=200, cache=False)
+        plan = psg.plan_spmm(A, k, dtype, isa=isa, split_len=200, n_chunks=7, cache=False)
         assert plan.n_hubs >= 1
         for t in (1, 2):
             y = psg.spmm(A, X, n_threads=t, plan=plan)
@@ -89,8 +89,11 @@ def test_index_dtypes_and_unweighted(index_dtype, weighted, rng):
     assert A.indices.dtype == index_dtype
     for dtype in (np.float32, np.float64):
         X = rng.standard_normal((400, 64)).astype(dtype)
-        y1 = psg.spmm(A, X, n_threads=1)
-        y2 = psg.spmm(A, X, n_threads=2)
+        plan = psg.plan_spmm(A, 64, dtype, n_chunks=9, cache=False)
+        y1 = psg.spmm(A, X, n_threads=1, plan=plan)
+        y2 = psg.spmm(A, X, n_threads=2, plan=plan)
+        assert psg._core.last_team_size() == 2
+        assert np.array_equal(y1, psg.spmm(A, X, n_threads=2))
         assert_close(y1, reference(A, X), dtype)
         assert np.array_equal(y1, y2)
 
@@ -115,13 +118,15 @@ def test_hub_row_split_bit_identical_across_threads_schedules_and_chunks(rng):
 
 def test_default_plan_splits_hubs_and_is_thread_independent(rng):
     A = random_csr(5000, 5000, 200000, rng, hub=17, hub_frac=0.6)
-    p1 = psg.plan_spmm(A, 16, n_threads=1)
-    p2 = psg.plan_spmm(A, 16, n_threads=2)
+    p1 = psg.plan_spmm(A, 32, n_threads=1)
+    p2 = psg.plan_spmm(A, 32, n_threads=2)
+    assert not p2.serial
     assert p1.split_len == p2.split_len and p1.n_hubs == p2.n_hubs == 1
     assert p2.n_chunks > p1.n_chunks
-    X = rng.standard_normal((5000, 16)).astype(np.float32)
+    X = rng.standard_normal((5000, 32)).astype(np.float32)
     y1 = psg.spmm(A, X, n_threads=1, plan=p1)
     y2 = psg.spmm(A, X, n_threads=2, plan=p2)
+    assert psg._core.last_team_size() == 2
     assert np.array_equal(y1, y2)
     assert np.array_equal(y1, psg.spmm(A, X, n_threads=2, plan=p1))
     assert_close(y1, reference(A, X), np.float32)
@@ -144,7 +149,7 @@ def test_blocked_layout_matches_csr_bitwise_for_sorted_rows(k, weighted, rng):
     X = rng.standard_normal((5000, k)).astype(np.float32)
     csr = psg.spmm(A, X, plan=psg.plan_spmm(A, k, layout="csr", split_len=-1, cache=False))
     for seg_width in (256, 1000, 4096):
-        plan = psg.plan_spmm(A, k, layout="blocked", seg_width=seg_width, cache=False)
+        plan = psg.plan_spmm(A, k, layout="blocked", seg_width=seg_width, n_chunks=6, cache=False)
         assert plan.layout == "blocked" and plan.n_segs == -(-5000 // seg_width)
         for t in (1, 2):
             for isa in ISAS:
@@ -156,7 +161,7 @@ def test_blocked_layout_matches_csr_bitwise_for_sorted_rows(k, weighted, rng):
 def test_blocked_unsorted_duplicates_vs_scipy(rng):
     A = random_csr(400, 70000, 20000, rng, hub=3, hub_frac=0.5)
     X = rng.standard_normal((70000, 16)).astype(np.float64)
-    plan = psg.plan_spmm(A, 16, np.float64, layout="blocked", seg_width=65536, cache=False)
+    plan = psg.plan_spmm(A, 16, np.float64, layout="blocked", seg_width=65536, n_chunks=5, cache=False)
     assert plan.n_segs == 2
     y1 = psg.spmm(A, X, n_threads=1, plan=plan)
     assert_close(y1, reference(A, X), np.float64)
@@ -253,10 +258,11 @@ def test_spmm_bf16_every_isa(k, index_dtype, rng):
     ref_exact = reference(A, from_bfloat16(Xb))  # the same bf16 inputs, float64 math
     ref = reference(A, X)
     outs = []
+    plan = psg.plan_spmm(A, k, n_chunks=8, cache=False)
     for isa in ISAS:
         with force_isa(isa):
             for t in (1, 2):
-                y = psg.spmm_bf16(A, Xb, n_threads=t)
+                y = psg.spmm_bf16(A, Xb, n_threads=t, plan=plan)
                 assert y.dtype == np.float32
                 assert_close(y, ref_exact, np.float32)
                 outs.append(y)
@@ -305,3 +311,17 @@ def test_real_graphs(name):
     assert np.array_equal(yh, psg.spmm(A, X, n_threads=1, plan=hub))
     bl = psg.plan_spmm(A, 64, layout="blocked", cache=False)
     assert_close(psg.spmm(A, X, n_threads=2, plan=bl), ref, np.float32)
+
+
+def test_small_work_runs_serially_and_large_in_parallel(rng):
+    small = random_csr(100, 100, 500, rng)
+    p = psg.plan_spmm(small, 16, n_threads=2)
+    assert p.serial and "serial=True" in repr(p)
+    X = rng.standard_normal((100, 16)).astype(np.float32)
+    psg.spmm(small, X, n_threads=2, plan=p)
+    assert psg._core.last_team_size() == 1
+    big = random_csr(20000, 20000, 300000, rng)
+    q = psg.plan_spmm(big, 64, n_threads=2)
+    assert not q.serial
+    psg.spmm(big, rng.standard_normal((20000, 64)).astype(np.float32), n_threads=2, plan=q)
+    assert psg._core.last_team_size() == 2

@@ -58,6 +58,7 @@ typedef struct psg_spmm_plan psg_spmm_plan;
 
 typedef struct {
     int layout, partition, schedule, isa, n_threads, value_bytes, index_bytes;
+    int serial;             /* 1: the plan runs on one thread whatever is asked (tiny work) */
     int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty;
     int64_t bytes;          /* memory the plan holds (incl. a blocked copy of A) */
     double build_seconds;   /* wall time psg_spmm_plan_build_* took */

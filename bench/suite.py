@@ -54,7 +54,7 @@ def main(argv=None):
     p.add_argument("--f64-k", type=int, default=64, help="the K also run in float64 (0: none)")
     p.add_argument("--peers", default="scipy,graphblas,mkl,mkl-ie,torch")
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--bf16-graphs", default="rmat20,soc-Slashdot0902,cnr-2000")
+    p.add_argument("--bf16-graphs", default="rmat20,soc-Slashdot0902,cnr-2000", help="'none' to skip")
     p.add_argument("--ablation-graphs", default="rmat20,cnr-2000,soc-Slashdot0902")
     p.add_argument("--skip-ablation", action="store_true")
     p.add_argument("--quick", action="store_true", help="cora,soc-Slashdot0902,rmat16; K=64; 3 repeats")
@@ -68,10 +68,15 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = os.path.join(args.out, f"suite-{stamp}")
     lines = []
+    log = open(base + ".log", "w")
 
     def emit(s=""):
+        # also written as we go, so a long run that is stopped keeps its results
         print(s, flush=True)
+        log.write(s + "\n")
+        log.flush()
         lines.append(s)
 
     threads = [int(t) for t in args.threads.split(",")]
@@ -140,6 +145,8 @@ def main(argv=None):
                                best_peer=best_peer,
                                speedup_best=(peer_times[best_peer] / ours) if best_peer else None)
                     records.append(rec)
+                    with open(base + ".json", "w") as f:
+                        json.dump(records, f, indent=1)
                     for n, (m, s) in res.items():
                         gbps = eb / m / 1e9
                         frac = (A.nnz * k * dtype.itemsize / m / 1e9) / gather if gather > 0 else float("nan")
@@ -157,13 +164,13 @@ def main(argv=None):
     emit("")
     emit(summary(records, threads))
 
-    if args.bf16_graphs:
+    if args.bf16_graphs and args.bf16_graphs != "none":
         emit("")
         emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats))
     if not args.skip_ablation:
         emit("")
         emit(ablation([g for g in args.ablation_graphs.split(",") if g], graphs, max(threads), args.repeats))
-    base = os.path.join(args.out, f"suite-{stamp}")
+    log.close()
     with open(base + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(base + ".json", "w") as f:

@@ -9,6 +9,7 @@ import sys
 SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
     "suite": ("bench.suite", "SpMM suite: real + generated graphs, every installed peer, ceilings, ablation, plot"),
+    "propagation": ("bench.propagation", "SGC propagation S^k X (pysparsegraph.sklearn) beside scipy.sparse"),
 }
 
 

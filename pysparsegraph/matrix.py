@@ -282,6 +282,10 @@ class CSRMatrix:
     def bytes_per_edge(self):
         return self.nbytes / max(self.nnz, 1)
 
+    def __reduce__(self):
+        # Rebuild through _trusted so an unpickled matrix has read-only arrays too.
+        return (_rebuild, (self._indptr, self._indices, self._values, self._shape))
+
     def __matmul__(self, x):
         from pysparsegraph.ops import spmm
 
@@ -291,6 +295,10 @@ class CSRMatrix:
         kind = f"values={self._values.dtype}" if self._values is not None else "unweighted"
         return (f"<CSRMatrix {self._shape[0]}x{self._shape[1]}, nnz={self.nnz}, indices={self._indices.dtype}, "
                 f"{kind}, {self.nbytes} bytes>")
+
+
+def _rebuild(indptr, indices, values, shape):
+    return CSRMatrix._trusted(readonly_view(indptr), readonly_view(indices), readonly_view(values), shape)
 
 
 def as_csr(a, name="A"):

@@ -170,3 +170,13 @@ def test_astype_and_values_as_share_structure(rng):
 def test_repr_mentions_shape_and_storage():
     A = psg.from_edges([0, 1], [1, 2])
     assert "3x3" in repr(A) and "unweighted" in repr(A) and "int32" in repr(A)
+
+
+def test_pickle_round_trip_keeps_arrays_read_only(rng):
+    import pickle
+
+    A = psg.from_edges(rng.integers(0, 30, 100), rng.integers(0, 30, 100), rng.random(100))
+    B = pickle.loads(pickle.dumps(A))
+    assert B.shape == A.shape and type(B) is psg.CSRMatrix
+    for a, b in [(A.indptr, B.indptr), (A.indices, B.indices), (A.values, B.values)]:
+        assert a.tobytes() == b.tobytes() and not b.flags.writeable

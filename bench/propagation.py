@@ -1,0 +1,136 @@
+"""``python -m bench propagation``: SGC propagation S^k X, pysparsegraph beside scipy.sparse.
+
+S = D^-1/2 (A + I) D^-1/2 (the GCN/SGC normalization), X float32 of width K
+(random, or the real bag-of-words features of Cora/Citeseer with ``-k real``).
+For each graph it times, interleaved, with medians:
+
+* ``scipy``: ``S @ (S @ X)`` (k products) with S prebuilt as a scipy CSR
+  (scipy has no threaded SpMM: 1 thread);
+* ``psg spmm nT``: the same k products with ``pysparsegraph.spmm`` on S prebuilt
+  by pysparsegraph.sklearn, at each thread count;
+* ``GraphPropagation auto``: the scikit-learn transformer end to end
+  (``transform(X)``: input validation + k products; S cached on the graph)
+  with its default ``n_threads=None`` (one thread for small products, else
+  the OpenMP limit);
+
+and, once per graph, the one-off cost of building S (self loops + scaling)
+in each library. Ratios are scipy's median over the tool's median (>1 = faster
+than scipy).
+"""
+import argparse
+import time
+
+import numpy as np
+
+from bench.common import interleaved_medians, load_graph, markdown_table
+
+
+def _scipy_sgc_matrix(A):
+    import scipy.sparse as sp
+
+    a = A.to_scipy(np.float32)
+    n = a.shape[0]
+    diag = a.diagonal()
+    ahat = (a + sp.diags_array((diag == 0).astype(np.float32))).tocsr()
+    deg = np.asarray(ahat.sum(axis=1)).ravel()
+    r = np.where(deg > 0, 1.0 / np.sqrt(np.where(deg > 0, deg, 1.0)), 0.0).astype(np.float32)
+    s = sp.diags_array(r) @ ahat @ sp.diags_array(r)
+    return sp.csr_array(s, shape=(n, n))
+
+
+def _features(name, n, k):
+    if k != "real":
+        return np.random.default_rng(0).standard_normal((n, int(k))).astype(np.float32)
+    if name == "cora":
+        from pysparsegraph.datasets import load_cora
+
+        return load_cora().features
+    import os
+
+    from pysparsegraph.datasets import shared_data_dir
+
+    path = os.path.join(shared_data_dir() or "", name, f"{name}.npz")
+    with np.load(path) as d:
+        return d["features"].astype(np.float32) if "features" in d.files else None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench propagation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--graphs", default="cora,citeseer,pubmed,coAuthorsDBLP,cnr-2000",
+                   help="comma-separated: cora or folders of the shared data (default: %(default)s)")
+    p.add_argument("-k", "--width", default="64,real",
+                   help="comma-separated feature widths; 'real' = the dataset's own features where it has "
+                        "them (default: %(default)s)")
+    p.add_argument("--hops", type=int, default=2, help="k of S^k X (default: %(default)s)")
+    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=15)
+    args = p.parse_args(argv)
+    import scipy.sparse  # noqa: F401  (fail early with a clear ImportError)
+
+    from pysparsegraph import spmm
+    from pysparsegraph.sklearn import GraphPropagation, _normalized
+
+    threads = [int(t) for t in args.threads.split(",")]
+    rows, build_rows = [], []
+    for name in args.graphs.split(","):
+        A = load_graph(name)
+        # one-off: building S in each library (pysparsegraph's uncached)
+        t0 = time.perf_counter()
+        S_sp = _scipy_sgc_matrix(A)
+        t_sp = time.perf_counter() - t0
+        t_psg = []
+        for _ in range(3):
+            A._cache.clear()
+            t0 = time.perf_counter()
+            S = _normalized(A, "sym", True)
+            t_psg.append(time.perf_counter() - t0)
+        t_psg = float(np.median(t_psg))
+        build_rows.append([name, A.n_rows, S.nnz, f"{t_sp * 1e3:.1f}", f"{t_psg * 1e3:.1f}", f"{t_sp / t_psg:.2f}x"])
+        S.values_as(np.float32)  # the float32 copy of S's values, cached as transform() would
+        for width in args.width.split(","):
+            X = _features(name, A.n_rows, width)
+            if X is None:
+                continue
+            K = X.shape[1]
+
+            def scipy_prop(X=X):
+                h = X
+                for _ in range(args.hops):
+                    h = S_sp @ h
+                return h
+
+            fns = {"scipy": scipy_prop}
+            for t in threads:
+                def psg_prop(X=X, t=t):
+                    h = X
+                    for _ in range(args.hops):
+                        h = spmm(S, h, n_threads=t)
+                    return h
+
+                fns[f"psg spmm {t}T"] = psg_prop
+            # the transformer as users call it: n_threads=None (one thread for
+            # small products, else the OpenMP limit)
+            est = GraphPropagation(A, k=args.hops).fit(X)
+            fns["GraphPropagation auto"] = (lambda est=est, X=X: est.transform(X))
+            res = interleaved_medians(fns, args.repeats)
+            ref = scipy_prop().astype(np.float64)
+            out = fns["GraphPropagation auto"]()
+            err = float(np.max(np.abs(out - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+            base = res["scipy"][0]
+            flops = 2.0 * S.nnz * K * args.hops
+            for label, (med, spread) in res.items():
+                rows.append([name, K, label, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{flops / med / 1e9:.2f}",
+                             f"{base / med:.2f}x", f"{err:.1e}" if label.startswith("Graph") else ""])
+    print(f"S^{args.hops} X, S = D^-1/2 (A+I) D^-1/2, float32, {args.repeats} interleaved repeats\n")
+    print(markdown_table(["graph", "K", "tool", "median ms", "IQR/med", "GFLOP/s", "vs scipy", "max rel err"],
+                         rows))
+    print("\nOne-off construction of S (self loops + symmetric scaling):\n")
+    print(markdown_table(["graph", "nodes", "nnz(S)", "scipy ms", "pysparsegraph ms", "vs scipy"], build_rows))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""pysparsegraph.sklearn against independent scipy / dense numpy references,
+on adversarial graphs, plus the scikit-learn conventions of the fixed-graph
+forms (which the generic checks in test_sklearn_checks.py cannot reach)."""
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="scikit-learn is needed for pysparsegraph.sklearn (pip install scikit-learn)")
+import scipy.sparse as sp  # noqa: E402
+from sklearn.base import clone  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from pysparsegraph import CSRMatrix, errors  # noqa: E402
+from pysparsegraph.datasets import load_cora  # noqa: E402
+from pysparsegraph.sklearn import (GraphLabelPropagation, GraphPropagation, KNNGraph,  # noqa: E402
+                                   NeighborAggregation, _segment_max)
+
+
+# ---------------------------------------------------------------- graphs
+def _graph(kind, dtype=None):
+    """(CSRMatrix, scipy reference with duplicates summed) for adversarial shapes."""
+    rng = np.random.default_rng(hash(kind) % 2**32)
+    n = 40
+    if kind == "random":
+        a = sp.random_array((n, n), density=0.1, rng=rng, format="csr")
+        a = a + a.T
+    elif kind == "hub":  # node 0 holds most edges, both ways
+        src = np.r_[np.zeros(n - 1, int), np.arange(1, n), [3, 4]]
+        dst = np.r_[np.arange(1, n), np.zeros(n - 1, int), [4, 3]]
+        a = sp.csr_array((rng.random(src.size) + 0.5, (src, dst)), shape=(n, n))
+    elif kind == "empty_rows_and_self_loops":
+        src = np.array([0, 0, 1, 5, 5, 7, 9, 9])
+        dst = np.array([0, 1, 0, 5, 9, 7, 5, 9])
+        a = sp.csr_array((np.ones(src.size), (src, dst)), shape=(n, n))
+    elif kind == "directed":
+        a = sp.random_array((n, n), density=0.08, rng=rng, format="csr")
+    else:
+        raise AssertionError(kind)
+    a = sp.csr_array(a)
+    a.sum_duplicates()
+    a.prune()  # sum_duplicates may leave spare entries past indptr[-1]
+    indptr, indices, data = a.indptr.astype(np.int64), a.indices.copy(), a.data.copy()
+    if kind == "hub":
+        # Unsorted columns and a duplicated entry inside rows: the CSR keeps
+        # them, scipy's reference sums them.
+        indices[indptr[0]:indptr[1]] = indices[indptr[0]:indptr[1]][::-1].copy()
+        indices = np.r_[indices[:indptr[1]], indices[indptr[1] - 1], indices[indptr[1]:]]
+        data = np.r_[data[:indptr[1]], 0.25, data[indptr[1]:]]
+        indptr = indptr.copy()
+        indptr[1:] += 1
+    g = CSRMatrix(indptr, indices, None if kind in ("empty_rows_and_self_loops",) else data, shape=(n, n))
+    # copies: scipy's sum_duplicates rewrites its arrays in place, and g shares ours
+    ref = sp.csr_array((np.ones(indices.size) if g.values is None else data.copy(), indices.copy(), indptr.copy()),
+                       shape=(n, n))
+    ref.sum_duplicates()
+    return g, ref.astype(np.float64)
+
+
+KINDS = ["random", "hub", "empty_rows_and_self_loops", "directed"]
+
+
+def _norm_ref(a, norm, self_loops):
+    a = a.tolil()
+    if self_loops:
+        d = a.diagonal()
+        a.setdiag(np.where(a.tocsr().diagonal() != 0, d, 1.0))
+        # a node whose stored loop is present keeps it (as PyG's add_remaining_self_loops)
+    a = sp.csr_array(a)
+    if norm == "none":
+        return a
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.where(deg > 0, 1.0 / np.where(deg > 0, deg, 1.0), 0.0)
+    if norm == "row":
+        return sp.diags_array(inv) @ a
+    r = np.sqrt(inv)
+    return sp.diags_array(r) @ a @ sp.diags_array(r)
+
+
+# ---------------------------------------------------------------- GraphPropagation
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("norm", ["sym", "row", "none"])
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_propagation_matches_scipy(kind, norm, self_loops):
+    g, a = _graph(kind)
+    x = np.random.default_rng(1).standard_normal((g.n_rows, 5))
+    s = _norm_ref(a, norm, self_loops)
+    ref = [x]
+    for _ in range(3):
+        ref.append(s @ ref[-1])
+    last = GraphPropagation(g, k=3, norm=norm, self_loops=self_loops).fit_transform(x)
+    np.testing.assert_allclose(last, ref[3], rtol=1e-11, atol=1e-12)
+    all_hops = GraphPropagation(g, k=3, norm=norm, self_loops=self_loops, hops="all").fit_transform(x)
+    np.testing.assert_allclose(all_hops, np.hstack(ref), rtol=1e-11, atol=1e-12)
+    # scipy input gives the same as CSRMatrix input
+    np.testing.assert_array_equal(GraphPropagation(g.to_scipy(np.float64), k=3, norm=norm,
+                                                   self_loops=self_loops).fit_transform(x), last)
+
+
+def test_propagation_float32_kept_and_threads_bit_identical():
+    cora = load_cora()
+    x = cora.features
+    outs = [GraphPropagation(cora.graph, k=2, n_threads=t).fit_transform(x) for t in (1, 2)]
+    assert outs[0].dtype == np.float32
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = GraphPropagation(cora.graph, k=2).fit_transform(x.astype(np.float64))
+    assert ref.dtype == np.float64
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-5, atol=1e-6)
+    # integers become float64
+    assert GraphPropagation(cora.graph, k=1).fit_transform(x.astype(np.int64)).dtype == np.float64
+
+
+def test_node_id_form_gathers_rows_of_full_form():
+    cora = load_cora()
+    full = GraphPropagation(cora.graph, k=2, hops="all").fit_transform(cora.features)
+    est = GraphPropagation(cora.graph, k=2, hops="all", features=cora.features)
+    ids = np.array([[5], [0], [2707], [5]])
+    np.testing.assert_array_equal(est.fit(ids).transform(ids), full[[5, 0, 2707, 5]])
+    # a node subset not seen in fit, 1-D ids, and float ids holding integers
+    np.testing.assert_array_equal(est.transform(np.array([1, 2, 3])), full[[1, 2, 3]])
+    np.testing.assert_array_equal(est.transform(np.array([[7.0]])), full[[7]])
+    np.testing.assert_array_equal(est.fit_transform(ids), full[[5, 0, 2707, 5]])
+    assert est.embedding_.shape == full.shape
+
+
+def test_k0_returns_a_copy_and_inputs_are_not_modified():
+    g, _ = _graph("random")
+    x = np.random.default_rng(2).random((g.n_rows, 3))
+    before = x.copy()
+    out = GraphPropagation(g, k=0).fit_transform(x)
+    np.testing.assert_array_equal(out, x)
+    assert not np.shares_memory(out, x)
+    out[:] = 7
+    GraphPropagation(g, k=2, features=x).fit(np.arange(g.n_rows)[:, None])
+    NeighborAggregation(g, "max", features=x).fit(np.arange(g.n_rows)[:, None])
+    np.testing.assert_array_equal(x, before)
+
+
+def test_empty_graph_and_single_feature():
+    g = CSRMatrix(np.zeros(1, np.int64), np.zeros(0, np.int32), shape=(0, 0))
+    est = GraphPropagation(g, k=2, features=np.zeros((0, 3), np.float32))
+    out = est.fit(np.zeros((0, 1), np.int64)).transform(np.zeros((0, 1), np.int64))
+    assert out.shape == (0, 3) and out.dtype == np.float32
+    g1, a = _graph("random")
+    x = np.random.default_rng(3).random((g1.n_rows, 1))
+    np.testing.assert_allclose(GraphPropagation(g1, k=1).fit_transform(x), _norm_ref(a, "sym", True) @ x)
+
+
+# ---------------------------------------------------------------- NeighborAggregation
+def _dense_max(a, x):
+    mask = a.toarray() != 0
+    out = np.where(mask[:, :, None], x[None, :, :], -np.inf).max(axis=1)
+    return np.where(mask.any(axis=1)[:, None], out, 0.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_neighbor_aggregation_matches_reference(kind):
+    g, a = _graph(kind)
+    x = np.random.default_rng(4).standard_normal((g.n_rows, 6))
+    agg = {"sum": a @ x, "mean": _norm_ref(a, "row", False) @ x, "max": _dense_max(a, x)}
+    for name, ref in agg.items():
+        only = NeighborAggregation(g, name, include_self=False).fit_transform(x)
+        np.testing.assert_allclose(only, ref, rtol=1e-12, atol=1e-12, err_msg=name)
+        both = NeighborAggregation(g, name).fit_transform(x)
+        np.testing.assert_array_equal(both, np.hstack([x, only]))
+
+
+def test_segment_max_blocks_and_threads_on_cora():
+    cora = load_cora()
+    x = cora.features[:, :40] * np.random.default_rng(5).standard_normal(40).astype(np.float32)
+    a = cora.graph.to_scipy()
+    ref = np.zeros_like(x)
+    for i in range(a.shape[0]):  # reference: one row at a time (test code only)
+        nb = a.indices[a.indptr[i]:a.indptr[i + 1]]
+        if nb.size:
+            ref[i] = x[nb].max(axis=0)
+    np.testing.assert_array_equal(_segment_max(cora.graph, x), ref)
+    # tiny blocks: many row blocks, some starting or ending mid-graph
+    np.testing.assert_array_equal(_segment_max(cora.graph, x, block_bytes=1000), ref)
+    np.testing.assert_array_equal(NeighborAggregation(cora.graph, "max", include_self=False, n_threads=1)
+                                  .fit_transform(x), ref)
+
+
+def test_mean_and_sum_threads_bit_identical():
+    cora = load_cora()
+    for aggr in ("mean", "sum"):
+        o1, o2 = (NeighborAggregation(cora.graph, aggr, n_threads=t).fit_transform(cora.features) for t in (1, 2))
+        np.testing.assert_array_equal(o1, o2)
+        assert o1.dtype == np.float32
+
+
+# ---------------------------------------------------------------- conventions (fixed graph)
+def test_clone_shares_graph_and_features_and_keeps_params():
+    cora = load_cora()
+    est = GraphPropagation(cora.graph, k=3, norm="row", features=cora.features).set_output(transform="default")
+    c = clone(est)
+    assert c.graph is cora.graph and c.features is cora.features
+    assert c.get_params() == {**est.get_params()}
+    assert not hasattr(c, "embedding_")
+    c.set_params(k=1)
+    assert est.k == 3 and c.k == 1
+
+
+def test_set_output_pandas_and_feature_names():
+    pd = pytest.importorskip("pandas", reason="pandas is needed for set_output(transform='pandas')")
+    g, _ = _graph("random")
+    x = np.random.default_rng(6).random((g.n_rows, 2))
+    df = pd.DataFrame(x, columns=["age", "score"])
+    gp = GraphPropagation(g, k=2, hops="all").set_output(transform="pandas")
+    out = gp.fit_transform(df)
+    assert list(out.columns) == ["hop0_age", "hop0_score", "hop1_age", "hop1_score", "hop2_age", "hop2_score"]
+    assert list(GraphPropagation(g).fit(df).get_feature_names_out()) == ["age", "score"]
+    # node-id form: names come from the features' columns, rows from the ids
+    na = NeighborAggregation(g, "max", features=df).set_output(transform="pandas")
+    ids = pd.DataFrame({"node": [3, 1]})
+    out = na.fit(ids).transform(ids)
+    assert list(out.columns) == ["age", "score", "max_age", "max_score"]
+    np.testing.assert_array_equal(out.to_numpy()[:, :2], x[[3, 1]])
+    assert list(NeighborAggregation(g, features=x).fit([[0]]).get_feature_names_out()) == ["x0", "x1", "mean_x0",
+                                                                                         "mean_x1"]
+
+
+def test_pickle_round_trip_of_fitted_estimators():
+    cora = load_cora()
+    ids = np.arange(cora.graph.n_rows)[:, None]
+    for est in (GraphPropagation(cora.graph, features=cora.features), NeighborAggregation(cora.graph, "max"),
+                GraphLabelPropagation(cora.graph, max_iter=5)):
+        if isinstance(est, GraphLabelPropagation):
+            est.fit(ids[cora.idx_train], cora.labels[cora.idx_train])
+            before = est.predict_proba(ids)
+        elif est.features is not None:
+            before = est.fit(ids).transform(ids)
+        else:
+            before = est.fit_transform(cora.features)
+        est2 = pickle.loads(pickle.dumps(est))
+        after = est2.predict_proba(ids) if isinstance(est2, GraphLabelPropagation) else (
+            est2.transform(ids) if est2.features is not None else est2.transform(cora.features))
+        np.testing.assert_array_equal(before, after)
+
+
+def test_pipeline_with_scaler_and_subset_transform():
+    cora = load_cora()
+    ids = np.arange(cora.graph.n_rows)[:, None]
+    pipe = make_pipeline(GraphPropagation(cora.graph, k=2, features=cora.features), StandardScaler())
+    out = pipe.fit(ids[cora.idx_train]).transform(ids[cora.idx_test])
+    assert out.shape == (1000, 1433)
+
+
+@pytest.mark.parametrize("bad, exc, words", [
+    (dict(k=-1), errors.InvalidArgumentError, "k must"),
+    (dict(k=1.5), errors.InvalidArgumentError, "k must"),
+    (dict(norm="l2"), errors.InvalidArgumentError, "norm must"),
+    (dict(hops="some"), errors.InvalidArgumentError, "hops must"),
+    (dict(self_loops="yes"), errors.InvalidArgumentError, "self_loops must"),
+    (dict(graph=None), errors.InvalidArgumentError, "graph is required"),
+    (dict(graph=np.eye(3)), errors.DTypeError, "graph must be"),
+    (dict(graph=sp.csr_array((3, 4))), errors.ShapeMismatchError, "square"),
+])
+def test_bad_parameters(bad, exc, words):
+    g, _ = _graph("random")
+    params = dict(graph=g)
+    params.update(bad)
+    x = np.ones((g.n_rows, 2))
+    with pytest.raises(exc, match=words):
+        GraphPropagation(**params).fit(x)
+
+
+def test_bad_inputs_name_the_fix():
+    g, _ = _graph("random")
+    n = g.n_rows
+    with pytest.raises(errors.ShapeMismatchError, match="pass the full feature matrix as features="):
+        GraphPropagation(g).fit(np.ones((n - 1, 2)))
+    est = GraphPropagation(g).fit(np.ones((n, 2)))
+    with pytest.raises(errors.ShapeMismatchError, match="rows but the graph has"):
+        est.transform(np.ones((n + 1, 2)))
+    with pytest.raises(ValueError, match="features"):
+        est.transform(np.ones((n, 3)))  # sklearn: X has 3 features, but ... expecting 2
+    ids_est = GraphPropagation(g, features=np.ones((n, 2)))
+    with pytest.raises(errors.IndexOutOfRangeError, match=f"outside \\[0, {n}\\)"):
+        ids_est.fit([[n]])
+    with pytest.raises(errors.IndexOutOfRangeError):
+        ids_est.fit([[-1]])
+    with pytest.raises(errors.DTypeError, match="integer node ids"):
+        ids_est.fit([[0.5]])
+    with pytest.raises(errors.ShapeMismatchError, match="column of node ids"):
+        ids_est.fit(np.zeros((3, 2), int))
+    with pytest.raises(errors.ShapeMismatchError, match="one row per node"):
+        GraphPropagation(g, features=np.ones((n + 2, 2))).fit([[0]])
+    # NaN in the features is computed through, reaching exactly the nodes scipy says
+    x = np.ones((n, 2))
+    x[3, 1] = np.nan
+    out = GraphPropagation(g, k=1, features=x).fit(np.arange(n)[:, None]).embedding_
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(_norm_ref(_graph("random")[1], "sym", True) @ x))
+    assert np.isnan(out).sum() > 1
+    with pytest.raises(ValueError, match="NaN|infinity"):  # a graph built from X cannot take NaN
+        GraphPropagation(KNNGraph(3)).fit(x)
+    with pytest.raises(TypeError, match="dense data is required"):
+        GraphPropagation(g).fit(sp.csr_array(np.ones((n, 2))))
+
+
+def test_callable_graph_builder():
+    x = np.random.default_rng(7).random((30, 3))
+    a = KNNGraph(4)(x)
+    np.testing.assert_array_equal(GraphPropagation(KNNGraph(4), k=2).fit_transform(x),
+                                  GraphPropagation(a, k=2).fit_transform(x))
+    with pytest.raises(errors.ShapeMismatchError, match="one node per row"):
+        GraphPropagation(lambda z: sp.csr_array((3, 3))).fit_transform(x)
+
+
+# ---------------------------------------------------------------- GraphLabelPropagation
+def test_label_propagation_hard_clamp_and_validation():
+    g, a = _graph("random")
+    n = g.n_rows
+    ids = np.arange(n)[:, None]
+    seeds = np.array([0, 1, 2, 3])
+    y = np.array(["a", "b", "a", "c"])
+    lp = GraphLabelPropagation(g, clamp="hard", norm="row", max_iter=7, tol=0.0).fit(ids[seeds], y)
+    assert list(lp.classes_) == ["a", "b", "c"]
+    # reference: row-normalized propagation with the seed rows reset each step
+    s = _norm_ref(a, "row", False)
+    y0 = np.zeros((n, 3))
+    y0[seeds, [0, 1, 0, 2]] = 1
+    f = y0.copy()
+    for _ in range(7):
+        f = s @ f
+        f[seeds] = y0[seeds]
+    tot = f.sum(axis=1, keepdims=True)
+    f = np.where(tot > 0, f / np.where(tot > 0, tot, 1), 1 / 3)
+    np.testing.assert_allclose(lp.label_distributions_, f, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(lp.predict(ids[seeds]), y)
+    with pytest.raises(errors.InvalidArgumentError, match="alpha"):
+        GraphLabelPropagation(g, alpha=1.0).fit(ids[seeds], y)
+    with pytest.raises(errors.InvalidArgumentError, match="no labelled"):
+        GraphLabelPropagation(g).fit(ids[:2], [-1, -1])
+    with pytest.raises(errors.ShapeMismatchError, match="y has 3 entries"):
+        GraphLabelPropagation(g).fit(ids[:2], [0, 1, 1])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from threadpoolctl import threadpool_limits
+
+    import pysparsegraph.sklearn as module
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0
+
+
+def test_self_loops_inserted_in_sorted_position_and_cached():
+    from pysparsegraph.sklearn import _normalized
+
+    cora = load_cora(features=False)
+    g = CSRMatrix(cora.graph.indptr, cora.graph.indices, shape=cora.graph.shape)  # a fresh cache
+    s = _normalized(g, "sym", True)
+    assert s is _normalized(g, "sym", True)
+    ref = _norm_ref(g.to_scipy(np.float64), "sym", True)
+    sc = s.to_scipy(np.float64)
+    assert sc.has_sorted_indices and s.nnz == g.nnz + g.n_rows
+    np.testing.assert_array_equal(sc.indices, ref.indices)
+    np.testing.assert_allclose(sc.data, ref.data, rtol=1e-15)

@@ -106,17 +106,6 @@ int64_t psg__default_split_len(int64_t nnz)
     return s < 2048 ? 2048 : s;
 }
 
-/* First row r in [lo, hi] with indptr[r] + r >= target. */
-static int64_t first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, int64_t target)
-{
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (indptr[mid] + mid < target) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
 /* Appends chunks covering non-hub rows [a, b) with about `target` cost each. */
 static void add_row_chunks(const int64_t *indptr, int64_t a, int64_t b, int64_t target, psg__chunk *out,
                            int64_t *n)
@@ -128,7 +117,7 @@ static void add_row_chunks(const int64_t *indptr, int64_t a, int64_t b, int64_t 
     if (m > b - a) m = b - a;
     int64_t base = indptr[a] + a, prev = a;
     for (int64_t i = 1; i <= m; i++) {
-        int64_t r = i == m ? b : first_row_with_cost(indptr, prev, b, base + (cost / m) * i + ((cost % m) * i) / m);
+        int64_t r = i == m ? b : psg__first_row_with_cost(indptr, prev, b, base + (cost / m) * i + ((cost % m) * i) / m);
         if (r > prev) {
             out[*n] = (psg__chunk){prev, r, 0, 0, -1};
             (*n)++;

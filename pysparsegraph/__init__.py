@@ -5,7 +5,7 @@ optional packages are imported inside the functions that use them.
 """
 __version__ = "0.1.0"
 
-from pysparsegraph import errors
+from pysparsegraph import errors, generate
 from pysparsegraph.config import show_config
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.ops import spmm
@@ -15,4 +15,4 @@ from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
 __all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
-           "Plan", "plan_spmm", "spmm_bf16", "to_bfloat16"]
+           "Plan", "generate", "plan_spmm", "spmm_bf16", "to_bfloat16"]

@@ -91,3 +91,9 @@ def test_bad_arguments():
         generate.erdos_renyi(10, -1)
     with pytest.raises(errors.InvalidArgumentError):
         generate.grid2d(70000, 70000)
+
+
+def test_generate_reachable_from_package():
+    import pysparsegraph
+    A = pysparsegraph.generate.rmat(8, 4, seed=0)
+    assert A.shape == (256, 256)

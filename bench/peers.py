@@ -89,7 +89,7 @@ class MKLInspectorExecutor(Peer):
         k = X.shape[1]
         descr = matrix_descr()
         # 10 = SPARSE_OPERATION_NON_TRANSPOSE, 101 = SPARSE_LAYOUT_ROW_MAJOR
-        lib.mkl_sparse_set_mm_hint(handle, 10, descr, 101, ctypes.c_longlong(k) if False else k, 1000)
+        lib.mkl_sparse_set_mm_hint(handle, 10, descr, 101, k, 1000)
         lib.mkl_sparse_optimize(handle)
         func = self.cf.MKL._mkl_sparse_d_mm if dbl else self.cf.MKL._mkl_sparse_s_mm
         ct = ctypes.c_double if dbl else ctypes.c_float
@@ -121,7 +121,8 @@ class TorchCSR(Peer):
         torch.set_num_threads(threads)
         A = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
                                     torch.from_numpy(S.indices.astype(np.int64)),
-                                    torch.from_numpy(S.data), size=S.shape)
+                                    torch.from_numpy(S.data), size=S.shape,
+                                    check_invariants=False)
         B = torch.from_numpy(X)
         return lambda: torch.sparse.mm(A, B)
 

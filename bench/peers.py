@@ -47,6 +47,7 @@ class GraphBLAS(Peer):
         def run():
             C << semiring(A @ B)
             C.wait()
+            return C
         return run
 
 
@@ -100,6 +101,7 @@ class MKLInspectorExecutor(Peer):
             ret = func(10, 1.0, handle, descr, 101, X, k, k, 0.0, optr, k)
             if ret != 0:
                 raise RuntimeError(f"mkl_sparse_?_mm returned {ret}")
+            return out
         return run
 
     def release(self):

@@ -28,3 +28,10 @@ clean:
 	rm -rf build/obj build/libpysparsegraph.a $(CTESTS)
 
 .PHONY: all ctest clean
+
+# C-only SpMM harness: ./build/spmm_bench [rmat|er] SCALE K THREADS [REPS]
+build/spmm_bench: bench/c/spmm_bench.c build/libpysparsegraph.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -o $@
+
+bench-c: build/spmm_bench
+.PHONY: bench-c

@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "spmm": ("bench.spmm", "SpMM of pysparsegraph beside scipy.sparse on one or more graphs"),
     "gnn": ("bench.gnn", "GNN kernels: transpose/forward ratio, reducers, sddmm, edge softmax vs peers"),
     "io": ("bench.io", "graph file reading speed and peak memory, mmap load, reordering speedups"),
+    "suite": ("bench.suite", "SpMM suite: real + generated graphs, every installed peer, ceilings, ablation, plot"),
     "propagation": ("bench.propagation", "SGC propagation S^k X (pysparsegraph.sklearn) beside scipy.sparse"),
     "model": ("bench.model", "pruned linear layers (MiniLM FFN shapes) and the Sparse DNN Graph Challenge vs peers"),
 }

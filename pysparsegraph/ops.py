@@ -41,8 +41,8 @@ def _output(out, shape, dtype, vector, inputs):
     return out.reshape(shape)
 
 
-def spmm(A, X, out=None, *, n_threads=None, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
-         return_argidx=False, transpose=False):
+def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, add_self_loops=False,
+         edge_values=None, return_argidx=False, transpose=False):
     """``A @ X``: sparse matrix times dense matrix (or vector).
 
     Parameters
@@ -57,6 +57,10 @@ def spmm(A, X, out=None, *, n_threads=None, reduce="sum", norm=None, add_self_lo
     n_threads : int, optional
         Threads to use; ``None`` takes the OpenMP runtime's limit at call time,
         so ``threadpoolctl.threadpool_limits`` applies.
+    plan : Plan, optional
+        From :func:`pysparsegraph.plan_spmm` (layout, partition, schedule, SIMD
+        path). By default an automatic plan is built once and cached on A.
+        Plans apply to the plain sum product (no GNN option below).
     reduce, norm, add_self_loops, edge_values, return_argidx, transpose
         GNN options (reducers ``"sum"/"mean"/"max"/"min"``, fused ``"sym"``/
         ``"row"``/``"col"`` normalization, implicit self loops, per-edge or
@@ -74,6 +78,10 @@ def spmm(A, X, out=None, *, n_threads=None, reduce="sum", norm=None, add_self_lo
             or transpose):
         from pysparsegraph.gnn import gspmm
 
+        if plan is not None:
+            raise errors.InvalidArgumentError("plan applies to the plain sum product only; drop plan= when using "
+                                              "reduce, norm, add_self_loops, edge_values, return_argidx or transpose")
+
         return gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops, edge_values=edge_values,
                      return_argidx=return_argidx, transpose=transpose, n_threads=n_threads)
     A = as_csr(A)
@@ -83,7 +91,11 @@ def spmm(A, X, out=None, *, n_threads=None, reduce="sum", norm=None, add_self_lo
                                         "A @ X needs them equal")
     values = A.values_as(x.dtype)
     y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A.indptr, A.indices, values))
-    _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
+    if A.n_rows and x.shape[1]:
+        from pysparsegraph import plan as _plan
+        _plan._run(A, values, x, y, n_threads, plan)
+    else:
+        _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
     if out is not None:
         return out
     return y[:, 0] if vector else y

@@ -1,7 +1,7 @@
 #include "partition.h"
 
 /* First row r in [lo, hi] with indptr[r] + r >= target (cost is monotone in r). */
-static int64_t first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, int64_t target)
+int64_t psg__first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, int64_t target)
 {
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
@@ -18,7 +18,7 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
     for (int64_t c = 1; c < n_chunks; c++) {
         /* total * c may exceed int64 only for absurd sizes; divide first. */
         int64_t target = (total / n_chunks) * c + ((total % n_chunks) * c) / n_chunks;
-        int64_t r = first_row_with_cost(indptr, bounds[c - 1], n_rows, target);
+        int64_t r = psg__first_row_with_cost(indptr, bounds[c - 1], n_rows, target);
         bounds[c] = r;
     }
     bounds[n_chunks] = n_rows;

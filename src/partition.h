@@ -7,6 +7,10 @@
  * where a row costs (its nnz + 1): the +1 keeps long runs of empty rows from
  * piling up on one chunk. bounds[n_chunks+1] out, bounds[0] = 0,
  * bounds[n_chunks] = n_rows, non-decreasing. O(n_chunks log n_rows). */
+/* First row r in [lo, hi] with indptr[r] + r >= target (binary search; the
+ * cost indptr[r] + r is non-decreasing in r). */
+int64_t psg__first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, int64_t target);
+
 void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks, int64_t *bounds);
 
 /* How many chunks to cut for a team of n_threads when each stored entry

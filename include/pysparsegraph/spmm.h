@@ -31,6 +31,95 @@ psg_status psg_spmm_i64_f64(int64_t n_rows, int64_t n_cols, const int64_t *indpt
                             const int64_t *indices, const double *values,
                             const double *x, int64_t k, double *y, int n_threads);
 
+/* ---- Plans: partition, schedule, layout and ISA chosen once, reused per call ----
+ *
+ * A plan is built from A's structure for one feature width k and value type,
+ * then passed to psg_spmm_plan_exec_* as often as needed. The hub-row split
+ * points depend only on split_len (by default a function of nnz alone), never
+ * on the thread count, so Y is bit-identical for every thread count and every
+ * steal pattern of the scheduler. */
+enum { PSG_LAYOUT_AUTO = 0, PSG_LAYOUT_CSR = 1, PSG_LAYOUT_BLOCKED = 2 };
+enum { PSG_PART_AUTO = 0, PSG_PART_NNZ = 1, PSG_PART_ROWS = 2 };
+enum { PSG_SCHED_AUTO = 0, PSG_SCHED_STATIC = 1, PSG_SCHED_DYNAMIC = 2, PSG_SCHED_STEAL = 3 };
+enum { PSG_ISA_AUTO = 0, PSG_ISA_GENERIC = 1, PSG_ISA_AVX2 = 2, PSG_ISA_AVX512 = 3 };
+
+typedef struct {
+    int layout;        /* PSG_LAYOUT_*: CSR, cache-blocked column segments, or auto (planner) */
+    int partition;     /* PSG_PART_*: nnz-balanced chunks (auto) or equal row counts (ablation) */
+    int schedule;      /* PSG_SCHED_*: work stealing (auto), static, or OpenMP dynamic */
+    int isa;           /* PSG_ISA_*: auto = best this CPU supports */
+    int64_t n_chunks;  /* 0: auto (a few per thread); otherwise the chunk count wanted */
+    int64_t split_len; /* 0: auto (max(2048, nnz/128)); < 0: never split rows; rows with
+                          more entries than split_len are cut every split_len entries */
+    int64_t seg_width; /* blocked layout: columns per segment (<= 65536); 0: auto from L2 and k */
+} psg_spmm_options;
+
+typedef struct psg_spmm_plan psg_spmm_plan;
+
+typedef struct {
+    int layout, partition, schedule, isa, n_threads, value_bytes, index_bytes;
+    int serial;             /* 1: the plan runs on one thread whatever is asked (tiny work) */
+    int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty;
+    int64_t bytes;          /* memory the plan holds (incl. a blocked copy of A) */
+    double build_seconds;   /* wall time psg_spmm_plan_build_* took */
+} psg_spmm_plan_info;
+
+/* Fills *opts with the auto settings (all zero). opts out. */
+psg_status psg_spmm_options_default(psg_spmm_options *opts);
+
+/* Builds a plan for Y = A·X with X of width k.
+ *   indptr[n_rows+1] in, indices[nnz] in, values[nnz] in or NULL (read only
+ *   when the blocked layout copies them); n_threads <= 0: OpenMP limit;
+ *   opts in or NULL (auto); *plan out, free with psg_spmm_plan_free. */
+psg_status psg_spmm_plan_build_i32_f32(int64_t n_rows, int64_t n_cols, const int64_t *indptr,
+                                       const int32_t *indices, const float *values, int64_t k,
+                                       int n_threads, const psg_spmm_options *opts, psg_spmm_plan **plan);
+psg_status psg_spmm_plan_build_i32_f64(int64_t n_rows, int64_t n_cols, const int64_t *indptr,
+                                       const int32_t *indices, const double *values, int64_t k,
+                                       int n_threads, const psg_spmm_options *opts, psg_spmm_plan **plan);
+psg_status psg_spmm_plan_build_i64_f32(int64_t n_rows, int64_t n_cols, const int64_t *indptr,
+                                       const int64_t *indices, const float *values, int64_t k,
+                                       int n_threads, const psg_spmm_options *opts, psg_spmm_plan **plan);
+psg_status psg_spmm_plan_build_i64_f64(int64_t n_rows, int64_t n_cols, const int64_t *indptr,
+                                       const int64_t *indices, const double *values, int64_t k,
+                                       int n_threads, const psg_spmm_options *opts, psg_spmm_plan **plan);
+
+/* plan in (may be NULL); frees it. */
+psg_status psg_spmm_plan_free(psg_spmm_plan *plan);
+
+/* plan in, info out. */
+psg_status psg_spmm_plan_describe(const psg_spmm_plan *plan, psg_spmm_plan_info *info);
+
+/* Y = A·X with a plan built for the same A (same indptr/nnz), k, index and
+ * value types. Arguments as psg_spmm_*; the bf16 variants read X as bfloat16
+ * (x[n_cols*k] uint16 in) and accumulate and write float32 (plan built with
+ * psg_spmm_plan_build_*_f32). */
+psg_status psg_spmm_plan_exec_i32_f32(const psg_spmm_plan *plan, const int64_t *indptr, const int32_t *indices,
+                                      const float *values, const float *x, int64_t k, float *y, int n_threads);
+psg_status psg_spmm_plan_exec_i32_f64(const psg_spmm_plan *plan, const int64_t *indptr, const int32_t *indices,
+                                      const double *values, const double *x, int64_t k, double *y, int n_threads);
+psg_status psg_spmm_plan_exec_i64_f32(const psg_spmm_plan *plan, const int64_t *indptr, const int64_t *indices,
+                                      const float *values, const float *x, int64_t k, float *y, int n_threads);
+psg_status psg_spmm_plan_exec_i64_f64(const psg_spmm_plan *plan, const int64_t *indptr, const int64_t *indices,
+                                      const double *values, const double *x, int64_t k, double *y, int n_threads);
+psg_status psg_spmm_plan_exec_i32_bf16(const psg_spmm_plan *plan, const int64_t *indptr, const int32_t *indices,
+                                       const float *values, const uint16_t *x, int64_t k, float *y, int n_threads);
+psg_status psg_spmm_plan_exec_i64_bf16(const psg_spmm_plan *plan, const int64_t *indptr, const int64_t *indices,
+                                       const float *values, const uint16_t *x, int64_t k, float *y, int n_threads);
+
+/* Converts src[n] float32 (in) to bfloat16 dst[n] (out), rounding to nearest
+ * even; NaN stays NaN. Parallel over n_threads (<= 0: OpenMP limit). */
+psg_status psg_f32_to_bf16(int64_t n, const float *src, uint16_t *dst, int n_threads);
+
+/* Forces the ISA every SpMM uses from now on (process-wide), for tests and
+ * benchmarks: PSG_ISA_AUTO restores detection. Returns PSG_ERR_UNSUPPORTED
+ * when this CPU lacks the ISA. The environment variable PYSPARSEGRAPH_ISA
+ * (generic|avx2|avx512) sets the initial value. */
+psg_status psg_spmm_force_isa(int isa);
+
+/* The ISA SpMM uses now (after forcing/detection): a PSG_ISA_* value. */
+int psg_spmm_active_isa(void);
+
 #ifdef __cplusplus
 }
 #endif

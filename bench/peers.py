@@ -1,0 +1,142 @@
+"""Peer SpMM implementations for side-by-side timing, each used only if installed.
+
+Every peer is prepared once per (graph, X, threads) outside the timed call
+(format conversion, handles, MKL's inspector-executor analysis) and then
+timed on the product alone, as generously to the peer as its API allows.
+"""
+import ctypes
+
+import numpy as np
+
+
+class Peer:
+    name = "?"
+    threaded = True
+
+    def prepare(self, S, X, threads):
+        """Returns a zero-argument callable computing S @ X (S: scipy csr_array)."""
+        raise NotImplementedError
+
+    def release(self):
+        pass
+
+
+class Scipy(Peer):
+    name = "scipy"
+    threaded = False  # scipy's SpMM is single-threaded
+
+    def prepare(self, S, X, threads):
+        return lambda: S @ X
+
+
+class GraphBLAS(Peer):
+    name = "graphblas"
+
+    def __init__(self):
+        import graphblas as gb
+        self.gb = gb
+
+    def prepare(self, S, X, threads):
+        gb = self.gb
+        gb.ss.config["nthreads"] = threads
+        A = gb.Matrix.from_csr(S.indptr, S.indices, S.data, ncols=S.shape[1], nrows=S.shape[0])
+        B = gb.Matrix.from_dense(X)
+        C = gb.Matrix(A.dtype, S.shape[0], X.shape[1])
+        semiring = gb.semiring.plus_times
+
+        def run():
+            C << semiring(A @ B)
+            C.wait()
+            return C
+        return run
+
+
+class MKL(Peer):
+    """sparse_dot_mkl's public dot_product_mkl (MKL handle created per call)."""
+    name = "mkl"
+
+    def __init__(self):
+        import sparse_dot_mkl
+        self.m = sparse_dot_mkl
+
+    def prepare(self, S, X, threads):
+        self.m.mkl_set_num_threads(threads)
+        import scipy.sparse as sp
+        Sm = sp.csr_matrix(S)
+        out = np.empty((S.shape[0], X.shape[1]), dtype=X.dtype)
+        return lambda: self.m.dot_product_mkl(Sm, X, out=out)
+
+
+class MKLInspectorExecutor(Peer):
+    """MKL inspector-executor: one handle, mkl_sparse_set_mm_hint + mkl_sparse_optimize
+    once, then mkl_sparse_?_mm per call (through sparse_dot_mkl's bindings)."""
+    name = "mkl-ie"
+
+    def __init__(self):
+        import sparse_dot_mkl
+        from sparse_dot_mkl._mkl_interface import _cfunctions
+        self.m = sparse_dot_mkl
+        self.cf = _cfunctions
+        self._handles = []
+
+    def prepare(self, S, X, threads):
+        from sparse_dot_mkl._mkl_interface import _create_mkl_sparse, matrix_descr
+        import scipy.sparse as sp
+        self.m.mkl_set_num_threads(threads)
+        Sm = sp.csr_matrix(S)
+        handle, dbl, _ = _create_mkl_sparse(Sm)
+        self._handles.append((handle, Sm))
+        lib = self.cf._libmkl
+        k = X.shape[1]
+        descr = matrix_descr()
+        # 10 = SPARSE_OPERATION_NON_TRANSPOSE, 101 = SPARSE_LAYOUT_ROW_MAJOR
+        lib.mkl_sparse_set_mm_hint(handle, 10, descr, 101, k, 1000)
+        lib.mkl_sparse_optimize(handle)
+        func = self.cf.MKL._mkl_sparse_d_mm if dbl else self.cf.MKL._mkl_sparse_s_mm
+        ct = ctypes.c_double if dbl else ctypes.c_float
+        out = np.empty((S.shape[0], k), dtype=X.dtype)
+        optr = out.ctypes.data_as(ctypes.POINTER(ct))
+
+        def run():
+            ret = func(10, 1.0, handle, descr, 101, X, k, k, 0.0, optr, k)
+            if ret != 0:
+                raise RuntimeError(f"mkl_sparse_?_mm returned {ret}")
+            return out
+        return run
+
+    def release(self):
+        from sparse_dot_mkl._mkl_interface import _destroy_mkl_handle
+        for h, _ in self._handles:
+            _destroy_mkl_handle(h)
+        self._handles = []
+
+
+class TorchCSR(Peer):
+    name = "torch"
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+
+    def prepare(self, S, X, threads):
+        torch = self.torch
+        torch.set_num_threads(threads)
+        A = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
+                                    torch.from_numpy(S.indices.astype(np.int64)),
+                                    torch.from_numpy(S.data), size=S.shape,
+                                    check_invariants=False)
+        B = torch.from_numpy(X)
+        return lambda: torch.sparse.mm(A, B)
+
+
+def available_peers(names=None):
+    """Instances of the peers that import here (all by default), plus the list skipped with reasons."""
+    table = {"scipy": Scipy, "graphblas": GraphBLAS, "mkl": MKL, "mkl-ie": MKLInspectorExecutor, "torch": TorchCSR}
+    wanted = list(table) if names is None else names
+    peers, skipped = [], []
+    for n in wanted:
+        try:
+            peers.append(table[n]())
+        except Exception as e:  # not installed or broken: skip, say why
+            skipped.append((n, f"{type(e).__name__}: {e}"))
+    return peers, skipped

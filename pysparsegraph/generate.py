@@ -1,0 +1,105 @@
+"""Synthetic graphs generated in C: R-MAT (Graph500), Erdős–Rényi, 2-D grid.
+
+Each generator is deterministic for a seed and independent of the thread
+count (a counter-based random generator gives every edge its own draws).
+"""
+import numbers
+
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import choice, resolve_threads
+from pysparsegraph.matrix import CSRMatrix
+
+_SEED_MAX = (1 << 64) - 1
+
+
+def _int(value, name, lo, hi=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise errors.InvalidArgumentError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise errors.InvalidArgumentError(f"{name} must be {rng}, got {value}")
+    return value
+
+
+def _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads):
+    choice(duplicates, "duplicates", {"sum", "first", "keep"})
+    choice(self_loops, "self_loops", {"keep", "drop"})
+    return CSRMatrix.from_edges(src, dst, shape=(n, n), duplicates=duplicates, self_loops=self_loops,
+                                symmetrize=symmetrize, n_threads=n_threads)
+
+
+def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True, symmetrize=False,
+         duplicates="first", self_loops="keep", n_threads=None):
+    """R-MAT / Kronecker graph with Graph500 parameters.
+
+    Parameters
+    ----------
+    scale : int
+        ``2**scale`` nodes (0..31).
+    edge_factor : int
+        ``edge_factor * 2**scale`` edges are drawn (before duplicates are merged).
+    seed : int
+        Same seed, same graph, on any thread count.
+    a, b, c : float
+        Quadrant probabilities (d = 1 - a - b - c).
+    scramble : bool
+        Relabel nodes with a seeded bijection (Graph500 does), so hubs are not
+        all at small ids.
+    symmetrize : bool
+        Store each edge both ways (an undirected graph).
+    duplicates : {"first", "keep"}
+        Repeated edges merged into one entry (default) or all kept.
+    self_loops : {"keep", "drop"}
+
+    Returns
+    -------
+    CSRMatrix
+        Unweighted, ``2**scale`` square, int32 indices.
+    """
+    scale = _int(scale, "scale", 0, 31)
+    edge_factor = _int(edge_factor, "edge_factor", 0)
+    seed = _int(seed, "seed", 0, _SEED_MAX)
+    for name, v in (("a", a), ("b", b), ("c", c)):
+        if not isinstance(v, numbers.Real) or not (0.0 <= float(v) <= 1.0):
+            raise errors.InvalidArgumentError(f"{name} must be a probability in [0, 1], got {v!r}")
+    if a + b + c > 1.0 + 1e-12:
+        raise errors.InvalidArgumentError(f"a + b + c must be <= 1, got {a + b + c}")
+    n = 1 << scale
+    t = resolve_threads(n_threads)
+    src, dst = _core.generate_rmat(scale, edge_factor * n, float(a), float(b), float(c), seed, bool(scramble), t)
+    return _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads)
+
+
+def erdos_renyi(n, avg_degree, seed=0, *, symmetrize=False, duplicates="first", self_loops="keep",
+                n_threads=None):
+    """Erdős–Rényi graph G(n, m) with ``m = round(n * avg_degree)`` uniform edges.
+
+    With ``symmetrize=True`` each drawn edge is stored both ways (mean degree
+    about ``2 * avg_degree``). Returns an unweighted ``n × n`` CSRMatrix.
+    """
+    n = _int(n, "n", 0, (1 << 31) - 1)
+    if not isinstance(avg_degree, numbers.Real) or not (0 <= float(avg_degree) <= 1e6):
+        raise errors.InvalidArgumentError(f"avg_degree must be a number in [0, 1e6], got {avg_degree!r}")
+    seed = _int(seed, "seed", 0, _SEED_MAX)
+    if n == 0:
+        return CSRMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=(0, 0))
+    m = int(round(n * float(avg_degree)))
+    src, dst = _core.generate_er(n, m, seed, resolve_threads(n_threads))
+    return _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads)
+
+
+def grid2d(rows, cols, *, n_threads=None):
+    """2-D grid graph (4-neighbour, undirected: both directions stored).
+
+    Node ``(i, j)`` has id ``i * cols + j``. Returns an unweighted square
+    CSRMatrix with sorted column ids.
+    """
+    rows = _int(rows, "rows", 0)
+    cols = _int(cols, "cols", 0)
+    if rows * cols > (1 << 31) - 1:
+        raise errors.InvalidArgumentError(f"rows * cols must be < 2**31, got {rows * cols}")
+    indptr, indices = _core.generate_grid2d(rows, cols, resolve_threads(n_threads))
+    return CSRMatrix._trusted(indptr, indices, None, (rows * cols, rows * cols))

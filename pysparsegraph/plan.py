@@ -1,0 +1,278 @@
+"""SpMM plans: how the C core partitions, schedules and lays out one product.
+
+A :class:`Plan` records the decisions the planner takes for a matrix, a
+feature width ``k``, a dtype and a thread count: the layout (plain CSR or a
+cache-blocked copy with uint16 column ids), the partition into nnz-balanced
+chunks with hub rows split at fixed points, the scheduler (work stealing by
+default) and the SIMD path. ``spmm`` builds and caches one automatically;
+:func:`plan_spmm` lets you inspect it or override any decision.
+"""
+import numpy as np
+
+from pysparsegraph import _core, errors
+from pysparsegraph._validate import FLOAT_DTYPES, resolve_threads
+
+_LAYOUTS = {"auto": 0, "csr": 1, "blocked": 2}
+_PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
+_SCHEDULES = {"auto": 0, "static": 1, "dynamic": 2, "steal": 3}
+_ISAS = {"auto": 0, "generic": 1, "avx2": 2, "avx512": 3}
+
+
+def _name(table, code):
+    for k, v in table.items():
+        if v == code:
+            return k
+    return str(code)
+
+
+def _option(value, name, table):
+    if value is None:
+        return 0
+    if value not in table:
+        raise errors.InvalidArgumentError(f"{name} must be one of {sorted(table)}, got {value!r}")
+    return table[value]
+
+
+def _count(value, name, *, allow_negative=False, maximum=None):
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise errors.InvalidArgumentError(f"{name} must be None or an integer, got {value!r}")
+    value = int(value)
+    if value < 0 and not allow_negative or value == 0:
+        raise errors.InvalidArgumentError(f"{name} must be a positive integer (or None for automatic), got {value}")
+    if maximum is not None and value > maximum:
+        raise errors.InvalidArgumentError(f"{name} must be at most {maximum}, got {value}")
+    return value
+
+
+def _effective_threads(n_threads):
+    t = resolve_threads(n_threads)
+    return t if t > 0 else max(1, _core.max_threads())
+
+
+class Plan:
+    """An SpMM plan for one (matrix structure, k, dtype, thread count).
+
+    Build it with :func:`plan_spmm`; pass it to ``spmm(A, X, plan=plan)``.
+    Attributes (read-only): ``layout`` ("csr" or "blocked"), ``partition``,
+    ``schedule``, ``isa`` (``"auto"`` = best the CPU has, decided per call),
+    ``k``, ``dtype``, ``n_threads``, ``serial`` (True when the work is too
+    small to be worth a second thread: it then runs on the calling thread),
+    ``n_chunks``, ``split_len`` (hub rows are
+    cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
+    ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
+    blocked copy of A) and ``build_seconds``.
+    """
+
+    def __init__(self, handle, matrix, k, dtype, n_threads, weighted):
+        self._handle = handle
+        self._shape = matrix.shape
+        self._nnz = matrix.nnz
+        self._indptr = matrix.indptr
+        self._weighted = weighted
+        self.k = int(k)
+        self.dtype = np.dtype(dtype)
+        info = handle.info()
+        self.layout = _name(_LAYOUTS, info["layout"])
+        self.partition = _name(_PARTITIONS, info["partition"])
+        self.schedule = _name(_SCHEDULES, info["schedule"])
+        self.isa = _name(_ISAS, info["isa"])
+        self.n_threads = int(info["n_threads"])
+        self.serial = bool(info["serial"])
+        self.n_chunks = int(info["n_chunks"])
+        self.split_len = int(info["split_len"])
+        self.n_hubs = int(info["n_hubs"])
+        self.seg_width = int(info["seg_width"])
+        self.n_segs = int(info["n_segs"])
+        self.nbytes = int(info["nbytes"])
+        self.build_seconds = float(info["build_seconds"])
+
+    def __repr__(self):
+        extra = f", seg_width={self.seg_width}, n_segs={self.n_segs}" if self.layout == "blocked" else ""
+        return (f"Plan(layout={self.layout!r}{extra}, k={self.k}, dtype={self.dtype.name}, "
+                f"n_threads={self.n_threads}{', serial=True' if self.serial else ''}, partition={self.partition!r}, schedule={self.schedule!r}, "
+                f"isa={self.isa!r}, n_chunks={self.n_chunks}, split_len={self.split_len}, n_hubs={self.n_hubs}, "
+                f"nbytes={self.nbytes}, build_seconds={self.build_seconds:.2e})")
+
+    def _check_for(self, A, k, acc_dtype, weighted):
+        if A.shape != self._shape or A.nnz != self._nnz or not (
+                A.indptr is self._indptr or np.array_equal(A.indptr, self._indptr)):
+            raise errors.InvalidArgumentError("plan was built for another matrix structure; "
+                                              "build one for this matrix with plan_spmm(A, k)")
+        if k != self.k:
+            raise errors.ShapeMismatchError(f"plan was built for k={self.k} but X has {k} columns; "
+                                            f"build one with plan_spmm(A, {k})")
+        if np.dtype(acc_dtype) != self.dtype:
+            raise errors.DTypeError(f"plan was built for {self.dtype.name} but this product accumulates in "
+                                    f"{np.dtype(acc_dtype).name}; build one with plan_spmm(A, k, dtype=...)")
+        if self.layout == "blocked" and weighted != self._weighted:
+            raise errors.InvalidArgumentError("this blocked plan holds a copy of A's values (or none); "
+                                              "rebuild it for this matrix")
+
+
+def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=None, schedule=None, isa=None,
+              n_chunks=None, split_len=None, seg_width=None, cache=True):
+    """Builds (or returns the cached) SpMM plan for ``A @ X`` with X of width ``k``.
+
+    Parameters
+    ----------
+    A : CSRMatrix or scipy.sparse matrix
+    k : int
+        Feature width (columns of X), >= 1.
+    dtype : float32 or float64
+        Accumulation dtype (float32 also serves bfloat16 X).
+    n_threads : int, optional
+        Threads the plan is sized for (chunk count); ``None`` = OpenMP limit now.
+        A plan runs correctly, and bit-identically, with any thread count.
+    layout : {"auto", "csr", "blocked"}, optional
+        ``"blocked"`` builds a cache-blocked copy of A (column segments of
+        ``seg_width`` columns, uint16 column ids, empty rows skipped).
+    partition : {"auto", "nnz", "rows"}, optional
+        nnz-balanced chunks (auto) or equal row counts (for comparison).
+    schedule : {"auto", "steal", "dynamic", "static"}, optional
+        Work stealing (auto), OpenMP dynamic, or static.
+    isa : {"auto", "avx512", "avx2", "generic"}, optional
+        SIMD path; a path this CPU lacks raises UnsupportedError.
+    n_chunks : int, optional
+        Number of chunks (auto: a few per thread, more for large work).
+    split_len : int, optional
+        Rows with more entries are split every ``split_len`` entries; -1 never
+        splits. Auto depends on nnz only, so results do not depend on threads.
+    seg_width : int, optional
+        Columns per segment of the blocked layout (<= 65536).
+    cache : bool
+        Keep the plan in ``A._cache`` (and reuse a cached one).
+
+    Returns
+    -------
+    Plan
+    """
+    from pysparsegraph.matrix import as_csr
+
+    A = as_csr(A)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise errors.InvalidArgumentError(f"k must be a positive integer, got {k!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
+    threads = _effective_threads(n_threads)
+    opts = (_option(layout, "layout", _LAYOUTS), _option(partition, "partition", _PARTITIONS),
+            _option(schedule, "schedule", _SCHEDULES), _option(isa, "isa", _ISAS),
+            _count(n_chunks, "n_chunks", maximum=(1 << 31) - 1), _count(split_len, "split_len", allow_negative=True),
+            _count(seg_width, "seg_width", maximum=65536))
+    weighted = A.values is not None
+    key = ("spmm_plan", int(k), dtype.str, threads, opts)
+    if cache and key in A._cache:
+        return A._cache[key]
+    values = A.values_as(dtype)
+    handle = _core.spmm_plan_build(A.n_cols, A.indptr, A.indices, values, int(k), dtype == np.float64, threads,
+                                   *opts)
+    plan = Plan(handle, A, k, dtype, threads, weighted)
+    if cache:
+        A._cache[key] = plan
+    return plan
+
+
+def _run(A, values, x, y, n_threads, plan):
+    """y[:] = A @ x through a plan (the cached automatic one when plan is None).
+    ``x`` float32/float64 (or uint16 bfloat16 with float32 ``y``), validated."""
+    k = x.shape[1]
+    acc = y.dtype
+    threads = resolve_threads(n_threads)
+    if plan is None:
+        # fast path: the automatic plan for this (k, dtype, team size), cached on A
+        key = ("spmm_auto", k, acc.char, threads if threads > 0 else _core.max_threads())
+        plan = A._cache.get(key)
+        if plan is None:
+            plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
+    elif not isinstance(plan, Plan):
+        raise errors.InvalidArgumentError(f"plan must be a Plan from plan_spmm, got {type(plan).__name__}")
+    else:
+        plan._check_for(A, k, acc, values is not None)
+    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, threads)
+
+
+def to_bfloat16(X, *, n_threads=None):
+    """float32 array -> its bfloat16 storage as a uint16 array (same shape).
+
+    Rounds to nearest, ties to even (NaN stays NaN), in C. The result is what
+    :func:`spmm_bf16` reads as X.
+    """
+    x = np.asarray(X)
+    if x.dtype != np.float32:
+        raise errors.DTypeError(f"X must be float32, got {x.dtype}; convert it with X.astype(np.float32)")
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape, dtype=np.uint16)
+    _core.f32_to_bf16(x.reshape(-1), out.reshape(-1), resolve_threads(n_threads))
+    return out
+
+
+def from_bfloat16(Xb):
+    """uint16 bfloat16 storage -> float32 (exact)."""
+    xb = np.asarray(Xb)
+    if xb.dtype != np.uint16:
+        raise errors.DTypeError(f"Xb must be uint16 bfloat16 storage, got {xb.dtype}")
+    return (xb.astype(np.uint32) << 16).view(np.float32)
+
+
+def spmm_bf16(A, Xb, out=None, *, n_threads=None, plan=None):
+    """``A @ X`` with X stored as bfloat16 (uint16 array from :func:`to_bfloat16`).
+
+    Accumulates and returns float32; A's values (if any) are used as float32.
+    Half the bytes of X are moved compared with float32, which is what a
+    memory-bound product is limited by.
+
+    Parameters
+    ----------
+    A : CSRMatrix or scipy.sparse matrix, ``n_rows × n_cols``
+    Xb : ndarray of uint16, shape ``(n_cols, K)``
+    out : ndarray of float32 ``(n_rows, K)``, optional
+    n_threads : int, optional
+    plan : Plan, optional
+        A float32 plan from ``plan_spmm(A, K)``.
+    """
+    from pysparsegraph.matrix import as_csr
+    from pysparsegraph.ops import _output
+
+    A = as_csr(A)
+    xb = np.asarray(Xb)
+    if xb.dtype != np.uint16:
+        raise errors.DTypeError(f"Xb must be a uint16 array of bfloat16 values (see to_bfloat16), got {xb.dtype}")
+    if xb.ndim != 2:
+        raise errors.ShapeMismatchError(f"Xb must be 2-D (n_cols, K), got shape {xb.shape}")
+    if xb.shape[0] != A.n_cols:
+        raise errors.ShapeMismatchError(f"A has {A.n_cols} columns but Xb has {xb.shape[0]} rows; they must be equal")
+    if not xb.flags.c_contiguous:
+        xb = np.ascontiguousarray(xb)
+    values = A.values_as(np.float32)
+    y = _output(out, (A.n_rows, xb.shape[1]), np.dtype(np.float32), False, (xb, A.indptr, A.indices, values))
+    if A.n_rows and xb.shape[1]:
+        _run(A, values, xb, y, n_threads, plan)
+    return y
+
+
+class force_isa:
+    """Context manager (and function) forcing the SIMD path of every SpMM.
+
+    ``with force_isa("generic"): ...`` — for tests and benchmarks. Raises
+    :class:`~pysparsegraph.errors.UnsupportedError` if the CPU lacks it.
+    Process-wide: do not use it while other threads run products.
+    """
+
+    def __init__(self, isa):
+        self._code = _option(isa, "isa", _ISAS)
+        self._prev = None
+        _core.spmm_force_isa(self._code)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _core.spmm_force_isa(0)
+        return False
+
+
+def active_isa():
+    """The SIMD path SpMM uses now: "avx512", "avx2" or "generic"."""
+    return _name(_ISAS, _core.spmm_active_isa())

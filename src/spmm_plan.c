@@ -1,0 +1,250 @@
+/* SpMM planning: chunking with hub-row splitting, ISA selection, plan
+ * bookkeeping, bfloat16 conversion. The typed parts (blocked layout build,
+ * execution) are in templates/spmm.inc. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+#include "partition.h"
+#include "spmm_plan.h"
+
+double psg__now(void)
+{
+    /* C11 timespec_get: wall clock, fine for reporting plan-build time */
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+psg_status psg_spmm_options_default(psg_spmm_options *opts)
+{
+    if (!opts) return psg__fail(PSG_ERR_INVALID_ARG, "opts is NULL");
+    memset(opts, 0, sizeof *opts);
+    return PSG_OK;
+}
+
+/* ---- ISA selection ---------------------------------------------------- */
+
+static int isa_supported(int isa)
+{
+    if (isa == PSG_ISA_GENERIC) return 1;
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    __builtin_cpu_init();
+    if (isa == PSG_ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == PSG_ISA_AVX512) return __builtin_cpu_supports("avx512f");
+#endif
+    return 0;
+}
+
+static int detect_isa(void)
+{
+    if (isa_supported(PSG_ISA_AVX512)) return PSG_ISA_AVX512;
+    if (isa_supported(PSG_ISA_AVX2)) return PSG_ISA_AVX2;
+    return PSG_ISA_GENERIC;
+}
+
+/* -1: not yet initialised from the environment. Plain int with atomics:
+ * forcing is rare and only needs to be seen by later calls. */
+static int forced_isa = -1;
+
+static int current_forced(void)
+{
+    int f = __atomic_load_n(&forced_isa, __ATOMIC_ACQUIRE);
+    if (f >= 0) return f;
+    f = PSG_ISA_AUTO;
+    const char *e = getenv("PYSPARSEGRAPH_ISA");
+    if (e) {
+        if (!strcmp(e, "generic")) f = PSG_ISA_GENERIC;
+        else if (!strcmp(e, "avx2")) f = PSG_ISA_AVX2;
+        else if (!strcmp(e, "avx512")) f = PSG_ISA_AVX512;
+        if (f != PSG_ISA_AUTO && !isa_supported(f)) f = PSG_ISA_AUTO;
+    }
+    __atomic_store_n(&forced_isa, f, __ATOMIC_RELEASE);
+    return f;
+}
+
+psg_status psg_spmm_force_isa(int isa)
+{
+    psg__clear_error();
+    if (isa < PSG_ISA_AUTO || isa > PSG_ISA_AVX512)
+        return psg__fail(PSG_ERR_INVALID_ARG, "isa must be one of PSG_ISA_* (0..3), got %d", isa);
+    if (isa != PSG_ISA_AUTO && !isa_supported(isa))
+        return psg__fail(PSG_ERR_UNSUPPORTED, "this CPU does not support the requested ISA (%d)", isa);
+    __atomic_store_n(&forced_isa, isa, __ATOMIC_RELEASE);
+    return PSG_OK;
+}
+
+int psg__spmm_select_isa(int requested, psg_status *st)
+{
+    *st = PSG_OK;
+    if (requested == PSG_ISA_AUTO) requested = current_forced();
+    if (requested == PSG_ISA_AUTO) return detect_isa();
+    if (!isa_supported(requested)) {
+        *st = psg__fail(PSG_ERR_UNSUPPORTED, "this CPU does not support the ISA the plan asks for (%d)", requested);
+        return PSG_ISA_GENERIC;
+    }
+    return requested;
+}
+
+int psg_spmm_active_isa(void)
+{
+    psg_status st;
+    return psg__spmm_select_isa(PSG_ISA_AUTO, &st);
+}
+
+/* ---- chunking ----------------------------------------------------------- */
+
+/* Default hub threshold. It depends on nnz only, NOT on the thread count:
+ * the split points fix the summation order of a hub row, and they must be
+ * the same whatever team runs the plan. nnz/128 keeps a hub holding half of
+ * all entries in >= 64 pieces (enough to balance dozens of threads); the
+ * 2048 floor keeps pieces long enough that the extra partial row (k values
+ * written and re-read) is noise. */
+int64_t psg__default_split_len(int64_t nnz)
+{
+    int64_t s = (nnz + 127) / 128;
+    return s < 2048 ? 2048 : s;
+}
+
+/* Appends chunks covering non-hub rows [a, b) with about `target` cost each. */
+static void add_row_chunks(const int64_t *indptr, int64_t a, int64_t b, int64_t target, psg__chunk *out,
+                           int64_t *n)
+{
+    if (a >= b) return;
+    int64_t cost = (indptr[b] + b) - (indptr[a] + a);
+    int64_t m = target > 0 ? (cost + target - 1) / target : 1;
+    if (m < 1) m = 1;
+    if (m > b - a) m = b - a;
+    int64_t base = indptr[a] + a, prev = a;
+    for (int64_t i = 1; i <= m; i++) {
+        int64_t r = i == m ? b : psg__first_row_with_cost(indptr, prev, b, base + (cost / m) * i + ((cost % m) * i) / m);
+        if (r > prev) {
+            out[*n] = (psg__chunk){prev, r, 0, 0, -1};
+            (*n)++;
+            prev = r;
+        }
+    }
+}
+
+int psg__build_chunks(psg_spmm_plan *p, const int64_t *indptr, int64_t want_chunks)
+{
+    const int64_t n = p->n_rows, nnz = p->nnz;
+    if (p->partition == PSG_PART_ROWS) {
+        /* ablation baseline: equal row counts, whole rows */
+        int64_t m = want_chunks < 1 ? 1 : want_chunks;
+        if (m > n) m = n > 0 ? n : 1;
+        p->chunks = malloc((size_t)m * sizeof *p->chunks);
+        if (!p->chunks) return -1;
+        p->n_chunks = 0;
+        for (int64_t i = 0; i < m; i++) {
+            int64_t r0 = n * i / m, r1 = n * (i + 1) / m;
+            if (r1 > r0) p->chunks[p->n_chunks++] = (psg__chunk){r0, r1, 0, 0, -1};
+        }
+        p->split_len = -1;
+        return 0;
+    }
+    const int64_t split = p->split_len;
+    /* 1. hubs: rows with more than `split` entries */
+    int64_t n_hubs = 0, n_slots = 0;
+    if (split > 0) {
+        for (int64_t r = 0; r < n; r++) {
+            int64_t d = indptr[r + 1] - indptr[r];
+            if (d > split) { n_hubs++; n_slots += (d + split - 1) / split; }
+        }
+    }
+    p->n_hubs = n_hubs;
+    p->n_slots = n_slots;
+    p->hub_row = malloc((size_t)(n_hubs + 1) * sizeof *p->hub_row);
+    p->hub_slot0 = malloc((size_t)(n_hubs + 1) * sizeof *p->hub_slot0);
+    int64_t total = nnz + n;
+    int64_t target = total / (want_chunks < 1 ? 1 : want_chunks) + 1;
+    /* upper bound: each stretch between hubs gives <= cost/target + 1 chunks */
+    int64_t cap = want_chunks + 2 * n_hubs + 2 + n_slots;
+    p->chunks = malloc((size_t)cap * sizeof *p->chunks);
+    if (!p->hub_row || !p->hub_slot0 || !p->chunks) return -1;
+    int64_t nc = 0, h = 0, slot = 0, a = 0;
+    p->hub_slot0[0] = 0;
+    if (n_hubs > 0) {
+        for (int64_t r = 0; r < n; r++) {
+            int64_t d = indptr[r + 1] - indptr[r];
+            if (d <= split) continue;
+            add_row_chunks(indptr, a, r, target, p->chunks, &nc);
+            p->hub_row[h] = r;
+            /* fixed split points: every `split` entries from the row start */
+            for (int64_t s0 = indptr[r]; s0 < indptr[r + 1]; s0 += split) {
+                int64_t s1 = s0 + split < indptr[r + 1] ? s0 + split : indptr[r + 1];
+                p->chunks[nc++] = (psg__chunk){r, r + 1, s0, s1, slot++};
+            }
+            p->hub_slot0[++h] = slot;
+            a = r + 1;
+        }
+    }
+    add_row_chunks(indptr, a, n, target, p->chunks, &nc);
+    p->n_chunks = nc;
+    return 0;
+}
+
+psg_status psg_spmm_plan_free(psg_spmm_plan *p)
+{
+    if (!p) return PSG_OK;
+    free(p->chunks);
+    free(p->hub_row);
+    free(p->hub_slot0);
+    free(p->blocked.seg_row_off);
+    free(p->blocked.seg_rows);
+    free(p->blocked.seg_ptr);
+    free(p->blocked.cols);
+    free(p->blocked.vals);
+    free(p);
+    return PSG_OK;
+}
+
+psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *info)
+{
+    psg__clear_error();
+    if (!p || !info) return psg__fail(PSG_ERR_INVALID_ARG, "plan and info must not be NULL");
+    memset(info, 0, sizeof *info);
+    info->layout = p->layout;
+    info->partition = p->partition;
+    info->schedule = p->schedule;
+    info->isa = p->isa;
+    info->n_threads = p->n_threads;
+    info->serial = p->serial;
+    info->value_bytes = p->value_bytes;
+    info->index_bytes = p->index_bytes;
+    info->k = p->k;
+    info->n_chunks = p->n_chunks;
+    info->split_len = p->split_len;
+    info->n_hubs = p->n_hubs;
+    info->n_slots = p->n_slots;
+    info->seg_width = p->blocked.seg_width;
+    info->n_segs = p->blocked.n_segs;
+    info->n_nonempty = p->blocked.n_nonempty;
+    info->bytes = p->bytes;
+    info->build_seconds = p->build_seconds;
+    return PSG_OK;
+}
+
+/* ---- bfloat16 ------------------------------------------------------------ */
+
+psg_status psg_f32_to_bf16(int64_t n, const float *src, uint16_t *dst, int n_threads)
+{
+    psg__clear_error();
+    if (n < 0) return psg__fail(PSG_ERR_INVALID_ARG, "n is negative (%lld)", (long long)n);
+    if (n > 0 && (!src || !dst)) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
+#pragma omp parallel for num_threads(threads) schedule(static) if (n > (1 << 18))
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, src + i, 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u) {
+            dst[i] = (uint16_t)((u >> 16) | 0x40u); /* NaN: keep it a (quiet) NaN */
+        } else {
+            /* round to nearest, ties to even; overflow rounds to inf as it should */
+            u += 0x7fffu + ((u >> 16) & 1u);
+            dst[i] = (uint16_t)(u >> 16);
+        }
+    }
+    return PSG_OK;
+}

@@ -1,0 +1,327 @@
+"""Performance-core SpMM: every SIMD path, K specialization, hub splitting,
+work stealing, blocked layout and bfloat16, against scipy.sparse, and
+bit-identical across thread counts, schedules and SIMD paths."""
+import os
+
+import numpy as np
+import pytest
+
+import pysparsegraph as psg
+from pysparsegraph import datasets, errors
+from pysparsegraph.plan import active_isa, force_isa, from_bfloat16
+
+sp = pytest.importorskip("scipy.sparse")
+
+_FEATURES = set(psg._core.cpu_features())
+ISAS = ["generic"] + (["avx2"] if {"avx2", "fma"} <= _FEATURES else []) + (["avx512"] if "avx512f" in _FEATURES else [])
+KS = [1, 3, 8, 16, 17, 32, 64, 100, 128, 256]
+
+
+def random_csr(n_rows, n_cols, nnz, rng, *, hub=None, hub_frac=0.0, unsorted=True, weighted=True,
+               index_dtype=np.int32, empty_every=0):
+    """Raw CSR with duplicates and unsorted columns allowed (scipy sums duplicates)."""
+    rows = rng.integers(0, max(n_rows, 1), size=nnz)
+    if hub is not None:
+        rows[: int(nnz * hub_frac)] = hub
+    if empty_every:
+        rows = rows[rows % empty_every != 0] if n_rows > empty_every else rows
+    cols = rng.integers(0, max(n_cols, 1), size=rows.size)
+    order = np.argsort(rows, kind="stable")
+    rows, cols = rows[order], cols[order]
+    if not unsorted:
+        order = np.lexsort((cols, rows))
+        rows, cols = rows[order], cols[order]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    indptr = np.cumsum(indptr)
+    vals = rng.standard_normal(rows.size) if weighted else None
+    return psg.CSRMatrix(indptr, cols.astype(index_dtype), vals, shape=(n_rows, n_cols))
+
+
+def reference(A, X):
+    S = sp.csr_array((np.ones(A.nnz) if A.values is None else A.values.astype(np.float64),
+                      A.indices, A.indptr), shape=A.shape)
+    return S @ X.astype(np.float64)
+
+
+def assert_close(y, ref, dtype):
+    tol = 2e-4 if dtype == np.float32 else 1e-11
+    scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+    np.testing.assert_allclose(y, ref, rtol=tol, atol=tol * scale)
+
+
+@pytest.fixture(scope="module")
+def rng():
+    return np.random.default_rng(1234)
+
+
+def test_forcing_isa_reports_and_restores():
+    assert active_isa() in ISAS
+    for isa in ISAS:
+        with force_isa(isa):
+            assert active_isa() == isa
+    assert active_isa() == ISAS[-1]
+
+
+@pytest.mark.parametrize("k", KS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_isa_and_k_matches_scipy_and_each_other(k, dtype, rng):
+    A = random_csr(300, 257, 4000, rng, hub=5, hub_frac=0.3, empty_every=7)
+    X = rng.standard_normal((A.n_cols, k)).astype(dtype)
+    ref = reference(A, X)
+    outs = []
+    for isa in ISAS:
+        plan = psg.plan_spmm(A, k, dtype, isa=isa, split_len=200, n_chunks=7, cache=False)
+        assert plan.n_hubs >= 1
+        for t in (1, 2):
+            y = psg.spmm(A, X, n_threads=t, plan=plan)
+            assert_close(y, ref, dtype)
+            outs.append(y)
+    # No FMA contraction and a fixed per-row order: identical bits on every path.
+    for y in outs[1:]:
+        assert np.array_equal(y, outs[0])
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_index_dtypes_and_unweighted(index_dtype, weighted, rng):
+    A = random_csr(500, 400, 6000, rng, index_dtype=index_dtype, weighted=weighted)
+    assert A.indices.dtype == index_dtype
+    for dtype in (np.float32, np.float64):
+        X = rng.standard_normal((400, 64)).astype(dtype)
+        plan = psg.plan_spmm(A, 64, dtype, n_chunks=9, cache=False)
+        y1 = psg.spmm(A, X, n_threads=1, plan=plan)
+        y2 = psg.spmm(A, X, n_threads=2, plan=plan)
+        assert psg._core.last_team_size() == 2
+        assert np.array_equal(y1, psg.spmm(A, X, n_threads=2))
+        assert_close(y1, reference(A, X), dtype)
+        assert np.array_equal(y1, y2)
+
+
+def test_hub_row_split_bit_identical_across_threads_schedules_and_chunks(rng):
+    # one hub holding 80% of all entries
+    A = random_csr(2000, 3000, 60000, rng, hub=1234, hub_frac=0.8)
+    X = rng.standard_normal((3000, 32)).astype(np.float32)
+    ref = reference(A, X)
+    base = None
+    for schedule in ("steal", "dynamic", "static"):
+        for n_chunks in (None, 1, 3, 50, 997):
+            plan = psg.plan_spmm(A, 32, schedule=schedule, n_chunks=n_chunks, split_len=1000, cache=False)
+            assert plan.n_hubs == 1 and plan.split_len == 1000
+            for t in (1, 2):
+                y = psg.spmm(A, X, n_threads=t, plan=plan)
+                assert_close(y, ref, np.float32)
+                if base is None:
+                    base = y
+                assert np.array_equal(y, base), (schedule, n_chunks, t)
+
+
+def test_default_plan_splits_hubs_and_is_thread_independent(rng):
+    A = random_csr(5000, 5000, 200000, rng, hub=17, hub_frac=0.6)
+    p1 = psg.plan_spmm(A, 32, n_threads=1)
+    p2 = psg.plan_spmm(A, 32, n_threads=2)
+    assert not p2.serial
+    assert p1.split_len == p2.split_len and p1.n_hubs == p2.n_hubs == 1
+    assert p2.n_chunks > p1.n_chunks
+    X = rng.standard_normal((5000, 32)).astype(np.float32)
+    y1 = psg.spmm(A, X, n_threads=1, plan=p1)
+    y2 = psg.spmm(A, X, n_threads=2, plan=p2)
+    assert psg._core.last_team_size() == 2
+    assert np.array_equal(y1, y2)
+    assert np.array_equal(y1, psg.spmm(A, X, n_threads=2, plan=p1))
+    assert_close(y1, reference(A, X), np.float32)
+
+
+def test_unsplit_rows_keep_storage_order_sum():
+    # split_len=-1: a row's sum is exactly the sequential float32 sum in storage order
+    vals = np.array([1e8, 1.0, -1e8, 1.0], dtype=np.float32)
+    A = psg.CSRMatrix(np.array([0, 4]), np.array([0, 1, 2, 3], dtype=np.int32), vals, shape=(1, 4))
+    X = np.ones((4, 16), dtype=np.float32)
+    y = psg.spmm(A, X, plan=psg.plan_spmm(A, 16, split_len=-1))
+    expect = np.float32(np.float32(np.float32(1e8) + np.float32(1.0)) - np.float32(1e8)) + np.float32(1.0)
+    assert np.all(y == expect)
+
+
+@pytest.mark.parametrize("k", [1, 16, 64, 100])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_blocked_layout_matches_csr_bitwise_for_sorted_rows(k, weighted, rng):
+    A = random_csr(700, 5000, 30000, rng, unsorted=False, weighted=weighted, empty_every=5)
+    X = rng.standard_normal((5000, k)).astype(np.float32)
+    csr = psg.spmm(A, X, plan=psg.plan_spmm(A, k, layout="csr", split_len=-1, cache=False))
+    for seg_width in (256, 1000, 4096):
+        plan = psg.plan_spmm(A, k, layout="blocked", seg_width=seg_width, n_chunks=6, cache=False)
+        assert plan.layout == "blocked" and plan.n_segs == -(-5000 // seg_width)
+        for t in (1, 2):
+            for isa in ISAS:
+                with force_isa(isa):
+                    y = psg.spmm(A, X, n_threads=t, plan=plan)
+                assert np.array_equal(y, csr), (seg_width, t, isa)
+
+
+def test_blocked_unsorted_duplicates_vs_scipy(rng):
+    A = random_csr(400, 70000, 20000, rng, hub=3, hub_frac=0.5)
+    X = rng.standard_normal((70000, 16)).astype(np.float64)
+    plan = psg.plan_spmm(A, 16, np.float64, layout="blocked", seg_width=65536, n_chunks=5, cache=False)
+    assert plan.n_segs == 2
+    y1 = psg.spmm(A, X, n_threads=1, plan=plan)
+    assert_close(y1, reference(A, X), np.float64)
+    assert np.array_equal(y1, psg.spmm(A, X, n_threads=2, plan=plan))
+
+
+def test_equal_rows_partition_and_many_chunks(rng):
+    A = random_csr(1000, 1000, 30000, rng, hub=999, hub_frac=0.5)
+    X = rng.standard_normal((1000, 64)).astype(np.float32)
+    ref = psg.spmm(A, X, plan=psg.plan_spmm(A, 64, split_len=-1, cache=False))
+    for kw in (dict(partition="rows"), dict(partition="rows", schedule="static"),
+               dict(n_chunks=1000, split_len=-1), dict(schedule="dynamic", split_len=-1)):
+        plan = psg.plan_spmm(A, 64, cache=False, **kw)
+        for t in (1, 2):
+            assert np.array_equal(psg.spmm(A, X, n_threads=t, plan=plan), ref), kw
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (3, 4)])
+def test_degenerate_shapes(shape, rng):
+    n, m = shape
+    A = psg.CSRMatrix(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=shape)
+    for k in (1, 16):
+        X = rng.standard_normal((m, k)).astype(np.float32)
+        y = psg.spmm(A, X, n_threads=2)
+        assert y.shape == (n, k) and not np.any(y)
+
+
+def test_k1_vector_and_self_loops_duplicates(rng):
+    indptr = np.array([0, 3, 3, 6])
+    indices = np.array([0, 0, 2, 1, 1, 1], dtype=np.int32)  # duplicates, self loops
+    A = psg.CSRMatrix(indptr, indices, np.arange(1.0, 7.0), shape=(3, 3))
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(psg.spmm(A, x), reference(A, x[:, None])[:, 0])
+
+
+def test_plan_mismatch_errors(rng):
+    A = random_csr(50, 50, 300, rng)
+    B = random_csr(60, 50, 300, rng)
+    plan = psg.plan_spmm(A, 16)
+    X = np.ones((50, 16), dtype=np.float32)
+    with pytest.raises(errors.ShapeMismatchError):
+        psg.spmm(A, np.ones((50, 8), dtype=np.float32), plan=plan)
+    with pytest.raises(errors.DTypeError):
+        psg.spmm(A, X.astype(np.float64), plan=plan)
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.spmm(B, X, plan=plan)
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.spmm(A, X, plan="fast")
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.plan_spmm(A, 16, layout="tiled")
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.plan_spmm(A, 0)
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.plan_spmm(A, 16, seg_width=70000)
+
+
+def test_plan_cached_and_repr(rng):
+    A = random_csr(50, 50, 300, rng)
+    p = psg.plan_spmm(A, 16, n_threads=2)
+    assert psg.plan_spmm(A, 16, n_threads=2) is p
+    assert "layout='csr'" in repr(p) and "k=16" in repr(p) and p.build_seconds >= 0 and p.nbytes > 0
+
+
+# ---- bfloat16 ------------------------------------------------------------
+
+def _bf16_reference(x):
+    """Round-to-nearest-even float32 -> bf16 bits, computed independently in numpy."""
+    u = x.view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = np.isnan(x)
+    r[nan] = (u[nan] >> 16).astype(np.uint16) | 0x40
+    return r
+
+
+def test_to_bfloat16_rounding(rng):
+    x = np.concatenate([rng.standard_normal(10000).astype(np.float32) * 1e3,
+                        np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 3.4e38, 1e-40, 1.00390625, 1.01171875],
+                                 dtype=np.float32)])
+    b = psg.to_bfloat16(x)
+    assert b.dtype == np.uint16 and b.shape == x.shape
+    np.testing.assert_array_equal(b, _bf16_reference(x))
+    back = from_bfloat16(b)
+    finite = np.isfinite(x) & (np.abs(x) < 3e38)
+    assert np.all(np.abs(back[finite] - x[finite]) <= np.abs(x[finite]) * 2.0 ** -8 + 1e-38)
+    assert np.isnan(back[np.isnan(x)]).all()
+
+
+@pytest.mark.parametrize("k", [3, 16, 64, 100])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_spmm_bf16_every_isa(k, index_dtype, rng):
+    A = random_csr(400, 300, 5000, rng, hub=2, hub_frac=0.4, index_dtype=index_dtype)
+    X = rng.standard_normal((300, k)).astype(np.float32)
+    Xb = psg.to_bfloat16(X)
+    ref_exact = reference(A, from_bfloat16(Xb))  # the same bf16 inputs, float64 math
+    ref = reference(A, X)
+    outs = []
+    plan = psg.plan_spmm(A, k, n_chunks=8, cache=False)
+    for isa in ISAS:
+        with force_isa(isa):
+            for t in (1, 2):
+                y = psg.spmm_bf16(A, Xb, n_threads=t, plan=plan)
+                assert y.dtype == np.float32
+                assert_close(y, ref_exact, np.float32)
+                outs.append(y)
+    for y in outs[1:]:
+        assert np.array_equal(y, outs[0])
+    rel = np.linalg.norm(outs[0] - ref) / np.linalg.norm(ref)
+    assert rel < 1e-2
+    # the float32 path on the bf16-rounded X gives the same bits
+    assert np.array_equal(outs[0], psg.spmm(A, from_bfloat16(Xb)))
+
+
+def test_bf16_bad_input(rng):
+    A = random_csr(20, 10, 50, rng)
+    with pytest.raises(errors.DTypeError):
+        psg.spmm_bf16(A, np.ones((10, 4), dtype=np.float32))
+    with pytest.raises(errors.ShapeMismatchError):
+        psg.spmm_bf16(A, np.ones((11, 4), dtype=np.uint16))
+    with pytest.raises(errors.DTypeError):
+        psg.to_bfloat16(np.ones(3))
+
+
+# ---- real graphs ----------------------------------------------------------
+
+REAL = ["soc-Slashdot0902", "cnr-2000", "uk-2007-05@100000", "coAuthorsDBLP"]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_graphs(name):
+    d = datasets.shared_data_dir()
+    if d is None:
+        pytest.skip("shared data folder not found (set PYSPARSEGRAPH_DATA)")
+    path = os.path.join(d, name, name + ".npz")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent")
+    A = datasets.load_npz_graph(path)
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((A.n_cols, 64)).astype(np.float32)
+    ref = reference(A, X)
+    y1 = psg.spmm(A, X, n_threads=1)
+    assert_close(y1, ref, np.float32)
+    assert np.array_equal(y1, psg.spmm(A, X, n_threads=2))
+    hub = psg.plan_spmm(A, 64, split_len=256, cache=False)
+    assert hub.n_hubs > 0
+    yh = psg.spmm(A, X, n_threads=2, plan=hub)
+    assert_close(yh, ref, np.float32)
+    assert np.array_equal(yh, psg.spmm(A, X, n_threads=1, plan=hub))
+    bl = psg.plan_spmm(A, 64, layout="blocked", cache=False)
+    assert_close(psg.spmm(A, X, n_threads=2, plan=bl), ref, np.float32)
+
+
+def test_small_work_runs_serially_and_large_in_parallel(rng):
+    small = random_csr(100, 100, 500, rng)
+    p = psg.plan_spmm(small, 16, n_threads=2)
+    assert p.serial and "serial=True" in repr(p)
+    X = rng.standard_normal((100, 16)).astype(np.float32)
+    psg.spmm(small, X, n_threads=2, plan=p)
+    assert psg._core.last_team_size() == 1
+    big = random_csr(20000, 20000, 300000, rng)
+    q = psg.plan_spmm(big, 64, n_threads=2)
+    assert not q.serial
+    psg.spmm(big, rng.standard_normal((20000, 64)).astype(np.float32), n_threads=2, plan=q)
+    assert psg._core.last_team_size() == 2

@@ -162,7 +162,7 @@ int psg_isa_supported(int isa)
 {
     switch (isa) {
     case PSG_ISA_AUTO:
-    case PSG_ISA_SCALAR:
+    case PSG_ISA_GENERIC:
         return 1;
 #if PSG_SL_HAVE_X86
     case PSG_ISA_AVX2:
@@ -182,7 +182,7 @@ int psg_sparse_linear_best_isa(void)
 {
     if (psg_isa_supported(PSG_ISA_AVX512)) return PSG_ISA_AVX512;
     if (psg_isa_supported(PSG_ISA_AVX2)) return PSG_ISA_AVX2;
-    return PSG_ISA_SCALAR;
+    return PSG_ISA_GENERIC;
 }
 
 typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
@@ -261,8 +261,8 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         const char *ev = getenv("PSG_SL_NV");
         if (ev && (ev[0] == '2' || ev[0] == '4' || ev[0] == '8') && ev[1] == 0) nv = ev[0] - '0';
     }
-    const int64_t tw = isa == PSG_ISA_SCALAR ? batch : nv * lanes;
-    const int pack = isa != PSG_ISA_SCALAR && batch > tw && n_in > 0;
+    const int64_t tw = isa == PSG_ISA_GENERIC ? batch : nv * lanes;
+    const int pack = isa != PSG_ISA_GENERIC && batch > tw && n_in > 0;
     const int64_t n_tiles = (batch + tw - 1) / tw;
     float *packed = NULL;
     if (pack) {

@@ -7,4 +7,8 @@
 #include "pysparsegraph/spmm.h"
 #include "pysparsegraph/gnn.h"
 #include "pysparsegraph/io.h"
+#include "pysparsegraph/isa.h"
+#include "pysparsegraph/sparse_linear.h"
+#include "pysparsegraph/generate.h"
+#include "pysparsegraph/probe.h"
 #endif

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 #include "pysparsegraph/status.h"
+#include "pysparsegraph/isa.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,13 +33,7 @@ enum {
     PSG_ACT_GELU = 2  /* x/2 (1 + erf(x/sqrt 2)), erf to ~2e-7 absolute */
 };
 
-/* Instruction set of the kernel (the `isa` argument). */
-enum {
-    PSG_ISA_AUTO = 0,   /* best the CPU supports (AVX-512 > AVX2+FMA > portable C) */
-    PSG_ISA_SCALAR = 1, /* portable C (compiler-vectorized for the build target) */
-    PSG_ISA_AVX2 = 2,   /* AVX2 + FMA, 8 lanes */
-    PSG_ISA_AVX512 = 3  /* AVX-512F, 16 lanes */
-};
+/* Instruction set of the kernel (the `isa` argument): PSG_ISA_* of isa.h. */
 
 /* Yt = min(clamp_max, act(W · Xt + bias)).
  *   n_out, n_in           in: W's shape (rows = output features).
@@ -64,7 +59,7 @@ psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t 
                                      const float *bias, const float *xt, int64_t batch,
                                      float *yt, int act, float clamp_max, int isa, int n_threads);
 
-/* The ISA that PSG_ISA_AUTO selects on this CPU (one of PSG_ISA_SCALAR/AVX2/AVX512),
+/* The ISA that PSG_ISA_AUTO selects on this CPU (one of PSG_ISA_GENERIC/AVX2/AVX512),
  * or whether a given ISA can run here: psg_isa_supported(isa) -> 1/0. */
 int psg_sparse_linear_best_isa(void);
 int psg_isa_supported(int isa);

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include "pysparsegraph/status.h"
+#include "pysparsegraph/isa.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +42,6 @@ psg_status psg_spmm_i64_f64(int64_t n_rows, int64_t n_cols, const int64_t *indpt
 enum { PSG_LAYOUT_AUTO = 0, PSG_LAYOUT_CSR = 1, PSG_LAYOUT_BLOCKED = 2 };
 enum { PSG_PART_AUTO = 0, PSG_PART_NNZ = 1, PSG_PART_ROWS = 2 };
 enum { PSG_SCHED_AUTO = 0, PSG_SCHED_STATIC = 1, PSG_SCHED_DYNAMIC = 2, PSG_SCHED_STEAL = 3 };
-enum { PSG_ISA_AUTO = 0, PSG_ISA_GENERIC = 1, PSG_ISA_AVX2 = 2, PSG_ISA_AVX512 = 3 };
 
 typedef struct {
     int layout;        /* PSG_LAYOUT_*: CSR, cache-blocked column segments, or auto (planner) */

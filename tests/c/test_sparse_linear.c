@@ -68,7 +68,7 @@ int main(void)
                     if (s > clamp) s = clamp;
                     ref[r * b + k] = (float)s;
                 }
-            for (int isa = PSG_ISA_SCALAR; isa <= PSG_ISA_AVX512; isa++) {
+            for (int isa = PSG_ISA_GENERIC; isa <= PSG_ISA_AVX512; isa++) {
                 if (!psg_isa_supported(isa)) continue;
                 for (int u16 = 0; u16 <= 1; u16++) {
                     for (int t = 1; t <= 2; t++) {

@@ -6,18 +6,7 @@
 #include <string.h>
 #include "pysparsegraph/pysparsegraph.h"
 
-static int failures = 0, passes = 0;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fprintf(stderr, "\n");                               \
-            failures++;                                          \
-        } else {                                                 \
-            passes++;                                            \
-        }                                                        \
-    } while (0)
+#include "check.h"
 
 int main(void)
 {
@@ -70,6 +59,5 @@ int main(void)
     o.reduce = 7;
     CHECK(psg_gspmm(4, 8, 4, 4, indptr, indices, &o, x, 2, y, 1) == PSG_ERR_INVALID_ARG &&
               strstr(psg_last_error(), "reduce") != NULL, "bad reducer is an error");
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures != 0;
+    return CHECK_REPORT("gnn");
 }

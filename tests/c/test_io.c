@@ -6,18 +6,7 @@
 #include "pysparsegraph/pysparsegraph.h"
 #include "pysparsegraph/io.h"
 
-static int failures = 0, passes = 0;
-#define CHECK(cond, ...)                                          \
-    do {                                                          \
-        if (!(cond)) {                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-            fprintf(stderr, __VA_ARGS__);                         \
-            fprintf(stderr, "\n");                                \
-            failures++;                                           \
-        } else {                                                  \
-            passes++;                                             \
-        }                                                         \
-    } while (0)
+#include "check.h"
 
 static psg_text_builder *builder(int n_ids, int value_mode, int one_based, int64_t bound, int threads)
 {
@@ -97,6 +86,5 @@ int main(void)
         for (int i = 0; i < 4; i++) inv[perm[i]] = i;
         CHECK(psg_permute_csr(4, ip, ix, NULL, 0, perm, inv, oip, oix, NULL, 1) == PSG_OK && oip[4] == 7, "permute");
     }
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures != 0;
+    return CHECK_REPORT("io");
 }

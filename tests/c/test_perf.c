@@ -13,17 +13,7 @@
 #include <omp.h>
 #endif
 
-static int passed = 0, failed = 0;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (cond) passed++;                                                \
-        else {                                                             \
-            failed++;                                                      \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);           \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-        }                                                                  \
-    } while (0)
+#include "check.h"
 
 static void test_scheduler(void)
 {
@@ -137,6 +127,5 @@ int main(void)
     test_scheduler();
     test_planned_spmm();
     test_generators();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return CHECK_REPORT("perf");
 }

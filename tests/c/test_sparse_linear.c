@@ -8,17 +8,7 @@
 #include "pysparsegraph/pysparsegraph.h"
 #include "pysparsegraph/sparse_linear.h"
 
-static int failures = 0, checks = 0;
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        checks++;                                                         \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);          \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "check.h"
 
 static unsigned rng = 2024u;
 static float frand(void)
@@ -114,6 +104,5 @@ int main(void)
               PSG_ERR_INVALID_ARG, "negative n_out accepted");
     CHECK(psg_sparse_linear_i32_f32(OUT, IN, indptr, idx32, val, NULL, x1, 1, y1, 0, INFINITY, 99, 1) ==
               PSG_ERR_UNSUPPORTED, "unknown isa accepted");
-    printf("sparse_linear: %d passed, %d failed\n", checks - failures, failures);
-    return failures != 0;
+    return CHECK_REPORT("sparse_linear");
 }

@@ -5,16 +5,7 @@
 #include <stdlib.h>
 #include "pysparsegraph/pysparsegraph.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                                   \
-    do {                                                   \
-        if (!(cond)) {                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                  \
-            fprintf(stderr, "\n");                         \
-            failures++;                                    \
-        }                                                  \
-    } while (0)
+#include "check.h"
 
 int main(void)
 {
@@ -64,6 +55,5 @@ int main(void)
     psg_free(a.indices);
     psg_free(a.values);
     free(src); free(dst); free(val); free(dense); free(x); free(y);
-    printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
-    return failures ? 1 : 0;
+    return CHECK_REPORT("spmm");
 }

@@ -11,12 +11,17 @@ Adam lr 0.005, weight decay 5e-4, self loops added. The paper reports 83.0%.
     python examples/gat_numpy.py [--epochs 200] [--seed 0]
 """
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
 import pysparsegraph as psg
 from pysparsegraph import datasets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared optimizer
+from adam import Adam  # noqa: E402
 
 
 def glorot(rng, shape, dtype):
@@ -116,20 +121,6 @@ def backward(params, A, c):
     return g
 
 
-class Adam:
-    def __init__(self, params, lr=0.005, b1=0.9, b2=0.999, eps=1e-8):
-        self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-
-    def step(self, params, grads):
-        self.t += 1
-        for k in params:
-            self.m[k] = self.b1 * self.m[k] + (1 - self.b1) * grads[k]
-            self.v[k] = self.b2 * self.v[k] + (1 - self.b2) * grads[k] ** 2
-            mh = self.m[k] / (1 - self.b1 ** self.t)
-            vh = self.v[k] / (1 - self.b2 ** self.t)
-            params[k] -= (self.lr * mh / (np.sqrt(vh) + self.eps)).astype(params[k].dtype)
 
 
 def load(dtype=np.float32):
@@ -146,7 +137,7 @@ def load(dtype=np.float32):
 def train(epochs=200, seed=0, verbose=False):
     ds, A, X = load()
     params = init_params(X.n_cols, ds.num_classes, seed=seed)
-    opt = Adam(params)
+    opt = Adam(params, lr=0.005)
     rng = np.random.default_rng(seed + 1)
     losses = []
     for epoch in range(epochs):

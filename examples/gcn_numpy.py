@@ -16,12 +16,17 @@ accuracy.
     python examples/gcn_numpy.py [--epochs 200] [--seed 0]
 """
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
 import pysparsegraph as psg
 from pysparsegraph import datasets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the examples' shared optimizer
+from adam import Adam  # noqa: E402
 
 PROP = dict(norm="sym", add_self_loops=True)
 
@@ -88,20 +93,6 @@ def backward(params, A, cache, n_threads=None):
     return g
 
 
-class Adam:
-    def __init__(self, params, lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.b1, self.b2, self.eps, self.t = lr, beta1, beta2, eps, 0
-        self.m = {k: np.zeros_like(v) for k, v in params.items()}
-        self.v = {k: np.zeros_like(v) for k, v in params.items()}
-
-    def step(self, params, grads):
-        self.t += 1
-        for k in params:
-            self.m[k] = self.b1 * self.m[k] + (1 - self.b1) * grads[k]
-            self.v[k] = self.b2 * self.v[k] + (1 - self.b2) * grads[k] ** 2
-            mh = self.m[k] / (1 - self.b1 ** self.t)
-            vh = self.v[k] / (1 - self.b2 ** self.t)
-            params[k] -= (self.lr * mh / (np.sqrt(vh) + self.eps)).astype(params[k].dtype)
 
 
 def accuracy(z, labels, idx):

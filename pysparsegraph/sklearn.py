@@ -129,9 +129,10 @@ def _row_sums(indptr, vals):
 # cached plan runs small work on the calling thread by itself (plan.py,
 # ``Plan.serial``). The generalized kernel behind ``reduce="max"`` instead opens
 # a parallel region from ~32k multiply-adds on, and waking a second OpenMP
-# thread on a loaded machine was measured at ~8-15 ms per region (2 cores
+# thread on a loaded machine was measured at ~6-15 ms per region (2 cores
 # shared with other processes; bench/RESULTS.md): below this threshold it runs
-# on one thread unless the caller asked for a thread count explicitly.
+# on one thread unless the caller asked for a thread count explicitly (2^22 is
+# also the plan's own serial threshold).
 _SMALL_WORK = 1 << 22
 
 

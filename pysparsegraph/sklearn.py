@@ -76,7 +76,7 @@ _FLOATS = [np.float64, np.float32]
 
 # ---------------------------------------------------------------------------
 # Graph plumbing (private). The normalized matrices are built with vectorized
-# numpy over O(nnz) arrays; the products run in the C spmm kernel.
+# numpy over O(nnz) arrays; the products (sum and max) run in the C kernels.
 # ---------------------------------------------------------------------------
 
 # scipy matrices are unhashable and have no spare attribute slot, so their CSR
@@ -124,17 +124,22 @@ def _row_sums(indptr, vals):
     return sums
 
 
-# Below about this many multiply-adds a product takes well under a millisecond
-# on one thread, while waking a second OpenMP thread on a loaded machine was
-# measured at ~15 ms per parallel region (2 cores shared with other processes;
-# bench/RESULTS.md). Small work therefore runs on one thread unless the caller
-# asked for a thread count explicitly.
-_SMALL_WORK = 1 << 21
+# Thread count for the C calls that do not go through an SpMM plan (the max
+# reducer, the edge expansion). The plain sum products need no such rule: their
+# cached plan runs small work on the calling thread by itself (plan.py,
+# ``Plan.serial``). The generalized kernel behind ``reduce="max"`` instead opens
+# a parallel region from ~32k multiply-adds on, and waking a second OpenMP
+# thread on a loaded machine was measured at ~6-15 ms per region (2 cores
+# shared with other processes; bench/RESULTS.md): below this threshold it runs
+# on one thread unless the caller asked for a thread count explicitly (2^22 is
+# also the plan's own serial threshold).
+_SMALL_WORK = 1 << 22
 
 
 def _threads(n_threads, work):
-    """The thread count for ``work`` multiply-adds: the caller's choice when
-    given, else one thread for small work and the OpenMP limit (None) otherwise."""
+    """The thread count for ``work`` multiply-adds outside SpMM plans: the
+    caller's choice when given, else one thread for small work and the OpenMP
+    limit (None) otherwise."""
     if n_threads is not None:
         return n_threads
     return 1 if work < _SMALL_WORK else None
@@ -180,6 +185,21 @@ def _normalized(g, norm, self_loops):
     ``D`` holds the row sums of ``Â`` (the weighted out-degrees, equal to the
     in-degrees on an undirected graph). Rows with zero degree stay zero.
     Built once per graph object with O(nnz) vectorized numpy.
+
+    Why a materialized ``S`` and not the fused ``spmm(g, X, norm=...,
+    add_self_loops=...)``: (1) speed: each hop is then the plain sum SpMM (SIMD,
+    planned, plan cached on ``S``), measured 2x faster per hop than the fused
+    kernel (Cora and coAuthorsDBLP, K=64 float32, 1 and 2 threads, S^1 and
+    S^3 X), and the one-off build costs about one hop; (2) semantics: the
+    kernel's ``add_self_loops=True`` adds a loop to every row, also to rows that
+    already store one (here only missing loops are added, as PyG's
+    ``add_remaining_self_loops``), and its ``"sym"`` uses the column sums on the
+    right (``D_out^-1/2 A D_in^-1/2``) where this uses the row sums on both
+    sides, which differ on a directed graph. The value arithmetic stays in
+    numpy: computing the per-edge ``r[row] * r[col]`` in C (``sddmm(...,
+    op="u_mul_v")``) measured no faster than the numpy gather (~23 ms each on
+    coAuthorsDBLP's 2.25M entries), and the missing-loop insertion has no C
+    counterpart yet.
     """
     key = ("sklearn.normalized", norm, bool(self_loops))
     hit = g._cache.get(key)
@@ -204,35 +224,38 @@ def _normalized(g, norm, self_loops):
     return s
 
 
-def _segment_max(g, x, block_bytes=1 << 26):
-    """``out[i] = max over the neighbours j of i of x[j]`` (0 for rows without
-    neighbours; edge weights ignored).
+def _unweighted(g):
+    """``g``'s structure without its values (shares its arrays), cached on ``g``."""
+    if g.values is None:
+        return g
+    hit = g._cache.get("sklearn.unweighted")
+    if hit is None:
+        hit = g._cache["sklearn.unweighted"] = CSRMatrix._trusted(g.indptr, g.indices, None, g.shape)
+    return hit
 
-    Kept behind this one function so the C max-reducer can replace it. Today:
-    gather the neighbour rows in CSR order and ``numpy.maximum.reduceat`` them,
-    over blocks of rows so the gathered copy stays below ``block_bytes``.
+
+def _segment_max(g, x, n_threads=None):
+    """``out[i] = max over the neighbours j of i of x[j]`` (0 for rows without
+    neighbours; edge weights ignored; a NaN among the neighbours gives NaN, as
+    ``numpy.maximum`` does).
+
+    The C max reducer (``spmm(..., reduce="max")``) on ``g``'s structure
+    without its values (it would otherwise take the max of ``w * x``). Its
+    fold keeps the earlier element when a later one is NaN (a strict ``>``), so
+    NaN is restored afterwards: one extra sum product over the NaN mask, run
+    only when ``x`` holds a NaN.
     """
     n, f = g.n_rows, x.shape[1]
-    out = np.zeros((n, f), dtype=x.dtype)
     if n == 0 or f == 0 or g.nnz == 0:
-        return out
-    indptr, indices = g.indptr, g.indices
-    per_edge = max(f * x.dtype.itemsize, 1)
-    edges_per_block = max(block_bytes // per_edge, 1)
-    # Row blocks whose edge count is about edges_per_block: O(n / block) Python
-    # iterations, never one per node or edge.
-    targets = np.arange(0, g.nnz + edges_per_block, edges_per_block)
-    cuts = np.unique(np.concatenate(([0], np.searchsorted(indptr, targets, side="left"), [n])))
-    cuts = cuts[cuts <= n]
-    for lo, hi in zip(cuts[:-1], cuts[1:]):
-        seg = indptr[lo:hi + 1]
-        counts = np.diff(seg)
-        nonempty = np.flatnonzero(counts)
-        if nonempty.size == 0:
-            continue
-        gathered = x[indices[seg[0]:seg[-1]]]
-        starts = (seg[:-1] - seg[0])[nonempty]
-        out[lo + nonempty] = np.maximum.reduceat(gathered, starts, axis=0)
+        return np.zeros((n, f), dtype=x.dtype)
+    u = _unweighted(g)
+    threads = _threads(n_threads, (g.nnz + n) * f)
+    out = spmm(u, x, reduce="max", n_threads=threads)
+    # One sum of x screens for NaN without a boolean temporary (inf - inf also
+    # gives NaN there: then the exact mask below simply finds no NaN).
+    if np.isnan(x.sum()):
+        nan = np.isnan(x).astype(x.dtype)
+        out[spmm(u, nan, n_threads=n_threads) > 0] = np.nan
     return out
 
 
@@ -596,7 +619,7 @@ class GraphPropagation(_GraphTransformer):
         h = np.ascontiguousarray(x)
         out = [h] if self.hops == "all" else None
         for _ in range(self.k):
-            h = spmm(s, h, n_threads=_threads(self.n_threads, s.nnz * h.shape[1]))
+            h = spmm(s, h, n_threads=self.n_threads)
             if out is not None:
                 out.append(h)
         if out is not None:
@@ -663,11 +686,11 @@ class NeighborAggregation(_GraphTransformer):
     def _compute(self, g, x):
         x = np.ascontiguousarray(x)
         if self.aggregator == "sum":
-            agg = spmm(g, x, n_threads=_threads(self.n_threads, g.nnz * x.shape[1]))
+            agg = spmm(g, x, n_threads=self.n_threads)
         elif self.aggregator == "mean":
-            agg = spmm(_normalized(g, "row", False), x, n_threads=_threads(self.n_threads, g.nnz * x.shape[1]))
+            agg = spmm(_normalized(g, "row", False), x, n_threads=self.n_threads)
         else:
-            agg = _segment_max(g, x)
+            agg = _segment_max(g, x, self.n_threads)
         return np.hstack([x, agg]) if self.include_self else agg
 
     def _output_names(self, base):
@@ -762,10 +785,9 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
         base = None if self.clamp == "hard" else (1.0 - self.alpha) * y0
         seed_rows = y0[seeds]
         f, new = y0.copy(), np.empty_like(y0)  # two buffers, swapped each step
-        threads = _threads(self.n_threads, s.nnz * c)
         it = 0
         for it in range(1, self.max_iter + 1):
-            spmm(s, f, out=new, n_threads=threads)
+            spmm(s, f, out=new, n_threads=self.n_threads)
             if base is None:
                 new[seeds] = seed_rows
             else:

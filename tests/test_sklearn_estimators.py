@@ -166,20 +166,41 @@ def test_neighbor_aggregation_matches_reference(kind):
         np.testing.assert_array_equal(both, np.hstack([x, only]))
 
 
-def test_segment_max_blocks_and_threads_on_cora():
-    cora = load_cora()
-    x = cora.features[:, :40] * np.random.default_rng(5).standard_normal(40).astype(np.float32)
-    a = cora.graph.to_scipy()
+def _rowwise_max_ref(a, x):
     ref = np.zeros_like(x)
     for i in range(a.shape[0]):  # reference: one row at a time (test code only)
         nb = a.indices[a.indptr[i]:a.indptr[i + 1]]
         if nb.size:
-            ref[i] = x[nb].max(axis=0)
-    np.testing.assert_array_equal(_segment_max(cora.graph, x), ref)
-    # tiny blocks: many row blocks, some starting or ending mid-graph
-    np.testing.assert_array_equal(_segment_max(cora.graph, x, block_bytes=1000), ref)
+            ref[i] = np.maximum.reduce(x[nb], axis=0)  # NaN-propagating, like the estimator promises
+    return ref
+
+
+def test_segment_max_threads_weights_and_nan_on_cora():
+    cora = load_cora()
+    x = cora.features[:, :40] * np.random.default_rng(5).standard_normal(40).astype(np.float32)
+    a = cora.graph.to_scipy()
+    ref = _rowwise_max_ref(a, x)
+    for t in (1, 2):
+        np.testing.assert_array_equal(_segment_max(cora.graph, x, n_threads=t), ref)
     np.testing.assert_array_equal(NeighborAggregation(cora.graph, "max", include_self=False, n_threads=1)
                                   .fit_transform(x), ref)
+    # edge weights are ignored (the C reducer would otherwise take max of w * x)
+    g = cora.graph
+    weighted = CSRMatrix(g.indptr, g.indices, np.random.default_rng(6).random(g.nnz) * 5 - 2.5, shape=g.shape)
+    np.testing.assert_array_equal(_segment_max(weighted, x), ref)
+    # NaN in a neighbour's feature reaches the row whatever its position among
+    # the neighbours (the C fold alone would drop a NaN after the first one)
+    xn = x.copy()
+    hub = int(np.argmax(np.diff(g.indptr)))
+    nbrs = np.asarray(g.indices[g.indptr[hub]:g.indptr[hub + 1]])
+    xn[nbrs[-1], 3] = np.nan  # last neighbour of the hub
+    xn[nbrs[0], 7] = np.nan   # first neighbour of the hub
+    xn[5, 0] = np.inf
+    ref_n = _rowwise_max_ref(a, xn)
+    assert np.isnan(ref_n[hub, 3]) and np.isnan(ref_n[hub, 7])
+    for t in (1, 2):
+        np.testing.assert_array_equal(_segment_max(cora.graph, xn, n_threads=t), ref_n)
+    assert np.isnan(xn[nbrs[-1], 3])  # input untouched
 
 
 def test_mean_and_sum_threads_bit_identical():

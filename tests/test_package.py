@@ -50,3 +50,18 @@ def test_cli_demo_subprocess(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "pysparsegraph.spmm" in r.stdout and "scipy" in r.stdout
+
+
+def test_python_dash_m_from_the_source_checkout(tmp_path):
+    """``python -m pysparsegraph`` run inside the checkout imports the source
+    folder first; it must still find a compiled core (its own or the installed one)."""
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isdir(os.path.join(root, "pysparsegraph")):
+        import pytest
+
+        pytest.skip("not run from a source checkout")
+    r = subprocess.run([sys.executable, "-m", "pysparsegraph", "config"], capture_output=True, text=True, cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert "effective threads" in r.stdout

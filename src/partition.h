@@ -13,6 +13,11 @@ int64_t psg__first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, 
 
 void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks, int64_t *bounds);
 
+/* Below this many multiply-adds a product runs on the calling thread alone:
+ * waking a second OpenMP thread costs more than it saves (measured on the
+ * SpMM planner; shared by every kernel that makes the same choice). */
+#define PSG_SERIAL_WORK ((int64_t)1 << 22)
+
 /* How many chunks to cut for a team of n_threads when each stored entry
  * costs `width` units (the feature width K for SpMM): a few per thread so
  * dynamic scheduling can even out rows whose cost the nnz count misjudges,

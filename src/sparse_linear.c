@@ -273,7 +273,8 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     }
     const float *xk = pack ? packed : xt;
     const int64_t ldx = pack ? tw : batch, tstride = pack ? n_in * tw : tw;
-    const int threads = psg__resolve_threads(n_threads);
+    /* Same small-work rule as the SpMM planner: one thread below PSG_SERIAL_WORK. */
+    const int threads = (indptr[n_out] + n_out) * batch < PSG_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
     const int64_t n_chunks = psg__default_chunks(n_out, indptr[n_out], batch, threads);
     int64_t bounds_local[65];
     int64_t *bounds = n_chunks < 65 ? bounds_local : malloc((size_t)(n_chunks + 1) * sizeof *bounds);

@@ -196,6 +196,20 @@ def test_team_size_follows_threadpoolctl():
         assert psg._core.last_team_size() == 1
 
 
+def test_small_layers_stay_on_the_calling_thread():
+    # below 2**22 multiply-adds a second thread costs more than it saves (the SpMM planner's rule)
+    small, _, _ = _layer(64, 64, 0.5, 1)
+    xs = np.ones((64, 8), np.float32)
+    small.forward_t(xs, n_threads=2)
+    assert psg._core.last_team_size() == 1
+    big, _, _ = _layer(512, 512, 0.5, 5)
+    xb = np.ones((512, 256), np.float32)
+    y2 = big.forward_t(xb, n_threads=2)
+    if psg._core.has_openmp() and psg._core.max_threads() >= 2:
+        assert psg._core.last_team_size() == 2
+    assert y2.tobytes() == big.forward_t(xb, n_threads=1).tobytes()
+
+
 def test_kernel_isa_name():
     assert kernel_isa() in ("portable", "avx2", "avx512")
     with pytest.raises(errors.InvalidArgumentError):

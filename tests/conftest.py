@@ -1,3 +1,4 @@
+import importlib.util
 import os
 
 import numpy as np
@@ -28,3 +29,15 @@ def shared_npz(root, name):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261128)
+
+
+def load_example(name):
+    """Imports ``examples/<name>.py`` of the checkout as a module (skips when the
+    examples folder is not beside the tests)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", f"{name}.py")
+    if not os.path.exists(path):
+        pytest.skip(f"the examples folder is not beside the tests ({path} missing)")
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,25 +1,16 @@
 """The GAT example (examples/gat_numpy.py): attention layers from sddmm +
 edge_softmax + spmm with a hand-written backward. A shortened run lowers the
 loss and the backward matches finite differences."""
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import pysparsegraph as psg
-
-EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "gat_numpy.py")
+from conftest import load_example
 
 
 @pytest.fixture(scope="module")
 def gat():
-    if not os.path.exists(EXAMPLE):
-        pytest.skip(f"the examples folder is not beside the tests ({EXAMPLE} missing)")
-    spec = importlib.util.spec_from_file_location("gat_numpy", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("gat_numpy")
 
 
 def test_short_training_lowers_loss(gat):

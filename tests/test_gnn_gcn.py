@@ -1,24 +1,15 @@
 """The GCN example (examples/gcn_numpy.py): a shortened training run lowers
 the loss, and its hand-written backward matches finite differences."""
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 import pysparsegraph as psg
-
-EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "gcn_numpy.py")
+from conftest import load_example
 
 
 @pytest.fixture(scope="module")
 def gcn():
-    if not os.path.exists(EXAMPLE):
-        pytest.skip(f"the examples folder is not beside the tests ({EXAMPLE} missing)")
-    spec = importlib.util.spec_from_file_location("gcn_numpy", EXAMPLE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("gcn_numpy")
 
 
 def test_short_training_lowers_loss(gcn):

@@ -3,6 +3,10 @@
 Per graph (float32, feature width K, one thread count, repetitions
 interleaved, medians):
 
+* fused: every GNN option of ``spmm`` (fused ``sym``/``row`` normalization,
+  implicit self loops, ``mean``, one value per edge, ``max`` with and without
+  arg indices) against the plain ``A @ X`` on the same automatic plan; the
+  ratio shows what the option costs on top of the planned SIMD kernel.
 * transpose: ``Aᵀ @ X`` (``spmm_transpose``, cached transposed structure)
   against the forward ``A @ X``, for the plain sum, the fused GCN
   normalization (``norm="sym", add_self_loops=True``) and ``reduce="max"``;
@@ -53,7 +57,7 @@ def main(argv=None):
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         torch.set_num_threads(args.threads)
     t, k = args.threads, args.k
-    trows, rrows, srows, brows = [], [], [], []
+    frows, trows, rrows, srows, brows = [], [], [], [], []
     for name in args.graphs.split(","):
         A = load_graph(name)
         if A.n_rows != A.n_cols:
@@ -63,6 +67,23 @@ def main(argv=None):
         S = A.to_scipy(np.float32)
         gnn.spmm_transpose(A, X, n_threads=t)      # build and cache the transposed structure once
         tbytes = gnn.transpose_nbytes(A)
+
+        # ---- fused options vs the plain sum (same plan)
+        ev = rng.uniform(0.5, 1.5, A.nnz).astype(np.float32)
+        fns = {
+            "plain sum": lambda: psg.spmm(A, X, n_threads=t),
+            "norm=sym + self loops": lambda: psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t),
+            "norm=row": lambda: psg.spmm(A, X, norm="row", n_threads=t),
+            "reduce=mean": lambda: psg.spmm(A, X, reduce="mean", n_threads=t),
+            "edge_values (nnz,)": lambda: psg.spmm(A, X, edge_values=ev, n_threads=t),
+            "reduce=max": lambda: psg.spmm(A, X, reduce="max", n_threads=t),
+            "reduce=max + argidx": lambda: psg.spmm(A, X, reduce="max", return_argidx=True, n_threads=t),
+            "int64 argidx alone (np.full)": lambda: np.full((A.n_rows, k), -1, np.int64),
+        }
+        res = interleaved_medians(fns, args.repeats)
+        base = res["plain sum"][0]
+        for op, (med, spread) in res.items():
+            frows.append([name, A.nnz, k, op, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / base:.2f}"])
 
         # ---- transpose vs forward
         fns = {
@@ -209,7 +230,9 @@ def main(argv=None):
             for tool, (med, spread) in res.items():
                 brows.append([name, k, "max", tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
 
-    print(f"## Transpose vs forward (float32, K={k}, {t} threads, median of {args.repeats})\n")
+    print(f"## Fused GNN options vs the plain sum (float32, K={k}, {t} threads, median of {args.repeats})\n")
+    print(markdown_table(["graph", "nnz", "K", "op", "median ms", "IQR/med", "ratio to plain sum"], frows))
+    print(f"\n## Transpose vs forward (float32, K={k}, {t} threads, median of {args.repeats})\n")
     print(markdown_table(["graph", "nnz", "K", "op", "A@X ms", "Aᵀ@X ms", "ratio T/fwd", "scipy S.T@X ms",
                           "cached transpose"], trows))
     if rrows:

@@ -24,7 +24,7 @@ def spmm(n_cols: int, indptr: np.ndarray, indices: np.ndarray, values: Optional[
 def gspmm(n_cols: int, indptr: np.ndarray, indices: np.ndarray, reduce: int, edge_values: Optional[np.ndarray],
           edge_width: int, eid: Optional[np.ndarray], nnz_edges: int, row_scale: Optional[np.ndarray],
           col_scale: Optional[np.ndarray], self_loops: bool, argidx: Optional[np.ndarray], x: np.ndarray,
-          y: np.ndarray, n_threads: int) -> None: ...
+          y: np.ndarray, n_threads: int, plan: Optional[_SpmmPlan] = ...) -> None: ...
 def gspmm_arg_backward_x(n_rows: int, t_indptr: np.ndarray, t_indices: np.ndarray, t_eid: np.ndarray,
                          edge_values: Optional[np.ndarray], edge_width: int, nnz_edges: int,
                          row_scale: Optional[np.ndarray], col_scale: Optional[np.ndarray], self_loops: bool,

@@ -112,8 +112,8 @@ def cpu_features():
 
 include "_storage.pxi"
 include "_spmm.pxi"
+include "_perf.pxi"   # plans first: the GNN products run on them
 include "_gnn.pxi"
 include "_io.pxi"
 include "_model.pxi"
-include "_perf.pxi"
 include "_generate.pxi"

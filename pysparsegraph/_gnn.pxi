@@ -16,6 +16,9 @@ cdef extern from "pysparsegraph/gnn.h" nogil:
     psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
                          const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
                          const void *x, int64_t k, void *y, int n_threads)
+    psg_status psg_gspmm_plan(int index_size, int value_size, const psg_spmm_plan *plan, int64_t n_rows,
+                              int64_t n_cols, const int64_t *indptr, const void *indices,
+                              const psg_gspmm_opts *opts, const void *x, int64_t k, void *y, int n_threads)
     psg_status psg_gspmm_arg_backward_x(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
                                         const int64_t *t_indptr, const void *t_indices, const int64_t *t_eid,
                                         const psg_gspmm_opts *opts, const void *grad_y, int64_t k,
@@ -55,8 +58,9 @@ cdef void _fill_opts(psg_gspmm_opts *o, int reduce, edge_values, int64_t edge_wi
 
 def gspmm(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, int reduce, edge_values, int64_t edge_width,
           eid, int64_t nnz_edges, row_scale, col_scale, bint self_loops, argidx, cnp.ndarray x, cnp.ndarray y,
-          int n_threads):
-    """y[:] = reduce over the rows of (indptr, indices) of weighted messages from x."""
+          int n_threads, _SpmmPlan plan=None):
+    """y[:] = reduce over the rows of (indptr, indices) of weighted messages from x; with a
+    plan (built for this structure, k and dtype) on its chunks, scheduler and SIMD kernels."""
     cdef psg_gspmm_opts o
     _fill_opts(&o, reduce, edge_values, edge_width, eid, nnz_edges, row_scale, col_scale, self_loops, argidx)
     cdef int64_t n_rows = indptr.shape[0] - 1
@@ -67,8 +71,12 @@ def gspmm(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, int reduce, e
     cdef const void *xp = _ptr(x)
     cdef void *yp = _ptr(y)
     cdef psg_status st
+    cdef const psg_spmm_plan *pl = NULL if plan is None else plan.ptr
     with nogil:
-        st = psg_gspmm(isz, vsz, n_rows, n_cols, p, ix, &o, xp, k, yp, n_threads)
+        if pl != NULL:
+            st = psg_gspmm_plan(isz, vsz, pl, n_rows, n_cols, p, ix, &o, xp, k, yp, n_threads)
+        else:
+            st = psg_gspmm(isz, vsz, n_rows, n_cols, p, ix, &o, xp, k, yp, n_threads)
     _check(st)
 
 

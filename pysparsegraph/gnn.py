@@ -159,6 +159,37 @@ def _transpose(A, n_threads=None, need_eid=True):
     return cached
 
 
+def _transpose_structure(A, n_threads=None, need_eid=True):
+    """``(T, t_eid)``: the cached transpose as a structure-only CSRMatrix (it
+    carries the transposed products' plans in its own cache) and its edge ids."""
+    tp, ti, te = _transpose(A, n_threads, need_eid)
+    T = A._cache.get(("gnn", "t_struct"))
+    if T is None or T.indptr is not tp:
+        T = A._cache[("gnn", "t_struct")] = CSRMatrix._trusted(tp, ti, None, (A.n_cols, A.n_rows))
+    return T, te
+
+
+def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_threads, plan=None):
+    """y[:] = the GNN product over structure S (A, or its transpose): with one
+    weight per edge it runs on a CSR SpMM plan of S (``plan``, else S's cached
+    automatic one: the chunks, work stealing and SIMD kernels of the plain
+    product); per-head and per-feature weights use the C row kernel."""
+    handle = None
+    if (ev is None or width == 1) and S.n_rows and x.shape[1]:
+        from pysparsegraph.plan import _checked_plan
+
+        layout = getattr(plan, "layout", "csr")
+        if layout != "csr":
+            raise errors.InvalidArgumentError(f"reduce/norm/self-loop/edge-value products need a CSR-layout plan, "
+                                              f"got layout={layout!r}; build one with plan_spmm(A, k, layout='csr')")
+        handle = _checked_plan(S, x.shape[1], x.dtype, None, n_threads, plan)._handle
+    elif plan is not None:
+        raise errors.InvalidArgumentError("plan applies to products with at most one weight per edge; drop plan= "
+                                          "for per-head or per-feature edge_values")
+    _core.gspmm(S.n_cols, S.indptr, S.indices, code, ev, width, eid, nnz_edges, ls, rs, bool(loops), argidx,
+                x, y, resolve_threads(n_threads), handle)
+
+
 def _transpose_values(A, dtype):
     """A's values in transposed storage order (cached per dtype), or None."""
     if A.values is None:
@@ -191,7 +222,7 @@ def transpose_nbytes(A):
 
 # ------------------------------------------------------------------- gspmm
 def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
-          return_argidx=False, transpose=False, n_threads=None):
+          return_argidx=False, transpose=False, n_threads=None, plan=None):
     """Generalized sparse × dense product ``Y[r] = reduce_{(r, c) in A} w_rc * X[c]``.
 
     Parameters
@@ -227,6 +258,12 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         structure is built once in C and cached (:func:`transpose_nbytes`).
     n_threads : int, optional
         ``None``: the OpenMP runtime's limit at call time.
+    plan : Plan, optional
+        A CSR-layout plan of A from :func:`pysparsegraph.plan_spmm` for X's
+        width and dtype (not with ``transpose`` or per-head/per-feature
+        weights). By default the product runs on A's cached automatic plan,
+        the one the plain ``A @ X`` uses: same chunks (hub rows split into
+        pieces), work stealing and SIMD kernels.
 
     Returns
     -------
@@ -238,6 +275,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     _check_loops(A, add_self_loops)
     if return_argidx and code < 2:
         raise errors.InvalidArgumentError(f"return_argidx needs reduce='max' or 'min', got reduce={reduce!r}")
+    if plan is not None and transpose:
+        raise errors.InvalidArgumentError("plan is a plan of A, not of Aᵀ: drop plan= with transpose=True")
     n_in, n_outr = (A.n_rows, A.n_cols) if transpose else (A.n_cols, A.n_rows)
     x, vector = _dense(X, "X")
     if x.shape[0] != n_in:
@@ -251,29 +290,27 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     ls, rs = _scales(A, norm, add_self_loops, x.dtype)
     y = _output(out, (n_outr, k), x.dtype, vector, (x, ev))
     argidx = np.empty((n_outr, k), dtype=np.int64) if (code >= 2 and return_argidx) else None
-    threads = resolve_threads(n_threads)
     if not transpose:
         if ev is None:
             ev = A.values_as(x.dtype)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
-            spmm(A, x, out=y, n_threads=n_threads)  # the plain SpMM path
+            spmm(A, x, out=y, n_threads=n_threads, plan=plan)  # the plain SpMM path
         else:
-            _core.gspmm(A.n_cols, A.indptr, A.indices, code, ev, width, None, A.nnz, ls, rs,
-                        bool(add_self_loops), argidx, x, y, threads)
+            _fused(A, code, ev, width, None, A.nnz, ls, rs, add_self_loops, argidx, x, y, n_threads, plan)
     else:
         # edge ids matter only for weights and for arg indices
         use_eid = A.values is not None or edge_values is not None or argidx is not None
-        tp, ti, te = _transpose(A, n_threads, need_eid=use_eid)
         if code == 0 and norm is None and not add_self_loops and edge_values is None:
             # Plain Aᵀ @ X: the forward SpMM path on the cached transpose (a
             # CSRMatrix with values permuted once), so it runs at forward speed
             # and with whatever plans the forward path caches.
             spmm(_transpose_csr(A, x.dtype), x, out=y, n_threads=n_threads)
         else:
+            T, te = _transpose_structure(A, n_threads, need_eid=use_eid)
             if ev is None and A.values is not None:
                 ev = A.values_as(x.dtype)
-            _core.gspmm(A.n_rows, tp, ti, code, ev, width, te if use_eid else None, A.nnz, rs, ls,
-                        bool(add_self_loops), argidx, x, y, threads)
+            _fused(T, code, ev, width, te if use_eid else None, A.nnz, rs, ls, add_self_loops, argidx, x, y,
+                   n_threads)
     res = out if out is not None else (y[:, 0] if vector else y)
     if return_argidx:
         return res, (argidx[:, 0] if vector else argidx)
@@ -335,10 +372,10 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             cnt = np.diff(A.indptr).astype(gy.dtype) + (1 if add_self_loops else 0)
             inv = _inv(cnt, 1.0).astype(gy.dtype)
             eff_ls = inv if ls is None else (ls * inv).astype(gy.dtype)
-        tp, ti, te = _transpose(A, n_threads, need_eid=ev is not None)
+        T, te = _transpose_structure(A, n_threads, need_eid=ev is not None)
         gx = np.empty((A.n_cols, k), dtype=gy.dtype)
-        _core.gspmm(A.n_rows, tp, ti, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, bool(add_self_loops), None,
-                    gy, gx, threads)
+        _fused(T, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, add_self_loops, None, gy, gx,
+               n_threads)
         if need_edge_grad:
             gys = gy if eff_ls is None else gy * eff_ls[:, None]
             xs = x if rs is None else x * rs[:, None]

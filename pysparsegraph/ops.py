@@ -60,7 +60,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     plan : Plan, optional
         From :func:`pysparsegraph.plan_spmm` (layout, partition, schedule, SIMD
         path). By default an automatic plan is built once and cached on A.
-        Plans apply to the plain sum product (no GNN option below).
+        The GNN options below run on plans too (a CSR-layout plan, one weight
+        per edge, not ``transpose``).
     reduce, norm, add_self_loops, edge_values, return_argidx, transpose
         GNN options (reducers ``"sum"/"mean"/"max"/"min"``, fused ``"sym"``/
         ``"row"``/``"col"`` normalization, implicit self loops, per-edge or
@@ -78,12 +79,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
             or transpose):
         from pysparsegraph.gnn import gspmm
 
-        if plan is not None:
-            raise errors.InvalidArgumentError("plan applies to the plain sum product only; drop plan= when using "
-                                              "reduce, norm, add_self_loops, edge_values, return_argidx or transpose")
-
         return gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops, edge_values=edge_values,
-                     return_argidx=return_argidx, transpose=transpose, n_threads=n_threads)
+                     return_argidx=return_argidx, transpose=transpose, n_threads=n_threads, plan=plan)
     A = as_csr(A)
     x, vector = _dense_operand(X, "X")
     if x.shape[0] != A.n_cols:

@@ -174,23 +174,32 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
     return plan
 
 
+def _auto_plan(A, k, acc, n_threads):
+    """The automatic plan for (k, accumulation dtype, team size), cached on A:
+    the one every product on A at that width shares (plain sum and GNN ops)."""
+    threads = resolve_threads(n_threads)
+    key = ("spmm_auto", k, np.dtype(acc).char, threads if threads > 0 else _core.max_threads())
+    plan = A._cache.get(key)
+    if plan is None:
+        plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
+    return plan
+
+
+def _checked_plan(A, k, acc, values, n_threads, plan):
+    """``plan`` checked against this product, or the automatic one when None."""
+    if plan is None:
+        return _auto_plan(A, k, acc, n_threads)
+    if not isinstance(plan, Plan):
+        raise errors.InvalidArgumentError(f"plan must be a Plan from plan_spmm, got {type(plan).__name__}")
+    plan._check_for(A, k, acc, values is not None)
+    return plan
+
+
 def _run(A, values, x, y, n_threads, plan):
     """y[:] = A @ x through a plan (the cached automatic one when plan is None).
     ``x`` float32/float64 (or uint16 bfloat16 with float32 ``y``), validated."""
-    k = x.shape[1]
-    acc = y.dtype
-    threads = resolve_threads(n_threads)
-    if plan is None:
-        # fast path: the automatic plan for this (k, dtype, team size), cached on A
-        key = ("spmm_auto", k, acc.char, threads if threads > 0 else _core.max_threads())
-        plan = A._cache.get(key)
-        if plan is None:
-            plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
-    elif not isinstance(plan, Plan):
-        raise errors.InvalidArgumentError(f"plan must be a Plan from plan_spmm, got {type(plan).__name__}")
-    else:
-        plan._check_for(A, k, acc, values is not None)
-    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, threads)
+    plan = _checked_plan(A, x.shape[1], y.dtype, values, n_threads, plan)
+    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
 
 
 def to_bfloat16(X, *, n_threads=None):

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "gnn_common.h"
 #include "partition.h"
+#include "spmm_plan.h"
 
 #define PSG_TEMPLATE "templates/gspmm.inc"
 #include "templates/instantiate.h"
@@ -36,13 +37,12 @@ static psg_status check_backward(int index_size, int value_size, int64_t n_rows,
     return PSG_OK;
 }
 
-psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
-                     const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
-                     const void *x, int64_t k, void *y, int n_threads)
+/* Checks shared by psg_gspmm and psg_gspmm_plan. Sets *done when there is
+ * nothing to compute (n_rows == 0 or k == 0). */
+static psg_status check_gspmm(int64_t n_rows, int64_t n_cols, const int64_t *indptr, const psg_gspmm_opts *opts,
+                              const void *x, int64_t k, void *y, int *done)
 {
-    psg__clear_error();
-    const int slot = psg__type_slot(index_size, value_size);
-    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    *done = 0;
     if (n_rows < 0 || n_cols < 0 || k < 0)
         return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_rows=%lld n_cols=%lld k=%lld",
                          (long long)n_rows, (long long)n_cols, (long long)k);
@@ -50,14 +50,75 @@ psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_c
     if (st != PSG_OK) return st;
     if (n_rows == 0 || k == 0) {
         psg__set_team_size(1);
+        *done = 1;
         return PSG_OK;
     }
     if (!indptr || !y || !x) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     if (opts->self_loops && opts->nnz_edges < indptr[n_rows])
         return psg__fail(PSG_ERR_INVALID_ARG, "nnz_edges (%lld) is below nnz (%lld)",
                          (long long)opts->nnz_edges, (long long)indptr[n_rows]);
-    PSG_DISPATCH(st, slot, psg__gspmm, n_rows, n_cols, indptr, indices, opts, x, k, y, n_threads);
+    return PSG_OK;
+}
+
+/* The planned kernels cover one weight per edge; per-head and per-feature
+ * edge weights keep the row kernel (templates/gspmm.inc). */
+static int plan_covers(const psg_gspmm_opts *o) { return !o->edge_values || o->edge_width == 1; }
+
+static psg_status run_planned(int slot, const psg_spmm_plan *plan, int64_t n_cols, const int64_t *indptr,
+                              const void *indices, const psg_gspmm_opts *o, const void *x, int64_t k,
+                              void *y, int n_threads)
+{
+    const psg__fused fz = {o->reduce, o->row_scale, o->col_scale, o->eid, o->self_loops, n_cols,
+                           o->nnz_edges, o->argidx};
+    psg_status st;
+    PSG_DISPATCH(st, slot, psg__spmm_run, plan, indptr, indices, o->edge_values, x, k, y, n_threads, &fz);
     return st;
+}
+
+psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
+                     const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
+                     const void *x, int64_t k, void *y, int n_threads)
+{
+    psg__clear_error();
+    const int slot = psg__type_slot(index_size, value_size);
+    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    int done;
+    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
+    if (st != PSG_OK || done) return st;
+    if (!plan_covers(opts)) {
+        PSG_DISPATCH(st, slot, psg__gspmm, n_rows, n_cols, indptr, indices, opts, x, k, y, n_threads);
+        return st;
+    }
+    /* a CSR plan for this call only (callers that repeat the product keep one) */
+    psg_spmm_options o;
+    psg_spmm_options_default(&o);
+    o.layout = PSG_LAYOUT_CSR;
+    psg_spmm_plan *plan = NULL;
+    PSG_DISPATCH(st, slot, psg_spmm_plan_build, n_rows, n_cols, indptr, indices, NULL, k, n_threads, &o, &plan);
+    if (st != PSG_OK) return st;
+    st = run_planned(slot, plan, n_cols, indptr, indices, opts, x, k, y, n_threads);
+    psg_spmm_plan_free(plan);
+    return st;
+}
+
+psg_status psg_gspmm_plan(int index_size, int value_size, const psg_spmm_plan *plan, int64_t n_rows,
+                          int64_t n_cols, const int64_t *indptr, const void *indices,
+                          const psg_gspmm_opts *opts, const void *x, int64_t k, void *y, int n_threads)
+{
+    psg__clear_error();
+    const int slot = psg__type_slot(index_size, value_size);
+    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    if (!plan) return psg__fail(PSG_ERR_INVALID_ARG, "plan is NULL");
+    if (plan->n_rows != n_rows || plan->n_cols != n_cols)
+        return psg__fail(PSG_ERR_SHAPE, "the plan was built for a %lldx%lld matrix, not %lldx%lld",
+                         (long long)plan->n_rows, (long long)plan->n_cols, (long long)n_rows, (long long)n_cols);
+    int done;
+    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
+    if (st != PSG_OK || done) return st;
+    if (!plan_covers(opts))
+        return psg__fail(PSG_ERR_INVALID_ARG, "psg_gspmm_plan takes one value per edge (edge_width 1), got "
+                                              "edge_width %lld; use psg_gspmm", (long long)opts->edge_width);
+    return run_planned(slot, plan, n_cols, indptr, indices, opts, x, k, y, n_threads);
 }
 
 psg_status psg_gspmm_arg_backward_x(int index_size, int value_size, int64_t n_rows, int64_t n_cols,

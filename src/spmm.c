@@ -1,6 +1,7 @@
 /* SpMM for every (index type × value type × X storage) from one template
  * body (templates/spmm.inc), which in turn instantiates the per-ISA inner
  * kernels (templates/spmm_isa.inc). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -8,6 +9,7 @@
 #include "schedule.h"
 #include "spmm_plan.h"
 #include "pysparsegraph/spmm.h"
+#include "pysparsegraph/gnn.h"
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #endif

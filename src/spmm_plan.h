@@ -38,6 +38,34 @@ struct psg_spmm_plan {
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
 };
 
+/* The GNN options a planned product can fuse (psg_gspmm_plan): reducer,
+ * per-entry weight w_j = row_w * values[eid ? eid[j] : j] * col_scale[c_j]
+ * (row_w = row_scale[r] for max/min, 1 for sum/mean, whose row scale and mean
+ * division are applied once per row at the end), and an implicit self loop
+ * (r, r) visited after the stored entries. Scales are arrays of the plan's
+ * value type. NULL for the plain sum. */
+typedef struct {
+    int reduce;              /* PSG_REDUCE_* */
+    const void *row_scale;   /* [n_rows] or NULL */
+    const void *col_scale;   /* [n_cols] or NULL */
+    const int64_t *eid;      /* [nnz] or NULL: index of entry j's value and its edge id */
+    int self_loops;          /* rows r < n_cols get the implicit (r, r) entry */
+    int64_t n_cols;
+    int64_t nnz_edges;       /* edge id of row r's self loop: nnz_edges + r */
+    int64_t *argidx;         /* [n_rows*k] out or NULL (max/min) */
+} psg__fused;
+
+/* Plain (fz NULL) or fused execution of a plan, per type (templates/spmm.inc). */
+#define PSG_RUN_DECL_(T, I, V)                                                                          \
+    psg_status psg__spmm_run_##T(const psg_spmm_plan *p, const int64_t *indptr, const I *indices,       \
+                                 const V *values, const V *x, int64_t k, V *y, int n_threads,           \
+                                 const psg__fused *fz);
+PSG_RUN_DECL_(i32_f32, int32_t, float)
+PSG_RUN_DECL_(i32_f64, int32_t, double)
+PSG_RUN_DECL_(i64_f32, int64_t, float)
+PSG_RUN_DECL_(i64_f64, int64_t, double)
+#undef PSG_RUN_DECL_
+
 /* ISA ids shared by the dispatch code. */
 int psg__spmm_select_isa(int requested, psg_status *st);
 double psg__now(void);

@@ -270,6 +270,115 @@ def test_nan_inf_flow_through():
         assert np.isnan(y[0, 0]) and y[1, 0] == (1.0 if reduce == "sum" else 0.5)
 
 
+# ------------------------------------------------- GNN products on plans
+def ref_extreme_scan(A, X, reduce, loops=False, ev=None):
+    """max/min by one scan per row in storage order (self loop last): the
+    first message starts, a strictly better one replaces it (so a NaN first
+    message stays, later NaNs never win, the earliest of equal messages wins).
+    Independent of the kernels' piecewise method. Returns (Y, argidx)."""
+    X = np.asarray(X, np.float64)
+    better = np.greater if reduce == "max" else np.less
+    Y = np.zeros((A.n_rows, X.shape[1]))
+    arg = np.full(Y.shape, -1, np.int64)
+    w_all = np.ones(A.nnz) if ev is None else np.asarray(ev, np.float64)
+    for r in range(A.n_rows):
+        msgs = [(w_all[j] * X[A.indices[j]], j) for j in range(A.indptr[r], A.indptr[r + 1])]
+        if loops:
+            msgs.append((X[r], A.nnz + r))
+        if not msgs:
+            continue
+        Y[r], arg[r] = msgs[0][0], msgs[0][1]
+        for m, e in msgs[1:]:
+            take = better(m, Y[r])
+            Y[r] = np.where(take, m, Y[r])
+            arg[r] = np.where(take, e, arg[r])
+    return Y, arg
+
+
+def _special_graph():
+    """Rows of repeated columns so messages repeat (ties), with NaN, -inf and
+    +inf features: the hard cases for a reducer split into pieces."""
+    rng = np.random.default_rng(11)
+    n, K = 40, 5
+    X = rng.integers(-3, 4, (n, K)).astype(np.float64)
+    X[3, 1] = X[7, 0] = X[9, 4] = np.nan
+    X[5, :2] = -np.inf
+    X[6, 2:] = np.inf
+    lens = [60, 0, 1, 7, 33, 2, 0, 15] + [3] * (n - 8)     # row 0 and row 4: hubs at small split_len
+    cols = rng.integers(0, n, sum(lens))
+    cols[:3] = [3, 7, 9]                                  # row 0 starts with NaN messages
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    return psg.CSRMatrix(indptr, cols.astype(np.int32), shape=(n, n)), X
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+@pytest.mark.parametrize("split_len", [1, 2, 5, -1])
+@pytest.mark.parametrize("vdt", VDT)
+def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt):
+    A, X = _special_graph()
+    X = X.astype(vdt)
+    ev = np.random.default_rng(12).choice([0.5, 1.0, 2.0, -1.0], A.nnz).astype(vdt)
+    for loops in (False, True):
+        for e in (None, ev):
+            plan = psg.plan_spmm(A, X.shape[1], vdt, split_len=split_len, cache=False)
+            assert split_len < 0 or plan.n_hubs >= 2
+            ref, ref_arg = ref_extreme_scan(A, X, reduce, loops, e)
+            Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, add_self_loops=loops, edge_values=e,
+                                                         return_argidx=True, plan=plan, n_threads=t))
+            np.testing.assert_array_equal(Y, ref.astype(vdt), err_msg=f"loops={loops} ev={e is not None}")
+            np.testing.assert_array_equal(arg, ref_arg)
+            # the automatic plan (default split) gives the very same answer
+            Ya, arga = psg.spmm(A, X, reduce=reduce, add_self_loops=loops, edge_values=e, return_argidx=True)
+            assert Ya.tobytes() == Y.tobytes() and np.array_equal(arga, arg)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("norm", [None, "sym", "row", "col"])
+def test_planned_sums_across_hub_pieces(reduce, norm):
+    A = graphs(np.int32, True)["hub"]
+    X = np.random.default_rng(13).standard_normal((A.n_cols, 16))
+    ref = ref_gspmm(A, X, reduce, norm, True)[0]
+    for split_len in (1, 7, 4096, -1):
+        plan = psg.plan_spmm(A, 16, np.float64, split_len=split_len, cache=False)
+        Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm=norm, add_self_loops=True, plan=plan,
+                                                n_threads=t))
+        np.testing.assert_allclose(Y, ref, **tol(np.float64), err_msg=f"split_len={split_len}")
+
+
+def test_fused_products_share_the_automatic_plan():
+    G = graphs(np.int32, True)["random"]
+    A = psg.CSRMatrix(G.indptr, G.indices, G.values, shape=G.shape)
+    X = np.ones((A.n_cols, 8), np.float32)
+    psg.spmm(A, X, norm="sym", add_self_loops=True)
+    plans = [v for key, v in A._cache.items() if key[0] == "spmm_auto"]
+    assert len(plans) == 1 and plans[0].k == 8 and plans[0].layout == "csr"
+    psg.spmm(A, X)
+    psg.spmm(A, X, reduce="max", return_argidx=True)
+    assert [v for key, v in A._cache.items() if key[0] == "spmm_auto"] == plans
+    # the transposed products plan on the cached transposed structure
+    spmm_transpose(A, np.ones((A.n_rows, 8), np.float32), norm="sym")
+    T = A._cache[("gnn", "t_struct")]
+    assert any(key[0] == "spmm_auto" for key in T._cache)
+
+
+def test_plan_with_gnn_options_bad_input():
+    A = graphs(np.int32, True)["random"]
+    X = np.ones((A.n_cols, 4))
+    with pytest.raises(errors.InvalidArgumentError, match="CSR-layout plan"):
+        psg.spmm(A, X, reduce="max", plan=psg.plan_spmm(A, 4, np.float64, layout="blocked", cache=False))
+    with pytest.raises(errors.ShapeMismatchError, match="k=8"):
+        psg.spmm(A, X, norm="row", plan=psg.plan_spmm(A, 8, np.float64, cache=False))
+    with pytest.raises(errors.DTypeError, match="float32"):
+        psg.spmm(A, X, norm="row", plan=psg.plan_spmm(A, 4, np.float32, cache=False))
+    with pytest.raises(errors.InvalidArgumentError, match="transpose"):
+        psg.spmm(A, np.ones((A.n_rows, 4)), transpose=True, norm="row", plan=psg.plan_spmm(A, 4, np.float64))
+    with pytest.raises(errors.InvalidArgumentError, match="per-head"):
+        psg.spmm(A, X, edge_values=np.ones((A.nnz, 2)), plan=psg.plan_spmm(A, 4, np.float64))
+    with pytest.raises(errors.InvalidArgumentError, match="another matrix"):
+        B = graphs(np.int32, True)["hub"]
+        psg.spmm(A, X, norm="row", plan=psg.plan_spmm(B, 4, np.float64, cache=False))
+
+
 # ------------------------------------------------------------------- sddmm
 @pytest.mark.parametrize("vdt", VDT)
 @pytest.mark.parametrize("idt", IDT)

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include "pysparsegraph/status.h"
+#include "pysparsegraph/spmm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,23 @@ typedef struct {
 psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_cols,
                      const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
                      const void *x, int64_t k, void *y, int n_threads);
+
+/* psg_gspmm on a plan: the same result, computed by the planned SpMM
+ * machinery (the plan's nnz-balanced chunks and hub-row pieces, the
+ * work-stealing scheduler, the SIMD kernels for the plan's ISA), so fused
+ * normalization, self loops, edge values and every reducer cost about what
+ * the plain sum does. Psg_gspmm itself takes this path (with a plan built
+ * for the call) whenever it can.
+ *   plan in: built by psg_spmm_plan_build_* for this A (n_rows, n_cols,
+ *   indptr), k, index and value types, CSR layout (not blocked);
+ *   opts in: as for psg_gspmm, with edge_width 1 (one value per edge) or no
+ *   edge_values; other arguments as for psg_gspmm. A hub row split into
+ *   pieces is combined in piece order, so results are bit-identical for
+ *   every thread count (they may differ in the last bits from an unsplit
+ *   sum). */
+psg_status psg_gspmm_plan(int index_size, int value_size, const psg_spmm_plan *plan, int64_t n_rows,
+                          int64_t n_cols, const int64_t *indptr, const void *indices,
+                          const psg_gspmm_opts *opts, const void *x, int64_t k, void *y, int n_threads);
 
 /* Gradient of a max/min gspmm with respect to X, computed on the transposed
  * structure so that each row of grad_x is written by one thread:

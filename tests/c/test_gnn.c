@@ -1,6 +1,7 @@
 /* C-only test of the GNN kernels on a small hand-made CSR (no Python):
  * gspmm max with argidx and self loops, transpose + transposed sum, sddmm,
- * edge softmax, and the error path for a bad reducer. */
+ * edge softmax, the error path for a bad reducer, and psg_gspmm_plan on a
+ * hub row cut into pieces of two entries (NaN, -inf and ties across pieces). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,8 +9,66 @@
 
 #include "check.h"
 
+/* Row 0 of a 2x8 matrix holds 7 entries (columns 1..7), cut every 2 entries
+ * by the plan; x has one feature. A sequential scan (first message starts,
+ * a strictly better one replaces it) gives the expected max/min and arg. */
+static void test_planned_pieces(void)
+{
+    const int64_t indptr[3] = {0, 7, 8};
+    const int32_t indices[8] = {1, 2, 3, 4, 5, 6, 7, 0};
+    /* messages of row 0 in storage order: 1, NaN, 5, 5, -inf, 3, NaN */
+    const float x[8] = {2, 1, NAN, 5, 5, -INFINITY, 3, NAN};
+    psg_spmm_options po;
+    psg_spmm_options_default(&po);
+    po.layout = PSG_LAYOUT_CSR;
+    po.split_len = 2;
+    psg_spmm_plan *plan = NULL;
+    CHECK(psg_spmm_plan_build_i32_f32(2, 8, indptr, indices, NULL, 1, 2, &po, &plan) == PSG_OK && plan,
+          "plan: %s", psg_last_error());
+    psg_spmm_plan_info info;
+    psg_spmm_plan_describe(plan, &info);
+    CHECK(info.n_hubs == 1 && info.n_slots == 4, "row 0 is a hub of 4 pieces (n_hubs %lld, n_slots %lld)",
+          (long long)info.n_hubs, (long long)info.n_slots);
+    float y[2];
+    int64_t arg[2];
+    psg_gspmm_opts o;
+    memset(&o, 0, sizeof o);
+    o.nnz_edges = 8;
+    o.argidx = arg;
+    for (int threads = 1; threads <= 2; threads++) {
+        o.reduce = PSG_REDUCE_MAX;
+        CHECK(psg_gspmm_plan(4, 4, plan, 2, 8, indptr, indices, &o, x, 1, y, threads) == PSG_OK, "planned max");
+        /* 5 first appears at entry 2; the later NaN and the tie at entry 3 do not replace it */
+        CHECK(y[0] == 5 && arg[0] == 2 && y[1] == 2 && arg[1] == 7, "planned max: %g (edge %lld)", y[0],
+              (long long)arg[0]);
+        o.reduce = PSG_REDUCE_MIN;
+        CHECK(psg_gspmm_plan(4, 4, plan, 2, 8, indptr, indices, &o, x, 1, y, threads) == PSG_OK, "planned min");
+        CHECK(y[0] == -INFINITY && arg[0] == 4, "planned min: %g (edge %lld)", y[0], (long long)arg[0]);
+        o.reduce = PSG_REDUCE_MEAN;
+        o.argidx = NULL;
+        o.self_loops = 1;
+        const float xs[8] = {2, 1, 1, 5, 5, 1, 3, 4};
+        CHECK(psg_gspmm_plan(4, 4, plan, 2, 8, indptr, indices, &o, xs, 1, y, threads) == PSG_OK, "planned mean");
+        /* row 0: (1+1+5+5+1+3+4 + self loop 2) / 8; row 1: (x0 + self loop x1) / 2 */
+        CHECK(y[0] == 22.0f / 8 && y[1] == 1.5f, "planned mean with self loops: %g %g", y[0], y[1]);
+        o.self_loops = 0;
+        o.argidx = arg;
+    }
+    /* a first message that is NaN stays the result (nothing compares better) */
+    const float xn[8] = {0, NAN, 1, 9, 2, 3, 4, 5};
+    o.reduce = PSG_REDUCE_MAX;
+    CHECK(psg_gspmm_plan(4, 4, plan, 2, 8, indptr, indices, &o, xn, 1, y, 2) == PSG_OK, "planned max, NaN first");
+    CHECK(isnan(y[0]) && arg[0] == 0, "NaN first message: %g (edge %lld)", y[0], (long long)arg[0]);
+    o.edge_values = x;
+    o.edge_width = 4;
+    CHECK(psg_gspmm_plan(4, 4, plan, 2, 8, indptr, indices, &o, xn, 1, y, 2) == PSG_ERR_SHAPE,
+          "edge_width must divide k");
+    psg_spmm_plan_free(plan);
+}
+
 int main(void)
 {
+    test_planned_pieces();
     /* 4x4: row 0 -> {1, 2}, row 1 -> {0}, row 2 empty, row 3 -> {0, 1, 2} */
     const int64_t indptr[5] = {0, 2, 3, 3, 6};
     const int32_t indices[6] = {1, 2, 0, 0, 1, 2};

@@ -170,12 +170,11 @@ def _transpose_structure(A, n_threads=None, need_eid=True):
 
 
 def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_threads, plan=None):
-    """y[:] = the GNN product over structure S (A, or its transpose): with one
-    weight per edge it runs on a CSR SpMM plan of S (``plan``, else S's cached
-    automatic one: the chunks, work stealing and SIMD kernels of the plain
-    product); per-head and per-feature weights use the C row kernel."""
+    """y[:] = the GNN product over structure S (A, or its transpose) on a CSR
+    SpMM plan of S: ``plan``, else S's cached automatic one (the chunks, work
+    stealing and SIMD kernels of the plain product)."""
     handle = None
-    if (ev is None or width == 1) and S.n_rows and x.shape[1]:
+    if S.n_rows and x.shape[1]:
         from pysparsegraph.plan import _checked_plan
 
         layout = getattr(plan, "layout", "csr")
@@ -183,9 +182,6 @@ def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_th
             raise errors.InvalidArgumentError(f"reduce/norm/self-loop/edge-value products need a CSR-layout plan, "
                                               f"got layout={layout!r}; build one with plan_spmm(A, k, layout='csr')")
         handle = _checked_plan(S, x.shape[1], x.dtype, None, n_threads, plan)._handle
-    elif plan is not None:
-        raise errors.InvalidArgumentError("plan applies to products with at most one weight per edge; drop plan= "
-                                          "for per-head or per-feature edge_values")
     _core.gspmm(S.n_cols, S.indptr, S.indices, code, ev, width, eid, nnz_edges, ls, rs, bool(loops), argidx,
                 x, y, resolve_threads(n_threads), handle)
 
@@ -260,8 +256,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         ``None``: the OpenMP runtime's limit at call time.
     plan : Plan, optional
         A CSR-layout plan of A from :func:`pysparsegraph.plan_spmm` for X's
-        width and dtype (not with ``transpose`` or per-head/per-feature
-        weights). By default the product runs on A's cached automatic plan,
+        width and dtype (not with ``transpose``). By default the product runs on A's cached automatic plan,
         the one the plain ``A @ X`` uses: same chunks (hub rows split into
         pieces), work stealing and SIMD kernels.
 

@@ -60,8 +60,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     plan : Plan, optional
         From :func:`pysparsegraph.plan_spmm` (layout, partition, schedule, SIMD
         path). By default an automatic plan is built once and cached on A.
-        The GNN options below run on plans too (a CSR-layout plan, one weight
-        per edge, not ``transpose``).
+        The GNN options below run on plans too (a CSR-layout plan, not with
+        ``transpose``).
     reduce, norm, add_self_loops, edge_values, return_argidx, transpose
         GNN options (reducers ``"sum"/"mean"/"max"/"min"``, fused ``"sym"``/
         ``"row"``/``"col"`` normalization, implicit self loops, per-edge or

@@ -1,5 +1,6 @@
 /* Generalized SpMM (reducers, edge values, fused normalization, implicit self
- * loops) and its max/min backward, for every index × value type. */
+ * loops), run on SpMM plans (psg__spmm_run: the plan's chunks, scheduler and
+ * SIMD tiles), and its max/min backward, for every index × value type. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,16 +61,14 @@ static psg_status check_gspmm(int64_t n_rows, int64_t n_cols, const int64_t *ind
     return PSG_OK;
 }
 
-/* The planned kernels cover one weight per edge; per-head and per-feature
- * edge weights keep the row kernel (templates/gspmm.inc). */
-static int plan_covers(const psg_gspmm_opts *o) { return !o->edge_values || o->edge_width == 1; }
-
 static psg_status run_planned(int slot, const psg_spmm_plan *plan, int64_t n_cols, const int64_t *indptr,
                               const void *indices, const psg_gspmm_opts *o, const void *x, int64_t k,
                               void *y, int n_threads)
 {
-    const psg__fused fz = {o->reduce, o->row_scale, o->col_scale, o->eid, o->self_loops, n_cols,
-                           o->nnz_edges, o->argidx};
+    const psg__fused fz = {.reduce = o->reduce, .row_scale = o->row_scale, .col_scale = o->col_scale,
+                           .eid = o->eid, .edge_width = o->edge_values ? o->edge_width : 1,
+                           .self_loops = o->self_loops, .n_cols = n_cols, .nnz_edges = o->nnz_edges,
+                           .argidx = o->argidx};
     psg_status st;
     PSG_DISPATCH(st, slot, psg__spmm_run, plan, indptr, indices, o->edge_values, x, k, y, n_threads, &fz);
     return st;
@@ -85,10 +84,6 @@ psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_c
     int done;
     psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
     if (st != PSG_OK || done) return st;
-    if (!plan_covers(opts)) {
-        PSG_DISPATCH(st, slot, psg__gspmm, n_rows, n_cols, indptr, indices, opts, x, k, y, n_threads);
-        return st;
-    }
     /* a CSR plan for this call only (callers that repeat the product keep one) */
     psg_spmm_options o;
     psg_spmm_options_default(&o);
@@ -115,9 +110,6 @@ psg_status psg_gspmm_plan(int index_size, int value_size, const psg_spmm_plan *p
     int done;
     psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
     if (st != PSG_OK || done) return st;
-    if (!plan_covers(opts))
-        return psg__fail(PSG_ERR_INVALID_ARG, "psg_gspmm_plan takes one value per edge (edge_width 1), got "
-                                              "edge_width %lld; use psg_gspmm", (long long)opts->edge_width);
     return run_planned(slot, plan, n_cols, indptr, indices, opts, x, k, y, n_threads);
 }
 

@@ -42,13 +42,18 @@ struct psg_spmm_plan {
  * per-entry weight w_j = row_w * values[eid ? eid[j] : j] * col_scale[c_j]
  * (row_w = row_scale[r] for max/min, 1 for sum/mean, whose row scale and mean
  * division are applied once per row at the end), and an implicit self loop
- * (r, r) visited after the stored entries. Scales are arrays of the plan's
+ * (r, r) visited after the stored entries. With edge_width H > 1 the
+ * value of entry j for feature f is values[e*H + f/(k/H)] (e = eid ? eid[j] : j)
+ * and the weight is (row_w * col_scale[c_j]) * value. Scales are arrays of the plan's
  * value type. NULL for the plain sum. */
 typedef struct {
     int reduce;              /* PSG_REDUCE_* */
     const void *row_scale;   /* [n_rows] or NULL */
     const void *col_scale;   /* [n_cols] or NULL */
     const int64_t *eid;      /* [nnz] or NULL: index of entry j's value and its edge id */
+    int64_t edge_width;      /* values per edge: 1, k (one per feature) or H heads dividing k */
+    const void *head_id;     /* [k] lanes as wide as a value: feature f's head f / (k/H)
+                                (set by the executor for 1 < H < k) */
     int self_loops;          /* rows r < n_cols get the implicit (r, r) entry */
     int64_t n_cols;
     int64_t nnz_edges;       /* edge id of row r's self loop: nnz_edges + r */

@@ -65,12 +65,11 @@ psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_c
  * machinery (the plan's nnz-balanced chunks and hub-row pieces, the
  * work-stealing scheduler, the SIMD kernels for the plan's ISA), so fused
  * normalization, self loops, edge values and every reducer cost about what
- * the plain sum does. Psg_gspmm itself takes this path (with a plan built
- * for the call) whenever it can.
+ * the plain sum does. psg_gspmm itself runs this way, on a plan built for
+ * the call.
  *   plan in: built by psg_spmm_plan_build_* for this A (n_rows, n_cols,
  *   indptr), k, index and value types, CSR layout (not blocked);
- *   opts in: as for psg_gspmm, with edge_width 1 (one value per edge) or no
- *   edge_values; other arguments as for psg_gspmm. A hub row split into
+ *   opts in and the other arguments: as for psg_gspmm. A hub row split into
  *   pieces is combined in piece order, so results are bit-identical for
  *   every thread count (they may differ in the last bits from an unsplit
  *   sum). */

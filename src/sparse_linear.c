@@ -196,6 +196,16 @@ typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *,
  * through the experiment override below. */
 #define PSG_SL_NV_DEFAULT 8
 
+/* Below this many multiply-adds a layer runs on the calling thread alone. It is
+ * 4x below the SpMM planner's PSG_SERIAL_WORK because a layer's inner loop does
+ * more work per stored entry (one 128-wide tile): measured on the 2-core VM with
+ * the worker warm (back-to-back layer calls), 2 threads beat 1 down to ~5e4
+ * multiply-adds (384x384 at 90%, batch 128, 1.9e6: 0.025 vs 0.046 ms); after
+ * 5 ms idle they cost +0.025 ms there, and about 1e6 is where that wake-up
+ * stops mattering. (After 20 ms idle any 2-thread call pays 4-7 ms to wake the
+ * idle vCPU, whatever its size, so no cut-off can hide that.) */
+#define PSG_SL_SERIAL_WORK ((int64_t)1 << 20)
+
 /* Per-thread scratch for a packed input tile, 64-byte aligned: reused across
  * calls because a fresh multi-MiB malloc is served by mmap and page-faulted in
  * on every call (several ms in a VM). Each OpenMP worker has its own (the
@@ -277,8 +287,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
     const int pack = isa != PSG_ISA_GENERIC && n_in > 0 && batch >= lanes && (n_tiles > 1 || !aligned);
     const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
-    /* Same small-work rule as the SpMM planner: one thread below PSG_SERIAL_WORK. */
-    const int threads = (indptr[n_out] + n_out) * batch < PSG_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
+    const int threads = (indptr[n_out] + n_out) * batch < PSG_SL_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
     /* Row chunks per tile: a few per thread (work stealing evens out rows whose
      * cost nnz misjudges, and a thread delayed by another process), cut by nnz. */
     const int64_t per_tile = threads > 1 ? (n_tiles >= threads ? 4 : 8 * threads) : 1;

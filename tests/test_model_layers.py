@@ -197,7 +197,7 @@ def test_team_size_follows_threadpoolctl():
 
 
 def test_small_layers_stay_on_the_calling_thread():
-    # below 2**22 multiply-adds a second thread costs more than it saves (the SpMM planner's rule)
+    # below 2**20 multiply-adds a second thread costs more than it saves (the layer's own cut-off)
     small, _, _ = _layer(64, 64, 0.5, 1)
     xs = np.ones((64, 8), np.float32)
     small.forward_t(xs, n_threads=2)

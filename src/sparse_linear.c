@@ -8,6 +8,7 @@
 #include <string.h>
 #include "internal.h"
 #include "partition.h"
+#include "schedule.h"
 #include "pysparsegraph/sparse_linear.h"
 
 #define PSG_CAT_(a, b) a##b
@@ -63,32 +64,31 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
 }
 
 /* ---- portable kernel (any compiler / CPU) -------------------------------- */
+/* Same interface as the SIMD `rows` kernels (one batch tile of w columns; the
+ * driver gives the portable kernel the whole batch as one tile, read in place). */
 #define PSG_SL_PORTABLE_ROWS(SUFFIX, IDX)                                                        \
     static void psg__sl_rows_portable_##SUFFIX(int64_t r0, int64_t r1, const int64_t *indptr,     \
                                                const IDX *idx, const float *val,                 \
-                                               const float *bias, const float *xt, int64_t ldx,  \
-                                               int64_t tstride, int64_t batch, float *yt, int act, \
-                                               float clampv, int do_clamp, int nv)               \
+                                               const float *bias, const float *xc, int64_t ldx,  \
+                                               int64_t w, float *y, int64_t ldy, int act,        \
+                                               float clampv, int do_clamp)                       \
     {                                                                                            \
-        (void)ldx;                                                                               \
-        (void)tstride; /* always called on the unpacked Xt (ldx = batch) */                      \
-        (void)nv;                                                                                \
         for (int64_t r = r0; r < r1; r++) {                                                      \
-            float *restrict yr = yt + r * batch;                                                 \
+            float *restrict yr = y + r * ldy;                                                    \
             const float b = bias ? bias[r] : 0.0f;                                               \
-            for (int64_t c = 0; c < batch; c++) yr[c] = 0.0f;                                    \
+            for (int64_t c = 0; c < w; c++) yr[c] = 0.0f;                                        \
             for (int64_t j = indptr[r]; j < indptr[r + 1]; j++) {                                \
-                const float w = val[j];                                                          \
-                const float *restrict xr = xt + (int64_t)idx[j] * batch;                         \
-                _Pragma("omp simd") for (int64_t c = 0; c < batch; c++) yr[c] += w * xr[c];      \
+                const float wv = val[j];                                                         \
+                const float *restrict xr = xc + (int64_t)idx[j] * ldx;                           \
+                _Pragma("omp simd") for (int64_t c = 0; c < w; c++) yr[c] += wv * xr[c];         \
             }                                                                                    \
-            for (int64_t c = 0; c < batch; c++) {                                                \
+            for (int64_t c = 0; c < w; c++) {                                                    \
                 float t = yr[c] + b;                                                             \
                 if (act == PSG_ACT_RELU) t = t > 0.0f ? t : 0.0f;                                \
                 if (do_clamp && act != PSG_ACT_GELU) t = t < clampv ? t : clampv;                \
                 yr[c] = t;                                                                       \
             }                                                                                    \
-            if (act == PSG_ACT_GELU) psg__gelu_clamp(yr, batch, clampv, do_clamp);               \
+            if (act == PSG_ACT_GELU) psg__gelu_clamp(yr, w, clampv, do_clamp);                   \
         }                                                                                        \
     }
 PSG_SL_PORTABLE_ROWS(u16, uint16_t)
@@ -186,8 +186,8 @@ int psg_sparse_linear_best_isa(void)
 }
 
 typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
-                                const float *, const float *, int64_t, int64_t, int64_t, float *, int,
-                                float, int, int);
+                                const float *, const float *, int64_t, int64_t, float *, int64_t, int,
+                                float, int);
 
 /* Vectors per batch tile: 8, i.e. 8 independent FMA chains per output row and
  * each index/value load amortized over 8 FMAs. 4-vector tiles (smaller L2
@@ -196,9 +196,21 @@ typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *,
  * through the experiment override below. */
 #define PSG_SL_NV_DEFAULT 8
 
-/* Per-calling-thread scratch for the packed input: reused across calls
- * because a fresh multi-MiB malloc is served by mmap and page-faulted in on
- * every call (several ms in a VM). Grows to the largest n_in × batch seen. */
+/* Below this many multiply-adds a layer runs on the calling thread alone. It is
+ * 4x below the SpMM planner's PSG_SERIAL_WORK because a layer's inner loop does
+ * more work per stored entry (one 128-wide tile): measured on the 2-core VM with
+ * the worker warm (back-to-back layer calls), 2 threads beat 1 down to ~5e4
+ * multiply-adds (384x384 at 90%, batch 128, 1.9e6: 0.025 vs 0.046 ms); after
+ * 5 ms idle they cost +0.025 ms there, and about 1e6 is where that wake-up
+ * stops mattering. (After 20 ms idle any 2-thread call pays 4-7 ms to wake the
+ * idle vCPU, whatever its size, so no cut-off can hide that.) */
+#define PSG_SL_SERIAL_WORK ((int64_t)1 << 20)
+
+/* Per-thread scratch for a packed input tile, 64-byte aligned: reused across
+ * calls because a fresh multi-MiB malloc is served by mmap and page-faulted in
+ * on every call (several ms in a VM). Each OpenMP worker has its own (the
+ * runtime keeps its workers alive between parallel regions), so a thread packs
+ * only the tiles it computes, into memory that stays in its own core's cache. */
 static _Thread_local float *psg__sl_scratch_buf = NULL;
 static _Thread_local size_t psg__sl_scratch_cap = 0;
 
@@ -206,14 +218,15 @@ static float *psg__sl_scratch(size_t n)
 {
     if (n > psg__sl_scratch_cap) {
         free(psg__sl_scratch_buf);
-        psg__sl_scratch_buf = malloc(n * sizeof(float));
+        const size_t bytes = (n * sizeof(float) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+        psg__sl_scratch_buf = aligned_alloc(64, bytes);
         psg__sl_scratch_cap = psg__sl_scratch_buf ? n : 0;
     }
     return psg__sl_scratch_buf;
 }
 
-/* One driver for both index types: checks, picks the kernel, partitions the
- * output rows by nnz (each costs nnz·batch FMAs) and runs the chunks. */
+/* One driver for both index types: checks, picks the kernel, cuts the work into
+ * (batch tile, row chunk) items and runs them on a work-stealing team. */
 static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t *indptr,
                                      const void *indices, int idx16, const float *values,
                                      const float *bias, const float *xt, int64_t batch, float *yt,
@@ -253,7 +266,9 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         fn = idx16 ? (psg__sl_rows_fn)psg__sl_rows_portable_u16 : (psg__sl_rows_fn)psg__sl_rows_portable_i32;
     }
 
-    /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel reads Xt in place. */
+    /* Batch tile width of the SIMD kernels (8 vectors); the portable kernel takes
+     * the whole batch as one tile. The tile grid is fixed (tile t = columns
+     * [t*tw, t*tw + tw)), whatever the thread count. */
     const int64_t lanes = isa == PSG_ISA_AVX512 ? 16 : 8;
     int nv = PSG_SL_NV_DEFAULT;
     {
@@ -262,49 +277,72 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         if (ev && (ev[0] == '2' || ev[0] == '4' || ev[0] == '8') && ev[1] == 0) nv = ev[0] - '0';
     }
     const int64_t tw = isa == PSG_ISA_GENERIC ? batch : nv * lanes;
-    const int pack = isa != PSG_ISA_GENERIC && batch > tw && n_in > 0;
     const int64_t n_tiles = (batch + tw - 1) / tw;
-    float *packed = NULL;
-    if (pack) {
-        packed = psg__sl_scratch((size_t)n_in * (size_t)(n_tiles * tw));
-        if (!packed)
-            return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input", (long long)n_in,
-                             (long long)(n_tiles * tw));
-    }
-    const float *xk = pack ? packed : xt;
-    const int64_t ldx = pack ? tw : batch, tstride = pack ? n_in * tw : tw;
-    /* Same small-work rule as the SpMM planner: one thread below PSG_SERIAL_WORK. */
-    const int threads = (indptr[n_out] + n_out) * batch < PSG_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
-    const int64_t n_chunks = psg__default_chunks(n_out, indptr[n_out], batch, threads);
+    /* Read Xt in place only when it is one tile whose rows all start on a 64-byte
+     * boundary: a vector load that straddles two cache lines costs two L1/L2
+     * accesses, and the kernel is bound by exactly those (measured 2x slower
+     * with NumPy's 16-byte-aligned arrays on an Intel Xeon). Otherwise each
+     * thread packs the tile it computes into aligned rows of ldp floats
+     * (batch >= one vector; a narrower batch is one masked load per row anyway). */
+    const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
+    const int pack = isa != PSG_ISA_GENERIC && n_in > 0 && batch >= lanes && (n_tiles > 1 || !aligned);
+    const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
+    const int threads = (indptr[n_out] + n_out) * batch < PSG_SL_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
+    /* Row chunks per tile: a few per thread (work stealing evens out rows whose
+     * cost nnz misjudges, and a thread delayed by another process), cut by nnz. */
+    const int64_t per_tile = threads > 1 ? (n_tiles >= threads ? 4 : 8 * threads) : 1;
+    const int64_t n_chunks = per_tile < n_out ? per_tile : n_out;
+    const int64_t n_items = n_tiles * n_chunks;
     int64_t bounds_local[65];
     int64_t *bounds = n_chunks < 65 ? bounds_local : malloc((size_t)(n_chunks + 1) * sizeof *bounds);
-    if (!bounds) {
-        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
-    }
+    if (!bounds) return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld chunk bounds", (long long)n_chunks);
     psg__partition_rows(n_out, indptr, n_chunks, bounds);
-    int team = 1;
-    /* Packing: tile t of the batch becomes n_in contiguous rows of tw floats
-     * (the last tile's rows are only partly written; the kernel never reads past
-     * the batch). Then chunks own disjoint output rows, and every row is summed by one thread in
-     * storage order: race-free and bit-identical for any team size. */
-#pragma omp parallel num_threads(threads) if (n_chunks > 1)
-    {
-#pragma omp single nowait
-        team = omp_get_num_threads();
-        if (pack) {
-#pragma omp for schedule(static)
-            for (int64_t j = 0; j < n_in; j++)
-                for (int64_t t = 0; t < n_tiles; t++) {
-                    const int64_t c0 = t * tw, w = batch - c0 < tw ? batch - c0 : tw;
-                    memcpy(packed + t * n_in * tw + j * tw, xt + j * batch + c0, (size_t)w * sizeof(float));
-                }
-        }
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t c = 0; c < n_chunks; c++)
-            fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xk, ldx, tstride, batch, yt, act,
-               clamp_max, do_clamp, nv);
+    psg__ws ws;
+    if (psg__ws_init(&ws, n_items, threads) != 0) {
+        if (bounds != bounds_local) free(bounds);
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the scheduler");
     }
+    int team = 1, no_mem = 0;
+    /* Items are (tile, row chunk) pairs in tile-major order; thread t starts on
+     * the t-th contiguous range, so with at least as many tiles as threads each
+     * thread packs and streams only its own tiles. Items own disjoint output
+     * blocks and every output is summed by one thread in storage order:
+     * race-free and bit-identical for any team size. */
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        const int tid = omp_get_thread_num();
+        if (tid == 0) team = omp_get_num_threads();
+        float *mine = pack ? psg__sl_scratch((size_t)n_in * (size_t)ldp) : NULL;
+        if (pack && !mine) {
+#pragma omp atomic write
+            no_mem = 1;
+        } else {
+            int64_t have = -1; /* tile currently packed in `mine` */
+            int64_t it;
+            while ((it = psg__ws_next(&ws, tid)) >= 0) {
+                const int64_t t = it / n_chunks, c = it % n_chunks;
+                const int64_t c0 = t * tw, w = batch - c0 < tw ? batch - c0 : tw;
+                const float *xc = xt ? xt + c0 : NULL;
+                int64_t ldx = batch;
+                if (pack) {
+                    if (have != t) {
+                        for (int64_t j = 0; j < n_in; j++)
+                            memcpy(mine + j * ldp, xt + j * batch + c0, (size_t)w * sizeof(float));
+                        have = t;
+                    }
+                    xc = mine;
+                    ldx = ldp;
+                }
+                fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, w, yt + c0, batch,
+                   act, clamp_max, do_clamp);
+            }
+        }
+    }
+    psg__ws_free(&ws);
     if (bounds != bounds_local) free(bounds);
+    if (no_mem)
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile", (long long)n_in,
+                         (long long)ldp);
     psg__set_team_size(team);
     return PSG_OK;
 }

@@ -197,7 +197,7 @@ def test_team_size_follows_threadpoolctl():
 
 
 def test_small_layers_stay_on_the_calling_thread():
-    # below 2**22 multiply-adds a second thread costs more than it saves (the SpMM planner's rule)
+    # below 2**20 multiply-adds a second thread costs more than it saves (the layer's own cut-off)
     small, _, _ = _layer(64, 64, 0.5, 1)
     xs = np.ones((64, 8), np.float32)
     small.forward_t(xs, n_threads=2)
@@ -244,3 +244,22 @@ def test_repeated_row_major_calls_do_not_alias():
     layer(x2), net(x2)
     np.testing.assert_array_equal(y1, y1c)
     np.testing.assert_array_equal(z1, z1c)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("offset", [0, 1, 4])
+@pytest.mark.parametrize("batch", [128, 200, 512])
+def test_any_input_alignment_same_bits_on_two_threads(isa, offset, batch):
+    # the kernel reads 64-byte-aligned Xt in place and packs anything else per thread:
+    # every alignment must give the same bits as one thread and match dense math
+    layer, wp, b = _layer(1536, 384, 0.9, batch + offset, act="relu")
+    x = np.random.default_rng(offset).standard_normal((batch, 384)).astype(np.float32)
+    buf = np.empty(384 * batch + 16, np.float32)
+    xt = buf[offset:offset + 384 * batch].reshape(384, batch)
+    xt[...] = x.T
+    assert xt.flags.c_contiguous
+    y2 = layer.forward_t(xt, isa=isa, n_threads=2)
+    if psg._core.has_openmp() and psg._core.max_threads() >= 2:
+        assert psg._core.last_team_size() == 2
+    np.testing.assert_array_equal(y2, layer.forward_t(xt, isa=isa, n_threads=1))
+    np.testing.assert_allclose(y2.T, _dense_ref(x, wp, b, "relu", None), rtol=1e-4, atol=1e-4)

@@ -81,6 +81,64 @@ int main(void)
         free(y2);
         free(ref);
     }
+    /* Above the serial cut-off, so 2 threads really run: every input alignment
+     * (in place when 64-byte aligned, else packed per thread), one tile, one tile
+     * with a tail, several tiles; 1 vs 2 threads bit-identical, and vs dense. */
+    {
+        enum { BO = 600, BI = 200 };
+        int64_t *bp = malloc(sizeof(int64_t) * (BO + 1));
+        uint16_t *bix = malloc(sizeof(uint16_t) * BO * BI);
+        float *bv = malloc(sizeof(float) * BO * BI), *bb = malloc(sizeof(float) * BO);
+        int64_t bn = 0;
+        bp[0] = 0;
+        for (int r = 0; r < BO; r++) {
+            for (int c = 0; c < BI; c++)
+                if (frand() > 0.4f) { /* ~30% dense */
+                    bix[bn] = (uint16_t)c;
+                    bv[bn++] = frand();
+                }
+            bp[r + 1] = bn;
+            bb[r] = frand();
+        }
+        const int bbatches[] = {128, 131, 300, 512};
+        for (size_t bi = 0; bi < sizeof bbatches / sizeof bbatches[0]; bi++) {
+            const int b = bbatches[bi];
+            float *base = aligned_alloc(64, sizeof(float) * ((size_t)BI * b + 64));
+            float *y1 = malloc(sizeof(float) * BO * b), *y2 = malloc(sizeof(float) * BO * b);
+            for (int off = 0; off <= 4; off += 4) { /* 64-byte aligned, then 16 bytes off */
+                float *xt = base + off;
+                for (int i = 0; i < BI * b; i++) xt[i] = frand();
+                for (int isa = PSG_ISA_GENERIC; isa <= PSG_ISA_AVX512; isa++) {
+                    if (!psg_isa_supported(isa)) continue;
+                    CHECK(psg_sparse_linear_u16_f32(BO, BI, bp, bix, bv, bb, xt, b, y1, 1, INFINITY, isa, 1) ==
+                              PSG_OK, "big 1T: %s", psg_last_error());
+                    CHECK(psg_sparse_linear_u16_f32(BO, BI, bp, bix, bv, bb, xt, b, y2, 1, INFINITY, isa, 2) ==
+                              PSG_OK, "big 2T: %s", psg_last_error());
+#ifdef _OPENMP
+                    CHECK(psg_last_team_size() == 2, "big layer ran on %d threads", psg_last_team_size());
+#endif
+                    CHECK(memcmp(y1, y2, sizeof(float) * BO * b) == 0, "big isa %d batch %d off %d: 1 vs 2 threads",
+                          isa, b, off);
+                    double err = 0;
+                    for (int r = 0; r < BO; r += 7)
+                        for (int k = 0; k < b; k++) {
+                            double sum = bb[r];
+                            for (int64_t j = bp[r]; j < bp[r + 1]; j++) sum += (double)bv[j] * xt[bix[j] * b + k];
+                            if (sum < 0) sum = 0;
+                            err = fmax(err, fabs(y1[r * b + k] - sum));
+                        }
+                    CHECK(err < 1e-4, "big isa %d batch %d off %d: max err %g", isa, b, off, err);
+                }
+            }
+            free(base);
+            free(y1);
+            free(y2);
+        }
+        free(bp);
+        free(bix);
+        free(bv);
+        free(bb);
+    }
     /* blocked transpose: odd sizes straddling the 32 × 32 blocks */
     {
         enum { R = 45, C = 70 };

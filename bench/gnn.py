@@ -4,7 +4,8 @@ Per graph (float32, feature width K, one thread count, repetitions
 interleaved, medians):
 
 * fused: every GNN option of ``spmm`` (fused ``sym``/``row`` normalization,
-  implicit self loops, ``mean``, one value per edge, ``max`` with and without
+  implicit self loops, ``mean``, one value per edge or per edge and head (8
+  heads), ``max`` with and without
   arg indices) against the plain ``A @ X`` on the same automatic plan; the
   ratio shows what the option costs on top of the planned SIMD kernel.
 * transpose: ``Aᵀ @ X`` (``spmm_transpose``, cached transposed structure)
@@ -70,12 +71,14 @@ def main(argv=None):
 
         # ---- fused options vs the plain sum (same plan)
         ev = rng.uniform(0.5, 1.5, A.nnz).astype(np.float32)
+        eh = rng.uniform(0.5, 1.5, (A.nnz, 8)).astype(np.float32)    # K must be a multiple of 8
         fns = {
             "plain sum": lambda: psg.spmm(A, X, n_threads=t),
             "norm=sym + self loops": lambda: psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t),
             "norm=row": lambda: psg.spmm(A, X, norm="row", n_threads=t),
             "reduce=mean": lambda: psg.spmm(A, X, reduce="mean", n_threads=t),
             "edge_values (nnz,)": lambda: psg.spmm(A, X, edge_values=ev, n_threads=t),
+            "edge_values (nnz, 8 heads)": lambda: psg.spmm(A, X, edge_values=eh, n_threads=t),
             "reduce=max": lambda: psg.spmm(A, X, reduce="max", n_threads=t),
             "reduce=max + argidx": lambda: psg.spmm(A, X, reduce="max", return_argidx=True, n_threads=t),
             "int64 argidx alone (np.full)": lambda: np.full((A.n_rows, k), -1, np.int64),

@@ -256,9 +256,9 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         ``None``: the OpenMP runtime's limit at call time.
     plan : Plan, optional
         A CSR-layout plan of A from :func:`pysparsegraph.plan_spmm` for X's
-        width and dtype (not with ``transpose``). By default the product runs on A's cached automatic plan,
-        the one the plain ``A @ X`` uses: same chunks (hub rows split into
-        pieces), work stealing and SIMD kernels.
+        width and dtype (not with ``transpose``). By default the product runs
+        on A's cached automatic plan, the one the plain ``A @ X`` uses: same
+        chunks (hub rows split into pieces), work stealing and SIMD kernels.
 
     Returns
     -------

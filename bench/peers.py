@@ -3,6 +3,11 @@
 Every peer is prepared once per (graph, X, threads) outside the timed call
 (format conversion, handles, MKL's inspector-executor analysis) and then
 timed on the product alone, as generously to the peer as its API allows.
+
+Thread counts are process-wide settings that peers overwrite for each other
+(torch.set_num_threads also changes the thread count MKL uses), so a
+prepared callable carries ``activate()``, which the timing loop calls before
+each of the tool's turns to put the tool's own count back.
 """
 import ctypes
 
@@ -14,8 +19,18 @@ class Peer:
     threaded = True
 
     def prepare(self, S, X, threads):
-        """Returns a zero-argument callable computing S @ X (S: scipy csr_array)."""
+        """Returns a zero-argument callable computing S @ X (S: scipy csr_array),
+        with ``activate()`` (see the module docstring)."""
+        self.set_threads(threads)
+        fn = self._prepare(S, X, threads)
+        fn.activate = lambda: self.set_threads(threads)
+        return fn
+
+    def _prepare(self, S, X, threads):
         raise NotImplementedError
+
+    def set_threads(self, threads):
+        """Sets this peer's process-wide thread count (no-op when it has none)."""
 
     def release(self):
         pass
@@ -25,7 +40,7 @@ class Scipy(Peer):
     name = "scipy"
     threaded = False  # scipy's SpMM is single-threaded
 
-    def prepare(self, S, X, threads):
+    def _prepare(self, S, X, threads):
         return lambda: S @ X
 
 
@@ -36,9 +51,11 @@ class GraphBLAS(Peer):
         import graphblas as gb
         self.gb = gb
 
-    def prepare(self, S, X, threads):
+    def set_threads(self, threads):
+        self.gb.ss.config["nthreads"] = threads
+
+    def _prepare(self, S, X, threads):
         gb = self.gb
-        gb.ss.config["nthreads"] = threads
         A = gb.Matrix.from_csr(S.indptr, S.indices, S.data, ncols=S.shape[1], nrows=S.shape[0])
         B = gb.Matrix.from_dense(X)
         C = gb.Matrix(A.dtype, S.shape[0], X.shape[1])
@@ -59,8 +76,10 @@ class MKL(Peer):
         import sparse_dot_mkl
         self.m = sparse_dot_mkl
 
-    def prepare(self, S, X, threads):
+    def set_threads(self, threads):
         self.m.mkl_set_num_threads(threads)
+
+    def _prepare(self, S, X, threads):
         import scipy.sparse as sp
         Sm = sp.csr_matrix(S)
         out = np.empty((S.shape[0], X.shape[1]), dtype=X.dtype)
@@ -79,10 +98,12 @@ class MKLInspectorExecutor(Peer):
         self.cf = _cfunctions
         self._handles = []
 
-    def prepare(self, S, X, threads):
+    def set_threads(self, threads):
+        self.m.mkl_set_num_threads(threads)
+
+    def _prepare(self, S, X, threads):
         from sparse_dot_mkl._mkl_interface import _create_mkl_sparse, matrix_descr
         import scipy.sparse as sp
-        self.m.mkl_set_num_threads(threads)
         Sm = sp.csr_matrix(S)
         handle, dbl, _ = _create_mkl_sparse(Sm)
         self._handles.append((handle, Sm))
@@ -118,9 +139,11 @@ class TorchCSR(Peer):
         import torch
         self.torch = torch
 
-    def prepare(self, S, X, threads):
+    def set_threads(self, threads):
+        self.torch.set_num_threads(threads)
+
+    def _prepare(self, S, X, threads):
         torch = self.torch
-        torch.set_num_threads(threads)
         A = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
                                     torch.from_numpy(S.indices.astype(np.int64)),
                                     torch.from_numpy(S.data), size=S.shape,

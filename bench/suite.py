@@ -39,6 +39,7 @@ def warm_state_medians(fns, repeats, rounds=2, pause=0.3):
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]
         for n in order:
+            getattr(fns[n], "activate", lambda: None)()  # its own thread count (peers overwrite each other's)
             time.sleep(pause)
             fns[n]()
             for _ in range(per_round):

@@ -15,8 +15,11 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
 
 /* Below this many multiply-adds a product runs on the calling thread alone:
  * waking a second OpenMP thread costs more than it saves (measured on the
- * SpMM planner; shared by every kernel that makes the same choice). */
-#define PSG_SERIAL_WORK ((int64_t)1 << 22)
+ * SpMM planner; shared by every kernel that makes the same choice). On the
+ * 2-core Intel VM of bench/RESULTS.md a team already pays at Cora K = 64
+ * (0.85M multiply-adds: 0.038 -> 0.024 ms) but not at Cora K = 16 (0.2M);
+ * 2^22 had kept Cora K = 256 (0.31 ms of work) on one thread. */
+#define PSG_SERIAL_WORK ((int64_t)1 << 19)
 
 /* How many chunks to cut for a team of n_threads when each stored entry
  * costs `width` units (the feature width K for SpMM): a few per thread so

@@ -197,8 +197,8 @@ typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *,
 #define PSG_SL_NV_DEFAULT 8
 
 /* Below this many multiply-adds a layer runs on the calling thread alone. It is
- * 4x below the SpMM planner's PSG_SERIAL_WORK because a layer's inner loop does
- * more work per stored entry (one 128-wide tile): measured on the 2-core VM with
+ * its own, not the SpMM planner's PSG_SERIAL_WORK, because a layer call is often
+ * short and follows idle time (the wake-up below): measured on the 2-core VM with
  * the worker warm (back-to-back layer calls), 2 threads beat 1 down to ~5e4
  * multiply-adds (384x384 at 90%, batch 128, 1.9e6: 0.025 vs 0.046 ms); after
  * 5 ms idle they cost +0.025 ms there, and about 1e6 is where that wake-up

@@ -5,7 +5,7 @@ Every peer is prepared once per (graph, X, threads) outside the timed call
 timed on the product alone, as generously to the peer as its API allows.
 
 Thread counts are process-wide settings that peers overwrite for each other
-(torch.set_num_threads also changes the thread count MKL uses), so a
+(torch.set_num_threads sets MKL's thread-local count), so a
 prepared callable carries ``activate()``, which the timing loop calls before
 each of the tool's turns to put the tool's own count back.
 """
@@ -34,6 +34,13 @@ class Peer:
 
     def release(self):
         pass
+
+
+def _set_mkl_threads(sparse_dot_mkl, threads):
+    """torch shares pip's MKL and sets a thread-local count, which outranks the
+    global one: set both, or a '1 thread' MKL call may run on two."""
+    sparse_dot_mkl.mkl_set_num_threads(threads)
+    sparse_dot_mkl.mkl_set_num_threads_local(threads)
 
 
 class Scipy(Peer):
@@ -77,13 +84,13 @@ class MKL(Peer):
         self.m = sparse_dot_mkl
 
     def set_threads(self, threads):
-        self.m.mkl_set_num_threads(threads)
+        _set_mkl_threads(self.m, threads)
 
     def _prepare(self, S, X, threads):
         import scipy.sparse as sp
         Sm = sp.csr_matrix(S)
         out = np.empty((S.shape[0], X.shape[1]), dtype=X.dtype)
-        return lambda: self.m.dot_product_mkl(Sm, X, out=out)
+        return lambda: self.m.dot_product_mkl(Sm, X, out=out, out_scalar=0)  # default adds onto out
 
 
 class MKLInspectorExecutor(Peer):
@@ -99,7 +106,7 @@ class MKLInspectorExecutor(Peer):
         self._handles = []
 
     def set_threads(self, threads):
-        self.m.mkl_set_num_threads(threads)
+        _set_mkl_threads(self.m, threads)
 
     def _prepare(self, S, X, threads):
         from sparse_dot_mkl._mkl_interface import _create_mkl_sparse, matrix_descr

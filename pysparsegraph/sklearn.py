@@ -131,8 +131,9 @@ def _row_sums(indptr, vals):
 # a parallel region from ~32k multiply-adds on, and waking a second OpenMP
 # thread on a loaded machine was measured at ~6-15 ms per region (2 cores
 # shared with other processes; bench/RESULTS.md): below this threshold it runs
-# on one thread unless the caller asked for a thread count explicitly (2^22 is
-# also the plan's own serial threshold).
+# on one thread unless the caller asked for a thread count explicitly. (The
+# plan's own cut-off, PSG_SERIAL_WORK, is 2^19: measured for back-to-back calls
+# on a quiet machine. This one is kept higher for the loaded case.)
 _SMALL_WORK = 1 << 22
 
 

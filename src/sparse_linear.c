@@ -28,9 +28,16 @@
  * more than the whole sparse dot product at 90% sparsity). */
 static inline __attribute__((always_inline)) float psg__expf_poly(float x)
 {
-    if (x < -87.0f) x = -87.0f; /* keeps 2^n a normal float; exp(-87) ~ 1.6e-38 */
-    if (x > 88.0f) x = 88.0f;
-    const float n = floorf(x * 1.44269504088896341f + 0.5f);
+    /* Only called with x <= 0. exp(-60) ~ 9e-27: the GELU caller multiplies it
+     * by a factor >= ~1e-7 and subtracts it from 1, so anything smaller gives
+     * the same float, and its products stay normal (a product near 1e-38 is a
+     * denormal, ~100 cycles per operation on some cores). Branch-free
+     * (ternaries, truncation instead of floorf, a libm call on baseline x86-64)
+     * so the caller's loop vectorizes. */
+    x = x < -60.0f ? -60.0f : x;
+    const float t = x * 1.44269504088896341f + 0.5f;
+    float n = (float)(int32_t)t; /* floor(t): exact, |t| < 2^23 */
+    n -= (float)(n > t);
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -45,21 +52,30 @@ static inline __attribute__((always_inline)) float psg__expf_poly(float x)
     return p * sc.f;
 }
 
+static inline __attribute__((always_inline)) float psg__gelu1(float x)
+{
+    const float z = fabsf(x) * 0.70710678118654752f;
+    const float t = 1.0f / (1.0f + 0.3275911f * z);
+    const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
+                       t * (-1.453152027f + t * 1.061405429f))));
+    const float erfz = 1.0f - poly * psg__expf_poly(-z * z);
+    /* erf is odd: 1 + erf(x) = 1 - erfz for x < 0 */
+    return 0.5f * x * (1.0f + (1.0f - 2.0f * (float)(x < 0.0f)) * erfz);
+}
+
 static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int64_t n, float clampv,
                                                                  int do_clamp)
 {
+    /* two loops, so neither has a branch inside (which stops vectorization) */
+    if (do_clamp) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        const float x = y[i];
-        const float z = fabsf(x) * 0.70710678118654752f;
-        const float t = 1.0f / (1.0f + 0.3275911f * z);
-        const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f +
-                           t * (-1.453152027f + t * 1.061405429f))));
-        float erfz = 1.0f - poly * psg__expf_poly(-z * z);
-        erfz = x < 0.0f ? -erfz : erfz;
-        float g = 0.5f * x * (1.0f + erfz);
-        if (do_clamp) g = g < clampv ? g : clampv;
-        y[i] = g;
+        for (int64_t i = 0; i < n; i++) {
+            const float g = psg__gelu1(y[i]);
+            y[i] = g < clampv ? g : clampv;
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = psg__gelu1(y[i]);
     }
 }
 
@@ -188,6 +204,30 @@ int psg_sparse_linear_best_isa(void)
 typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
                                 const float *, const float *, int64_t, int64_t, float *, int64_t, int,
                                 float, int);
+typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
+                                   const float *, const float *, int64_t, float *, int64_t, int, float, int,
+                                   int64_t, int64_t, int64_t *);
+
+/* Bytes of a packed input tile that the feature-blocked kernel keeps in L1 at
+ * once (rows_blocked in templates/sparse_linear_simd.inc): 3/4 of a 32 KiB L1d,
+ * leaving room for the weights, column ids and output rows streaming past. */
+#define PSG_SL_L1_BLOCK_BYTES (24 * 1024)
+/* Feature blocking pays when a row has at least this many entries per block on
+ * average: each block costs a row one load and one store of its partial sums. */
+#define PSG_SL_BLOCK_MIN_NNZ 16
+
+/* 1 when every row's column ids increase (the blocked kernel walks a row's
+ * entries block by block, so it needs them in column order). */
+static int psg__sl_sorted(int64_t n_out, const int64_t *indptr, const void *indices, int idx16)
+{
+    for (int64_t r = 0; r < n_out; r++)
+        for (int64_t j = indptr[r] + 1; j < indptr[r + 1]; j++) {
+            const int64_t a = idx16 ? ((const uint16_t *)indices)[j - 1] : ((const int32_t *)indices)[j - 1];
+            const int64_t b = idx16 ? ((const uint16_t *)indices)[j] : ((const int32_t *)indices)[j];
+            if (b < a) return 0;
+        }
+    return 1;
+}
 
 /* Vectors per batch tile: 8, i.e. 8 independent FMA chains per output row and
  * each index/value load amortized over 8 FMAs. 4-vector tiles (smaller L2
@@ -253,13 +293,18 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     const int do_clamp = !(clamp_max == INFINITY);
 
     psg__sl_rows_fn fn;
+    psg__sl_blocked_fn bfn = NULL;
     switch (isa) {
 #if PSG_SL_HAVE_X86
     case PSG_ISA_AVX512:
         fn = idx16 ? (psg__sl_rows_fn)psg__sl_avx512_u16_rows : (psg__sl_rows_fn)psg__sl_avx512_i32_rows;
+        bfn = idx16 ? (psg__sl_blocked_fn)psg__sl_avx512_u16_rows_blocked
+                    : (psg__sl_blocked_fn)psg__sl_avx512_i32_rows_blocked;
         break;
     case PSG_ISA_AVX2:
         fn = idx16 ? (psg__sl_rows_fn)psg__sl_avx2_u16_rows : (psg__sl_rows_fn)psg__sl_avx2_i32_rows;
+        bfn = idx16 ? (psg__sl_blocked_fn)psg__sl_avx2_u16_rows_blocked
+                    : (psg__sl_blocked_fn)psg__sl_avx2_i32_rows_blocked;
         break;
 #endif
     default:
@@ -287,6 +332,17 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
     const int pack = isa != PSG_ISA_GENERIC && n_in > 0 && batch >= lanes && (n_tiles > 1 || !aligned);
     const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
+    /* Feature blocks of fb input rows of the tile (full 8-vector tiles only):
+     * worth it when the whole tile overflows L1 and rows keep enough entries
+     * per block. PSG_SL_FB overrides fb (0: off), for bench/model.py only. */
+    int64_t fb = bfn && nv == 8 ? PSG_SL_L1_BLOCK_BYTES / (tw * (int64_t)sizeof(float)) : 0;
+    {
+        const char *ev = getenv("PSG_SL_FB");
+        if (ev && bfn && nv == 8) fb = atoll(ev);
+    }
+    if (fb > 0 && (fb >= n_in || indptr[n_out] < PSG_SL_BLOCK_MIN_NNZ * n_out * ((n_in + fb - 1) / fb) ||
+                   !psg__sl_sorted(n_out, indptr, indices, idx16)))
+        fb = 0;
     const int threads = (indptr[n_out] + n_out) * batch < PSG_SL_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
     /* Row chunks per tile: a few per thread (work stealing evens out rows whose
      * cost nnz misjudges, and a thread delayed by another process), cut by nnz. */
@@ -313,7 +369,8 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         const int tid = omp_get_thread_num();
         if (tid == 0) team = omp_get_num_threads();
         float *mine = pack ? psg__sl_scratch((size_t)n_in * (size_t)ldp) : NULL;
-        if (pack && !mine) {
+        int64_t *cur = fb > 0 ? malloc((size_t)n_out * sizeof *cur) : NULL;
+        if ((pack && !mine) || (fb > 0 && !cur)) {
 #pragma omp atomic write
             no_mem = 1;
         } else {
@@ -333,16 +390,21 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                     xc = mine;
                     ldx = ldp;
                 }
-                fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, w, yt + c0, batch,
-                   act, clamp_max, do_clamp);
+                if (fb > 0 && w == tw)
+                    bfn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, yt + c0, batch, act,
+                        clamp_max, do_clamp, n_in, fb, cur);
+                else
+                    fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, w, yt + c0, batch,
+                       act, clamp_max, do_clamp);
             }
         }
+        free(cur);
     }
     psg__ws_free(&ws);
     if (bounds != bounds_local) free(bounds);
     if (no_mem)
-        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile", (long long)n_in,
-                         (long long)ldp);
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile or %lld row "
+                         "cursors", (long long)n_in, (long long)ldp, (long long)n_out);
     psg__set_team_size(team);
     return PSG_OK;
 }

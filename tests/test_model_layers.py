@@ -227,6 +227,21 @@ def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
     np.testing.assert_array_equal(y, layer.forward_t(np.ascontiguousarray(x.T), isa=isa, n_threads=1).T)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act", [None, "relu", "gelu"])
+@pytest.mark.parametrize("sparsity,in_features,batch", [(0.5, 384, 128), (0.4, 1536, 130), (0.7, 500, 512)])
+def test_dense_rows_feature_blocked(isa, act, sparsity, in_features, batch, monkeypatch):
+    # rows dense enough that the SIMD kernels visit the input features in L1-sized
+    # blocks: same as dense math, and bit-identical to the unblocked kernel (PSG_SL_FB=0)
+    layer, wp, b = _layer(96, in_features, sparsity, batch, act=act, clamp=2.0)
+    xt = np.ascontiguousarray(np.random.default_rng(3).standard_normal((in_features, batch)).astype(np.float32))
+    y = layer.forward_t(xt, isa=isa, n_threads=2)
+    np.testing.assert_allclose(y.T, _dense_ref(xt.T, wp, b, act, 2.0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(y, layer.forward_t(xt, isa=isa, n_threads=1))
+    monkeypatch.setenv("PSG_SL_FB", "0")
+    np.testing.assert_array_equal(y, layer.forward_t(xt, isa=isa, n_threads=1))
+
+
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (33, 65), (512, 384)])
 def test_transpose_helper(shape):
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

@@ -1,6 +1,7 @@
 /* C-only test of the sparse linear layer: every available ISA against a dense
  * triple loop, uint16 and int32 column ids, batch tails, ReLU + clamp, GELU,
  * thread counts 1 and 2 (bit-identical). Links only against libpysparsegraph. */
+#define _POSIX_C_SOURCE 200809L /* setenv: the test toggles PSG_SL_FB */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,82 @@ int main(void)
         free(bix);
         free(bv);
         free(bb);
+    }
+    /* Feature-blocked kernel (dense enough rows, full 8-vector tiles, sorted
+     * column ids): equal to the dense reference and bit-identical to the
+     * unblocked kernel (PSG_SL_FB=0) for every activation; a row with
+     * unsorted ids must send the call to the unblocked kernel, still right. */
+    {
+        enum { FO = 130, FI = 700 };
+        int64_t *fp = malloc(sizeof(int64_t) * (FO + 1));
+        int32_t *fix = malloc(sizeof(int32_t) * FO * FI);
+        uint16_t *fix16 = malloc(sizeof(uint16_t) * FO * FI);
+        float *fv = malloc(sizeof(float) * FO * FI), *fbias = malloc(sizeof(float) * FO);
+        int64_t fnz = 0;
+        fp[0] = 0;
+        for (int r = 0; r < FO; r++) {
+            for (int c = 0; c < FI; c++)
+                if (r % 13 == 5 ? c == 3 || c == FI - 1 : frand() > -0.2f) { /* ~60% dense; sparse rows too */
+                    fix[fnz] = c;
+                    fv[fnz++] = frand();
+                }
+            fp[r + 1] = fnz;
+            fbias[r] = frand();
+        }
+        const int fbatches[] = {64, 130, 512};
+        for (size_t bi = 0; bi < sizeof fbatches / sizeof fbatches[0]; bi++) {
+            const int b = fbatches[bi];
+            float *xt = aligned_alloc(64, (sizeof(float) * (size_t)FI * b + 63) / 64 * 64);
+            float *yb = malloc(sizeof(float) * FO * b), *yu = malloc(sizeof(float) * FO * b);
+            for (int i = 0; i < FI * b; i++) xt[i] = frand();
+            for (int unsorted = 0; unsorted <= 1; unsorted++) {
+                if (unsorted) { /* swap two ids of row 0 (and their weights) */
+                    int32_t ti = fix[0]; fix[0] = fix[1]; fix[1] = ti;
+                    float tv = fv[0]; fv[0] = fv[1]; fv[1] = tv;
+                }
+                for (int64_t j = 0; j < fnz; j++) fix16[j] = (uint16_t)fix[j];
+                for (int act = 0; act <= 2; act++)
+                    for (int isa = PSG_ISA_AVX2; isa <= PSG_ISA_AVX512; isa++) {
+                        if (!psg_isa_supported(isa)) continue;
+                        for (int t = 1; t <= 2; t++) {
+                            unsetenv("PSG_SL_FB");
+                            CHECK(psg_sparse_linear_u16_f32(FO, FI, fp, fix16, fv, fbias, xt, b, yb, act, 1.5f, isa,
+                                                            t) == PSG_OK, "blocked: %s", psg_last_error());
+                            setenv("PSG_SL_FB", "0", 1);
+                            CHECK(psg_sparse_linear_i32_f32(FO, FI, fp, fix, fv, fbias, xt, b, yu, act, 1.5f, isa,
+                                                            t) == PSG_OK, "unblocked: %s", psg_last_error());
+                            unsetenv("PSG_SL_FB");
+                            CHECK(memcmp(yb, yu, sizeof(float) * FO * b) == 0,
+                                  "isa %d batch %d act %d unsorted %d %dT: blocked != unblocked", isa, b, act,
+                                  unsorted, t);
+                        }
+                        double err = 0;
+                        for (int r = 0; r < FO; r += 3)
+                            for (int k = 0; k < b; k += 5) {
+                                double sum = fbias[r];
+                                for (int64_t j = fp[r]; j < fp[r + 1]; j++) sum += (double)fv[j] * xt[fix[j] * b + k];
+                                if (act == 1) sum = sum > 0 ? sum : 0;
+                                if (act == 2) sum = 0.5 * sum * (1.0 + erf(sum / sqrt(2.0)));
+                                if (sum > 1.5) sum = 1.5;
+                                err = fmax(err, fabs(yb[r * b + k] - sum) / (1.0 + fabs(sum)));
+                            }
+                        CHECK(err < 1e-5, "blocked isa %d batch %d act %d unsorted %d: max rel err %g", isa, b, act,
+                              unsorted, err);
+                    }
+                if (unsorted) { /* restore */
+                    int32_t ti = fix[0]; fix[0] = fix[1]; fix[1] = ti;
+                    float tv = fv[0]; fv[0] = fv[1]; fv[1] = tv;
+                }
+            }
+            free(xt);
+            free(yb);
+            free(yu);
+        }
+        free(fp);
+        free(fix);
+        free(fix16);
+        free(fv);
+        free(fbias);
     }
     /* blocked transpose: odd sizes straddling the 32 × 32 blocks */
     {

@@ -49,7 +49,9 @@ class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         cc = getattr(self.compiler, "compiler_so", None) or [sysconfig.get_config_var("CC") or "cc"]
-        omp = _openmp_flags(ctype, [cc[0]])
+        # the command without its flags: a wrapper such as CC="ccache gcc" is two words
+        cmd = [cc[0]] + [w for w in cc[1:2] if not w.startswith("-")]
+        omp = _openmp_flags(ctype, cmd)
         if ctype == "msvc":
             base = ["/O2", "/std:c11"]
         else:

@@ -132,8 +132,9 @@ def _row_sums(indptr, vals):
 # thread on a loaded machine was measured at ~6-15 ms per region (2 cores
 # shared with other processes; bench/RESULTS.md): below this threshold it runs
 # on one thread unless the caller asked for a thread count explicitly. (The
-# plan's own cut-off, PSG_SERIAL_WORK, is 2^19: measured for back-to-back calls
-# on a quiet machine. This one is kept higher for the loaded case.)
+# plan's own cut-off, PSG_SERIAL_WORK, is 2^21, set from back-to-back calls and
+# the first call after idle on quiet machines. This one is kept higher for the
+# loaded case.)
 _SMALL_WORK = 1 << 22
 
 

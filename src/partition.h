@@ -14,12 +14,16 @@ int64_t psg__first_row_with_cost(const int64_t *indptr, int64_t lo, int64_t hi, 
 void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks, int64_t *bounds);
 
 /* Below this many multiply-adds a product runs on the calling thread alone:
- * waking a second OpenMP thread costs more than it saves (measured on the
- * SpMM planner; shared by every kernel that makes the same choice). On the
- * 2-core Intel VM of bench/RESULTS.md a team already pays at Cora K = 64
- * (0.85M multiply-adds: 0.038 -> 0.024 ms) but not at Cora K = 16 (0.2M);
- * 2^22 had kept Cora K = 256 (0.31 ms of work) on one thread. */
-#define PSG_SERIAL_WORK ((int64_t)1 << 19)
+ * what a second OpenMP thread saves is small, and what it can cost is not.
+ * Measured on the SpMM planner (bench/RESULTS.md) at Cora K = 64 (0.85M
+ * multiply-adds): back to back, a team saves 0.01-0.05 ms (0.038 -> 0.024 ms on
+ * the Intel VM, 0.13 -> 0.08 ms on the AMD Zen 3 VM); but the first 2-thread
+ * call after the process was idle for 0.3 s takes 9.6 ms on the Zen 3 VM (the
+ * idle vCPU wakes), against 0.36 ms on one thread. At 2^21 (~0.3 ms of work on
+ * one core) the team's saving starts to outweigh that risk: Cora K = 256 (3.4M,
+ * 0.58 -> 0.39 ms) and ego-Facebook K = 16 (2.9M) keep their team. Shared by
+ * every kernel that makes the same choice. */
+#define PSG_SERIAL_WORK ((int64_t)1 << 21)
 
 /* How many chunks to cut for a team of n_threads when each stored entry
  * costs `width` units (the feature width K for SpMM): a few per thread so

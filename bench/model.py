@@ -22,7 +22,8 @@ ffn
 ablation
     pysparsegraph's own kernel choices at one sparsity, 1 thread: uint16 vs
     int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch
-    tiles (PSG_SL_NV, an experiment-only override of the C driver).
+    tiles, feature blocks off (PSG_SL_NV, PSG_SL_FB: experiment-only
+    overrides of the C driver), and the cost of a fused GELU epilogue.
 dnn
     Sparse DNN Graph Challenge inference (30 layers of 1024 neurons, 1200
     inputs): edges/s = 1200 · 32768 · 30 / time, beside scipy
@@ -198,25 +199,29 @@ def run_ablation(args):
         w = rng.standard_normal((out_f, in_f)).astype(np.float32)
         csr = prune.to_csr(w, prune.prune(w, s))
         l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
+        l16g = SparseLinear(csr, index_dtype="uint16", activation="gelu")
         for batch in (int(b) for b in args.batch.split(",")):
             xt = rng.standard_normal((in_f, batch)).astype(np.float32)
             yt = np.empty((out_f, batch), np.float32)
 
-            def run(layer, isa="auto", nv=None):
+            def run(layer, isa="auto", nv=None, fb=None):
                 def f():
-                    if nv is None:
-                        os.environ.pop("PSG_SL_NV", None)
-                    else:
-                        os.environ["PSG_SL_NV"] = nv
+                    for name, v in (("PSG_SL_NV", nv), ("PSG_SL_FB", fb)):
+                        if v is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = v
                     layer.forward_t(xt, out=yt, n_threads=1, isa=isa)
                 return f
             fns = {"default (uint16, auto ISA, auto tile)": run(l16), "int32 ids": run(l32),
-                   "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8")}
+                   "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8"),
+                   "no feature blocks": run(l16, fb="0"), "with GELU epilogue": run(l16g)}
             for isa in ("avx2", "portable"):
                 if isa_supported(isa):
                     fns[f"{isa} kernel"] = run(l16, isa=isa)
             res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
             os.environ.pop("PSG_SL_NV", None)
+            os.environ.pop("PSG_SL_FB", None)
             base = res["default (uint16, auto ISA, auto tile)"][0]
             for k, (med, _) in res.items():
                 rows.append([shape, batch, f"{s:.0%}", k, f"{med * 1e3:.3f}", f"{med / base:.2f}"])

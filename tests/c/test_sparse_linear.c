@@ -154,7 +154,8 @@ int main(void)
         fp[0] = 0;
         for (int r = 0; r < FO; r++) {
             for (int c = 0; c < FI; c++)
-                if (r % 13 == 5 ? c == 3 || c == FI - 1 : frand() > -0.2f) { /* ~60% dense; sparse rows too */
+                /* ~60% dense; sparse rows too, one with entries in the first block only */
+                if (r % 13 == 5 ? c == 3 || c == FI - 1 : r % 13 == 6 ? c < 2 : frand() > -0.2f) {
                     fix[fnz] = c;
                     fv[fnz++] = frand();
                 }

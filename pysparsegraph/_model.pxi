@@ -10,6 +10,14 @@ cdef extern from "pysparsegraph/sparse_linear.h" nogil:
                                          const int32_t *indices, const float *values, const float *bias,
                                          const float *xt, int64_t batch, float *yt, int act,
                                          float clamp_max, int isa, int n_threads)
+    psg_status psg_sparse_linear_rm_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                            const uint16_t *indices, const float *values, const float *bias,
+                                            const float *x, int64_t batch, float *y, int act,
+                                            float clamp_max, int isa, int n_threads)
+    psg_status psg_sparse_linear_rm_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                            const int32_t *indices, const float *values, const float *bias,
+                                            const float *x, int64_t batch, float *y, int act,
+                                            float clamp_max, int isa, int n_threads)
     int psg_sparse_linear_best_isa()
     int psg_isa_supported(int isa)
     psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
@@ -40,6 +48,30 @@ def sparse_linear_t(int64_t n_in, cnp.ndarray indptr, cnp.ndarray indices, cnp.n
         else:
             st = psg_sparse_linear_i32_f32(n_out, n_in, p, <const int32_t *>ix, v, b, xp, batch, yp, act,
                                            clamp_max, isa, n_threads)
+    _check(st)
+
+
+def sparse_linear_rm(int64_t n_in, cnp.ndarray indptr, cnp.ndarray indices, cnp.ndarray values, bias,
+                     cnp.ndarray x, cnp.ndarray y, int act, float clamp_max, int isa, int n_threads):
+    """y[:] = min(clamp_max, act(x @ W.T + bias)) for validated C-contiguous row-major operands
+    (x (batch, n_in), y (batch, n_out), float32; indices uint16 or int32)."""
+    cdef int64_t n_out = indptr.shape[0] - 1
+    cdef int64_t batch = x.shape[0]
+    cdef const int64_t *p = <const int64_t *>_ptr(indptr)
+    cdef const void *ix = _ptr(indices)
+    cdef const float *v = <const float *>_ptr(values)
+    cdef const float *b = <const float *>_ptr(bias)
+    cdef const float *xp = <const float *>_ptr(x)
+    cdef float *yp = <float *>_ptr(y)
+    cdef bint u16 = indices.dtype == np.uint16
+    cdef psg_status st
+    with nogil:
+        if u16:
+            st = psg_sparse_linear_rm_u16_f32(n_out, n_in, p, <const uint16_t *>ix, v, b, xp, batch, yp, act,
+                                              clamp_max, isa, n_threads)
+        else:
+            st = psg_sparse_linear_rm_i32_f32(n_out, n_in, p, <const int32_t *>ix, v, b, xp, batch, yp, act,
+                                              clamp_max, isa, n_threads)
     _check(st)
 
 

@@ -99,7 +99,6 @@ class SparseLinear:
         self.clamp_max = clamp_max
         resolve_threads(n_threads)
         self.n_threads = n_threads
-        self._scratch = _Scratch()
 
     # ---- construction ---------------------------------------------------
     @classmethod
@@ -219,10 +218,12 @@ class SparseLinear:
     def forward(self, x, *, n_threads=None):
         """``Y = act(X @ W.T + bias)`` for row-major ``x`` of shape ``(batch, in_features)`` (or 1-D).
 
-        The input is transposed once into the kernel's feature-major layout and the
-        result transposed back (cache-blocked C transposes; non-float32 or
-        non-contiguous input is converted first, one documented copy).
-        Returns a float32 ``(batch, out_features)`` array (1-D for 1-D input).
+        Runs the feature-major kernel of :meth:`forward_t` without transposing X or Y
+        as a whole: each thread transposes the input tile it computes while packing
+        it, and its block of outputs while storing it (bit-identical to
+        ``forward_t(x.T).T``). Non-float32 or non-contiguous input is converted
+        first (one documented copy). Returns a float32 ``(batch, out_features)``
+        array (1-D for 1-D input).
         """
         x = np.asarray(x)
         one = x.ndim == 1
@@ -233,11 +234,11 @@ class SparseLinear:
                                             f"{np.shape(x)}")
         _check_real(x, "x")
         nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
-        batch = x.shape[0]
-        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
-                             self._scratch.get("xt", (self.in_features, batch)))
-        yt = self.forward_t(xt, out=self._scratch.get("yt", (self.out_features, batch)), n_threads=n_threads)
-        y = _core.transpose(yt, nt)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        y = np.empty((x.shape[0], self.out_features), dtype=np.float32)
+        clamp = np.inf if self.clamp_max is None else self.clamp_max
+        _core.sparse_linear_rm(self.in_features, self._indptr, self._indices, self._values, self._bias, x, y,
+                               _ACT[self.activation], clamp, _ISA["auto"], nt)
         return y[0] if one else y
 
     __call__ = forward

@@ -90,7 +90,7 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
                                                float clampv, int do_clamp)                       \
     {                                                                                            \
         for (int64_t r = r0; r < r1; r++) {                                                      \
-            float *restrict yr = y + r * ldy;                                                    \
+            float *restrict yr = y + (r - r0) * ldy;                                             \
             const float b = bias ? bias[r] : 0.0f;                                               \
             for (int64_t c = 0; c < w; c++) yr[c] = 0.0f;                                        \
             for (int64_t j = indptr[r]; j < indptr[r + 1]; j++) {                                \
@@ -251,18 +251,19 @@ static int psg__sl_sorted(int64_t n_out, const int64_t *indptr, const void *indi
  * on every call (several ms in a VM). Each OpenMP worker has its own (the
  * runtime keeps its workers alive between parallel regions), so a thread packs
  * only the tiles it computes, into memory that stays in its own core's cache. */
-static _Thread_local float *psg__sl_scratch_buf = NULL;
-static _Thread_local size_t psg__sl_scratch_cap = 0;
+static _Thread_local float *psg__sl_scratch_buf[2] = {NULL, NULL};
+static _Thread_local size_t psg__sl_scratch_cap[2] = {0, 0};
 
-static float *psg__sl_scratch(size_t n)
+/* Slot 0: the packed input tile; slot 1: the output block of the row-major layout. */
+static float *psg__sl_scratch(int slot, size_t n)
 {
-    if (n > psg__sl_scratch_cap) {
-        free(psg__sl_scratch_buf);
+    if (n > psg__sl_scratch_cap[slot]) {
+        free(psg__sl_scratch_buf[slot]);
         const size_t bytes = (n * sizeof(float) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-        psg__sl_scratch_buf = aligned_alloc(64, bytes);
-        psg__sl_scratch_cap = psg__sl_scratch_buf ? n : 0;
+        psg__sl_scratch_buf[slot] = aligned_alloc(64, bytes);
+        psg__sl_scratch_cap[slot] = psg__sl_scratch_buf[slot] ? n : 0;
     }
-    return psg__sl_scratch_buf;
+    return psg__sl_scratch_buf[slot];
 }
 
 /* One driver for both index types: checks, picks the kernel, cuts the work into
@@ -270,7 +271,7 @@ static float *psg__sl_scratch(size_t n)
 static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t *indptr,
                                      const void *indices, int idx16, const float *values,
                                      const float *bias, const float *xt, int64_t batch, float *yt,
-                                     int act, float clamp_max, int isa, int n_threads)
+                                     int act, float clamp_max, int isa, int n_threads, int row_major)
 {
     psg__clear_error();
     if (n_out < 0 || n_in < 0 || batch < 0)
@@ -330,7 +331,10 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
      * thread packs the tile it computes into aligned rows of ldp floats
      * (batch >= one vector; a narrower batch is one masked load per row anyway). */
     const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
-    const int pack = isa != PSG_ISA_GENERIC && n_in > 0 && batch >= lanes && (n_tiles > 1 || !aligned);
+    /* Row-major operands (row_major: xt is X, batch x n_in, and yt is Y, batch x n_out) are
+     * always packed: the packing loop transposes the tile, and each item's outputs go
+     * to a per-thread block that is transposed into Y as it is stored. */
+    const int pack = n_in > 0 && (row_major || (isa != PSG_ISA_GENERIC && batch >= lanes && (n_tiles > 1 || !aligned)));
     const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
     /* Feature blocks of fb input rows of the tile (full 8-vector tiles only):
      * worth it when the whole tile overflows L1 and rows keep enough entries
@@ -368,9 +372,10 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     {
         const int tid = omp_get_thread_num();
         if (tid == 0) team = omp_get_num_threads();
-        float *mine = pack ? psg__sl_scratch((size_t)n_in * (size_t)ldp) : NULL;
+        float *mine = pack ? psg__sl_scratch(0, (size_t)n_in * (size_t)ldp) : NULL;
+        float *ob = row_major ? psg__sl_scratch(1, (size_t)n_out * (size_t)ldp) : NULL;
         int64_t *cur = fb > 0 ? malloc((size_t)n_out * sizeof *cur) : NULL;
-        if ((pack && !mine) || (fb > 0 && !cur)) {
+        if ((pack && !mine) || (row_major && !ob) || (fb > 0 && !cur)) {
 #pragma omp atomic write
             no_mem = 1;
         } else {
@@ -383,19 +388,36 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                 int64_t ldx = batch;
                 if (pack) {
                     if (have != t) {
-                        for (int64_t j = 0; j < n_in; j++)
-                            memcpy(mine + j * ldp, xt + j * batch + c0, (size_t)w * sizeof(float));
+                        if (row_major) /* Xt tile = X[c0 : c0 + w, :] transposed, 8 samples at a time */
+                            for (int64_t b0 = 0; b0 < w; b0 += 8)
+                                for (int64_t j = 0; j < n_in; j++)
+                                    for (int64_t b = b0; b < b0 + 8 && b < w; b++)
+                                        mine[j * ldp + b] = xt[(c0 + b) * n_in + j];
+                        else
+                            for (int64_t j = 0; j < n_in; j++)
+                                memcpy(mine + j * ldp, xt + j * batch + c0, (size_t)w * sizeof(float));
                         have = t;
                     }
                     xc = mine;
                     ldx = ldp;
                 }
+                const int64_t r0 = bounds[c], r1 = bounds[c + 1];
+                float *yo = row_major ? ob : yt + r0 * batch + c0; /* row r0's outputs */
+                const int64_t ldy = row_major ? ldp : batch;
                 if (fb > 0 && w == tw)
-                    bfn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, yt + c0, batch, act,
-                        clamp_max, do_clamp, n_in, fb, cur);
+                    bfn(r0, r1, indptr, indices, values, bias, xc, ldx, yo, ldy, act, clamp_max, do_clamp, n_in, fb,
+                        cur);
                 else
-                    fn(bounds[c], bounds[c + 1], indptr, indices, values, bias, xc, ldx, w, yt + c0, batch,
-                       act, clamp_max, do_clamp);
+                    fn(r0, r1, indptr, indices, values, bias, xc, ldx, w, yo, ldy, act, clamp_max, do_clamp);
+                if (row_major) /* Y[c0 + b, r] = block (r - r0, b), 16 rows at a time: 4 KiB of the
+                                  block in L1, one 64-byte line of Y per (sample, 16 rows) */
+                    for (int64_t rb = r0; rb < r1; rb += 16) {
+                        const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
+                        for (int64_t b = 0; b < w; b++) {
+                            float *restrict yrow = yt + (c0 + b) * n_out;
+                            for (int64_t r = rb; r < re; r++) yrow[r] = ob[(r - r0) * ldp + b];
+                        }
+                    }
             }
         }
         free(cur);
@@ -409,23 +431,20 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     return PSG_OK;
 }
 
-psg_status psg_sparse_linear_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                     const uint16_t *indices, const float *values,
-                                     const float *bias, const float *xt, int64_t batch,
-                                     float *yt, int act, float clamp_max, int isa, int n_threads)
-{
-    return psg__sparse_linear(n_out, n_in, indptr, indices, 1, values, bias, xt, batch, yt, act,
-                              clamp_max, isa, n_threads);
-}
-
-psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                     const int32_t *indices, const float *values,
-                                     const float *bias, const float *xt, int64_t batch,
-                                     float *yt, int act, float clamp_max, int isa, int n_threads)
-{
-    return psg__sparse_linear(n_out, n_in, indptr, indices, 0, values, bias, xt, batch, yt, act,
-                              clamp_max, isa, n_threads);
-}
+/* The public entry points: index type x activation layout, one driver. */
+#define PSG_SL_ENTRY(NAME, IT, IDX16, ROW_MAJOR)                                                     \
+    psg_status NAME(int64_t n_out, int64_t n_in, const int64_t *indptr, const IT *indices,           \
+                    const float *values, const float *bias, const float *x, int64_t batch, float *y, \
+                    int act, float clamp_max, int isa, int n_threads)                                \
+    {                                                                                                \
+        return psg__sparse_linear(n_out, n_in, indptr, indices, IDX16, values, bias, x, batch, y, act, \
+                                  clamp_max, isa, n_threads, ROW_MAJOR);                             \
+    }
+PSG_SL_ENTRY(psg_sparse_linear_u16_f32, uint16_t, 1, 0)
+PSG_SL_ENTRY(psg_sparse_linear_i32_f32, int32_t, 0, 0)
+PSG_SL_ENTRY(psg_sparse_linear_rm_u16_f32, uint16_t, 1, 1)
+PSG_SL_ENTRY(psg_sparse_linear_rm_i32_f32, int32_t, 0, 1)
+#undef PSG_SL_ENTRY
 
 psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
                                    int64_t *n_keep, int n_threads)

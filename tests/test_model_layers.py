@@ -242,6 +242,22 @@ def test_dense_rows_feature_blocked(isa, act, sparsity, in_features, batch, monk
     np.testing.assert_array_equal(y, layer.forward_t(xt, isa=isa, n_threads=1))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("sparsity,out_f,in_f,batch", [(0.9, 1536, 384, 128), (0.5, 384, 1536, 130),
+                                                      (0.8, 96, 72, 5), (0.3, 200, 300, 513)])
+def test_row_major_forward_equals_feature_major(n_threads, sparsity, out_f, in_f, batch):
+    # forward() transposes tiles inside the kernel driver: bit-identical to forward_t on X.T
+    layer, wp, b = _layer(out_f, in_f, sparsity, batch, act="gelu")
+    x = np.random.default_rng(batch).standard_normal((batch, in_f)).astype(np.float32)
+    y = layer.forward(x, n_threads=n_threads)
+    assert y.shape == (batch, out_f) and y.dtype == np.float32 and y.flags.c_contiguous
+    np.testing.assert_array_equal(y, layer.forward_t(np.ascontiguousarray(x.T), n_threads=n_threads).T)
+    np.testing.assert_allclose(y, _dense_ref(x, wp, b, "gelu", None), rtol=1e-4, atol=1e-4)
+    # a strided float64 view of the same numbers gives the same result
+    x64 = np.asfortranarray(x.astype(np.float64))
+    np.testing.assert_array_equal(layer.forward(x64, n_threads=n_threads), y)
+
+
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (1, 1), (33, 65), (512, 384)])
 def test_transpose_helper(shape):
     a = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

@@ -59,6 +59,23 @@ psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t 
                                      const float *bias, const float *xt, int64_t batch,
                                      float *yt, int act, float clamp_max, int isa, int n_threads);
 
+/* The same layer on row-major activations: Y = min(clamp_max, act(X · Wᵀ + bias)).
+ *   x[batch*n_in]         in: X, row b = sample b (the usual layout).
+ *   y[batch*n_out]        out: Y, row-major, fully overwritten; must not overlap x.
+ *   every other argument as above.
+ * Same kernels, tiles and summation order as the feature-major functions, so
+ * Y is bit-identical to the transpose of their Yt. Each thread transposes the
+ * input tile it computes while packing it, and each block of outputs while
+ * storing it: no transposed copy of X or Y is made. */
+psg_status psg_sparse_linear_rm_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                        const uint16_t *indices, const float *values,
+                                        const float *bias, const float *x, int64_t batch,
+                                        float *y, int act, float clamp_max, int isa, int n_threads);
+psg_status psg_sparse_linear_rm_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                        const int32_t *indices, const float *values,
+                                        const float *bias, const float *x, int64_t batch,
+                                        float *y, int act, float clamp_max, int isa, int n_threads);
+
 /* The ISA that PSG_ISA_AUTO selects on this CPU (one of PSG_ISA_GENERIC/AVX2/AVX512),
  * or whether a given ISA can run here: psg_isa_supported(isa) -> 1/0. */
 int psg_sparse_linear_best_isa(void);

@@ -217,6 +217,70 @@ int main(void)
         free(fv);
         free(fbias);
     }
+    /* Row-major layout (psg_sparse_linear_rm_*): bit-identical to the transpose of
+     * the feature-major result, for every ISA, index type, thread count, activation,
+     * batch tails and both the blocked (dense rows) and unblocked kernels. */
+    {
+        const int shapes[][3] = {{70, 50, 3}, {300, 200, 1}, {130, 700, 6}}; /* out, in, 1/density */
+        const int rbatches[] = {1, 7, 64, 130, 300};
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int RO = shapes[si][0], RI = shapes[si][1], inv = shapes[si][2];
+            int64_t *rp = malloc(sizeof(int64_t) * (RO + 1));
+            int32_t *rix = malloc(sizeof(int32_t) * RO * RI);
+            uint16_t *rix16 = malloc(sizeof(uint16_t) * RO * RI);
+            float *rv = malloc(sizeof(float) * RO * RI), *rb = malloc(sizeof(float) * RO);
+            int64_t rn = 0;
+            rp[0] = 0;
+            for (int r = 0; r < RO; r++) {
+                for (int c = 0; c < RI; c++)
+                    if (r != 4 && (int)((frand() + 1.0f) * 1000.0f) % inv == 0) {
+                        rix[rn] = c;
+                        rix16[rn] = (uint16_t)c;
+                        rv[rn++] = frand();
+                    }
+                rp[r + 1] = rn;
+                rb[r] = frand();
+            }
+            for (size_t bi = 0; bi < sizeof rbatches / sizeof rbatches[0]; bi++) {
+                const int b = rbatches[bi];
+                float *x = malloc(sizeof(float) * RI * b), *xt = malloc(sizeof(float) * RI * b);
+                float *yt = malloc(sizeof(float) * RO * b), *y = malloc(sizeof(float) * RO * b);
+                for (int i = 0; i < b; i++)
+                    for (int j = 0; j < RI; j++) xt[j * b + i] = x[i * RI + j] = 2.0f * frand();
+                for (int isa = PSG_ISA_GENERIC; isa <= PSG_ISA_AVX512; isa++) {
+                    if (!psg_isa_supported(isa)) continue;
+                    for (int u16 = 0; u16 <= 1; u16++)
+                        for (int act = 0; act <= 2; act++)
+                            for (int t = 1; t <= 2; t++) {
+                                psg_status s1 = u16 ? psg_sparse_linear_u16_f32(RO, RI, rp, rix16, rv, rb, xt, b, yt,
+                                                                                act, 1.25f, isa, t)
+                                                    : psg_sparse_linear_i32_f32(RO, RI, rp, rix, rv, rb, xt, b, yt,
+                                                                                act, 1.25f, isa, t);
+                                psg_status s2 = u16 ? psg_sparse_linear_rm_u16_f32(RO, RI, rp, rix16, rv, rb, x, b, y,
+                                                                                   act, 1.25f, isa, t)
+                                                    : psg_sparse_linear_rm_i32_f32(RO, RI, rp, rix, rv, rb, x, b, y,
+                                                                                   act, 1.25f, isa, t);
+                                CHECK(s1 == PSG_OK && s2 == PSG_OK, "row-major: %s", psg_last_error());
+                                int bad = 0;
+                                for (int i = 0; i < b; i++)
+                                    for (int r = 0; r < RO; r++)
+                                        bad += memcmp(&y[i * RO + r], &yt[r * b + i], sizeof(float)) != 0;
+                                CHECK(bad == 0, "row-major %dx%d batch %d isa %d u16 %d act %d %dT: %d outputs differ",
+                                      RO, RI, b, isa, u16, act, t, bad);
+                            }
+                }
+                free(x);
+                free(xt);
+                free(yt);
+                free(y);
+            }
+            free(rp);
+            free(rix);
+            free(rix16);
+            free(rv);
+            free(rb);
+        }
+    }
     /* blocked transpose: odd sizes straddling the 32 × 32 blocks */
     {
         enum { R = 45, C = 70 };

@@ -1,23 +1,10 @@
 # Sparse-weight layers for pruned models (included by _core.pyx).
-from libc.stdint cimport uint16_t
 
 cdef extern from "pysparsegraph/sparse_linear.h" nogil:
-    psg_status psg_sparse_linear_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                         const uint16_t *indices, const float *values, const float *bias,
-                                         const float *xt, int64_t batch, float *yt, int act,
-                                         float clamp_max, int isa, int n_threads)
-    psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                         const int32_t *indices, const float *values, const float *bias,
-                                         const float *xt, int64_t batch, float *yt, int act,
-                                         float clamp_max, int isa, int n_threads)
-    psg_status psg_sparse_linear_rm_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                            const uint16_t *indices, const float *values, const float *bias,
-                                            const float *x, int64_t batch, float *y, int act,
-                                            float clamp_max, int isa, int n_threads)
-    psg_status psg_sparse_linear_rm_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                            const int32_t *indices, const float *values, const float *bias,
-                                            const float *x, int64_t batch, float *y, int act,
-                                            float clamp_max, int isa, int n_threads)
+    psg_status psg_sparse_linear_layout_f32(int64_t n_out, int64_t n_in, const int64_t *indptr, const void *indices,
+                                            int index_bytes, const float *values, const float *bias, const float *x,
+                                            int64_t batch, float *y, int act, float clamp_max, int isa,
+                                            int n_threads, int layout)
     int psg_sparse_linear_best_isa()
     int psg_isa_supported(int isa)
     psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
@@ -27,51 +14,25 @@ cdef extern from "pysparsegraph/sparse_linear.h" nogil:
                                       int64_t n_keep, float *out, int n_threads)
 
 
-def sparse_linear_t(int64_t n_in, cnp.ndarray indptr, cnp.ndarray indices, cnp.ndarray values, bias,
-                    cnp.ndarray xt, cnp.ndarray yt, int act, float clamp_max, int isa, int n_threads):
-    """yt[:] = min(clamp_max, act(W @ xt + bias)) for validated C-contiguous operands
-    (indices uint16 or int32, values/xt/yt/bias float32, xt (n_in, batch), yt (n_out, batch))."""
+def sparse_linear_layout(int64_t n_in, cnp.ndarray indptr, cnp.ndarray indices, cnp.ndarray values, bias,
+                         cnp.ndarray x, cnp.ndarray y, int act, float clamp_max, int isa, int n_threads,
+                         int layout):
+    """y[:] = min(clamp_max, act(W x + bias)) with validated C-contiguous float32 operands, each
+    feature-major (x (n_in, batch), y (n_out, batch)) or row-major by the layout bits
+    (1: x is (batch, n_in), 2: y is (batch, n_out)); indices uint16 or int32."""
     cdef int64_t n_out = indptr.shape[0] - 1
-    cdef int64_t batch = xt.shape[1]
-    cdef const int64_t *p = <const int64_t *>_ptr(indptr)
-    cdef const void *ix = _ptr(indices)
-    cdef const float *v = <const float *>_ptr(values)
-    cdef const float *b = <const float *>_ptr(bias)
-    cdef const float *xp = <const float *>_ptr(xt)
-    cdef float *yp = <float *>_ptr(yt)
-    cdef bint u16 = indices.dtype == np.uint16
-    cdef psg_status st
-    with nogil:
-        if u16:
-            st = psg_sparse_linear_u16_f32(n_out, n_in, p, <const uint16_t *>ix, v, b, xp, batch, yp, act,
-                                           clamp_max, isa, n_threads)
-        else:
-            st = psg_sparse_linear_i32_f32(n_out, n_in, p, <const int32_t *>ix, v, b, xp, batch, yp, act,
-                                           clamp_max, isa, n_threads)
-    _check(st)
-
-
-def sparse_linear_rm(int64_t n_in, cnp.ndarray indptr, cnp.ndarray indices, cnp.ndarray values, bias,
-                     cnp.ndarray x, cnp.ndarray y, int act, float clamp_max, int isa, int n_threads):
-    """y[:] = min(clamp_max, act(x @ W.T + bias)) for validated C-contiguous row-major operands
-    (x (batch, n_in), y (batch, n_out), float32; indices uint16 or int32)."""
-    cdef int64_t n_out = indptr.shape[0] - 1
-    cdef int64_t batch = x.shape[0]
+    cdef int64_t batch = x.shape[0] if layout & 1 else x.shape[1]
     cdef const int64_t *p = <const int64_t *>_ptr(indptr)
     cdef const void *ix = _ptr(indices)
     cdef const float *v = <const float *>_ptr(values)
     cdef const float *b = <const float *>_ptr(bias)
     cdef const float *xp = <const float *>_ptr(x)
     cdef float *yp = <float *>_ptr(y)
-    cdef bint u16 = indices.dtype == np.uint16
+    cdef int ib = 2 if indices.dtype == np.uint16 else 4
     cdef psg_status st
     with nogil:
-        if u16:
-            st = psg_sparse_linear_rm_u16_f32(n_out, n_in, p, <const uint16_t *>ix, v, b, xp, batch, yp, act,
-                                              clamp_max, isa, n_threads)
-        else:
-            st = psg_sparse_linear_rm_i32_f32(n_out, n_in, p, <const int32_t *>ix, v, b, xp, batch, yp, act,
-                                              clamp_max, isa, n_threads)
+        st = psg_sparse_linear_layout_f32(n_out, n_in, p, ix, ib, v, b, xp, batch, yp, act, clamp_max, isa,
+                                          n_threads, layout)
     _check(st)
 
 

@@ -28,6 +28,8 @@ __all__ = ["SparseLinear", "SparseSequential"]
 _ACT = {None: 0, "none": 0, "linear": 0, "relu": 1, "gelu": 2}
 _ISA = {"auto": 0, "portable": 1, "avx2": 2, "avx512": 3}
 _ISA_NAMES = {v: k for k, v in _ISA.items()}
+# layout bits of the C driver (PSG_SL_X_ROW_MAJOR, PSG_SL_Y_ROW_MAJOR): row-major input / output
+_X_ROWS, _Y_ROWS = 1, 2
 
 
 def _scipy_gelu_free(x):
@@ -209,10 +211,7 @@ class SparseLinear:
                 raise errors.InvalidArgumentError("out must not overlap xt")
         if isa not in _ISA:
             raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
-        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
-        clamp = np.inf if self.clamp_max is None else self.clamp_max
-        _core.sparse_linear_t(self.in_features, self._indptr, self._indices, self._values, self._bias, xt, out,
-                              _ACT[self.activation], clamp, _ISA[isa], nt)
+        self._run(xt, out, n_threads, 0, isa)
         return out
 
     def forward(self, x, *, n_threads=None):
@@ -233,13 +232,18 @@ class SparseLinear:
             raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={self.in_features}), got "
                                             f"{np.shape(x)}")
         _check_real(x, "x")
-        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
         x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.empty((x.shape[0], self.out_features), dtype=np.float32)
-        clamp = np.inf if self.clamp_max is None else self.clamp_max
-        _core.sparse_linear_rm(self.in_features, self._indptr, self._indices, self._values, self._bias, x, y,
-                               _ACT[self.activation], clamp, _ISA["auto"], nt)
+        self._run(x, y, n_threads, _X_ROWS | _Y_ROWS)
         return y[0] if one else y
+
+    def _run(self, x, y, n_threads, layout, isa="auto"):
+        """y[:] = the layer on validated C-contiguous float32 x, each operand feature-major
+        or row-major by the ``layout`` bits (_X_ROWS, _Y_ROWS)."""
+        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
+        clamp = np.inf if self.clamp_max is None else self.clamp_max
+        _core.sparse_linear_layout(self.in_features, self._indptr, self._indices, self._values, self._bias, x, y,
+                                   _ACT[self.activation], clamp, _ISA[isa], nt, layout)
 
     __call__ = forward
 
@@ -262,7 +266,8 @@ class SparseSequential:
     """A chain of :class:`SparseLinear` layers (an MLP or a transformer FFN block).
 
     Activations stay feature-major between layers (no transposes inside the
-    chain); :meth:`forward` transposes the input once and the output once.
+    chain); :meth:`forward` reads row-major input in the first layer and
+    writes row-major output in the last (each thread transposes its own tiles).
 
     Parameters
     ----------
@@ -323,16 +328,32 @@ class SparseSequential:
         return full
 
     def forward(self, x, *, n_threads=None):
-        """Row-major forward: ``(batch, in_features)`` -> ``(batch, out_features)`` float32."""
+        """Row-major forward: ``(batch, in_features)`` -> ``(batch, out_features)`` float32.
+
+        The first layer reads ``x`` row-major and the last one writes row-major
+        output (each thread transposes its own tiles); activations in between stay
+        feature-major. With ``drop_dead`` the chain runs on one transposed copy.
+        """
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
             raise errors.ShapeMismatchError(f"x must have shape (batch, {self.layers[0].in_features}), got "
                                             f"{np.shape(x)}")
         _check_real(x, "x")
-        nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
-        xt = _core.transpose(np.ascontiguousarray(x, dtype=np.float32), nt,
-                             self._scratch.get("xt", (self.layers[0].in_features, x.shape[0])))
-        return _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
+        n_threads = self.n_threads if n_threads is None else n_threads
+        nt = resolve_threads(n_threads)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.drop_dead:
+            xt = _core.transpose(x, nt, self._scratch.get("xt", (self.layers[0].in_features, x.shape[0])))
+            return _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
+        batch, last = x.shape[0], len(self.layers) - 1
+        h = x
+        for i, layer in enumerate(self.layers):
+            layout = (_X_ROWS if i == 0 else 0) | (_Y_ROWS if i == last else 0)
+            out = (np.empty((batch, layer.out_features), dtype=np.float32) if i == last
+                   else self._scratch.get(f"h{i % 2}", (layer.out_features, batch)))
+            layer._run(h, out, n_threads, layout)
+            h = out
+        return h
 
     __call__ = forward
 

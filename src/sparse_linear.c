@@ -271,8 +271,12 @@ static float *psg__sl_scratch(int slot, size_t n)
 static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t *indptr,
                                      const void *indices, int idx16, const float *values,
                                      const float *bias, const float *xt, int64_t batch, float *yt,
-                                     int act, float clamp_max, int isa, int n_threads, int row_major)
+                                     int act, float clamp_max, int isa, int n_threads, int layout)
 {
+    if (layout & ~(PSG_SL_X_ROW_MAJOR | PSG_SL_Y_ROW_MAJOR))
+        return psg__fail(PSG_ERR_INVALID_ARG, "layout must combine PSG_SL_X_ROW_MAJOR and PSG_SL_Y_ROW_MAJOR, got %d",
+                         layout);
+    const int x_rm = (layout & PSG_SL_X_ROW_MAJOR) != 0, y_rm = (layout & PSG_SL_Y_ROW_MAJOR) != 0;
     psg__clear_error();
     if (n_out < 0 || n_in < 0 || batch < 0)
         return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension: n_out=%lld n_in=%lld batch=%lld",
@@ -331,10 +335,10 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
      * thread packs the tile it computes into aligned rows of ldp floats
      * (batch >= one vector; a narrower batch is one masked load per row anyway). */
     const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
-    /* Row-major operands (row_major: xt is X, batch x n_in, and yt is Y, batch x n_out) are
-     * always packed: the packing loop transposes the tile, and each item's outputs go
-     * to a per-thread block that is transposed into Y as it is stored. */
-    const int pack = n_in > 0 && (row_major || (isa != PSG_ISA_GENERIC && batch >= lanes && (n_tiles > 1 || !aligned)));
+    /* Row-major X (batch x n_in) is always packed: the packing loop transposes the tile.
+     * With row-major Y (batch x n_out) each item's outputs go to a per-thread block that
+     * is transposed into Y as it is stored. */
+    const int pack = n_in > 0 && (x_rm || (isa != PSG_ISA_GENERIC && batch >= lanes && (n_tiles > 1 || !aligned)));
     const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
     /* Feature blocks of fb input rows of the tile (full 8-vector tiles only):
      * worth it when the whole tile overflows L1 and rows keep enough entries
@@ -373,9 +377,9 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         const int tid = omp_get_thread_num();
         if (tid == 0) team = omp_get_num_threads();
         float *mine = pack ? psg__sl_scratch(0, (size_t)n_in * (size_t)ldp) : NULL;
-        float *ob = row_major ? psg__sl_scratch(1, (size_t)n_out * (size_t)ldp) : NULL;
+        float *ob = y_rm ? psg__sl_scratch(1, (size_t)n_out * (size_t)ldp) : NULL;
         int64_t *cur = fb > 0 ? malloc((size_t)n_out * sizeof *cur) : NULL;
-        if ((pack && !mine) || (row_major && !ob) || (fb > 0 && !cur)) {
+        if ((pack && !mine) || (y_rm && !ob) || (fb > 0 && !cur)) {
 #pragma omp atomic write
             no_mem = 1;
         } else {
@@ -388,7 +392,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                 int64_t ldx = batch;
                 if (pack) {
                     if (have != t) {
-                        if (row_major) /* Xt tile = X[c0 : c0 + w, :] transposed, 8 samples at a time */
+                        if (x_rm) /* Xt tile = X[c0 : c0 + w, :] transposed, 8 samples at a time */
                             for (int64_t b0 = 0; b0 < w; b0 += 8)
                                 for (int64_t j = 0; j < n_in; j++)
                                     for (int64_t b = b0; b < b0 + 8 && b < w; b++)
@@ -402,14 +406,14 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                     ldx = ldp;
                 }
                 const int64_t r0 = bounds[c], r1 = bounds[c + 1];
-                float *yo = row_major ? ob : yt + r0 * batch + c0; /* row r0's outputs */
-                const int64_t ldy = row_major ? ldp : batch;
+                float *yo = y_rm ? ob : yt + r0 * batch + c0; /* row r0's outputs */
+                const int64_t ldy = y_rm ? ldp : batch;
                 if (fb > 0 && w == tw)
                     bfn(r0, r1, indptr, indices, values, bias, xc, ldx, yo, ldy, act, clamp_max, do_clamp, n_in, fb,
                         cur);
                 else
                     fn(r0, r1, indptr, indices, values, bias, xc, ldx, w, yo, ldy, act, clamp_max, do_clamp);
-                if (row_major) /* Y[c0 + b, r] = block (r - r0, b), 16 rows at a time: 4 KiB of the
+                if (y_rm) /* Y[c0 + b, r] = block (r - r0, b), 16 rows at a time: 4 KiB of the
                                   block in L1, one 64-byte line of Y per (sample, 16 rows) */
                     for (int64_t rb = r0; rb < r1; rb += 16) {
                         const int64_t re = rb + 16 < r1 ? rb + 16 : r1;
@@ -431,20 +435,36 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     return PSG_OK;
 }
 
-/* The public entry points: index type x activation layout, one driver. */
-#define PSG_SL_ENTRY(NAME, IT, IDX16, ROW_MAJOR)                                                     \
-    psg_status NAME(int64_t n_out, int64_t n_in, const int64_t *indptr, const IT *indices,           \
-                    const float *values, const float *bias, const float *x, int64_t batch, float *y, \
-                    int act, float clamp_max, int isa, int n_threads)                                \
-    {                                                                                                \
-        return psg__sparse_linear(n_out, n_in, indptr, indices, IDX16, values, bias, x, batch, y, act, \
-                                  clamp_max, isa, n_threads, ROW_MAJOR);                             \
+psg_status psg_sparse_linear_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                     const uint16_t *indices, const float *values, const float *bias,
+                                     const float *xt, int64_t batch, float *yt, int act, float clamp_max,
+                                     int isa, int n_threads)
+{
+    return psg__sparse_linear(n_out, n_in, indptr, indices, 1, values, bias, xt, batch, yt, act, clamp_max, isa,
+                              n_threads, 0);
+}
+
+psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
+                                     const int32_t *indices, const float *values, const float *bias,
+                                     const float *xt, int64_t batch, float *yt, int act, float clamp_max,
+                                     int isa, int n_threads)
+{
+    return psg__sparse_linear(n_out, n_in, indptr, indices, 0, values, bias, xt, batch, yt, act, clamp_max, isa,
+                              n_threads, 0);
+}
+
+psg_status psg_sparse_linear_layout_f32(int64_t n_out, int64_t n_in, const int64_t *indptr, const void *indices,
+                                        int index_bytes, const float *values, const float *bias, const float *x,
+                                        int64_t batch, float *y, int act, float clamp_max, int isa, int n_threads,
+                                        int layout)
+{
+    if (index_bytes != 2 && index_bytes != 4) {
+        psg__clear_error();
+        return psg__fail(PSG_ERR_INVALID_ARG, "index_bytes must be 2 (uint16) or 4 (int32), got %d", index_bytes);
     }
-PSG_SL_ENTRY(psg_sparse_linear_u16_f32, uint16_t, 1, 0)
-PSG_SL_ENTRY(psg_sparse_linear_i32_f32, int32_t, 0, 0)
-PSG_SL_ENTRY(psg_sparse_linear_rm_u16_f32, uint16_t, 1, 1)
-PSG_SL_ENTRY(psg_sparse_linear_rm_i32_f32, int32_t, 0, 1)
-#undef PSG_SL_ENTRY
+    return psg__sparse_linear(n_out, n_in, indptr, indices, index_bytes == 2, values, bias, x, batch, y, act,
+                              clamp_max, isa, n_threads, layout);
+}
 
 psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a, int64_t *keep,
                                    int64_t *n_keep, int n_threads)

@@ -174,6 +174,24 @@ def test_sequential_ffn_matches_dense_and_threads():
         SparseSequential([])
 
 
+@pytest.mark.parametrize("n_layers,batch", [(1, 130), (2, 64), (3, 7)])
+def test_sequential_row_major_equals_feature_major(n_layers, batch):
+    # forward() reads X row-major in the first layer and writes Y row-major in the last
+    # (tile transposes inside the driver): bit-identical to forward_t on X.T
+    sizes = [300, 500, 200, 96][:n_layers + 1]
+    layers = [_layer(sizes[i + 1], sizes[i], (0.5, 0.9, 0.7)[i], 30 + i, act="relu" if i % 2 else "gelu")[0]
+              for i in range(n_layers)]
+    net = SparseSequential(layers)
+    x = np.random.default_rng(batch).standard_normal((batch, sizes[0])).astype(np.float32)
+    y = net(x, n_threads=2)
+    assert y.shape == (batch, sizes[-1]) and y.flags.c_contiguous
+    np.testing.assert_array_equal(y, net.forward_t(np.ascontiguousarray(x.T), n_threads=1).T)
+    h = x
+    for layer in layers:
+        h = layer(h)
+    np.testing.assert_array_equal(y, h)
+
+
 def test_sequential_drop_dead_same_result():
     rng = np.random.default_rng(0)
     layers = []

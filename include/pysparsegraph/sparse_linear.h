@@ -59,22 +59,28 @@ psg_status psg_sparse_linear_i32_f32(int64_t n_out, int64_t n_in, const int64_t 
                                      const float *bias, const float *xt, int64_t batch,
                                      float *yt, int act, float clamp_max, int isa, int n_threads);
 
-/* The same layer on row-major activations: Y = min(clamp_max, act(X · Wᵀ + bias)).
- *   x[batch*n_in]         in: X, row b = sample b (the usual layout).
- *   y[batch*n_out]        out: Y, row-major, fully overwritten; must not overlap x.
+/* The layout argument of psg_sparse_linear_layout_f32: which operands are
+ * row-major (sample-major, the usual layout) instead of feature-major. */
+enum {
+    PSG_SL_X_ROW_MAJOR = 1, /* x[batch*n_in]: row b = sample b */
+    PSG_SL_Y_ROW_MAJOR = 2  /* y[batch*n_out]: row b = sample b */
+};
+
+/* The same layer with each activation operand in either layout:
+ *   indices[nnz]          in: uint16 (index_bytes = 2) or int32 (index_bytes = 4) column ids.
+ *   x                     in: Xt[n_in*batch], or X[batch*n_in] with PSG_SL_X_ROW_MAJOR.
+ *   y                     out: Yt[n_out*batch], or Y[batch*n_out] with PSG_SL_Y_ROW_MAJOR;
+ *                            fully overwritten, must not overlap x.
+ *   layout                in: 0 or PSG_SL_X_ROW_MAJOR | PSG_SL_Y_ROW_MAJOR (either or both).
  *   every other argument as above.
- * Same kernels, tiles and summation order as the feature-major functions, so
- * Y is bit-identical to the transpose of their Yt. Each thread transposes the
- * input tile it computes while packing it, and each block of outputs while
- * storing it: no transposed copy of X or Y is made. */
-psg_status psg_sparse_linear_rm_u16_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                        const uint16_t *indices, const float *values,
-                                        const float *bias, const float *x, int64_t batch,
-                                        float *y, int act, float clamp_max, int isa, int n_threads);
-psg_status psg_sparse_linear_rm_i32_f32(int64_t n_out, int64_t n_in, const int64_t *indptr,
-                                        const int32_t *indices, const float *values,
-                                        const float *bias, const float *x, int64_t batch,
-                                        float *y, int act, float clamp_max, int isa, int n_threads);
+ * Same kernels, tiles and summation order whatever the layout, so results are
+ * bit-identical to the feature-major functions (transposed where asked). A
+ * thread transposes the input tile it computes while packing it, and each
+ * block of outputs while storing it: no transposed copy of X or Y is made. */
+psg_status psg_sparse_linear_layout_f32(int64_t n_out, int64_t n_in, const int64_t *indptr, const void *indices,
+                                        int index_bytes, const float *values, const float *bias, const float *x,
+                                        int64_t batch, float *y, int act, float clamp_max, int isa, int n_threads,
+                                        int layout);
 
 /* The ISA that PSG_ISA_AUTO selects on this CPU (one of PSG_ISA_GENERIC/AVX2/AVX512),
  * or whether a given ISA can run here: psg_isa_supported(isa) -> 1/0. */

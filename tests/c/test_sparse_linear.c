@@ -217,9 +217,10 @@ int main(void)
         free(fv);
         free(fbias);
     }
-    /* Row-major layout (psg_sparse_linear_rm_*): bit-identical to the transpose of
-     * the feature-major result, for every ISA, index type, thread count, activation,
-     * batch tails and both the blocked (dense rows) and unblocked kernels. */
+    /* Row-major operands (psg_sparse_linear_layout_f32, X and/or Y): bit-identical to
+     * the feature-major result (transposed where asked), for every ISA, index type,
+     * thread count, activation, batch tails and both the blocked (dense rows) and
+     * unblocked kernels. */
     {
         const int shapes[][3] = {{70, 50, 3}, {300, 200, 1}, {130, 700, 6}}; /* out, in, 1/density */
         const int rbatches[] = {1, 7, 64, 130, 300};
@@ -256,15 +257,19 @@ int main(void)
                                                                                 act, 1.25f, isa, t)
                                                     : psg_sparse_linear_i32_f32(RO, RI, rp, rix, rv, rb, xt, b, yt,
                                                                                 act, 1.25f, isa, t);
-                                psg_status s2 = u16 ? psg_sparse_linear_rm_u16_f32(RO, RI, rp, rix16, rv, rb, x, b, y,
-                                                                                   act, 1.25f, isa, t)
-                                                    : psg_sparse_linear_rm_i32_f32(RO, RI, rp, rix, rv, rb, x, b, y,
-                                                                                   act, 1.25f, isa, t);
-                                CHECK(s1 == PSG_OK && s2 == PSG_OK, "row-major: %s", psg_last_error());
+                                CHECK(s1 == PSG_OK, "feature-major: %s", psg_last_error());
                                 int bad = 0;
-                                for (int i = 0; i < b; i++)
-                                    for (int r = 0; r < RO; r++)
-                                        bad += memcmp(&y[i * RO + r], &yt[r * b + i], sizeof(float)) != 0;
+                                for (int lay = 1; lay <= 3; lay++) {
+                                    const void *ids = u16 ? (const void *)rix16 : (const void *)rix;
+                                    psg_status s2 = psg_sparse_linear_layout_f32(RO, RI, rp, ids, u16 ? 2 : 4, rv, rb,
+                                                                                 lay & 1 ? x : xt, b, y, act, 1.25f,
+                                                                                 isa, t, lay);
+                                    CHECK(s2 == PSG_OK, "layout %d: %s", lay, psg_last_error());
+                                    for (int i = 0; i < b; i++)
+                                        for (int r = 0; r < RO; r++)
+                                            bad += memcmp(lay & 2 ? &y[i * RO + r] : &y[r * b + i], &yt[r * b + i],
+                                                          sizeof(float)) != 0;
+                                }
                                 CHECK(bad == 0, "row-major %dx%d batch %d isa %d u16 %d act %d %dT: %d outputs differ",
                                       RO, RI, b, isa, u16, act, t, bad);
                             }
@@ -294,6 +299,10 @@ int main(void)
     }
     /* bad arguments are reported, not crashed on */
     float x1[IN], y1[OUT];
+    CHECK(psg_sparse_linear_layout_f32(OUT, IN, indptr, idx32, 4, val, NULL, x1, 1, y1, 0, INFINITY, 0, 1, 4) ==
+              PSG_ERR_INVALID_ARG, "unknown layout bit accepted");
+    CHECK(psg_sparse_linear_layout_f32(OUT, IN, indptr, idx32, 3, val, NULL, x1, 1, y1, 0, INFINITY, 0, 1, 3) ==
+              PSG_ERR_INVALID_ARG, "index_bytes 3 accepted");
     CHECK(psg_sparse_linear_i32_f32(OUT, IN, indptr, idx32, val, NULL, x1, 1, y1, 7, INFINITY, 0, 1) ==
               PSG_ERR_INVALID_ARG, "bad activation accepted");
     CHECK(psg_sparse_linear_u16_f32(OUT, 70000, indptr, idx16, val, NULL, x1, 1, y1, 0, INFINITY, 0, 1) ==

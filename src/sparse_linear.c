@@ -216,19 +216,6 @@ typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void
  * average: each block costs a row one load and one store of its partial sums. */
 #define PSG_SL_BLOCK_MIN_NNZ 16
 
-/* 1 when every row's column ids increase (the blocked kernel walks a row's
- * entries block by block, so it needs them in column order). */
-static int psg__sl_sorted(int64_t n_out, const int64_t *indptr, const void *indices, int idx16)
-{
-    for (int64_t r = 0; r < n_out; r++)
-        for (int64_t j = indptr[r] + 1; j < indptr[r + 1]; j++) {
-            const int64_t a = idx16 ? ((const uint16_t *)indices)[j - 1] : ((const int32_t *)indices)[j - 1];
-            const int64_t b = idx16 ? ((const uint16_t *)indices)[j] : ((const int32_t *)indices)[j];
-            if (b < a) return 0;
-        }
-    return 1;
-}
-
 /* Vectors per batch tile: 8, i.e. 8 independent FMA chains per output row and
  * each index/value load amortized over 8 FMAs. 4-vector tiles (smaller L2
  * footprint) were measured as well (`python -m bench model --part ablation`):
@@ -348,8 +335,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         const char *ev = getenv("PSG_SL_FB");
         if (ev && bfn && nv == 8) fb = atoll(ev);
     }
-    if (fb > 0 && (fb >= n_in || indptr[n_out] < PSG_SL_BLOCK_MIN_NNZ * n_out * ((n_in + fb - 1) / fb) ||
-                   !psg__sl_sorted(n_out, indptr, indices, idx16)))
+    if (fb > 0 && (fb >= n_in || indptr[n_out] < PSG_SL_BLOCK_MIN_NNZ * n_out * ((n_in + fb - 1) / fb)))
         fb = 0;
     const int threads = (indptr[n_out] + n_out) * batch < PSG_SL_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
     /* Row chunks per tile: a few per thread (work stealing evens out rows whose

@@ -18,6 +18,63 @@ static float frand(void)
     return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
 }
 
+/* A random sparse layer for the tests below: CSR with both index types, weights, bias. */
+typedef struct {
+    int64_t *indptr, nnz;
+    int32_t *ix;
+    uint16_t *ix16;
+    float *val, *bias;
+} tlayer;
+
+/* keep(r, c, n_in, param) says whether weight (r, c) is stored; it may draw frand(). */
+static tlayer tlayer_make(int n_out, int n_in, int (*keep)(int, int, int, int), int param)
+{
+    tlayer l;
+    l.indptr = malloc(sizeof(int64_t) * (n_out + 1));
+    l.ix = malloc(sizeof(int32_t) * n_out * n_in);
+    l.ix16 = malloc(sizeof(uint16_t) * n_out * n_in);
+    l.val = malloc(sizeof(float) * n_out * n_in);
+    l.bias = malloc(sizeof(float) * n_out);
+    l.nnz = 0;
+    l.indptr[0] = 0;
+    for (int r = 0; r < n_out; r++) {
+        for (int c = 0; c < n_in; c++)
+            if (keep(r, c, n_in, param)) {
+                l.ix[l.nnz] = c;
+                l.ix16[l.nnz] = (uint16_t)c;
+                l.val[l.nnz++] = frand();
+            }
+        l.indptr[r + 1] = l.nnz;
+        l.bias[r] = frand();
+    }
+    return l;
+}
+
+static void tlayer_free(tlayer *l)
+{
+    free(l->indptr);
+    free(l->ix);
+    free(l->ix16);
+    free(l->val);
+    free(l->bias);
+}
+
+/* ~60% dense rows, and sparse ones: row 5 mod 13 holds columns 3 and n_in - 1,
+ * row 6 mod 13 only columns 0 and 1 (all its entries in the first feature block) */
+static int keep_dense_mixed(int r, int c, int n_in, int param)
+{
+    (void)param;
+    return r % 13 == 5 ? c == 3 || c == n_in - 1 : r % 13 == 6 ? c < 2 : frand() > -0.2f;
+}
+
+/* about one weight in `inv`; row 4 empty */
+static int keep_one_in(int r, int c, int n_in, int inv)
+{
+    (void)c;
+    (void)n_in;
+    return r != 4 && (int)((frand() + 1.0f) * 1000.0f) % inv == 0;
+}
+
 int main(void)
 {
     enum { OUT = 70, IN = 50 };
@@ -140,28 +197,18 @@ int main(void)
         free(bv);
         free(bb);
     }
-    /* Feature-blocked kernel (dense enough rows, full 8-vector tiles, sorted
-     * column ids): equal to the dense reference and bit-identical to the
-     * unblocked kernel (PSG_SL_FB=0) for every activation; a row with
-     * unsorted ids must send the call to the unblocked kernel, still right. */
+    /* Feature-blocked kernel (dense enough rows, full 8-vector tiles): equal to the
+     * dense reference and bit-identical to the unblocked kernel (PSG_SL_FB=0) for
+     * every activation, also with a row whose column ids are out of order (the
+     * blocked kernel walks a row in storage order, so it must still sum it right). */
     {
         enum { FO = 130, FI = 700 };
-        int64_t *fp = malloc(sizeof(int64_t) * (FO + 1));
-        int32_t *fix = malloc(sizeof(int32_t) * FO * FI);
-        uint16_t *fix16 = malloc(sizeof(uint16_t) * FO * FI);
-        float *fv = malloc(sizeof(float) * FO * FI), *fbias = malloc(sizeof(float) * FO);
-        int64_t fnz = 0;
-        fp[0] = 0;
-        for (int r = 0; r < FO; r++) {
-            for (int c = 0; c < FI; c++)
-                /* ~60% dense; sparse rows too, one with entries in the first block only */
-                if (r % 13 == 5 ? c == 3 || c == FI - 1 : r % 13 == 6 ? c < 2 : frand() > -0.2f) {
-                    fix[fnz] = c;
-                    fv[fnz++] = frand();
-                }
-            fp[r + 1] = fnz;
-            fbias[r] = frand();
-        }
+        tlayer fl = tlayer_make(FO, FI, keep_dense_mixed, 0);
+        int64_t *fp = fl.indptr;
+        int32_t *fix = fl.ix;
+        uint16_t *fix16 = fl.ix16;
+        float *fv = fl.val, *fbias = fl.bias;
+        const int64_t fnz = fl.nnz;
         const int fbatches[] = {64, 130, 512};
         for (size_t bi = 0; bi < sizeof fbatches / sizeof fbatches[0]; bi++) {
             const int b = fbatches[bi];
@@ -211,11 +258,7 @@ int main(void)
             free(yb);
             free(yu);
         }
-        free(fp);
-        free(fix);
-        free(fix16);
-        free(fv);
-        free(fbias);
+        tlayer_free(&fl);
     }
     /* Row-major operands (psg_sparse_linear_layout_f32, X and/or Y): bit-identical to
      * the feature-major result (transposed where asked), for every ISA, index type,
@@ -226,22 +269,11 @@ int main(void)
         const int rbatches[] = {1, 7, 64, 130, 300};
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             const int RO = shapes[si][0], RI = shapes[si][1], inv = shapes[si][2];
-            int64_t *rp = malloc(sizeof(int64_t) * (RO + 1));
-            int32_t *rix = malloc(sizeof(int32_t) * RO * RI);
-            uint16_t *rix16 = malloc(sizeof(uint16_t) * RO * RI);
-            float *rv = malloc(sizeof(float) * RO * RI), *rb = malloc(sizeof(float) * RO);
-            int64_t rn = 0;
-            rp[0] = 0;
-            for (int r = 0; r < RO; r++) {
-                for (int c = 0; c < RI; c++)
-                    if (r != 4 && (int)((frand() + 1.0f) * 1000.0f) % inv == 0) {
-                        rix[rn] = c;
-                        rix16[rn] = (uint16_t)c;
-                        rv[rn++] = frand();
-                    }
-                rp[r + 1] = rn;
-                rb[r] = frand();
-            }
+            tlayer rl = tlayer_make(RO, RI, keep_one_in, inv);
+            const int64_t *rp = rl.indptr;
+            const int32_t *rix = rl.ix;
+            const uint16_t *rix16 = rl.ix16;
+            const float *rv = rl.val, *rb = rl.bias;
             for (size_t bi = 0; bi < sizeof rbatches / sizeof rbatches[0]; bi++) {
                 const int b = rbatches[bi];
                 float *x = malloc(sizeof(float) * RI * b), *xt = malloc(sizeof(float) * RI * b);
@@ -279,11 +311,7 @@ int main(void)
                 free(yt);
                 free(y);
             }
-            free(rp);
-            free(rix);
-            free(rix16);
-            free(rv);
-            free(rb);
+            tlayer_free(&rl);
         }
     }
     /* blocked transpose: odd sizes straddling the 32 × 32 blocks */

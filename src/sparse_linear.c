@@ -123,8 +123,6 @@ PSG_SL_PORTABLE_ROWS(i32, int32_t)
 #define PSG_SL_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define PSG_SL_MAX(a, b) _mm512_max_ps((a), (b))
 #define PSG_SL_MIN(a, b) _mm512_min_ps((a), (b))
-#define PSG_SL_LOADN(p, n) _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), (p))
-#define PSG_SL_STOREN(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 
 #define PSG_I uint16_t
 #define PSG_SL_FN(name) psg__sl_avx512_u16_##name
@@ -143,8 +141,6 @@ PSG_SL_PORTABLE_ROWS(i32, int32_t)
 /* ---- AVX2 + FMA: 8 lanes ------------------------------------------------- */
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
-/* maskload wants a per-lane sign mask: lanes < n get all ones. */
-static const int32_t psg__sl_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 #define PSG_SL_VEC __m256
 #define PSG_SL_L 8
 #define PSG_SL_ZERO() _mm256_setzero_ps()
@@ -154,9 +150,6 @@ static const int32_t psg__sl_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #define PSG_SL_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define PSG_SL_MAX(a, b) _mm256_max_ps((a), (b))
 #define PSG_SL_MIN(a, b) _mm256_min_ps((a), (b))
-#define PSG_SL_MASK(n) _mm256_loadu_si256((const __m256i *)(psg__sl_mask8 + 8 - (n)))
-#define PSG_SL_LOADN(p, n) _mm256_maskload_ps((p), PSG_SL_MASK(n))
-#define PSG_SL_STOREN(p, v, n) _mm256_maskstore_ps((p), PSG_SL_MASK(n), (v))
 
 #define PSG_I uint16_t
 #define PSG_SL_FN(name) psg__sl_avx2_u16_##name
@@ -169,7 +162,6 @@ static const int32_t psg__sl_mask8[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 
 #undef PSG_I
 #undef PSG_SL_FN
 
-#undef PSG_SL_MASK
 #include "templates/sparse_linear_undef.inc"
 #pragma GCC pop_options
 #endif /* PSG_SL_HAVE_X86 */
@@ -319,13 +311,14 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
      * boundary: a vector load that straddles two cache lines costs two L1/L2
      * accesses, and the kernel is bound by exactly those (measured 2x slower
      * with NumPy's 16-byte-aligned arrays on an Intel Xeon). Otherwise each
-     * thread packs the tile it computes into aligned rows of ldp floats
-     * (batch >= one vector; a narrower batch is one masked load per row anyway). */
+     * thread packs the tile it computes into aligned rows of ldp floats, a
+     * whole number of vectors, zero-padded past the batch: the kernels then
+     * never need a masked load. */
     const int aligned = ((uintptr_t)xt % 64 == 0) && (batch * (int64_t)sizeof(float)) % 64 == 0;
     /* Row-major X (batch x n_in) is always packed: the packing loop transposes the tile.
      * With row-major Y (batch x n_out) each item's outputs go to a per-thread block that
      * is transposed into Y as it is stored. */
-    const int pack = n_in > 0 && (x_rm || (isa != PSG_ISA_GENERIC && batch >= lanes && (n_tiles > 1 || !aligned)));
+    const int pack = n_in > 0 && (x_rm || (isa != PSG_ISA_GENERIC && (n_tiles > 1 || !aligned)));
     const int64_t ldp = ((tw < batch ? tw : batch) + lanes - 1) / lanes * lanes;
     /* Feature blocks of fb input rows of the tile (full 8-vector tiles only):
      * worth it when the whole tile overflows L1 and rows keep enough entries
@@ -386,6 +379,9 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                         else
                             for (int64_t j = 0; j < n_in; j++)
                                 memcpy(mine + j * ldp, xt + j * batch + c0, (size_t)w * sizeof(float));
+                        if (w < ldp)
+                            for (int64_t j = 0; j < n_in; j++)
+                                memset(mine + j * ldp + w, 0, (size_t)(ldp - w) * sizeof(float));
                         have = t;
                     }
                     xc = mine;

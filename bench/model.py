@@ -20,7 +20,7 @@ ffn
     phase, and tools are timed in blocks separated by pauses (see
     blocked_medians) so idle workers of one runtime do not spin into the next.
 ablation
-    pysparsegraph's own kernel choices at one sparsity, 1 thread: uint16 vs
+    pysparsegraph's own kernel choices per sparsity and thread count: uint16 vs
     int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch
     tiles, feature blocks off (PSG_SL_NV, PSG_SL_FB: experiment-only
     overrides of the C driver), and the cost of a fused GELU epilogue.
@@ -187,45 +187,48 @@ def run_ffn(args):
 
 
 def run_ablation(args):
-    """Kernel choices at one sparsity, 1 thread: index width, ISA, batch-tile width."""
+    """Kernel choices per sparsity and thread count: index width, ISA, batch-tile width,
+    feature blocks, fused GELU."""
     from pysparsegraph import prune
     from pysparsegraph.nn import SparseLinear, isa_supported
 
-    s = float(args.sparsity.split(",")[-1])
     rows = []
-    for shape in args.shapes.split(","):
-        out_f, in_f = (int(v) for v in shape.split("x"))
-        rng = np.random.default_rng(0)
-        w = rng.standard_normal((out_f, in_f)).astype(np.float32)
-        csr = prune.to_csr(w, prune.prune(w, s))
-        l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
-        l16g = SparseLinear(csr, index_dtype="uint16", activation="gelu")
-        for batch in (int(b) for b in args.batch.split(",")):
-            xt = rng.standard_normal((in_f, batch)).astype(np.float32)
-            yt = np.empty((out_f, batch), np.float32)
-
-            def run(layer, isa="auto", nv=None, fb=None):
-                def f():
-                    for name, v in (("PSG_SL_NV", nv), ("PSG_SL_FB", fb)):
-                        if v is None:
-                            os.environ.pop(name, None)
-                        else:
-                            os.environ[name] = v
-                    layer.forward_t(xt, out=yt, n_threads=1, isa=isa)
-                return f
-            fns = {"default (uint16, auto ISA, auto tile)": run(l16), "int32 ids": run(l32),
-                   "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8"),
-                   "no feature blocks": run(l16, fb="0"), "with GELU epilogue": run(l16g)}
-            for isa in ("avx2", "portable"):
-                if isa_supported(isa):
-                    fns[f"{isa} kernel"] = run(l16, isa=isa)
-            res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
-            os.environ.pop("PSG_SL_NV", None)
-            os.environ.pop("PSG_SL_FB", None)
-            base = res["default (uint16, auto ISA, auto tile)"][0]
-            for k, (med, _) in res.items():
-                rows.append([shape, batch, f"{s:.0%}", k, f"{med * 1e3:.3f}", f"{med / base:.2f}"])
-    print(markdown_table(["W (out×in)", "batch", "sparsity", "variant", "median ms", "time / default"], rows))
+    for s in (float(v) for v in args.sparsity.split(",")):
+        for shape in args.shapes.split(","):
+            out_f, in_f = (int(v) for v in shape.split("x"))
+            rng = np.random.default_rng(0)
+            w = rng.standard_normal((out_f, in_f)).astype(np.float32)
+            csr = prune.to_csr(w, prune.prune(w, s))
+            l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
+            l16g = SparseLinear(csr, index_dtype="uint16", activation="gelu")
+            for batch in (int(b) for b in args.batch.split(",")):
+                xt = rng.standard_normal((in_f, batch)).astype(np.float32)
+                yt = np.empty((out_f, batch), np.float32)
+                for threads in (int(t) for t in args.threads.split(",")):
+                    def run(layer, isa="auto", nv=None, fb=None):
+                        def f():
+                            for name, v in (("PSG_SL_NV", nv), ("PSG_SL_FB", fb)):
+                                if v is None:
+                                    os.environ.pop(name, None)
+                                else:
+                                    os.environ[name] = v
+                            layer.forward_t(xt, out=yt, n_threads=threads, isa=isa)
+                        return f
+                    fns = {"default (uint16, auto ISA, auto tile)": run(l16), "int32 ids": run(l32),
+                           "tile 4 vectors": run(l16, nv="4"), "tile 8 vectors": run(l16, nv="8"),
+                           "no feature blocks": run(l16, fb="0"), "with GELU epilogue": run(l16g)}
+                    for isa in ("avx2", "portable"):
+                        if isa_supported(isa):
+                            fns[f"{isa} kernel"] = run(l16, isa=isa)
+                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
+                    os.environ.pop("PSG_SL_NV", None)
+                    os.environ.pop("PSG_SL_FB", None)
+                    base = res["default (uint16, auto ISA, auto tile)"][0]
+                    for k, (med, _) in res.items():
+                        rows.append([shape, batch, threads, f"{s:.0%}", k, f"{med * 1e3:.3f}",
+                                     f"{med / base:.2f}"])
+    print(markdown_table(["W (out×in)", "batch", "threads", "sparsity", "variant", "median ms", "time / default"],
+                         rows))
 
 
 def _read_mtx_gz(path):
@@ -320,8 +323,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", default="ffn,dnn",
-                   help="comma-separated: ffn, dnn, ablation (kernel variants at the last "
-                        "--sparsity, 1 thread) (default: %(default)s)")
+                   help="comma-separated: ffn, dnn, ablation (kernel variants at each "
+                        "--sparsity and --threads) (default: %(default)s)")
     p.add_argument("--shapes", default="1536x384,384x1536,384x384", help="out x in (default: %(default)s)")
     p.add_argument("--batch", default="128,512")
     p.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")

@@ -247,10 +247,13 @@ def test_wide_inputs_and_packed_batch_tiles(isa, in_features, batch):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("act", [None, "relu", "gelu"])
-@pytest.mark.parametrize("sparsity,in_features,batch", [(0.5, 384, 128), (0.4, 1536, 130), (0.7, 500, 512)])
+@pytest.mark.parametrize("sparsity,in_features,batch", [(0.5, 384, 128), (0.4, 1536, 130), (0.7, 500, 512),
+                                                        (0.9, 1536, 128), (0.95, 2000, 64)])
 def test_dense_rows_feature_blocked(isa, act, sparsity, in_features, batch, monkeypatch):
     # rows dense enough that the SIMD kernels visit the input features in L1-sized
-    # blocks: same as dense math, and bit-identical to the unblocked kernel (PSG_SL_FB=0)
+    # blocks (the first three), or sparse rows over so many features that the tile
+    # crowds L2 and they take larger blocks (the last two): same as dense math, and
+    # bit-identical to the unblocked kernel (PSG_SL_FB=0)
     layer, wp, b = _layer(96, in_features, sparsity, batch, act=act, clamp=2.0)
     xt = np.ascontiguousarray(np.random.default_rng(3).standard_normal((in_features, batch)).astype(np.float32))
     y = layer.forward_t(xt, isa=isa, n_threads=2)

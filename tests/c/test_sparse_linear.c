@@ -59,12 +59,11 @@ static void tlayer_free(tlayer *l)
     free(l->bias);
 }
 
-/* ~60% dense rows, and sparse ones: row 5 mod 13 holds columns 3 and n_in - 1,
+/* rows `pct`% dense, and sparse ones: row 5 mod 13 holds columns 3 and n_in - 1,
  * row 6 mod 13 only columns 0 and 1 (all its entries in the first feature block) */
-static int keep_dense_mixed(int r, int c, int n_in, int param)
+static int keep_dense_mixed(int r, int c, int n_in, int pct)
 {
-    (void)param;
-    return r % 13 == 5 ? c == 3 || c == n_in - 1 : r % 13 == 6 ? c < 2 : frand() > -0.2f;
+    return r % 13 == 5 ? c == 3 || c == n_in - 1 : r % 13 == 6 ? c < 2 : frand() > 1.0f - pct / 50.0f;
 }
 
 /* about one weight in `inv`; row 4 empty */
@@ -197,13 +196,17 @@ int main(void)
         free(bv);
         free(bb);
     }
-    /* Feature-blocked kernel (dense enough rows, full 8-vector tiles): equal to the
-     * dense reference and bit-identical to the unblocked kernel (PSG_SL_FB=0) for
-     * every activation, also with a row whose column ids are out of order (the
-     * blocked kernel walks a row in storage order, so it must still sum it right). */
-    {
-        enum { FO = 130, FI = 700 };
-        tlayer fl = tlayer_make(FO, FI, keep_dense_mixed, 0);
+    /* Feature-blocked kernel (full 8-vector tiles): equal to the dense reference and
+     * bit-identical to the unblocked kernel (PSG_SL_FB=0) for every activation, also
+     * with a row whose column ids are out of order (the blocked kernel walks a row in
+     * storage order, so it must still sum it right). 60% dense rows over 700 features
+     * take L1-sized blocks; 10% dense rows over 1600 features (a tile that crowds L2)
+     * take the larger blocks of the sparse-row rule. */
+    const int fconf[][2] = {{700, 60}, {1600, 10}}; /* input features, % dense */
+    for (size_t fi = 0; fi < sizeof fconf / sizeof fconf[0]; fi++) {
+        enum { FO = 130 };
+        const int FI = fconf[fi][0];
+        tlayer fl = tlayer_make(FO, FI, keep_dense_mixed, fconf[fi][1]);
         int64_t *fp = fl.indptr;
         int32_t *fix = fl.ix;
         uint16_t *fix16 = fl.ix16;
@@ -233,8 +236,8 @@ int main(void)
                                                             t) == PSG_OK, "unblocked: %s", psg_last_error());
                             unsetenv("PSG_SL_FB");
                             CHECK(memcmp(yb, yu, sizeof(float) * FO * b) == 0,
-                                  "isa %d batch %d act %d unsorted %d %dT: blocked != unblocked", isa, b, act,
-                                  unsorted, t);
+                                  "isa %d in %d batch %d act %d unsorted %d %dT: blocked != unblocked", isa, FI, b,
+                                  act, unsorted, t);
                         }
                         double err = 0;
                         for (int r = 0; r < FO; r += 3)
@@ -246,8 +249,8 @@ int main(void)
                                 if (sum > 1.5) sum = 1.5;
                                 err = fmax(err, fabs(yb[r * b + k] - sum) / (1.0 + fabs(sum)));
                             }
-                        CHECK(err < 1e-5, "blocked isa %d batch %d act %d unsorted %d: max rel err %g", isa, b, act,
-                              unsorted, err);
+                        CHECK(err < 1e-5, "blocked isa %d in %d batch %d act %d unsorted %d: max rel err %g", isa,
+                              FI, b, act, unsorted, err);
                     }
                 if (unsorted) { /* restore */
                     int32_t ti = fix[0]; fix[0] = fix[1]; fix[1] = ti;

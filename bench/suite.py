@@ -91,6 +91,9 @@ def main(argv=None):
     p.add_argument("--bf16-graphs", default="rmat20,soc-Slashdot0902,cnr-2000", help="'none' to skip")
     p.add_argument("--ablation-graphs", default="rmat20,cnr-2000,soc-Slashdot0902")
     p.add_argument("--skip-ablation", action="store_true")
+    p.add_argument("--store-graphs", default="none",
+                   help="graphs for the streaming-stores table (plain vs streaming stores of Y at every "
+                        "--k and --threads); 'none' to skip")
     p.add_argument("--quick", action="store_true", help="cora,soc-Slashdot0902,rmat16; K=64; 3 repeats")
     p.add_argument("--out", default=os.path.join("bench", "out"), help="folder for .md/.json/.png results")
     p.add_argument("--wait-policy", default="passive", choices=["passive", "active", "inherit"],
@@ -160,7 +163,7 @@ def main(argv=None):
                 S = S32 if dtype == np.float32 else A.to_scipy(dtype=dtype)
                 X = rng.standard_normal((A.n_cols, k)).astype(dtype)
                 ref = S @ X
-                Y = np.empty((A.n_rows, k), dtype)
+                Y = psg.empty_aligned((A.n_rows, k), dtype)
                 for t in threads:
                     gather = _core.probe_gather(X if dtype == np.float32 else X.astype(np.float32), gidx, 3, t)
                     tb = time.perf_counter()
@@ -214,6 +217,9 @@ def main(argv=None):
     if args.bf16_graphs and args.bf16_graphs != "none":
         emit("")
         emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats))
+    if args.store_graphs and args.store_graphs != "none":
+        emit("")
+        emit(store_table([g for g in args.store_graphs.split(",") if g], graphs, ks, threads, args.repeats))
     if not args.skip_ablation:
         emit("")
         emit(ablation([g for g in args.ablation_graphs.split(",") if g], graphs, max(threads), args.repeats))
@@ -268,7 +274,7 @@ def bf16_table(names, graphs, threads, repeats):
         X = rng.standard_normal((A.n_cols, k)).astype(np.float32)
         Xb = psg.to_bfloat16(X)
         ref = A.to_scipy(dtype=np.float64) @ X.astype(np.float64)
-        Y = np.empty((A.n_rows, k), np.float32)
+        Y = psg.empty_aligned((A.n_rows, k), np.float32)
         for t in threads:
             plan = psg.plan_spmm(A, k, n_threads=t)
             res = interleaved_medians({"f32": lambda: psg.spmm(A, X, out=Y, n_threads=t, plan=plan),
@@ -280,6 +286,28 @@ def bf16_table(names, graphs, threads, repeats):
                          f"{res['f32'][0] / res['bf16'][0]:.2f}x", f"{rel:.1e}"])
     return ("## bfloat16 X (float32 accumulation) vs float32 X\n" +
             markdown_table(["graph", "K", "T", "f32 ms", "bf16 ms", "bf16 speedup", "rel err vs f64"], rows))
+
+
+def store_table(names, graphs, ks, threads, repeats):
+    """Plain against streaming stores of Y (plan option ``store``), same plan otherwise."""
+    import pysparsegraph as psg
+    rows = []
+    for name in names:
+        A = graphs.get(name) or get_graph(name)
+        for k in ks:
+            X = np.random.default_rng(3).standard_normal((A.n_cols, k)).astype(np.float32)
+            Y = psg.empty_aligned((A.n_rows, k), np.float32)
+            for t in threads:
+                plans = {s: psg.plan_spmm(A, k, n_threads=t, store=s, cache=False) for s in ("cached", "stream")}
+                res = interleaved_medians({s: (lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p))
+                                           for s, p in plans.items()}, repeats)
+                auto = psg.plan_spmm(A, k, n_threads=t, cache=False).stream
+                rows.append([name, k, t, f"{Y.nbytes / 2**20:.0f}", f"{res['cached'][0] * 1e3:.2f}",
+                             f"{res['stream'][0] * 1e3:.2f}", f"{res['cached'][0] / res['stream'][0]:.2f}x",
+                             "stream" if auto else "cached"])
+    return ("## Stores of Y: plain (cached) vs streaming, float32, same plan otherwise (median ms)\n" +
+            markdown_table(["graph", "K", "T", "Y MiB", "cached ms", "stream ms", "stream speedup", "auto picks"],
+                           rows))
 
 
 ABLATION = [
@@ -300,7 +328,7 @@ def ablation(names, graphs, t, repeats):
         A = graphs.get(name) or get_graph(name)
         k = 64
         X = np.random.default_rng(2).standard_normal((A.n_cols, k)).astype(np.float32)
-        Y = np.empty((A.n_rows, k), np.float32)
+        Y = psg.empty_aligned((A.n_rows, k), np.float32)
         fns = {}
         builds = {}
         for label, kw in ABLATION:

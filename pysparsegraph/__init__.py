@@ -38,13 +38,13 @@ from pysparsegraph.gnn import (edge_softmax, edge_softmax_backward, sddmm, sddmm
                                spmm_transpose)
 from pysparsegraph.io import load, read, save, write
 from pysparsegraph.matrix import CSRMatrix
-from pysparsegraph.ops import spmm
+from pysparsegraph.ops import empty_aligned, spmm
 from pysparsegraph.plan import Plan, plan_spmm, spmm_bf16, to_bfloat16
 
 from_scipy = CSRMatrix.from_scipy
 from_edges = CSRMatrix.from_edges
 
-__all__ = ["CSRMatrix", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
+__all__ = ["CSRMatrix", "empty_aligned", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
            "Plan", "generate", "plan_spmm", "spmm_bf16", "to_bfloat16",
            "io", "load", "read", "reorder", "save", "write",
            "gnn", "edge_softmax", "edge_softmax_backward", "sddmm", "sddmm_backward", "spmm_backward",

@@ -23,9 +23,25 @@ def _dense_operand(x, name):
     return x, vector
 
 
+def empty_aligned(shape, dtype=np.float32):
+    """An uninitialized C-contiguous array whose data starts on a 64-byte boundary.
+
+    ``numpy.empty`` only promises 16 bytes. Products into an aligned ``out``
+    (with rows a whole number of 64-byte lines) can write Y with streaming
+    stores; see ``store`` in :func:`pysparsegraph.plan_spmm`.
+    """
+    dtype = np.dtype(dtype)
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise errors.InvalidArgumentError(f"shape must not have negative sizes, got {shape}")
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = np.empty(nbytes + 64, dtype=np.uint8)
+    return np.ndarray(shape, dtype, buffer=buf, offset=-buf.ctypes.data % 64)
+
+
 def _output(out, shape, dtype, vector, inputs):
     if out is None:
-        return np.empty(shape, dtype=dtype)
+        return empty_aligned(shape, dtype)
     if not isinstance(out, np.ndarray):
         raise errors.DTypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     want = (shape[0],) if vector else shape

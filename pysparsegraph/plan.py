@@ -16,6 +16,7 @@ _LAYOUTS = {"auto": 0, "csr": 1, "blocked": 2}
 _PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
 _SCHEDULES = {"auto": 0, "static": 1, "dynamic": 2, "steal": 3}
 _ISAS = {"auto": 0, "generic": 1, "avx2": 2, "avx512": 3}
+_STORES = {"auto": 0, "cached": 1, "stream": 2}
 
 
 def _name(table, code):
@@ -59,7 +60,8 @@ class Plan:
     ``schedule``, ``isa`` (``"auto"`` = best the CPU has, decided per call),
     ``k``, ``dtype``, ``n_threads``, ``serial`` (True when the work is too
     small to be worth a second thread: it then runs on the calling thread),
-    ``n_chunks``, ``split_len`` (hub rows are
+    ``stream`` (True when rows of Y are written with streaming stores, see
+    :func:`plan_spmm`), ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
     ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
     blocked copy of A) and ``build_seconds``.
@@ -80,6 +82,7 @@ class Plan:
         self.isa = _name(_ISAS, info["isa"])
         self.n_threads = int(info["n_threads"])
         self.serial = bool(info["serial"])
+        self.stream = bool(info["stream"])
         self.n_chunks = int(info["n_chunks"])
         self.split_len = int(info["split_len"])
         self.n_hubs = int(info["n_hubs"])
@@ -91,7 +94,8 @@ class Plan:
     def __repr__(self):
         extra = f", seg_width={self.seg_width}, n_segs={self.n_segs}" if self.layout == "blocked" else ""
         return (f"Plan(layout={self.layout!r}{extra}, k={self.k}, dtype={self.dtype.name}, "
-                f"n_threads={self.n_threads}{', serial=True' if self.serial else ''}, partition={self.partition!r}, schedule={self.schedule!r}, "
+                f"n_threads={self.n_threads}{', serial=True' if self.serial else ''}"
+                f"{', stream=True' if self.stream else ''}, partition={self.partition!r}, schedule={self.schedule!r}, "
                 f"isa={self.isa!r}, n_chunks={self.n_chunks}, split_len={self.split_len}, n_hubs={self.n_hubs}, "
                 f"nbytes={self.nbytes}, build_seconds={self.build_seconds:.2e})")
 
@@ -112,7 +116,7 @@ class Plan:
 
 
 def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=None, schedule=None, isa=None,
-              n_chunks=None, split_len=None, seg_width=None, cache=True):
+              n_chunks=None, split_len=None, seg_width=None, store=None, cache=True):
     """Builds (or returns the cached) SpMM plan for ``A @ X`` with X of width ``k``.
 
     Parameters
@@ -141,6 +145,17 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         splits. Auto depends on nnz only, so results do not depend on threads.
     seg_width : int, optional
         Columns per segment of the blocked layout (<= 65536).
+    store : {"auto", "cached", "stream"}, optional
+        How rows of Y are written. ``"stream"`` uses streaming (non-temporal)
+        stores, which send each line of Y to memory without first reading it
+        into the cache: faster once Y is bigger than the last-level cache
+        (nothing would read it from there), slower for a Y that the next step
+        reads back from cache. Auto streams when Y is over 32 MiB. It applies
+        to CSR plans of the plain product when ``out`` is 64-byte aligned and
+        a row of Y is a whole number of 64-byte lines (K a multiple of 16 for
+        float32, of 8 for float64); arrays that ``spmm`` allocates, and those
+        from :func:`pysparsegraph.empty_aligned`, are aligned. Results are
+        the same bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one).
 
@@ -160,7 +175,7 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
     opts = (_option(layout, "layout", _LAYOUTS), _option(partition, "partition", _PARTITIONS),
             _option(schedule, "schedule", _SCHEDULES), _option(isa, "isa", _ISAS),
             _count(n_chunks, "n_chunks", maximum=(1 << 31) - 1), _count(split_len, "split_len", allow_negative=True),
-            _count(seg_width, "seg_width", maximum=65536))
+            _count(seg_width, "seg_width", maximum=65536), _option(store, "store", _STORES))
     weighted = A.values is not None
     key = ("spmm_plan", int(k), dtype.str, threads, opts)
     if cache and key in A._cache:

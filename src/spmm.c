@@ -12,6 +12,11 @@
 #include "pysparsegraph/gnn.h"
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+/* Orders this thread's streaming stores of Y before the barrier that ends its
+ * work (they are weakly ordered; the barrier alone does not publish them). */
+#define PSG_SFENCE_() _mm_sfence()
+#else
+#define PSG_SFENCE_() ((void)0)
 #endif
 
 #define PSG_CAT_(a, b) a##b

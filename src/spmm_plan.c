@@ -210,6 +210,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->isa = p->isa;
     info->n_threads = p->n_threads;
     info->serial = p->serial;
+    info->stream = p->stream;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
     info->k = p->k;

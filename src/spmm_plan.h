@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include "pysparsegraph/spmm.h"
 
+/* Auto plans write Y with streaming stores above this size (a 32 MiB L3). */
+#define PSG_STREAM_Y_BYTES ((int64_t)32 << 20)
+
 /* One unit of work. slot < 0: whole rows [r0, r1) written straight into Y.
  * slot >= 0: entries [nz0, nz1) of hub row r0, summed into partial slot
  * `slot`; the pieces of a hub are combined in slot order after all chunks. */
@@ -34,6 +37,7 @@ struct psg_spmm_plan {
     int64_t *hub_slot0;  /* [n_hubs+1]: hub h owns slots [hub_slot0[h], hub_slot0[h+1]) */
     psg__blocked blocked;
     int serial;          /* work too small to be worth waking a second thread */
+    int stream;          /* write Y rows with streaming stores (psg_spmm_options.store) */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
 };

@@ -325,3 +325,47 @@ def test_small_work_runs_serially_and_large_in_parallel(rng):
     assert not q.serial
     psg.spmm(big, rng.standard_normal((20000, 64)).astype(np.float32), n_threads=2, plan=q)
     assert psg._core.last_team_size() == 2
+
+
+# ---- streaming stores of Y ----------------------------------------------
+
+@pytest.mark.parametrize("k", [8, 16, 24, 64, 128])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streamed_y_same_bits_as_cached(k, dtype, rng):
+    # a split hub row, duplicates and unsorted columns; aligned and misaligned out
+    A = random_csr(700, 500, 12000, rng, hub=9, hub_frac=0.4)
+    X = rng.standard_normal((500, k)).astype(dtype)
+    ref = reference(A, X)
+    for isa in ISAS:
+        cached = psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=1000, store="cached", cache=False)
+        stream = psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=1000, store="stream", cache=False)
+        assert not cached.stream and stream.stream and stream.n_hubs == 1 and "stream=True" in repr(stream)
+        for t in (1, 2):
+            yc = psg.spmm(A, X, n_threads=t, plan=cached)
+            ys = psg.spmm(A, X, n_threads=t, plan=stream)  # spmm allocates out 64-byte aligned
+            assert ys.ctypes.data % 64 == 0
+            np.testing.assert_array_equal(ys, yc)
+            assert_close(ys, ref, dtype)
+            buf = psg.empty_aligned(A.shape[0] * k + 1, dtype)
+            shifted = buf[1:].reshape(A.shape[0], k)  # not aligned: plain stores instead
+            shifted[:] = np.nan
+            psg.spmm(A, X, out=shifted, n_threads=t, plan=stream)
+            np.testing.assert_array_equal(shifted, yc)
+
+
+def test_planner_streams_only_a_y_bigger_than_l3(rng):
+    big = psg.CSRMatrix(np.zeros(140001, np.int64), np.zeros(0, np.int32), None, shape=(140000, 140000))
+    assert psg.plan_spmm(big, 64, cache=False).stream  # 36 MB of float32 Y
+    assert not psg.plan_spmm(big, 16, cache=False).stream  # 9 MB
+    assert not psg.plan_spmm(big, 64, layout="blocked", store="stream", cache=False).stream
+    with pytest.raises(errors.InvalidArgumentError, match="store"):
+        psg.plan_spmm(big, 64, store="nontemporal")
+
+
+def test_empty_aligned():
+    for shape, dtype in [((3, 5), np.float64), (7, np.float32), ((0, 4), np.float32), ((2, 3, 4), np.uint16)]:
+        a = psg.empty_aligned(shape, dtype)
+        assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.flags.writeable
+        assert a.shape == (shape if isinstance(shape, tuple) else (shape,)) and a.dtype == dtype
+    with pytest.raises(errors.InvalidArgumentError):
+        psg.empty_aligned((3, -1))

@@ -42,6 +42,7 @@ psg_status psg_spmm_i64_f64(int64_t n_rows, int64_t n_cols, const int64_t *indpt
 enum { PSG_LAYOUT_AUTO = 0, PSG_LAYOUT_CSR = 1, PSG_LAYOUT_BLOCKED = 2 };
 enum { PSG_PART_AUTO = 0, PSG_PART_NNZ = 1, PSG_PART_ROWS = 2 };
 enum { PSG_SCHED_AUTO = 0, PSG_SCHED_STATIC = 1, PSG_SCHED_DYNAMIC = 2, PSG_SCHED_STEAL = 3 };
+enum { PSG_STORE_AUTO = 0, PSG_STORE_CACHED = 1, PSG_STORE_STREAM = 2 };
 
 typedef struct {
     int layout;        /* PSG_LAYOUT_*: CSR, cache-blocked column segments, or auto (planner) */
@@ -52,6 +53,10 @@ typedef struct {
     int64_t split_len; /* 0: auto (max(2048, nnz/128)); < 0: never split rows; rows with
                           more entries than split_len are cut every split_len entries */
     int64_t seg_width; /* blocked layout: columns per segment (<= 65536); 0: auto from L2 and k */
+    int store;         /* PSG_STORE_*: how rows of Y are written. Streaming (non-temporal) stores
+                          skip reading Y's lines into cache first; auto streams when Y is bigger
+                          than a 32 MiB L3. They apply to CSR plans of the plain product when
+                          y is 64-byte aligned and a row of Y is whole cache lines */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;
@@ -59,6 +64,7 @@ typedef struct psg_spmm_plan psg_spmm_plan;
 typedef struct {
     int layout, partition, schedule, isa, n_threads, value_bytes, index_bytes;
     int serial;             /* 1: the plan runs on one thread whatever is asked (tiny work) */
+    int stream;             /* 1: rows of Y are written with streaming stores (see store) */
     int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty;
     int64_t bytes;          /* memory the plan holds (incl. a blocked copy of A) */
     double build_seconds;   /* wall time psg_spmm_plan_build_* took */

@@ -88,6 +88,32 @@ cdef inline void *_ptr(object arr):
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+def overlaps(cnp.ndarray out, inputs):
+    """True when the bytes of ``out`` overlap those of an array in ``inputs``
+    (None entries skipped). Contiguous arrays fill their byte range, so comparing
+    ranges is exact for them and costs nanoseconds where numpy.shares_memory
+    costs about a microsecond per pair (a fifth of a small product's call);
+    other arrays go to numpy.shares_memory."""
+    cdef char *o = <char *>cnp.PyArray_DATA(out)
+    cdef char *oe = o + cnp.PyArray_NBYTES(out)
+    cdef cnp.ndarray arr
+    cdef char *s
+    out_contig = cnp.PyArray_IS_C_CONTIGUOUS(out) or cnp.PyArray_IS_F_CONTIGUOUS(out)
+    for a in inputs:
+        if a is None:
+            continue
+        if not out_contig or not isinstance(a, np.ndarray) or not (
+                cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_IS_F_CONTIGUOUS(a)):
+            if np.shares_memory(out, a):
+                return True
+            continue
+        arr = <cnp.ndarray>a
+        s = <char *>cnp.PyArray_DATA(arr)
+        if o < oe and s < s + cnp.PyArray_NBYTES(arr) and s < oe and o < s + cnp.PyArray_NBYTES(arr):
+            return True
+    return False
+
+
 def last_team_size():
     """OpenMP team size used by the last kernel run on this thread."""
     return psg_last_team_size()

@@ -67,6 +67,8 @@ def resolve_threads(n_threads):
     """0 (= the OpenMP runtime's limit at call time) for None, else a positive int."""
     if n_threads is None:
         return 0
+    if type(n_threads) is int and n_threads >= 1:  # the common case, without the ABC check below
+        return min(n_threads, 1 << 16)
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral) or n_threads < 1:
         raise errors.InvalidArgumentError(f"n_threads must be None or a positive integer, got {n_threads!r}")
     return min(int(n_threads), 1 << 16)

@@ -51,10 +51,9 @@ def _output(out, shape, dtype, vector, inputs):
         raise errors.DTypeError(f"out has dtype {out.dtype}, expected {dtype} (the dtype of X)")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise errors.InvalidArgumentError("out must be C-contiguous and writeable")
-    for a in inputs:
-        if a is not None and np.shares_memory(out, a):
-            raise errors.InvalidArgumentError("out must not overlap an input array")
-    return out.reshape(shape)
+    if _core.overlaps(out, inputs):
+        raise errors.InvalidArgumentError("out must not overlap an input array")
+    return out if out.shape == shape else out.reshape(shape)
 
 
 def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, add_self_loops=False,

@@ -104,6 +104,23 @@ def test_spmm_bad_out():
         psg.spmm(psg.from_edges([0, 1, 2], [1, 2, 0]), big, out=big)
 
 
+def test_overlap_check_agrees_with_numpy():
+    # the byte-range check behind "out must not overlap", against numpy.shares_memory:
+    # contiguous slices of one buffer (adjacent, overlapping by a byte, disjoint),
+    # strided views, other dtypes, empty arrays
+    buf = np.zeros(4096, np.uint8)
+    rng = np.random.default_rng(0)
+    views = [buf[0:64].view(np.float32), buf[64:128].view(np.float32), buf[60:124].view(np.float32),
+             buf[1:65], buf[128:128], buf[::2], buf[1::2], buf[1000:2000].view(np.int64).reshape(5, 25).T,
+             np.zeros(8, np.float32), buf[4095:]]
+    for _ in range(300):
+        a, b = rng.integers(0, 4096, 2), rng.integers(1, 4, 2)
+        views.append(buf[min(a):max(a):b[0]])
+    for out in views:
+        for other in views:
+            assert psg._core.overlaps(out, (None, other)) == np.shares_memory(out, other)
+
+
 def test_bad_thread_counts_and_options():
     A = psg.from_edges([0, 1], [1, 0])
     for bad in (0, -1, 1.5, True):

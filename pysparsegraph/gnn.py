@@ -36,7 +36,7 @@ import numpy as np
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
-from pysparsegraph.ops import _dense_operand, _output, spmm
+from pysparsegraph.ops import _dense_operand, _output, empty_aligned, spmm
 
 REDUCERS = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 NORMS = (None, "sym", "row", "col")
@@ -368,7 +368,7 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             inv = _inv(cnt, 1.0).astype(gy.dtype)
             eff_ls = inv if ls is None else (ls * inv).astype(gy.dtype)
         T, te = _transpose_structure(A, n_threads, need_eid=ev is not None)
-        gx = np.empty((A.n_cols, k), dtype=gy.dtype)
+        gx = empty_aligned((A.n_cols, k), gy.dtype)
         _fused(T, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, add_self_loops, None, gy, gx,
                n_threads)
         if need_edge_grad:

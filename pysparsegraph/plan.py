@@ -151,7 +151,8 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         into the cache: faster once Y is bigger than the last-level cache
         (nothing would read it from there), slower for a Y that the next step
         reads back from cache. Auto streams when Y is over 32 MiB. It applies
-        to CSR plans of the plain product when ``out`` is 64-byte aligned and
+        to CSR plans of the plain product and of the GNN sum/mean products
+        (not max/min) when ``out`` is 64-byte aligned and
         a row of Y is a whole number of 64-byte lines (K a multiple of 16 for
         float32, of 8 for float64); arrays that ``spmm`` allocates, and those
         from :func:`pysparsegraph.empty_aligned`, are aligned. Results are

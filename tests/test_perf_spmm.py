@@ -369,3 +369,24 @@ def test_empty_aligned():
         assert a.shape == (shape if isinstance(shape, tuple) else (shape,)) and a.dtype == dtype
     with pytest.raises(errors.InvalidArgumentError):
         psg.empty_aligned((3, -1))
+
+
+@pytest.mark.parametrize("reduce,norm,loops,edge", [("sum", "sym", True, False), ("mean", None, False, True),
+                                                     ("sum", "row", False, True), ("max", None, True, False),
+                                                     ("min", "col", False, False)])
+def test_streamed_y_in_fused_gnn_products(reduce, norm, loops, edge, rng):
+    # sum/mean rows finish in registers and stream; max/min finish after the store and keep plain
+    # stores; either way the same bits as a cached plan, on every ISA and thread count
+    A = random_csr(600, 600, 9000, rng, hub=3, hub_frac=0.3, empty_every=7, weighted=False)
+    k = 32
+    X = rng.standard_normal((600, k)).astype(np.float32)
+    ev = rng.random(A.nnz).astype(np.float32) + 0.5 if edge else None
+    for isa in ISAS:
+        cached = psg.plan_spmm(A, k, n_threads=2, isa=isa, split_len=800, store="cached", cache=False)
+        stream = psg.plan_spmm(A, k, n_threads=2, isa=isa, split_len=800, store="stream", cache=False)
+        for t in (1, 2):
+            kw = dict(reduce=reduce, norm=norm, add_self_loops=loops, edge_values=ev, n_threads=t)
+            yc = psg.spmm(A, X, plan=cached, **kw)
+            ys = psg.spmm(A, X, plan=stream, **kw)
+            assert ys.ctypes.data % 64 == 0
+            np.testing.assert_array_equal(ys, yc)

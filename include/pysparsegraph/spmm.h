@@ -55,7 +55,8 @@ typedef struct {
     int64_t seg_width; /* blocked layout: columns per segment (<= 65536); 0: auto from L2 and k */
     int store;         /* PSG_STORE_*: how rows of Y are written. Streaming (non-temporal) stores
                           skip reading Y's lines into cache first; auto streams when Y is bigger
-                          than a 32 MiB L3. They apply to CSR plans of the plain product when
+                          than a 32 MiB L3. They apply to CSR plans of the plain product and of
+                          fused sum/mean products (psg_gspmm_plan) when
                           y is 64-byte aligned and a row of Y is whole cache lines */
 } psg_spmm_options;
 

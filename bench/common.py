@@ -7,6 +7,30 @@ import numpy as np
 from pysparsegraph.datasets import load_cora, load_npz_graph, shared_data_dir
 
 
+def timed_block(fn, calls, min_s=0.0):
+    """Seconds of each of at least ``calls`` back-to-back calls of ``fn``; it
+    keeps calling until ``min_s`` seconds are spent (like timeit's autorange),
+    so a call of tens of microseconds is not timed only in the first calls
+    after a pause, which measure how fast idle cores wake up."""
+    ts, spent = [], 0.0
+    while len(ts) < calls or spent < min_s:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        ts.append(dt)
+        spent += dt
+    return ts
+
+
+def median_spread(times):
+    """Per name: (median seconds, interquartile range / median)."""
+    out = {}
+    for name, ts in times.items():
+        q1, med, q3 = (float(q) for q in np.percentile(np.asarray(ts), [25, 50, 75]))
+        out[name] = (med, (q3 - q1) / med if med > 0 else 0.0)
+    return out
+
+
 def interleaved_medians(fns, repeats, warmup=1):
     """Runs every callable of ``fns`` (a dict) ``repeats`` times, interleaving
     them round-robin so machine noise hits all alike. Returns per name the
@@ -17,16 +41,8 @@ def interleaved_medians(fns, repeats, warmup=1):
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    out = {}
-    for name, ts in times.items():
-        ts = np.asarray(ts)
-        med = float(np.median(ts))
-        q1, q3 = np.percentile(ts, [25, 75])
-        out[name] = (med, float((q3 - q1) / med) if med > 0 else 0.0)
-    return out
+            times[name] += timed_block(fn, 1)
+    return median_spread(times)
 
 
 def load_graph(name):

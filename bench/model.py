@@ -41,12 +41,13 @@ import time
 
 import numpy as np
 
-from bench.common import markdown_table
+from bench.common import markdown_table, median_spread, timed_block
 
 
-def blocked_medians(fns, repeats, rounds=2, pause=0.25):
+def blocked_medians(fns, repeats, rounds=2, pause=0.25, min_block_s=0.0):
     """Median seconds per tool, timed in blocks: each round runs every tool for
-    repeats/rounds calls (after one warm-up call) and then sleeps ``pause``
+    repeats/rounds calls (after one warm-up call; more until ``min_block_s``
+    seconds are spent, see bench.common.timed_block) and then sleeps ``pause``
     seconds so the idle workers of that tool's thread pool (OpenBLAS, MKL's and
     torch's OpenMP runtimes spin for up to ~200 ms after a parallel call) are
     asleep before the next tool runs. Call-by-call interleaving would make each
@@ -57,13 +58,9 @@ def blocked_medians(fns, repeats, rounds=2, pause=0.25):
     for _ in range(rounds):
         for name, fn in fns.items():
             fn()
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
+            times[name] += timed_block(fn, per_round, min_block_s)
             time.sleep(pause)
-    quart = {name: np.quantile(np.asarray(ts), [0.25, 0.5, 0.75]) for name, ts in times.items()}
-    return {name: (float(q[1]), float((q[2] - q[0]) / q[1]) if q[1] > 0 else 0.0) for name, q in quart.items()}
+    return median_spread(times)
 
 
 def _threadpool_line():
@@ -144,7 +141,8 @@ def run_ffn(args):
                             fns[f"torch.sparse {s:.2f}"] = (lambda tS=tS: torch.sparse.mm(tS, txt))
                         if mkl is not None:
                             fns[f"mkl {s:.2f}"] = (lambda S=S: mkl(S, xt))
-                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=args.pause)
+                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=args.pause,
+                                          min_block_s=args.min_block_ms / 1e3)
                 dense_best = min(v[0] for k, v in res.items() if "dense" in k)
                 for s in sparsities:
                     psg_t = res[f"psg {s:.2f}"][0]
@@ -220,7 +218,8 @@ def run_ablation(args):
                     for isa in ("avx2", "portable"):
                         if isa_supported(isa):
                             fns[f"{isa} kernel"] = run(l16, isa=isa)
-                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05)
+                    res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=0.05,
+                                          min_block_s=args.min_block_ms / 1e3)
                     os.environ.pop("PSG_SL_NV", None)
                     os.environ.pop("PSG_SL_FB", None)
                     base = res["default (uint16, auto ISA, auto tile)"][0]
@@ -300,7 +299,8 @@ def run_dnn(args):
                 f[f"GraphBLAS {t}T"] = gb_run
             f[f"psg {t}T (drop dead inputs)"] = (lambda: net_drop.forward_t(xt, n_threads=t))
             f[f"psg {t}T (all 1200 inputs)"] = (lambda: net_full.forward_t(xt, n_threads=t))
-            res = blocked_medians(f, args.repeats, rounds=args.rounds, pause=args.pause)
+            res = blocked_medians(f, args.repeats, rounds=args.rounds, pause=args.pause,
+                                  min_block_s=args.min_block_ms / 1e3)
         check.update(res)
         for k, (med, spread) in res.items():
             rows.append([k, f"{med * 1e3:.1f}", f"{spread:.2f}", f"{edges / med / 1e9:.2f}"])
@@ -332,6 +332,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=16)
     p.add_argument("--pause", type=float, default=0.25, help="seconds of sleep between tool blocks")
     p.add_argument("--rounds", type=int, default=2, help="rounds over all tools (repeats are split among them)")
+    p.add_argument("--min-block-ms", type=float, default=50.0,
+                   help="each tool repeats its call in a block until this many ms are spent (at least "
+                        "--repeats/--rounds calls); 0 = exactly that many calls")
     args = p.parse_args(argv)
     t0 = time.time()
     parts = args.part.split(",")

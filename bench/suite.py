@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 
-from bench.common import load_graph, markdown_table
+from bench.common import load_graph, markdown_table, median_spread, timed_block
 
 
-def warm_state_medians(fns, repeats, rounds=2, pause=0.3):
+def warm_state_medians(fns, repeats, rounds=2, pause=0.3, min_round_s=0.0):
     """Median and spread (IQR/median) per tool, each tool timed in its own
     warm state: a pause (idle OpenMP/MKL workers of the previous tool stop
     spinning), one warm-up call, then back-to-back repetitions. Tools take
@@ -32,7 +32,13 @@ def warm_state_medians(fns, repeats, rounds=2, pause=0.3):
     hit every tool alike. Strict call-by-call interleaving is what
     bench/common.py does; it is unfair here because the runtimes of MKL and
     torch keep their workers spinning ~200 ms after a call, which steals the
-    two cores from whichever tool runs next."""
+    two cores from whichever tool runs next.
+
+    `min_round_s`: each tool keeps calling in a round until it has spent at
+    least this long (and made its share of `repeats`), like timeit's
+    autorange. Without it, a call of 0.05 ms is timed three times right
+    after the pause, which measures how fast the idle cores wake, not the
+    call; every tool gets the same rule."""
     names = list(fns)
     times = {n: [] for n in names}
     per_round = max(1, -(-repeats // rounds))
@@ -42,17 +48,8 @@ def warm_state_medians(fns, repeats, rounds=2, pause=0.3):
             getattr(fns[n], "activate", lambda: None)()  # its own thread count (peers overwrite each other's)
             time.sleep(pause)
             fns[n]()
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                fns[n]()
-                times[n].append(time.perf_counter() - t0)
-    out = {}
-    for n, ts in times.items():
-        ts = np.asarray(ts)
-        med = float(np.median(ts))
-        q1, q3 = np.percentile(ts, [25, 75])
-        out[n] = (med, float((q3 - q1) / med) if med > 0 else 0.0)
-    return out
+            times[n] += timed_block(fns[n], per_round, min_round_s)
+    return median_spread(times)
 
 
 interleaved_medians = warm_state_medians
@@ -88,6 +85,9 @@ def main(argv=None):
     p.add_argument("--f64-k", type=int, default=64, help="the K also run in float64 (0: none)")
     p.add_argument("--peers", default="scipy,graphblas,mkl,mkl-ie,torch")
     p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--min-round-ms", type=float, default=50.0,
+                   help="each tool repeats its call in a round until this many ms are spent (at least "
+                        "--repeats/2 calls): short calls get more samples; 0 = exactly --repeats")
     p.add_argument("--bf16-graphs", default="rmat20,soc-Slashdot0902,cnr-2000", help="'none' to skip")
     p.add_argument("--ablation-graphs", default="rmat20,cnr-2000,soc-Slashdot0902")
     p.add_argument("--skip-ablation", action="store_true")
@@ -177,7 +177,7 @@ def main(argv=None):
                         else:
                             fns[q.name] = q.prepare(S, X, t)
                     fns["pysparsegraph"] = lambda: psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
-                    res = interleaved_medians(fns, args.repeats)
+                    res = interleaved_medians(fns, args.repeats, min_round_s=args.min_round_ms / 1e3)
                     for q in peers:
                         q.release()
                     psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
@@ -206,8 +206,8 @@ def main(argv=None):
                          f"{rec['speedup_best'] or float('nan'):.2f}x; plan build {plan_s * 1e3:.1f} ms; "
                          f"gather ceiling {gather:.1f} GB/s; rel err {err:.1e}")
     emit("")
-    emit("timing: each tool in its own warm state (pause, warm-up, back-to-back repeats), tools taking turns "
-         "over 2 rounds; median over all repeats")
+    emit("timing: each tool in its own warm state (pause, warm-up, back-to-back repeats, at least "
+         f"{args.min_round_ms:g} ms of calls per round), tools taking turns over 2 rounds; median over all repeats")
     emit("## Per case (psg speedup = peer time / pysparsegraph time; gather frac = X bytes gathered per second "
          "/ random-gather probe)")
     emit(markdown_table(header, rows))

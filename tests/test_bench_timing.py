@@ -1,0 +1,47 @@
+"""The suite's timing loop: every tool gets its warm-up, its share of the
+repeats, and (with ``min_round_s``) keeps calling until it has spent that
+long in each round, the same rule for every tool."""
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bench.suite import warm_state_medians  # noqa: E402
+
+
+def _counting(sleep_s):
+    calls = []
+
+    def fn():
+        calls.append(1)
+        time.sleep(sleep_s)
+    return fn, calls
+
+
+def test_exact_repeats_without_min_round():
+    fast, n_fast = _counting(0.0)
+    slow, n_slow = _counting(0.002)
+    res = warm_state_medians({"fast": fast, "slow": slow}, repeats=6, rounds=2, pause=0.0)
+    # 2 rounds x (1 warm-up + 3 timed calls)
+    assert len(n_fast) == len(n_slow) == 8
+    assert res["slow"][0] >= 0.002 > res["fast"][0]
+
+
+def test_min_round_keeps_short_calls_going():
+    short, n_short = _counting(0.001)
+    long_, n_long = _counting(0.03)
+    warm_state_medians({"short": short, "long": long_}, repeats=2, rounds=2, pause=0.0, min_round_s=0.02)
+    # a 1 ms call needs at least 20 timed calls per round to fill 20 ms (sleep never returns early)
+    assert 2 * (1 + 1) < len(n_short) <= 2 * (1 + 21)
+    # one 30 ms call already fills the round: warm-up + its share of the repeats only
+    assert len(n_long) == 2 * (1 + 1)
+
+
+def test_model_blocks_follow_the_same_rule():
+    from bench.model import blocked_medians
+    short, n_short = _counting(0.001)
+    long_, n_long = _counting(0.03)
+    res = blocked_medians({"short": short, "long": long_}, repeats=2, rounds=2, pause=0.0, min_block_s=0.02)
+    assert 2 * (1 + 1) < len(n_short) <= 2 * (1 + 21)
+    assert len(n_long) == 2 * (1 + 1)
+    assert res["short"][0] >= 0.001 and res["long"][0] >= 0.03

@@ -81,6 +81,7 @@ def main(argv=None):
             "edge_values (nnz, 8 heads)": lambda: psg.spmm(A, X, edge_values=eh, n_threads=t),
             "reduce=max": lambda: psg.spmm(A, X, reduce="max", n_threads=t),
             "reduce=max + argidx": lambda: psg.spmm(A, X, reduce="max", return_argidx=True, n_threads=t),
+            "reduce=min + self loops": lambda: psg.spmm(A, X, reduce="min", add_self_loops=True, n_threads=t),
             "int64 argidx alone (np.full)": lambda: np.full((A.n_rows, k), -1, np.int64),
         }
         res = interleaved_medians(fns, args.repeats)

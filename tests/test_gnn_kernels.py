@@ -295,13 +295,13 @@ def ref_extreme_scan(A, X, reduce, loops=False, ev=None):
     return Y, arg
 
 
-def _special_graph():
+def _special_graph(K=5):
     """Rows of repeated columns so messages repeat (ties), with NaN, -inf and
     +inf features: the hard cases for a reducer split into pieces."""
     rng = np.random.default_rng(11)
-    n, K = 40, 5
+    n = 40
     X = rng.integers(-3, 4, (n, K)).astype(np.float64)
-    X[3, 1] = X[7, 0] = X[9, 4] = np.nan
+    X[3, 1::4] = X[7, 0::5] = X[9, K - 1] = np.nan
     X[5, :2] = -np.inf
     X[6, 2:] = np.inf
     lens = [60, 0, 1, 7, 33, 2, 0, 15] + [3] * (n - 8)     # row 0 and row 4: hubs at small split_len
@@ -311,16 +311,25 @@ def _special_graph():
     return psg.CSRMatrix(indptr, cols.astype(np.int32), shape=(n, n)), X
 
 
+_FEATURES = set(psg._core.cpu_features())
+ISAS = ["generic"] + (["avx2"] if {"avx2", "fma"} <= _FEATURES else []) + (["avx512"] if "avx512f" in _FEATURES else [])
+
+
 @pytest.mark.parametrize("reduce", ["max", "min"])
 @pytest.mark.parametrize("split_len", [1, 2, 5, -1])
 @pytest.mark.parametrize("vdt", VDT)
-def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt):
-    A, X = _special_graph()
+@pytest.mark.parametrize("K", [5, 8, 16, 37, 64])
+@pytest.mark.parametrize("isa", ISAS)
+def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt, K, isa):
+    """Every tile width and the scalar tail (K), every ISA, whole rows (which
+    start from their first message and compare the self loop in registers)
+    and hub pieces (which start from -inf and are combined after)."""
+    A, X = _special_graph(K)
     X = X.astype(vdt)
     ev = np.random.default_rng(12).choice([0.5, 1.0, 2.0, -1.0], A.nnz).astype(vdt)
     for loops in (False, True):
         for e in (None, ev):
-            plan = psg.plan_spmm(A, X.shape[1], vdt, split_len=split_len, cache=False)
+            plan = psg.plan_spmm(A, X.shape[1], vdt, split_len=split_len, isa=isa, cache=False)
             assert split_len < 0 or plan.n_hubs >= 2
             ref, ref_arg = ref_extreme_scan(A, X, reduce, loops, e)
             Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, add_self_loops=loops, edge_values=e,

@@ -357,24 +357,27 @@ def test_planned_sums_across_hub_pieces(reduce, norm):
 @pytest.mark.parametrize("K,H", [(16, 2), (24, 3), (64, 8), (80, 5), (64, 64), (40, 40), (128, 4), (36, 12)])
 @pytest.mark.parametrize("reduce", REDUCERS)
 @pytest.mark.parametrize("vdt", VDT)
-def test_head_weights_in_the_tiles(K, H, reduce, vdt):
+@pytest.mark.parametrize("isa", ISAS)
+def test_head_weights_in_the_tiles(K, H, reduce, vdt, isa):
     """One weight per edge and head (or per feature, H = K) at widths that fill
     whole SIMD tiles, straddle vectors (heads narrower or wider than one vector,
-    not aligned to it) and leave a scalar tail, on the hub graph (split pieces)."""
+    not aligned to it) and leave a scalar tail, on the hub graph (split pieces),
+    on every ISA the CPU has."""
     rng = np.random.default_rng(K * 100 + H)
     A = graphs(np.int32, True)["hub"]
     X = rng.standard_normal((A.n_cols, K)).astype(vdt)
     ev = rng.uniform(-1.5, 1.5, (A.nnz, H)).astype(vdt)
     ref, msg, dst, eids = ref_gspmm(A, X, reduce, "sym", True, ev=ev)
-    if reduce in ("max", "min"):
-        Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="sym", add_self_loops=True,
-                                                     edge_values=ev, return_argidx=True, n_threads=t))
-        # the message of each recorded winner is the result
-        pos = np.searchsorted(eids, arg)
-        np.testing.assert_allclose(msg[pos, np.arange(K)[None, :]], ref, **tol(vdt))
-    else:
-        Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="sym", add_self_loops=True,
-                                                edge_values=ev, n_threads=t))
+    with psg.plan.force_isa(isa):
+        if reduce in ("max", "min"):
+            Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="sym", add_self_loops=True,
+                                                         edge_values=ev, return_argidx=True, n_threads=t))
+            # the message of each recorded winner is the result
+            pos = np.searchsorted(eids, arg)
+            np.testing.assert_allclose(msg[pos, np.arange(K)[None, :]], ref, **tol(vdt))
+        else:
+            Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm="sym", add_self_loops=True,
+                                                    edge_values=ev, n_threads=t))
     np.testing.assert_allclose(Y, ref, **tol(vdt))
 
 

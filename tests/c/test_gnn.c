@@ -1,7 +1,9 @@
 /* C-only test of the GNN kernels on a small hand-made CSR (no Python):
  * gspmm max with argidx and self loops, transpose + transposed sum, sddmm,
- * edge softmax, the error path for a bad reducer, and psg_gspmm_plan on a
- * hub row cut into pieces of two entries (NaN, -inf and ties across pieces). */
+ * edge softmax, the error path for a bad reducer, psg_gspmm_plan on a hub
+ * row cut into pieces of two entries (NaN, -inf and ties across pieces), and
+ * whole max/min rows 16 features wide on every ISA (NaN first messages, self
+ * loops compared last). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,9 +68,70 @@ static void test_planned_pieces(void)
     psg_spmm_plan_free(plan);
 }
 
+/* Whole rows (no hub pieces), 16 features wide so the SIMD tiles run on
+ * every ISA this CPU has: a row's first message starts its reduction even
+ * when it is NaN, and the self loop is compared last. Row 0 -> columns
+ * {1, 2, 3}, row 1 -> {0}; feature f of x: row 0 = 7, row 1 = NaN for even f
+ * else 1, row 2 = 3, row 3 = f. */
+static void test_whole_rows_simd(void)
+{
+    enum { K = 16 };
+    const int64_t indptr[3] = {0, 3, 4};
+    const int32_t indices[4] = {1, 2, 3, 0};
+    float x[4 * K], y[2 * K];
+    int64_t arg[2 * K];
+    for (int f = 0; f < K; f++) {
+        x[f] = 7;
+        x[K + f] = f % 2 == 0 ? NAN : 1;
+        x[2 * K + f] = 3;
+        x[3 * K + f] = (float)f;
+    }
+    psg_gspmm_opts o;
+    memset(&o, 0, sizeof o);
+    o.nnz_edges = 4;
+    o.argidx = arg;
+    for (int isa = PSG_ISA_GENERIC; isa <= PSG_ISA_AVX512; isa++) {
+        if (psg_spmm_force_isa(isa) != PSG_OK) continue;
+        for (int loops = 0; loops <= 1; loops++) {
+            o.self_loops = loops;
+            o.reduce = PSG_REDUCE_MAX;
+            CHECK(psg_gspmm(4, 4, 2, 4, indptr, indices, &o, x, K, y, 1) == PSG_OK, "whole-row max");
+            for (int f = 0; f < K; f++) {
+                /* odd lanes: 1 (edge 0), 3 (edge 1), f (edge 2), then 7 (row 0's self loop, edge 4) */
+                float want = f % 2 == 0 ? NAN : f > 3 ? (float)f : 3;
+                int64_t want_arg = f % 2 == 0 ? 0 : f > 3 ? 2 : 1;
+                if (loops && f % 2 == 1 && want < 7) {
+                    want = 7;
+                    want_arg = 4;
+                }
+                const int same = isnan(want) ? isnan(y[f]) : y[f] == want;
+                CHECK(same && arg[f] == want_arg, "isa %d loops %d lane %d: max %g (edge %lld), want %g (edge %lld)",
+                      isa, loops, f, y[f], (long long)arg[f], want, (long long)want_arg);
+                /* row 1: its one message 7 (edge 3); its self loop (NaN or 1) never beats it */
+                CHECK(y[K + f] == 7 && arg[K + f] == 3, "isa %d loops %d lane %d: row 1 max %g (edge %lld)", isa,
+                      loops, f, y[K + f], (long long)arg[K + f]);
+            }
+            o.reduce = PSG_REDUCE_MIN;
+            o.argidx = NULL; /* the path without positions (one min instruction per message) */
+            CHECK(psg_gspmm(4, 4, 2, 4, indptr, indices, &o, x, K, y, 1) == PSG_OK, "whole-row min");
+            for (int f = 0; f < K; f++) {
+                const float want = f % 2 == 0 ? NAN : 1;
+                CHECK(isnan(want) ? isnan(y[f]) : y[f] == want, "isa %d loops %d lane %d: min %g", isa, loops, f,
+                      y[f]);
+                /* row 1: 7, then the self loop 1 on odd lanes wins; a NaN self loop does not */
+                const float want1 = loops && f % 2 == 1 ? 1 : 7;
+                CHECK(y[K + f] == want1, "isa %d loops %d lane %d: row 1 min %g", isa, loops, f, y[K + f]);
+            }
+            o.argidx = arg;
+        }
+    }
+    psg_spmm_force_isa(PSG_ISA_AUTO);
+}
+
 int main(void)
 {
     test_planned_pieces();
+    test_whole_rows_simd();
     /* 4x4: row 0 -> {1, 2}, row 1 -> {0}, row 2 empty, row 3 -> {0, 1, 2} */
     const int64_t indptr[5] = {0, 2, 3, 3, 6};
     const int32_t indices[6] = {1, 2, 0, 0, 1, 2};

@@ -72,6 +72,7 @@ def main(argv=None):
         # ---- fused options vs the plain sum (same plan)
         ev = rng.uniform(0.5, 1.5, A.nnz).astype(np.float32)
         eh = rng.uniform(0.5, 1.5, (A.nnz, 8)).astype(np.float32)    # K must be a multiple of 8
+        Yre, Are = psg.empty_aligned((A.n_rows, k)), np.empty((A.n_rows, k), np.int64)  # one training step's arrays
         fns = {
             "plain sum": lambda: psg.spmm(A, X, n_threads=t),
             "norm=sym + self loops": lambda: psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t),
@@ -81,6 +82,8 @@ def main(argv=None):
             "edge_values (nnz, 8 heads)": lambda: psg.spmm(A, X, edge_values=eh, n_threads=t),
             "reduce=max": lambda: psg.spmm(A, X, reduce="max", n_threads=t),
             "reduce=max + argidx": lambda: psg.spmm(A, X, reduce="max", return_argidx=True, n_threads=t),
+            "reduce=max + argidx, reused out= and argidx_out=": lambda: psg.spmm(
+                A, X, Yre, reduce="max", return_argidx=True, argidx_out=Are, n_threads=t),
             "reduce=min + self loops": lambda: psg.spmm(A, X, reduce="min", add_self_loops=True, n_threads=t),
             "int64 argidx alone (np.full)": lambda: np.full((A.n_rows, k), -1, np.int64),
         }

@@ -218,7 +218,7 @@ def transpose_nbytes(A):
 
 # ------------------------------------------------------------------- gspmm
 def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
-          return_argidx=False, transpose=False, n_threads=None, plan=None):
+          return_argidx=False, argidx_out=None, transpose=False, n_threads=None, plan=None):
     """Generalized sparse × dense product ``Y[r] = reduce_{(r, c) in A} w_rc * X[c]``.
 
     Parameters
@@ -248,6 +248,11 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         ``max``/``min`` only: also return an int64 array shaped like Y holding
         the edge id that produced each element (``nnz + r`` for the self loop,
         -1 for an empty row), needed by :func:`spmm_backward`.
+    argidx_out : ndarray, optional
+        With ``return_argidx``: receives the arg indices (int64, shaped like
+        Y, C-contiguous, not overlapping the inputs or ``out``) and is
+        returned, so a training loop can reuse one array instead of
+        allocating (and page-faulting in) a new one each step.
     transpose : bool
         Compute with ``Aᵀ`` (the normalized ``N(A)ᵀ``, so it is the adjoint of
         the forward product) without the caller building CSC: the transposed
@@ -270,6 +275,9 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     _check_loops(A, add_self_loops)
     if return_argidx and code < 2:
         raise errors.InvalidArgumentError(f"return_argidx needs reduce='max' or 'min', got reduce={reduce!r}")
+    if argidx_out is not None and not return_argidx:
+        raise errors.InvalidArgumentError("argidx_out is given but return_argidx is False: pass "
+                                          "return_argidx=True to fill it")
     if plan is not None and transpose:
         raise errors.InvalidArgumentError("plan is a plan of A, not of Aᵀ: drop plan= with transpose=True")
     n_in, n_outr = (A.n_rows, A.n_cols) if transpose else (A.n_cols, A.n_rows)
@@ -284,7 +292,10 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         ev, width = None, 1
     ls, rs = _scales(A, norm, add_self_loops, x.dtype)
     y = _output(out, (n_outr, k), x.dtype, vector, (x, ev))
-    argidx = np.empty((n_outr, k), dtype=np.int64) if (code >= 2 and return_argidx) else None
+    argidx = None
+    if return_argidx:
+        argidx = _output(argidx_out, (n_outr, k), np.dtype(np.int64), vector, (x, ev, y, A.indptr, A.indices),
+                         name="argidx_out", dtype_why="edge ids")
     if not transpose:
         if ev is None:
             ev = A.values_as(x.dtype)
@@ -308,7 +319,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
                    n_threads)
     res = out if out is not None else (y[:, 0] if vector else y)
     if return_argidx:
-        return res, (argidx[:, 0] if vector else argidx)
+        return res, (argidx_out if argidx_out is not None else argidx[:, 0] if vector else argidx)
     return res
 
 

@@ -39,25 +39,26 @@ def empty_aligned(shape, dtype=np.float32):
     return np.ndarray(shape, dtype, buffer=buf, offset=-buf.ctypes.data % 64)
 
 
-def _output(out, shape, dtype, vector, inputs):
+def _output(out, shape, dtype, vector, inputs, name="out", dtype_why="the dtype of X"):
+    """The caller's output array `name` checked (2-D view for a vector), or a new aligned one."""
     if out is None:
         return empty_aligned(shape, dtype)
     if not isinstance(out, np.ndarray):
-        raise errors.DTypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        raise errors.DTypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     want = (shape[0],) if vector else shape
     if out.shape != want:
-        raise errors.ShapeMismatchError(f"out has shape {out.shape}, expected {want}")
+        raise errors.ShapeMismatchError(f"{name} has shape {out.shape}, expected {want}")
     if out.dtype != dtype:
-        raise errors.DTypeError(f"out has dtype {out.dtype}, expected {dtype} (the dtype of X)")
+        raise errors.DTypeError(f"{name} has dtype {out.dtype}, expected {dtype} ({dtype_why})")
     if not out.flags.c_contiguous or not out.flags.writeable:
-        raise errors.InvalidArgumentError("out must be C-contiguous and writeable")
+        raise errors.InvalidArgumentError(f"{name} must be C-contiguous and writeable")
     if _core.overlaps(out, inputs):
-        raise errors.InvalidArgumentError("out must not overlap an input array")
+        raise errors.InvalidArgumentError(f"{name} must not overlap an input array")
     return out if out.shape == shape else out.reshape(shape)
 
 
 def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, add_self_loops=False,
-         edge_values=None, return_argidx=False, transpose=False):
+         edge_values=None, return_argidx=False, argidx_out=None, transpose=False):
     """``A @ X``: sparse matrix times dense matrix (or vector).
 
     Parameters
@@ -77,7 +78,7 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
         path). By default an automatic plan is built once and cached on A.
         The GNN options below run on plans too (a CSR-layout plan, not with
         ``transpose``).
-    reduce, norm, add_self_loops, edge_values, return_argidx, transpose
+    reduce, norm, add_self_loops, edge_values, return_argidx, argidx_out, transpose
         GNN options (reducers ``"sum"/"mean"/"max"/"min"``, fused ``"sym"``/
         ``"row"``/``"col"`` normalization, implicit self loops, per-edge or
         per-edge-and-feature weights, arg indices for max/min, ``Aᵀ @ X``):
@@ -91,11 +92,12 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     NaN and inf in the inputs propagate as in dense arithmetic.
     """
     if (reduce != "sum" or norm is not None or add_self_loops or edge_values is not None or return_argidx
-            or transpose):
+            or argidx_out is not None or transpose):
         from pysparsegraph.gnn import gspmm
 
         return gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops, edge_values=edge_values,
-                     return_argidx=return_argidx, transpose=transpose, n_threads=n_threads, plan=plan)
+                     return_argidx=return_argidx, argidx_out=argidx_out, transpose=transpose, n_threads=n_threads,
+                     plan=plan)
     A = as_csr(A)
     x, vector = _dense_operand(X, "X")
     if x.shape[0] != A.n_cols:

@@ -261,6 +261,53 @@ def test_argidx_with_self_loops_and_vector():
     assert arg[2] == A.nnz + 2 and y[2] == 0.5
 
 
+@pytest.mark.parametrize("transpose", [False, True])
+def test_argidx_out_is_filled_and_returned(transpose):
+    """A reused argidx_out holds the same edge ids as a fresh array (every
+    element overwritten: it starts as garbage), and is the array returned."""
+    A = graphs(np.int32, True)["random"]
+    X = np.random.default_rng(3).standard_normal((A.n_cols, 7)).astype(np.float32)
+    for reduce in ("max", "min"):
+        y0, a0 = gspmm(A, X, reduce=reduce, add_self_loops=True, return_argidx=True, transpose=transpose)
+        buf = np.full(a0.shape, 123456789, np.int64)
+        y1, a1 = psg.spmm(A, X, reduce=reduce, add_self_loops=True, return_argidx=True, argidx_out=buf,
+                          transpose=transpose)
+        assert a1 is buf
+        np.testing.assert_array_equal(buf, a0)
+        np.testing.assert_array_equal(y1, y0)
+    # a vector X takes a 1-D argidx_out
+    x = X[:, 0].copy()
+    b1 = np.empty(A.n_cols if transpose else A.n_rows, np.int64)
+    _, a1 = gspmm(A, x, reduce="max", return_argidx=True, argidx_out=b1, transpose=transpose)
+    assert a1 is b1
+    np.testing.assert_array_equal(b1, gspmm(A, x, reduce="max", return_argidx=True, transpose=transpose)[1])
+
+
+def test_argidx_out_bad_arrays_are_refused():
+    A = graphs(np.int32, False)["loops_dups"]
+    X = np.ones((4, 3))
+    Y = np.empty((4, 3))
+    cases = [
+        (dict(argidx_out=np.empty((4, 3), np.int64)), errors.InvalidArgumentError, "return_argidx"),
+        (dict(return_argidx=True, argidx_out=np.empty((4, 3), np.int32)), errors.DTypeError, "int64"),
+        (dict(return_argidx=True, argidx_out=np.empty((4, 2), np.int64)), errors.ShapeMismatchError, r"\(4, 2\)"),
+        (dict(return_argidx=True, argidx_out=np.empty((3, 4), np.int64).T), errors.InvalidArgumentError,
+         "C-contiguous"),
+        (dict(return_argidx=True, argidx_out=[[0] * 3] * 4), errors.DTypeError, "numpy.ndarray"),
+        (dict(return_argidx=True, argidx_out=Y.view(np.int64), out=Y), errors.InvalidArgumentError, "overlap"),
+    ]
+    for kw, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            psg.spmm(A, X, reduce="max", **kw)
+    ind = A.indices.astype(np.int64)
+    B = psg.CSRMatrix(A.indptr, ind, shape=A.shape)  # zero-copy: B reads the caller's ind
+    assert np.shares_memory(B.indices, ind)
+    with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+        psg.spmm(B, np.ones((4, 1)), reduce="max", return_argidx=True, argidx_out=ind[:4].reshape(4, 1))
+    with pytest.raises(errors.InvalidArgumentError, match="reduce='max' or 'min'"):
+        psg.spmm(A, X, reduce="sum", return_argidx=True, argidx_out=np.empty((4, 3), np.int64))
+
+
 def test_nan_inf_flow_through():
     A = graphs(np.int32, False)["loops_dups"]
     X = np.array([[np.nan], [1.0], [np.inf], [2.0]])

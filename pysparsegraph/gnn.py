@@ -291,7 +291,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     else:
         ev, width = None, 1
     ls, rs = _scales(A, norm, add_self_loops, x.dtype)
-    y = _output(out, (n_outr, k), x.dtype, vector, (x, ev))
+    y = _output(out, (n_outr, k), x.dtype, vector, (x, ev, A.indptr, A.indices, A.values))
     argidx = None
     if return_argidx:
         argidx = _output(argidx_out, (n_outr, k), np.dtype(np.int64), vector, (x, ev, y, A.indptr, A.indices),
@@ -456,6 +456,8 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
                 or not out.flags.c_contiguous or not out.flags.writeable:
             raise errors.ShapeMismatchError(f"out must be a writeable C-contiguous {x.dtype} array of shape "
                                             f"{shape}")
+        if _core.overlaps(out, (x, y, A.indptr, A.indices)):
+            raise errors.InvalidArgumentError("out must not overlap an input array")
         res = out.reshape(A.nnz, width)
     _core.sddmm(SDDMM_OPS[op], A.n_cols, A.indptr, A.indices, x, y, int(heads) if op == "dot" else 1, res,
                 resolve_threads(n_threads))

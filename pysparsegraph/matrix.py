@@ -48,7 +48,12 @@ class CSRMatrix:
     -----
     The arrays exposed by the properties are read-only views. The library never
     writes into arrays it was given; if you keep writing into them yourself
-    after construction, the matrix sees those changes. The same holds for
+    after construction, the matrix sees those changes, with two caveats: the
+    structure is checked once, at construction, so column ids written out of
+    range later are not caught (a kernel may then read out of bounds); and
+    what the matrix derives and caches from its arrays (values converted to
+    another dtype, degrees for ``norm=``, plans) is not recomputed. Build a new
+    matrix after changing its arrays. The same holds for
     :meth:`from_scipy`, which shares scipy's arrays: scipy methods that work in
     place (``sum_duplicates``, ``sort_indices``, and operations that call them,
     such as ``abs``) rewrite arrays the matrix uses; pass ``copy=True`` to
@@ -212,6 +217,7 @@ class CSRMatrix:
         arrays to give indptr and indices one common dtype."""
         import scipy.sparse as sp
 
+        self._ensure_checked()  # scipy trusts the arrays it is given
         if self._values is None:
             data = np.ones(self.nnz, dtype=dtype or np.float32)
         else:
@@ -221,6 +227,7 @@ class CSRMatrix:
     def to_edges(self, n_threads=None):
         """``(src, dst, values)``: ``dst`` and ``values`` are views of the stored
         arrays, ``src`` is computed in C; ``values`` is None when unweighted."""
+        self._ensure_checked()
         src = _core.expand_rows(self._indptr, self._indices.dtype, resolve_threads(n_threads))
         return src, self._indices, self._values
 
@@ -231,7 +238,8 @@ class CSRMatrix:
         if dt not in FLOAT_DTYPES:
             raise errors.DTypeError(f"dtype must be float32 or float64, got {dt}")
         vals = np.ones(self.nnz, dt) if self._values is None else self._values.astype(dt)
-        return CSRMatrix._trusted(self._indptr, self._indices, readonly_view(vals), self._shape)
+        return CSRMatrix._trusted(self._indptr, self._indices, readonly_view(vals), self._shape,
+                                  check_before_use="unchecked" in self._cache)
 
     def values_as(self, dtype):
         """The values in ``dtype`` (None when unweighted). A converted copy is
@@ -244,13 +252,15 @@ class CSRMatrix:
         return self._cache[key]
 
     # ---- properties ---------------------------------------------------
+    # The index arrays go out through these properties (to reorder, io, plans
+    # and kernels), so a deferred structure check runs before anyone reads them.
     @property
     def indptr(self):
-        return self._indptr
+        return self._ensure_checked()._indptr
 
     @property
     def indices(self):
-        return self._indices
+        return self._ensure_checked()._indices
 
     @property
     def values(self):
@@ -296,6 +306,7 @@ class CSRMatrix:
 
     def __reduce__(self):
         # Rebuild through _trusted so an unpickled matrix has read-only arrays too.
+        self._ensure_checked()
         return (_rebuild, (self._indptr, self._indices, self._values, self._shape))
 
     def __matmul__(self, x):

@@ -32,8 +32,10 @@ verified when ``verify=True`` (O(nnz)); that is the default for
 ``mmap=False``, which reads the arrays into memory anyway. With ``mmap=True,
 verify=False`` the array checksums are not compared (a flipped value goes
 unnoticed: verify files that come from untrusted places), but the CSR
-structure is still checked, once, the first time a kernel uses the matrix, so
-a corrupted index can never make a kernel read out of bounds.
+structure is still checked, once, the first time anything reads the index
+arrays (a kernel, an export or writer, reordering, ``save``, the ``indptr`` /
+``indices`` properties), so a corrupted index can never make the library read
+out of bounds.
 
 Writes are atomic: the data go to a temporary file in the same folder, which
 is flushed, fsync'ed and renamed over the target, so a crash leaves the old

@@ -308,6 +308,31 @@ def test_argidx_out_bad_arrays_are_refused():
         psg.spmm(A, X, reduce="sum", return_argidx=True, argidx_out=np.empty((4, 3), np.int64))
 
 
+def test_out_overlapping_the_matrix_is_refused_on_every_path():
+    """out= may not alias A's arrays on the fused paths either (the kernel
+    would write into the column ids it is reading: out-of-bounds reads)."""
+    buf = np.array([0, 1, 1, 2, 2, 0, 0, 0], np.int64)
+    A = psg.CSRMatrix(np.array([0, 2, 4, 6]), buf[:6], np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), shape=(3, 3))
+    x = np.arange(3.0)
+    for kw in (dict(), dict(reduce="max"), dict(reduce="mean"), dict(norm="sym"), dict(add_self_loops=True),
+               dict(edge_values=np.ones(6)), dict(transpose=True), dict(reduce="min", transpose=True)):
+        for out in (buf[:3].view(np.float64), buf[5:8].view(np.float64)):
+            with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+                psg.spmm(A, x, out, **kw)
+        np.testing.assert_array_equal(buf[:6], [0, 1, 1, 2, 2, 0])  # nothing was written
+    vals = np.zeros(6)
+    W = psg.CSRMatrix(A.indptr, A.indices, vals, shape=A.shape)
+    with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+        psg.spmm(W, x, vals[:3], reduce="max")
+    # sddmm: out may not alias X or Y
+    X = np.zeros((3 * 6, 1))
+    with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+        sddmm(A, X[:3], X[3:6], out=X[3:9, 0], op="dot")
+    with pytest.raises(errors.InvalidArgumentError, match="overlap"):
+        sddmm(A, X[:3], X[3:6], out=X[:6, 0], op="dot")
+    np.testing.assert_array_equal(sddmm(A, X[:3], X[3:6], out=X[6:12, 0], op="dot"), np.zeros(6))
+
+
 def test_nan_inf_flow_through():
     A = graphs(np.int32, False)["loops_dups"]
     X = np.array([[np.nan], [1.0], [np.inf], [2.0]])

@@ -140,6 +140,48 @@ def test_unverified_mmap_load_still_checks_structure_before_a_kernel_runs(tmp_pa
     np.testing.assert_allclose(psg.spmm(ok, x), g.to_scipy() @ x, rtol=1e-5)
 
 
+def _corrupt_copy(tmp_path, g, array, position, value):
+    """A copy of g's file with entry `position` of `array` overwritten (checksums left stale)."""
+    save(g, tmp_path / "g.psg")
+    ok = load(tmp_path / "g.psg", mmap=False)
+    a = np.asarray(getattr(ok, array))
+    data = bytearray((tmp_path / "g.psg").read_bytes())
+    start = bytes(data).find(a.tobytes())
+    assert start > 0
+    struct.pack_into("<q" if a.itemsize == 8 else "<i", data, start + position * a.itemsize, value)
+    (tmp_path / "bad.psg").write_bytes(data)
+    return tmp_path / "bad.psg"
+
+
+@pytest.mark.parametrize("array, position, value", [("indices", 3, 10**9), ("indptr", 2, 10**12)])
+def test_every_use_of_an_unverified_corrupt_file_is_refused(tmp_path, array, position, value):
+    """Not only kernels: exports, writers, reordering, derived matrices and
+    re-saving read the index arrays too, and must run the deferred check
+    first (these used to read out of bounds, or copy the corruption on)."""
+    import pysparsegraph as psg
+    from pysparsegraph import reorder
+
+    g = _graph(weighted=True, n=50, m=300)
+    path = _corrupt_copy(tmp_path, g, array, position, value)
+    uses = {
+        "reorder.order": lambda h: reorder.order(h, "rcm"),
+        "reorder.permute": lambda h: reorder.permute(h, np.arange(h.n_rows)),
+        "reorder.bandwidth": reorder.bandwidth,
+        "to_edges": lambda h: h.to_edges(),
+        "to_scipy": lambda h: h.to_scipy(),
+        "astype then spmm": lambda h: psg.spmm(h.astype(np.float32), np.ones((h.n_cols, 2), np.float32)),
+        "write_edgelist": lambda h: io.write_edgelist(tmp_path / "out.txt", h),
+        "write_matrix_market": lambda h: io.write_matrix_market(tmp_path / "out.mtx", h),
+        "save": lambda h: save(h, tmp_path / "copy.psg"),
+        "indices property": lambda h: h.indices,
+    }
+    for name, use in uses.items():
+        h = load(path, mmap=True, verify=False)  # a fresh, still unchecked matrix for each use
+        with pytest.raises((errors.IndexOutOfRangeError, errors.InvalidIndptrError)):
+            use(h)
+    assert not (tmp_path / "copy.psg").exists()
+
+
 def test_wrong_version_and_foreign_file(tmp_path):
     g = _graph()
     save(g, tmp_path / "g.psg")

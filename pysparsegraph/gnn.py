@@ -181,7 +181,7 @@ def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_th
         if layout != "csr":
             raise errors.InvalidArgumentError(f"reduce/norm/self-loop/edge-value products need a CSR-layout plan, "
                                               f"got layout={layout!r}; build one with plan_spmm(A, k, layout='csr')")
-        handle = _checked_plan(S, x.shape[1], x.dtype, None, n_threads, plan)._handle
+        handle = _checked_plan(S, x.shape[1], x.dtype, n_threads, plan)._handle
     _core.gspmm(S.n_cols, S.indptr, S.indices, code, ev, width, eid, nnz_edges, ls, rs, bool(loops), argidx,
                 x, y, resolve_threads(n_threads), handle)
 

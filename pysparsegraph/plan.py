@@ -67,15 +67,17 @@ class Plan:
     blocked copy of A) and ``build_seconds``.
     """
 
-    def __init__(self, handle, matrix, k, dtype, n_threads, weighted):
+    def __init__(self, handle, matrix, k, dtype, n_threads):
         self._handle = handle
         self._shape = matrix.shape
         self._nnz = matrix.nnz
         self._indptr = matrix.indptr
-        self._weighted = weighted
+        info = handle.info()
+        # A blocked plan computes from its own copy of these: a product may only
+        # use it with a matrix that holds the same column ids and values.
+        self._source = (matrix.indices, matrix.values) if info["layout"] == _LAYOUTS["blocked"] else None
         self.k = int(k)
         self.dtype = np.dtype(dtype)
-        info = handle.info()
         self.layout = _name(_LAYOUTS, info["layout"])
         self.partition = _name(_PARTITIONS, info["partition"])
         self.schedule = _name(_SCHEDULES, info["schedule"])
@@ -99,7 +101,7 @@ class Plan:
                 f"isa={self.isa!r}, n_chunks={self.n_chunks}, split_len={self.split_len}, n_hubs={self.n_hubs}, "
                 f"nbytes={self.nbytes}, build_seconds={self.build_seconds:.2e})")
 
-    def _check_for(self, A, k, acc_dtype, weighted):
+    def _check_for(self, A, k, acc_dtype):
         if A.shape != self._shape or A.nnz != self._nnz or not (
                 A.indptr is self._indptr or np.array_equal(A.indptr, self._indptr)):
             raise errors.InvalidArgumentError("plan was built for another matrix structure; "
@@ -110,9 +112,18 @@ class Plan:
         if np.dtype(acc_dtype) != self.dtype:
             raise errors.DTypeError(f"plan was built for {self.dtype.name} but this product accumulates in "
                                     f"{np.dtype(acc_dtype).name}; build one with plan_spmm(A, k, dtype=...)")
-        if self.layout == "blocked" and weighted != self._weighted:
-            raise errors.InvalidArgumentError("this blocked plan holds a copy of A's values (or none); "
-                                              "rebuild it for this matrix")
+        if self._source is not None and not all(_same_array(a, b) for a, b in zip((A.indices, A.values),
+                                                                                  self._source)):
+            raise errors.InvalidArgumentError("this blocked plan computes from its own copy of the column ids and "
+                                              "values of the matrix it was built for, and A holds others; build "
+                                              "one for this matrix with plan_spmm(A, k, layout='blocked')")
+
+
+def _same_array(a, b):
+    """Same buffer, or the same contents (None only matches None)."""
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b))
 
 
 def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=None, schedule=None, isa=None,
@@ -177,14 +188,13 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
             _option(schedule, "schedule", _SCHEDULES), _option(isa, "isa", _ISAS),
             _count(n_chunks, "n_chunks", maximum=(1 << 31) - 1), _count(split_len, "split_len", allow_negative=True),
             _count(seg_width, "seg_width", maximum=65536), _option(store, "store", _STORES))
-    weighted = A.values is not None
     key = ("spmm_plan", int(k), dtype.str, threads, opts)
     if cache and key in A._cache:
         return A._cache[key]
     values = A.values_as(dtype)
     handle = _core.spmm_plan_build(A.n_cols, A.indptr, A.indices, values, int(k), dtype == np.float64, threads,
                                    *opts)
-    plan = Plan(handle, A, k, dtype, threads, weighted)
+    plan = Plan(handle, A, k, dtype, threads)
     if cache:
         A._cache[key] = plan
     return plan
@@ -201,20 +211,20 @@ def _auto_plan(A, k, acc, n_threads):
     return plan
 
 
-def _checked_plan(A, k, acc, values, n_threads, plan):
+def _checked_plan(A, k, acc, n_threads, plan):
     """``plan`` checked against this product, or the automatic one when None."""
     if plan is None:
         return _auto_plan(A, k, acc, n_threads)
     if not isinstance(plan, Plan):
         raise errors.InvalidArgumentError(f"plan must be a Plan from plan_spmm, got {type(plan).__name__}")
-    plan._check_for(A, k, acc, values is not None)
+    plan._check_for(A, k, acc)
     return plan
 
 
 def _run(A, values, x, y, n_threads, plan):
     """y[:] = A @ x through a plan (the cached automatic one when plan is None).
     ``x`` float32/float64 (or uint16 bfloat16 with float32 ``y``), validated."""
-    plan = _checked_plan(A, x.shape[1], y.dtype, values, n_threads, plan)
+    plan = _checked_plan(A, x.shape[1], y.dtype, n_threads, plan)
     _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
 
 

@@ -218,6 +218,31 @@ def test_plan_mismatch_errors(rng):
         psg.plan_spmm(A, 16, seg_width=70000)
 
 
+def test_blocked_plan_only_serves_matrices_with_its_ids_and_values(rng):
+    """A blocked plan multiplies with its own copy of A: a matrix with the same
+    indptr but other values or column ids must be refused, not given A @ X."""
+    A = random_csr(80, 70, 600, rng)
+    X = rng.standard_normal((70, 8)).astype(np.float32)
+    plan = psg.plan_spmm(A, 8, layout="blocked")
+    assert plan.layout == "blocked"
+    np.testing.assert_allclose(psg.spmm(A, X, plan=plan), A.to_scipy() @ X, rtol=1e-5, atol=1e-5)
+    other_ids = A.indices.copy()
+    other_ids[0] = (other_ids[0] + 1) % A.n_cols
+    others = {"values": psg.CSRMatrix(A.indptr, A.indices, A.values * 2, shape=A.shape),
+              "column ids": psg.CSRMatrix(A.indptr, other_ids, A.values, shape=A.shape),
+              "no values": psg.CSRMatrix(A.indptr, A.indices, shape=A.shape)}
+    for name, B in others.items():
+        with pytest.raises(errors.InvalidArgumentError, match="own copy"):
+            psg.spmm(B, X, plan=plan)
+    # equal arrays in other buffers are the same matrix
+    C = psg.CSRMatrix(A.indptr.copy(), A.indices.copy(), A.values.copy(), shape=A.shape)
+    np.testing.assert_array_equal(psg.spmm(C, X, plan=plan), psg.spmm(A, X, plan=plan))
+    # a CSR plan reads the matrix it is given, so it serves B
+    csr = psg.plan_spmm(A, 8, layout="csr")
+    B = others["values"]
+    np.testing.assert_allclose(psg.spmm(B, X, plan=csr), B.to_scipy() @ X, rtol=1e-5, atol=1e-5)
+
+
 def test_plan_cached_and_repr(rng):
     A = random_csr(50, 50, 300, rng)
     p = psg.plan_spmm(A, 16, n_threads=2)

@@ -71,7 +71,7 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
             const float g = psg__gelu1(y[i]);
-            y[i] = g < clampv ? g : clampv;
+            y[i] = g > clampv ? clampv : g; /* NaN stays NaN, as in np.minimum */
         }
     } else {
 #pragma omp simd
@@ -100,8 +100,8 @@ static inline __attribute__((always_inline)) void psg__gelu_clamp(float *y, int6
             }                                                                                    \
             for (int64_t c = 0; c < w; c++) {                                                    \
                 float t = yr[c] + b;                                                             \
-                if (act == PSG_ACT_RELU) t = t > 0.0f ? t : 0.0f;                                \
-                if (do_clamp && act != PSG_ACT_GELU) t = t < clampv ? t : clampv;                \
+                if (act == PSG_ACT_RELU) t = t < 0.0f ? 0.0f : t; /* NaN stays */               \
+                if (do_clamp && act != PSG_ACT_GELU) t = t > clampv ? clampv : t;                \
                 yr[c] = t;                                                                       \
             }                                                                                    \
             if (act == PSG_ACT_GELU) psg__gelu_clamp(yr, w, clampv, do_clamp);                   \

@@ -76,6 +76,29 @@ def test_clamp_relu_and_1d_input():
     assert y.max() <= 0.5
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act", [None, "relu", "gelu"])
+@pytest.mark.parametrize("clamp", [None, 0.5])
+def test_nan_and_inf_pass_through_activation_and_clamp(isa, act, clamp):
+    """NaN stays NaN through ReLU and the clamp (as np.maximum / np.minimum and
+    torch.relu give): it is not turned into 0 or into clamp_max. Batches of 8
+    vectors, narrow tiles and the scalar tail all meet it."""
+    layer, wp, b = _layer(24, 10, 0.5, 2, act=act, clamp=clamp)
+    x = np.random.default_rng(1).standard_normal((131, 10)).astype(np.float32)
+    x[3, :] = np.nan      # every output of sample 3 is NaN
+    x[70, :] = np.inf     # +-inf or NaN (inf - inf) in sample 70
+    x[130, :] = -np.inf   # the last, tail sample
+    y = layer.forward_t(np.ascontiguousarray(x.T), isa=isa).T
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = _dense_ref(x, wp, b, act, clamp)
+    assert np.isnan(y[3]).all()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_array_equal(y[~fin & ~np.isnan(ref)], ref[~fin & ~np.isnan(ref)])
+    np.testing.assert_allclose(y[fin], ref[fin], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(layer(x), layer.forward_t(np.ascontiguousarray(x.T)).T)  # row-major path too
+
+
 def test_edge_shapes_empty_rows_and_zero_batch():
     w = np.zeros((5, 7), np.float32)
     w[2, 3] = 2.0

@@ -15,6 +15,13 @@ Conventions
   thread count.
 * Rows with no entries (and no self loop) give 0 for every reducer; their
   ``argidx`` is -1.
+* ``max``/``min`` are one scan of the row in storage order (the self loop
+  last): the first message starts it, and a later one replaces it only when
+  strictly greater (smaller). So ties go to the first message, and a NaN is the
+  result only when it is the row's first message; a later NaN never wins.
+  This is the rule of a sequential ``if (m > acc) acc = m`` loop, not of
+  ``np.max``/``torch.amax``, which propagate any NaN. Sums and means propagate
+  NaN and inf as dense arithmetic does.
 
 Normalization (``norm=``), with ``D_out`` the row sums and ``D_in`` the column
 sums of ``A`` (weighted by ``A.values``, plus 1 each for added self loops):
@@ -231,7 +238,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     reduce : {"sum", "mean", "max", "min"}
         ``mean`` divides by the number of entries of the row (self loop
         included); ``max``/``min`` take the extreme message elementwise (ties:
-        first in storage order). Rows without entries give 0.
+        first in storage order; a NaN wins only as the row's first message,
+        see the module notes). Rows without entries give 0.
     norm : {None, "sym", "row", "col"}
         Fused normalization from cached degrees (see the module docstring); no
         value array is materialized.

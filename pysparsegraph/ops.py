@@ -89,7 +89,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     -------
     ndarray of X's dtype. If A's values have another dtype, a converted copy
     of them is cached on A. The result is bit-identical for every thread count.
-    NaN and inf in the inputs propagate as in dense arithmetic.
+    NaN and inf in the inputs propagate as in dense arithmetic (for the sum and
+    mean; ``max``/``min`` follow the scan rule in :mod:`pysparsegraph.gnn`).
     """
     if (reduce != "sum" or norm is not None or add_self_loops or edge_values is not None or return_argidx
             or argidx_out is not None or transpose):

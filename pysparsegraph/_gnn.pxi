@@ -27,6 +27,8 @@ cdef extern from "pysparsegraph/gnn.h" nogil:
                                         const int64_t *indptr, const void *indices, const psg_gspmm_opts *opts,
                                         const void *x, const void *grad_y, int64_t k, int64_t edge_width,
                                         void *grad_e, int n_threads)
+    psg_status psg_gspmm_check_argidx(int64_t n_rows, int64_t n_cols, const int64_t *indptr, int self_loops,
+                                      int64_t nnz_edges, const int64_t *argidx, int64_t k, int n_threads)
     psg_status psg_sddmm(int index_size, int value_size, int op, int64_t n_rows, int64_t n_cols,
                          const int64_t *indptr, const void *indices, const void *x, int64_t kx,
                          const void *y, int64_t ky, int64_t heads, void *out, int n_threads)
@@ -77,6 +79,18 @@ def gspmm(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, int reduce, e
             st = psg_gspmm_plan(isz, vsz, pl, n_rows, n_cols, p, ix, &o, xp, k, yp, n_threads)
         else:
             st = psg_gspmm(isz, vsz, n_rows, n_cols, p, ix, &o, xp, k, yp, n_threads)
+    _check(st)
+
+
+def gspmm_check_argidx(int64_t n_cols, cnp.ndarray indptr, bint self_loops, int64_t nnz_edges,
+                       cnp.ndarray argidx, int n_threads):
+    """Raises IndexOutOfRangeError unless every arg index is an edge id of its row."""
+    cdef int64_t n_rows = indptr.shape[0] - 1, k = argidx.shape[1]
+    cdef const int64_t *p = <const int64_t *>_ptr(indptr)
+    cdef const int64_t *a = <const int64_t *>_ptr(argidx)
+    cdef psg_status st
+    with nogil:
+        st = psg_gspmm_check_argidx(n_rows, n_cols, p, self_loops, nnz_edges, a, k, n_threads)
     _check(st)
 
 

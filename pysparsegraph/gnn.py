@@ -406,6 +406,7 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             raise errors.ShapeMismatchError(f"argidx must be int64 shaped like grad_out {np.shape(grad_out)}, "
                                             f"got {arg.dtype} {arg.shape}")
         arg = np.ascontiguousarray(arg).reshape(gy.shape)
+        _core.gspmm_check_argidx(A.n_cols, A.indptr, bool(add_self_loops), A.nnz, arg, threads)
         tp, ti, te = _transpose(A, n_threads)
         gx = np.empty((A.n_cols, k), dtype=gy.dtype)
         _core.gspmm_arg_backward_x(A.n_rows, tp, ti, te, ev, width, A.nnz, ls, rs, bool(add_self_loops), arg,

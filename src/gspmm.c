@@ -2,6 +2,7 @@
  * loops), run on SpMM plans (psg__spmm_run: the plan's chunks, scheduler and
  * SIMD tiles), and its max/min backward, for every index × value type. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gnn_common.h"
@@ -158,4 +159,39 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
     PSG_DISPATCH(st, slot, psg__arg_backward, 1, n_rows, n_cols, indptr, indices, NULL, opts, x, grad_y, k,
                  edge_width, grad_e, n_threads);
     return st;
+}
+
+psg_status psg_gspmm_check_argidx(int64_t n_rows, int64_t n_cols, const int64_t *indptr, int self_loops,
+                                  int64_t nnz_edges, const int64_t *argidx, int64_t k, int n_threads)
+{
+    psg__clear_error();
+    if (n_rows < 0 || n_cols < 0 || k < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    if (n_rows == 0 || k == 0) return PSG_OK;
+    if (!indptr || !argidx) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    /* the first bad element in row-major order, whatever the team size */
+    int64_t first = INT64_MAX;
+    const int threads = psg__resolve_threads(n_threads);
+#pragma omp parallel for schedule(static) reduction(min : first) num_threads(threads) if (n_rows * k > (1 << 16))
+    for (int64_t r = 0; r < n_rows; r++) {
+        const int64_t lo = indptr[r], hi = indptr[r + 1];
+        const int64_t loop = self_loops && r < n_cols ? nnz_edges + r : INT64_MIN;
+        const int64_t none = hi == lo && loop == INT64_MIN ? -1 : INT64_MIN; /* -1 only for a row without messages */
+        const int64_t *a = argidx + r * k;
+        for (int64_t f = 0; f < k; f++)
+            if (!((a[f] >= lo && a[f] < hi) || a[f] == loop || a[f] == none)) {
+                if (r * k + f < first) first = r * k + f;
+                break;
+            }
+    }
+    if (first == INT64_MAX) return PSG_OK;
+    const int64_t r = first / k, f = first % k, lo = indptr[r], hi = indptr[r + 1];
+    char also[96] = "";
+    if (self_loops && r < n_cols)
+        snprintf(also, sizeof also, " and the self loop's id %lld (nnz + row)", (long long)(nnz_edges + r));
+    else if (hi == lo)
+        snprintf(also, sizeof also, " (none: its arg index is -1)");
+    return psg__fail(PSG_ERR_INDEX_RANGE, "argidx[%lld, %lld] = %lld is not an edge id of row %lld, which holds "
+                     "edge ids [%lld, %lld)%s; pass the argidx of the forward call that gave grad_out",
+                     (long long)r, (long long)f, (long long)argidx[first], (long long)r, (long long)lo,
+                     (long long)hi, also);
 }

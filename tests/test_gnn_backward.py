@@ -190,6 +190,32 @@ def gat_layer_dense(Adense, H, W, a_src, a_dst, heads):
     return np.concatenate(outs, axis=1), alphas
 
 
+@pytest.mark.parametrize("loops", [False, True])
+@pytest.mark.parametrize("k", [3, 20000])  # 4 x 20000 arg indices: the check runs on a team
+def test_max_backward_refuses_arg_indices_of_other_rows(loops, k):
+    """An id outside its row's edges (another row's, out of range, -1 in a row
+    with messages) would silently drop or misplace a gradient: refused, naming
+    the first bad element in row-major order whatever the team size."""
+    A = small_graphs()["loops_dups_hub"]    # row 2 has no stored entry
+    X = np.random.default_rng(5).standard_normal((4, k))
+    Y, arg = psg.spmm(A, X, reduce="max", add_self_loops=loops, return_argidx=True)
+    G = np.ones_like(Y)
+    ok, _ = spmm_backward(A, G, reduce="max", add_self_loops=loops, argidx=arg, n_threads=2)
+    assert np.isfinite(ok).all()
+    bad_values = {"other row's edge": 4, "past nnz": 10**12, "negative": -5, "-1 in a row with messages": -1}
+    for what, v in bad_values.items():
+        bad = arg.copy()
+        bad[3, k - 1] = v          # the later of two bad elements
+        bad[0, 1] = v
+        with pytest.raises(errors.IndexOutOfRangeError, match=rf"argidx\[0, 1\] = {v} is not an edge id of row 0"):
+            spmm_backward(A, G, reduce="max", add_self_loops=loops, argidx=bad, n_threads=2)
+    # the empty row: -1 is its only id without self loops, the self loop's id nnz + 2 with them
+    bad = arg.copy()
+    bad[2, 0] = A.nnz + 2 if not loops else -1
+    with pytest.raises(errors.IndexOutOfRangeError, match=r"row 2, which holds edge ids \[6, 6\)"):
+        spmm_backward(A, G, reduce="max", add_self_loops=loops, argidx=bad)
+
+
 @pytest.mark.parametrize("heads", [1, 4])
 def test_gat_layer_matches_dense(heads):
     rng = np.random.default_rng(15)

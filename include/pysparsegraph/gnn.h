@@ -102,6 +102,15 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
                                     const void *x, const void *grad_y, int64_t k, int64_t edge_width,
                                     void *grad_e, int n_threads);
 
+/* Checks arg indices before a max/min backward: argidx[r*k + f] must be an
+ * edge id of row r (indptr[r] <= id < indptr[r+1], or nnz_edges + r for the
+ * self loop when self_loops and r < n_cols), or -1 when row r has no message
+ * at all. Ids of other rows would silently drop or misplace gradients.
+ *   indptr[n_rows+1] in (A, forward orientation), argidx[n_rows*k] in.
+ * Errors: PSG_ERR_INDEX_RANGE naming the first bad element (row-major order). */
+psg_status psg_gspmm_check_argidx(int64_t n_rows, int64_t n_cols, const int64_t *indptr, int self_loops,
+                                  int64_t nnz_edges, const int64_t *argidx, int64_t k, int n_threads);
+
 typedef enum {
     PSG_SDDMM_DOT = 0,      /* out[j, h] = <X[r, h-th slice], Y[c, h-th slice]> */
     PSG_SDDMM_U_ADD_V = 1,  /* out[j, f] = X[r, f] + Y[c, f] (a width-1 side broadcasts) */

@@ -18,12 +18,15 @@ import bz2
 import gzip
 import lzma
 import os
+import stat
 import tarfile
+import zipfile
+import zlib
 
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import choice, resolve_threads
+from pysparsegraph._validate import as_dim, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, save  # noqa: F401  (re-exported)
 
@@ -90,7 +93,11 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
         return _decompressing(_Peekable(f), name), f"{path}:{name}", [outer, raw], None
     raw = open(path, "rb")
     s = _decompressing(raw, path)
-    return s, path, ([s, raw] if s is not raw else [raw]), (raw if s is raw else None)
+    st = os.fstat(raw.fileno())
+    # only a non-empty regular file is mapped: a FIFO cannot seek, and /proc
+    # files report size 0 but have content; both are read as streams
+    mappable = s is raw and stat.S_ISREG(st.st_mode) and st.st_size > 0
+    return s, path, ([s, raw] if s is not raw else [raw]), (raw if mappable else None)
 
 
 def _tar_find(stream, path, member, base, suffixes):
@@ -338,6 +345,9 @@ def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress
     the header, begins) or prefetched blocks of the decompressed stream.
     C errors get the file name; the block generator is closed (stopping the
     prefetch thread) before the caller closes the streams."""
+    # (as_dim rejects non-integers and negatives); 0 would read nothing and return an empty graph
+    if as_dim(block_size, "block_size") == 0:
+        raise errors.InvalidArgumentError("block_size must be a positive number of bytes, got 0")
     # bytes of text parsed; the total is known only for uncompressed files
     prog = _progress(progress, os.path.getsize(os.fspath(path)) if plain is not None else None,
                      os.path.basename(os.fspath(path)))
@@ -823,20 +833,38 @@ def read_npz(path, *, check=True):
     ``shape`` and optional ``data`` (the convention of ``shared/data`` and of
     :func:`write_npz`; ``scipy.sparse.save_npz`` files are read too).
     ``allow_pickle`` stays off."""
-    with np.load(os.fspath(path), allow_pickle=False) as d:
+    try:
+        d = np.load(os.fspath(path), allow_pickle=False)
+    # numpy takes bytes that are neither zip nor .npy for a pickle (ValueError); a mangled
+    # zip header can claim an unsupported zip version (NotImplementedError)
+    except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError) as e:
+        raise errors.FormatError(f"{path}: not a valid .npz archive or truncated ({e})") from None
+    if not isinstance(d, np.lib.npyio.NpzFile):
+        raise errors.FormatError(f"{path}: a single .npy array, expected an .npz archive with 'indptr', 'indices' "
+                                 "and 'shape'")
+    with d:
         files = set(d.files)
         if not {"indptr", "indices", "shape"} <= files:
             raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
                                      f"(found {sorted(files)})")
-        if "format" in files and bytes(d["format"]).decode(errors="replace") not in ("csr",):
-            raise errors.UnsupportedError(f"{path}: scipy npz format {d['format']!r} (only csr)")
-        data = d["data"] if "data" in files else None
-        if data is not None and data.dtype.kind == "c":
-            raise errors.UnsupportedError(f"{path}: complex values are not supported")
-        shape = tuple(int(s) for s in d["shape"])
-        if len(shape) != 2:
-            raise errors.FormatError(f"{path}: 'shape' must have 2 entries, got {shape}")
-        return CSRMatrix(d["indptr"], d["indices"], data, shape=shape, check=check)
+        try:
+            arrays = {k: d[k] for k in ("indptr", "indices", "shape", "data", "format") if k in files}
+        # object arrays, or corrupt members (bad CRC, sizes, compression method or encryption flags)
+        except (ValueError, zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError) as e:
+            raise errors.FormatError(f"{path}: corrupt .npz or an entry is not a plain array ({e})") from None
+    if "format" in arrays:
+        fmt = arrays["format"].item() if arrays["format"].size == 1 else arrays["format"]
+        if isinstance(fmt, bytes):  # scipy writes bytes; a str is accepted as scipy.sparse.load_npz does
+            fmt = fmt.decode("ascii", errors="replace")
+        if not (isinstance(fmt, str) and fmt == "csr"):
+            raise errors.UnsupportedError(f"{path}: scipy npz format {fmt!r} is not supported (only csr)")
+    data = arrays.get("data")
+    if data is not None and data.dtype.kind == "c":
+        raise errors.UnsupportedError(f"{path}: complex values are not supported")
+    shape = tuple(int(s) for s in arrays["shape"])
+    if len(shape) != 2:
+        raise errors.FormatError(f"{path}: 'shape' must have 2 entries, got {shape}")
+    return CSRMatrix(arrays["indptr"], arrays["indices"], data, shape=shape, check=check)
 
 
 def write_npz(path, graph, *, compressed=True):

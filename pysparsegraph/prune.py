@@ -34,6 +34,7 @@ import re
 import numpy as np
 
 from pysparsegraph import errors
+from pysparsegraph._validate import as_dim, is_real_dtype
 
 __all__ = ["prune", "prune_global", "scores", "apply_mask", "to_csr", "storage_bytes", "check_n_m"]
 
@@ -42,9 +43,18 @@ def _as_weight(weight, name="weight"):
     w = np.asarray(weight)
     if w.ndim != 2:
         raise errors.ShapeMismatchError(f"{name} must be a 2-D (out_features, in_features) array, got shape {w.shape}")
-    if w.dtype.kind not in "fiub":
-        raise errors.DTypeError(f"{name} must be a real numeric array, got dtype {w.dtype}")
-    return w
+    return _check_real(w, name)
+
+
+def _check_real(a, name):
+    if not is_real_dtype(a.dtype):
+        raise errors.DTypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+    return a
+
+
+def _check_n_m(n, m, what):
+    if m < 1 or not 0 <= n <= m:
+        raise errors.InvalidArgumentError(f"{what}: N:M needs 0 <= N <= M and M >= 1")
 
 
 def _check_sparsity(sparsity):
@@ -74,7 +84,8 @@ def scores(weight, score="magnitude", activations=None):
         if activations is None:
             raise errors.InvalidArgumentError("score='wanda' needs activations: a calibration batch of the layer's "
                                               "inputs, shape (n_samples, in_features)")
-        x = np.asarray(activations, dtype=np.float64)
+        # checked first: a string array would fail deep in the float conversion
+        x = _check_real(np.asarray(activations), "activations").astype(np.float64, copy=False)
         if x.ndim != 2 or x.shape[1] != w.shape[1]:
             raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
                                             f"shape {w.shape}, got {x.shape}")
@@ -97,8 +108,7 @@ def _parse_pattern(pattern):
         m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", pattern)
         if m:
             n, mm = int(m.group(1)), int(m.group(2))
-            if mm < 1 or not 0 <= n <= mm:
-                raise errors.InvalidArgumentError(f"pattern {pattern!r}: N:M needs 0 <= N <= M and M >= 1")
+            _check_n_m(n, mm, f"pattern {pattern!r}")
             return ("nm", n, mm)
         m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", pattern)
         if m:
@@ -263,6 +273,7 @@ def storage_bytes(n_rows, n_cols, nnz, *, value_bytes=4, index_dtype="auto"):
 
 def check_n_m(mask, n, m):
     """True when every group of ``m`` consecutive columns of every row keeps at most ``n`` entries."""
+    _check_n_m(as_dim(n, "n"), as_dim(m, "m"), f"n={n}, m={m}")
     k = np.asarray(mask, dtype=bool)
     if k.ndim != 2 or k.shape[1] % m:
         return False

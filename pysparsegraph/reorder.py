@@ -26,7 +26,7 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import choice, readonly_view, resolve_threads
-from pysparsegraph.matrix import CSRMatrix
+from pysparsegraph.matrix import CSRMatrix, as_csr
 
 METHODS = ("degree", "rcm", "hubsort", "community")
 
@@ -78,10 +78,10 @@ def permute(A, perm, *, n_threads=None):
     """``P A P^T``: new row ``i`` is old row ``perm[i]``, column ``c`` becomes
     ``inv[c]``; rows re-sorted. Values (if any) move with their entries."""
     A = _square_i32(A)
+    inv = inverse_permutation(perm)  # before the int64 cast, which would truncate a float perm
     perm = np.ascontiguousarray(perm, dtype=np.int64)
     if perm.shape != (A.n_rows,):
         raise errors.ShapeMismatchError(f"perm has shape {perm.shape}, expected ({A.n_rows},)")
-    inv = inverse_permutation(perm)
     ip, ix, v = _core.permute_csr(np.asarray(A.indptr), np.asarray(A.indices),
                                   None if A.values is None else np.asarray(A.values), perm, inv,
                                   resolve_threads(n_threads))
@@ -92,6 +92,7 @@ def permute_rows(X, perm):
     """Features in the new order: ``X[perm]`` (a copy)."""
     X = np.asarray(X)
     perm = np.asarray(perm)
+    inverse_permutation(perm)  # a repeated id would duplicate rows and drop others
     if X.shape[0] != perm.shape[0]:
         raise errors.ShapeMismatchError(f"X has {X.shape[0]} rows but perm has {perm.shape[0]} entries")
     return np.ascontiguousarray(X[perm])
@@ -101,6 +102,7 @@ def unpermute_rows(Y, perm):
     """Results back in the original order: ``out[perm] = Y``."""
     Y = np.asarray(Y)
     perm = np.asarray(perm)
+    inverse_permutation(perm)  # a repeated id would leave rows of out uninitialized
     if Y.shape[0] != perm.shape[0]:
         raise errors.ShapeMismatchError(f"Y has {Y.shape[0]} rows but perm has {perm.shape[0]} entries")
     out = np.empty_like(Y)
@@ -110,7 +112,7 @@ def unpermute_rows(Y, perm):
 
 def bandwidth(A):
     """max |row - col| over the stored entries (a quick locality measure)."""
-    src, dst, _ = A.to_edges()
+    src, dst, _ = as_csr(A).to_edges()
     if src.size == 0:
         return 0
     return int(np.abs(src.astype(np.int64) - dst.astype(np.int64)).max())

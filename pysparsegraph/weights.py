@@ -19,6 +19,7 @@ Malformed, truncated or wrong-kind files raise
 """
 import json
 import os
+import struct
 import zipfile
 
 import numpy as np
@@ -122,6 +123,9 @@ def save_safetensors(path, tensors, metadata=None):
     """
     header, blobs, pos = {}, [], 0
     for name, a in tensors.items():
+        if name == "__metadata__":  # the format's reserved key: readers skip it, so the tensor would be lost
+            raise errors.InvalidArgumentError("'__metadata__' is reserved by the safetensors format and cannot "
+                                              "name a tensor (pass metadata= for string metadata)")
         a = np.asarray(a)
         if not a.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
             a = a.copy(order="C")
@@ -168,16 +172,34 @@ def _tensor_to_numpy(t):
     return t.numpy()
 
 
-def _flatten(obj, prefix, out, torch):
+def _flatten(obj, prefix, out, torch, path):
     if isinstance(obj, torch.Tensor):
+        if prefix in out:  # e.g. {"b": {"a": t}} and {"b.a": t}: keeping one would silently drop the other
+            raise errors.FormatError(f"{path}: two tensors flatten to the same name {prefix!r} "
+                                     "(a nested key collides with a dotted one)")
         out[prefix] = _tensor_to_numpy(obj)
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch)
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch, path)
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
-            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, torch)
+            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, torch, path)
     # other leaves (ints, strings: epochs, configs) are not weights
+
+
+def _is_pickle(path):
+    """Whether the file is a torch zip archive or starts with a well-formed pickle
+    (parsed opcode by opcode, never run): tells a refused payload from garbage."""
+    import pickletools
+    if zipfile.is_zipfile(path):
+        return True
+    try:
+        with open(path, "rb") as f:
+            for _ in pickletools.genops(f):
+                pass
+    except Exception:  # genops raises ValueError on unknown opcodes or a missing STOP, others on bad arguments
+        return False
+    return True
 
 
 def _load_torch(path):
@@ -190,14 +212,19 @@ def _load_torch(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise errors.FormatError(f"{path}: refused: the checkpoint is not a plain weights file and loading it "
-                                 f"would run arbitrary code (torch weights_only=True: {first})") from None
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError) as e:
-        raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint or truncated ({type(e).__name__}: "
+        if _is_pickle(path):
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise errors.FormatError(f"{path}: refused: the checkpoint is not a plain weights file and loading it "
+                                     f"would run arbitrary code (torch weights_only=True: {first})") from None
+        raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint: expected a zip archive or pickle "
+                                 "written by torch.save") from None
+    # torch's unpickler raises KeyError / IndexError / struct.error on garbage (e.g. a memo lookup of a text byte)
+    except (RuntimeError, EOFError, ValueError, LookupError, struct.error, zipfile.BadZipFile, OSError) as e:
+        raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint or truncated: expected a zip archive or "
+                                 f"pickle written by torch.save ({type(e).__name__}: "
                                  f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
     out = {}
-    _flatten(obj, "", out, torch)
+    _flatten(obj, "", out, torch, path)
     if not out:
         raise errors.FormatError(f"{path}: the checkpoint holds no tensors")
     return out

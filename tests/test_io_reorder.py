@@ -126,3 +126,35 @@ def test_real_graph_rcm_reduces_bandwidth():
     A = io.read(os.path.join(DATA, "delaunay_n17", "delaunay_n17.npz"))
     p = reorder.order(A, "rcm")
     assert reorder.bandwidth(reorder.permute(A, p)) < reorder.bandwidth(A)
+
+
+@pytest.mark.parametrize("fn", [reorder.permute_rows, reorder.unpermute_rows])
+def test_permute_rows_rejects_non_permutations(fn):
+    X = np.arange(30.0).reshape(10, 3)
+    with pytest.raises(errors.InvalidArgumentError, match="permutation"):
+        fn(X, np.zeros(10, dtype=np.int64))  # would duplicate row 0 and drop the others
+    with pytest.raises(errors.IndexOutOfRangeError):
+        fn(X, np.arange(1, 11))
+    with pytest.raises(errors.DTypeError):
+        fn(X, np.arange(10.0))
+    with pytest.raises(errors.ShapeMismatchError):
+        fn(X, np.arange(5))
+    p = np.random.default_rng(0).permutation(10)
+    np.testing.assert_array_equal(reorder.unpermute_rows(reorder.permute_rows(X, p), p), X)
+
+
+def test_permute_rejects_float_perm_like_permute_rows():
+    A = _random_graph(n=10, m=30)
+    with pytest.raises(errors.DTypeError):
+        reorder.permute(A, np.arange(10.0))
+
+
+def test_bandwidth_accepts_scipy_and_rejects_other_types():
+    sp = pytest.importorskip("scipy.sparse")
+    A = _random_graph(n=50, m=200)
+    S = A.to_scipy()
+    assert reorder.bandwidth(S) == reorder.bandwidth(A)
+    assert reorder.bandwidth(S.tocoo()) == reorder.bandwidth(A)
+    assert reorder.bandwidth(sp.csr_array((3, 3))) == 0
+    with pytest.raises(errors.DTypeError, match="scipy"):
+        reorder.bandwidth(np.eye(3))

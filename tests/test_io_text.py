@@ -390,3 +390,69 @@ def test_pace_synthetic(tmp_path, comp):
         io.read_pace(_write(tmp_path, "i.gr", text.replace("4 1", "5 1"), comp))
     with pytest.raises(errors.FormatError, match="p tw"):
         io.read_pace(_write(tmp_path, "j.gr", "1 2\n", comp))
+
+
+def test_npz_garbage_and_str_format(tmp_path):
+    (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04" + b"garbage" * 10)
+    with pytest.raises(errors.FormatError, match="garbage.npz"):
+        io.read_npz(tmp_path / "garbage.npz")
+    (tmp_path / "text.npz").write_bytes(b"hello world")
+    with pytest.raises(errors.FormatError, match="text.npz"):
+        io.read_npz(tmp_path / "text.npz")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(errors.FormatError, match="empty.npz"):
+        io.read_npz(tmp_path / "empty.npz")
+    arrays = dict(indptr=np.array([0, 1, 1]), indices=np.array([1]), shape=np.array([2, 2]))
+    np.savez(tmp_path / "ok.npz", **arrays)
+    raw = bytearray((tmp_path / "ok.npz").read_bytes())
+    data = raw.index(b"\x93NUMPY", raw.index(b"indptr.npy")) + 128  # indptr's values (after the .npy header)
+    raw[data] ^= 0xFF  # its CRC check fails when the member is read
+    (tmp_path / "crc.npz").write_bytes(bytes(raw))
+    with pytest.raises(errors.FormatError, match="crc.npz"):
+        io.read_npz(tmp_path / "crc.npz")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(errors.FormatError, match="npz"):
+        io.read_npz(tmp_path / "one.npy")
+    np.savez(tmp_path / "s.npz", format=np.array("csr"), **arrays)  # str, as scipy accepts
+    g = io.read_npz(tmp_path / "s.npz")
+    assert g.shape == (2, 2) and g.nnz == 1
+    np.savez(tmp_path / "c.npz", format=np.array("csc"), **arrays)
+    with pytest.raises(errors.UnsupportedError, match="format 'csc'"):
+        io.read_npz(tmp_path / "c.npz")
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".txt.gz"])
+@pytest.mark.parametrize("block_size", [0, -1, 1.5, True, None])
+def test_read_edgelist_bad_block_size(tmp_path, suffix, block_size):
+    p = tmp_path / ("e" + suffix)
+    with (gzip.open if suffix.endswith(".gz") else open)(p, "wt") as f:
+        f.write("0 1\n1 2\n")
+    with pytest.raises(errors.InvalidArgumentError, match="block_size"):
+        io.read_edgelist(p, block_size=block_size)
+
+
+def test_read_edgelist_from_fifo_and_proc_file(tmp_path):
+    import threading
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def writer():
+        with open(fifo, "w") as f:
+            f.write("0 1\n1 2\n2 0\n")
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        g = io.read_edgelist(fifo)
+    finally:
+        if t.is_alive():  # the reader failed before opening the FIFO: release the blocked writer
+            with open(fifo, "rb") as f:
+                f.read()
+        t.join()
+    assert g.shape == (3, 3) and g.nnz == 3
+    # /proc files report size 0 but have content: read as a stream, not mapped as empty
+    status = "/proc/self/status"
+    if not os.path.exists(status):
+        pytest.skip("no /proc")
+    with pytest.raises(errors.FormatError, match="status"):
+        io.read_edgelist(status)

@@ -141,3 +141,18 @@ def test_input_not_modified_and_dtype_errors():
         prune.prune(np.array([["a", "b"]]), 0.5)
     with pytest.raises(errors.ShapeMismatchError):
         prune.apply_mask(w, np.ones((8, 7), bool))
+
+
+def test_check_n_m_validates_n_and_m():
+    keep = prune.prune(_w((4, 8)), pattern="2:4")
+    assert prune.check_n_m(keep, 2, 4) and not prune.check_n_m(keep, 1, 4)
+    for n, m in [(2, 0), (5, 4), (-1, 4), (2, 4.0), (True, 4), ("2", 4)]:
+        with pytest.raises(errors.InvalidArgumentError):
+            prune.check_n_m(keep, n, m)
+
+
+def test_wanda_activations_must_be_numeric():
+    with pytest.raises(errors.DTypeError, match="activations"):
+        prune.prune(_w((4, 24)), 0.5, score="wanda", activations=[["a"] * 24])
+    with pytest.raises(errors.DTypeError, match="activations"):
+        prune.scores(_w((4, 2)), "wanda", np.ones((3, 2), dtype=complex))

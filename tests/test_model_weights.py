@@ -199,3 +199,34 @@ def test_real_minilm_safetensors():
     assert w["embeddings.word_embeddings.weight"].shape == (30522, 384)
     assert _memmap_base(w["embeddings.word_embeddings.weight"]) is not None
     assert all(np.isfinite(v).all() for v in w.values() if v.dtype.kind == "f")
+
+
+def test_save_safetensors_refuses_reserved_metadata_name(tmp_path):
+    # load() skips the "__metadata__" entry, so a tensor stored under it would vanish
+    with pytest.raises(errors.InvalidArgumentError, match="__metadata__"):
+        weights.save_safetensors(tmp_path / "m.safetensors", {"__metadata__": np.ones(2, np.float32)})
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_torch_nested_keys_that_collide_are_refused(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoint loading is optional")
+    torch.save({"b": {"a": torch.ones(1)}, "b.a": torch.zeros(1)}, tmp_path / "c.pt")
+    with pytest.raises(errors.FormatError, match="'b.a'"):
+        weights.load(tmp_path / "c.pt")
+    torch.save({"l": [torch.ones(1)], "l.0": torch.zeros(1)}, tmp_path / "l.pt")
+    with pytest.raises(errors.FormatError, match="'l.0'"):
+        weights.load(tmp_path / "l.pt")
+
+
+def test_torch_garbage_is_not_called_malicious(tmp_path):
+    pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoint loading is optional")
+    (tmp_path / "text.bin").write_bytes(b"hello world")  # torch's unpickler raised a raw KeyError: 101
+    with pytest.raises(errors.FormatError, match=r"text\.bin: not a valid PyTorch checkpoint"):
+        weights.load(tmp_path / "text.bin")
+    (tmp_path / "zeros.pt").write_bytes(bytes(100))
+    with pytest.raises(errors.FormatError, match="not a valid PyTorch checkpoint") as exc:
+        weights.load(tmp_path / "zeros.pt")
+    assert "arbitrary code" not in str(exc.value)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(errors.FormatError, match="not a valid PyTorch checkpoint"):
+        weights.load(tmp_path / "empty.pt")

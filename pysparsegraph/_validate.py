@@ -54,13 +54,34 @@ def readonly_view(a):
     return v
 
 
+INT64_MAX = (1 << 63) - 1
+
+
 def as_dim(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise errors.InvalidArgumentError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < 0:
         raise errors.InvalidArgumentError(f"{name} must be >= 0, got {value}")
+    if value > INT64_MAX:  # the C core counts in int64
+        raise errors.InvalidArgumentError(f"{name} must be below 2**63, got {value}")
     return value
+
+
+def as_dtype(value, name):
+    """np.dtype(value), with a DTypeError naming the argument for what numpy cannot read."""
+    try:
+        return np.dtype(value)
+    except (TypeError, ValueError):
+        raise errors.DTypeError(f"{name} must be a NumPy dtype (e.g. np.float32), got {value!r}") from None
+
+
+def is_one_of(value, options):
+    """``value in options`` that is False, not a TypeError, for unhashable values."""
+    try:
+        return value in options
+    except TypeError:
+        return False
 
 
 def resolve_threads(n_threads):
@@ -75,6 +96,6 @@ def resolve_threads(n_threads):
 
 
 def choice(value, name, options):
-    if value not in options:
+    if not is_one_of(value, options):
         raise errors.InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return value

@@ -422,6 +422,11 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
 
 
 # ------------------------------------------------------------------- sddmm
+def _check_heads(heads):
+    if isinstance(heads, bool) or not isinstance(heads, (int, np.integer)) or heads < 1:
+        raise errors.InvalidArgumentError(f"heads must be a positive integer, got {heads!r}")
+
+
 def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
     """Values on the stored edges of ``A`` from the features of both ends.
 
@@ -445,8 +450,7 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
     _same_dtype(x, y, "X", "Y")
     kx, ky = x.shape[1], y.shape[1]
     if op == "dot":
-        if isinstance(heads, bool) or not isinstance(heads, (int, np.integer)) or heads < 1:
-            raise errors.InvalidArgumentError(f"heads must be a positive integer, got {heads!r}")
+        _check_heads(heads)
         if kx != ky or kx % heads:
             raise errors.ShapeMismatchError(f"op='dot' needs X and Y of equal width divisible by heads={heads}, "
                                             f"got {kx} and {ky}")
@@ -488,7 +492,8 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
         raise errors.DTypeError(f"grad_out ({g.dtype}) must have the dtype of X ({x.dtype})")
     kx, ky = x.shape[1], y.shape[1]
     if op == "dot":
-        if kx != ky or heads < 1 or kx % heads:
+        _check_heads(heads)
+        if kx != ky or kx % heads:
             raise errors.ShapeMismatchError(f"op='dot' needs equal widths divisible by heads, got {kx}, {ky}")
         g2 = g.reshape(A.nnz, -1) if g.size == A.nnz * heads else None
         if g2 is None or g2.shape[1] != heads:

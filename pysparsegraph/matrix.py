@@ -1,9 +1,11 @@
 """The CSR sparse matrix / graph object."""
+import numbers
+
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, choice, is_integer_dtype,
-                                     is_real_dtype, readonly_view, resolve_threads)
+from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, as_dtype, choice,
+                                     is_integer_dtype, is_real_dtype, readonly_view, resolve_threads)
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -67,6 +69,8 @@ class CSRMatrix:
     def __init__(self, indptr, indices, values=None, shape=None, *, copy=None, check=True, n_threads=None):
         indptr = as_array(indptr, "indptr", np.int64, copy=copy, allowed_from=is_integer_dtype)
         ind = np.asarray(indices)
+        if ind.size == 0 and ind.dtype.kind == "f":  # np.asarray([]) is float64: an empty list of ids
+            ind = ind.astype(np.int64)
         if not is_integer_dtype(ind.dtype):
             raise errors.DTypeError(f"indices must be an integer array, got dtype {ind.dtype}")
         if indptr.shape[0] < 1:
@@ -76,8 +80,7 @@ class CSRMatrix:
             n_cols = int(ind.max()) + 1 if ind.size else 0
             n_cols = max(n_cols, 0)
         else:
-            if len(shape) != 2:
-                raise errors.ShapeMismatchError(f"shape must be (n_rows, n_cols), got {shape!r}")
+            _check_shape_pair(shape)
             sr, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
             if sr != n_rows:
                 raise errors.InvalidIndptrError(
@@ -193,18 +196,19 @@ class CSRMatrix:
                     raise errors.IndexOutOfRangeError(f"node ids must be >= 0, found {lo}")
                 n = max(int(src.max()), int(dst.max())) + 1
             shape = (n, n)
-        if len(shape) != 2:
-            raise errors.ShapeMismatchError(f"shape must be (n_rows, n_cols), got {shape!r}")
+        _check_shape_pair(shape)
         n_rows, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
         choice(duplicates, "duplicates", {"sum", "first", "keep"})
         choice(self_loops, "self_loops", {"keep", "drop", "add"})
         if index_dtype is None:
             index_size = 4 if n_cols <= _INT32_MAX else 8
         else:
-            dt = np.dtype(index_dtype)
+            dt = as_dtype(index_dtype, "index_dtype")
             if dt not in INDEX_DTYPES:
                 raise errors.DTypeError(f"index_dtype must be int32 or int64, got {dt}")
             index_size = dt.itemsize
+        if isinstance(loop_value, (bool, np.bool_)) or not isinstance(loop_value, numbers.Real):
+            raise errors.InvalidArgumentError(f"loop_value must be a real number, got {loop_value!r}")
         indptr, indices, vals = _core.edges_to_csr(n_rows, n_cols, src, dst, values, index_size, duplicates,
                                                    self_loops, bool(symmetrize), float(loop_value),
                                                    resolve_threads(n_threads))
@@ -318,6 +322,11 @@ class CSRMatrix:
         kind = f"values={self._values.dtype}" if self._values is not None else "unweighted"
         return (f"<CSRMatrix {self._shape[0]}x{self._shape[1]}, nnz={self.nnz}, indices={self._indices.dtype}, "
                 f"{kind}, {self.nbytes} bytes>")
+
+
+def _check_shape_pair(shape):
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise errors.ShapeMismatchError(f"shape must be a pair (n_rows, n_cols), got {shape!r}")
 
 
 def _rebuild(indptr, indices, values, shape):

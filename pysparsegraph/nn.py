@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import resolve_threads
+from pysparsegraph._validate import is_one_of, resolve_threads
 
 __all__ = ["SparseLinear", "SparseSequential"]
 
@@ -91,7 +91,7 @@ class SparseLinear:
             bias = np.array(b, dtype=np.float32, copy=True)
             bias.flags.writeable = False
         self._bias = bias
-        if activation not in _ACT:
+        if not is_one_of(activation, _ACT):
             raise errors.InvalidArgumentError(f"activation must be None, 'relu' or 'gelu', got {activation!r}")
         self.activation = None if _ACT[activation] == 0 else activation
         if clamp_max is not None:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, resolve_threads
 from pysparsegraph.matrix import as_csr
 
 
@@ -30,12 +30,17 @@ def empty_aligned(shape, dtype=np.float32):
     (with rows a whole number of 64-byte lines) can write Y with streaming
     stores; see ``store`` in :func:`pysparsegraph.plan_spmm`.
     """
-    dtype = np.dtype(dtype)
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
-    if any(s < 0 for s in shape):
-        raise errors.InvalidArgumentError(f"shape must not have negative sizes, got {shape}")
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buf = np.empty(nbytes + 64, dtype=np.uint8)
+    dtype = as_dtype(dtype, "dtype")
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    shape = tuple(as_dim(s, "every size in shape") for s in shape)
+    nbytes = dtype.itemsize
+    for s in shape:
+        nbytes *= s
+    try:
+        buf = np.empty(nbytes + 64, dtype=np.uint8)
+    except (ValueError, MemoryError):  # numpy: "array is too big" / the allocation failed
+        raise errors.PSGMemoryError(f"cannot allocate {nbytes} bytes for an array of shape {shape} and dtype "
+                                    f"{dtype}") from None
     return np.ndarray(shape, dtype, buffer=buf, offset=-buf.ctypes.data % 64)
 
 

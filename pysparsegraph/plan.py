@@ -10,7 +10,7 @@ default) and the SIMD path. ``spmm`` builds and caches one automatically;
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, INT64_MAX, as_dtype, is_one_of, resolve_threads
 
 _LAYOUTS = {"auto": 0, "csr": 1, "blocked": 2}
 _PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
@@ -29,7 +29,7 @@ def _name(table, code):
 def _option(value, name, table):
     if value is None:
         return 0
-    if value not in table:
+    if not is_one_of(value, table):
         raise errors.InvalidArgumentError(f"{name} must be one of {sorted(table)}, got {value!r}")
     return table[value]
 
@@ -40,9 +40,11 @@ def _count(value, name, *, allow_negative=False, maximum=None):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise errors.InvalidArgumentError(f"{name} must be None or an integer, got {value!r}")
     value = int(value)
+    if maximum is None:
+        maximum = INT64_MAX
     if value < 0 and not allow_negative or value == 0:
         raise errors.InvalidArgumentError(f"{name} must be a positive integer (or None for automatic), got {value}")
-    if maximum is not None and value > maximum:
+    if value > maximum or value < -maximum:
         raise errors.InvalidArgumentError(f"{name} must be at most {maximum}, got {value}")
     return value
 
@@ -180,7 +182,7 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
     A = as_csr(A)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise errors.InvalidArgumentError(f"k must be a positive integer, got {k!r}")
-    dtype = np.dtype(dtype)
+    dtype = as_dtype(dtype, "dtype")
     if dtype not in FLOAT_DTYPES:
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
     threads = _effective_threads(n_threads)

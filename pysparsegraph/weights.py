@@ -18,6 +18,7 @@ Malformed, truncated or wrong-kind files raise
 :class:`~pysparsegraph.errors.UnsupportedError` naming what to install.
 """
 import json
+import math
 import os
 import struct
 import zipfile
@@ -84,14 +85,15 @@ def load_safetensors(path, *, bf16="float32"):
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
             raise errors.FormatError(f"{path}: tensor {name!r} lacks dtype/shape/data_offsets")
         code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if code != "BF16" and code not in _ST_DTYPES:
+        if not isinstance(code, str) or (code != "BF16" and code not in _ST_DTYPES):
             raise errors.UnsupportedError(f"{path}: tensor {name!r} has dtype {code}, which is not supported")
-        if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
-                or not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)):
+        # type() is int: JSON true/false arrive as bool, a subclass of int
+        if (not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape)
+                or not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)):
             raise errors.FormatError(f"{path}: tensor {name!r} has a malformed shape or data_offsets")
         begin, end = offs
         itemsize = 2 if code == "BF16" else np.dtype(_ST_DTYPES[code]).itemsize
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # exact: an int64 product of [2**32, 2**32] wraps to 0
         if not 0 <= begin <= end or end - begin != count * itemsize:
             raise errors.FormatError(f"{path}: tensor {name!r} has data_offsets {offs} that do not match "
                                      f"shape {shape} × {itemsize} bytes")
@@ -164,12 +166,17 @@ def _load_npz(path):
         raise errors.FormatError(f"{path}: corrupt or truncated .npz ({e})") from None
 
 
-def _tensor_to_numpy(t):
+def _tensor_to_numpy(t, name, path):
     import torch
     t = t.detach().cpu()
     if t.dtype == torch.bfloat16:
         t = t.float()
-    return t.numpy()
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError) as e:  # sparse, quantized, float8 ...: no dense NumPy equivalent
+        raise errors.UnsupportedError(f"{path}: tensor {name!r} ({t.layout}, {t.dtype}) cannot be read as a dense "
+                                      f"NumPy array ({str(e).strip().splitlines()[0] if str(e).strip() else ''})"
+                                      ) from None
 
 
 def _flatten(obj, prefix, out, torch, path):
@@ -177,7 +184,7 @@ def _flatten(obj, prefix, out, torch, path):
         if prefix in out:  # e.g. {"b": {"a": t}} and {"b.a": t}: keeping one would silently drop the other
             raise errors.FormatError(f"{path}: two tensors flatten to the same name {prefix!r} "
                                      "(a nested key collides with a dotted one)")
-        out[prefix] = _tensor_to_numpy(obj)
+        out[prefix] = _tensor_to_numpy(obj, prefix, path)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch, path)

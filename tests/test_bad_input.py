@@ -162,3 +162,70 @@ def test_caller_arrays_unchanged_after_errors():
     with pytest.raises(errors.PSGError):
         psg.CSRMatrix(indptr, indices, shape=(2, 2))
     assert np.array_equal(indptr, before[0]) and np.array_equal(indices, before[1])
+
+
+def test_malformed_arguments_get_the_library_s_errors():
+    """Arguments of the wrong kind get a PSGError naming them, not a raw
+    TypeError / OverflowError from numpy or the C conversion, and no silent
+    truncation (found by fuzzing the public functions)."""
+    from pysparsegraph import gnn
+    from pysparsegraph.nn import SparseLinear
+
+    A = psg.CSRMatrix([0, 1, 2], [1, 0], shape=(2, 2))
+    cases = [
+        (lambda: psg.CSRMatrix([0, 1, 2], [1, 0], shape=5), errors.ShapeMismatchError, "pair"),
+        (lambda: psg.from_edges([0], [1], shape=5), errors.ShapeMismatchError, "pair"),
+        (lambda: psg.CSRMatrix([0, 1, 2], [1, 0], shape=(2, 2**63)), errors.InvalidArgumentError, r"2\*\*63"),
+        (lambda: psg.plan_spmm(A, 8, split_len=2**63), errors.InvalidArgumentError, "split_len"),
+        (lambda: psg.plan_spmm(A, 8, layout=["csr"]), errors.InvalidArgumentError, "layout"),
+        (lambda: SparseLinear(np.eye(2, dtype=np.float32), activation=["relu"]), errors.InvalidArgumentError,
+         "activation"),
+        (lambda: psg.plan_spmm(A, 8, "foo"), errors.DTypeError, "dtype"),
+        (lambda: psg.empty_aligned((3,), "foo"), errors.DTypeError, "dtype"),
+        (lambda: psg.empty_aligned((2**62,)), errors.PSGMemoryError, "cannot allocate"),
+        (lambda: psg.empty_aligned((2.7, 3)), errors.InvalidArgumentError, "integer"),
+        (lambda: psg.from_edges([0], [1], loop_value="x"), errors.InvalidArgumentError, "loop_value"),
+        (lambda: psg.from_edges([0], [1], index_dtype="foo"), errors.DTypeError, "index_dtype"),
+        (lambda: gnn.sddmm_backward(A, np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 1)), heads="2"),
+         errors.InvalidArgumentError, "heads"),
+        (lambda: gnn.sddmm_backward(A, np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), heads=2.0),
+         errors.InvalidArgumentError, "heads"),
+    ]
+    for call, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            call()
+    # an empty list of ids is an empty matrix, not a float array
+    E = psg.CSRMatrix([0], [])
+    assert E.shape == (0, 0) and E.nnz == 0
+
+
+def test_safetensors_headers_with_wrong_types_or_overflowing_shapes(tmp_path):
+    import json
+
+    from pysparsegraph import weights
+
+    def write(name, entry, data=b""):
+        head = json.dumps({"t": entry}).encode()
+        (tmp_path / name).write_bytes(len(head).to_bytes(8, "little") + head + data)
+        return tmp_path / name
+
+    bad = {
+        "wrap.safetensors": {"dtype": "F32", "shape": [2**32, 2**32], "data_offsets": [0, 0]},
+        "huge.safetensors": {"dtype": "F32", "shape": [2**64], "data_offsets": [0, 0]},
+        "bool.safetensors": {"dtype": "F32", "shape": [True, 1], "data_offsets": [0, 4]},
+        "list.safetensors": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]},
+    }
+    for name, entry in bad.items():
+        with pytest.raises((errors.FormatError, errors.UnsupportedError), match=name):
+            weights.load(write(name, entry, b"\0" * 4))
+    ok = weights.load(write("ok.safetensors", {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, b"\0" * 4))
+    np.testing.assert_array_equal(ok["t"], [0.0])
+
+
+def test_torch_tensors_without_a_dense_numpy_form_are_refused(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoint loading is optional")
+    from pysparsegraph import weights
+
+    torch.save({"s": torch.eye(3).to_sparse()}, tmp_path / "s.pt")
+    with pytest.raises(errors.UnsupportedError, match="'s'"):
+        weights.load(tmp_path / "s.pt")

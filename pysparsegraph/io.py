@@ -861,7 +861,10 @@ def read_npz(path, *, check=True):
     data = arrays.get("data")
     if data is not None and data.dtype.kind == "c":
         raise errors.UnsupportedError(f"{path}: complex values are not supported")
-    shape = tuple(int(s) for s in arrays["shape"])
+    try:
+        shape = tuple(int(s) for s in np.atleast_1d(arrays["shape"]))
+    except (TypeError, ValueError):
+        raise errors.FormatError(f"{path}: 'shape' must hold two integers, got {arrays['shape']!r}") from None
     if len(shape) != 2:
         raise errors.FormatError(f"{path}: 'shape' must have 2 entries, got {shape}")
     return CSRMatrix(arrays["indptr"], arrays["indices"], data, shape=shape, check=check)

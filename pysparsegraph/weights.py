@@ -125,6 +125,8 @@ def save_safetensors(path, tensors, metadata=None):
     """
     header, blobs, pos = {}, [], 0
     for name, a in tensors.items():
+        if not isinstance(name, str):  # JSON keys are strings: 1 and "1" would collide
+            raise errors.InvalidArgumentError(f"tensor names must be strings, got {name!r}")
         if name == "__metadata__":  # the format's reserved key: readers skip it, so the tensor would be lost
             raise errors.InvalidArgumentError("'__metadata__' is reserved by the safetensors format and cannot "
                                               "name a tensor (pass metadata= for string metadata)")

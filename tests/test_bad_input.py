@@ -229,3 +229,15 @@ def test_torch_tensors_without_a_dense_numpy_form_are_refused(tmp_path):
     torch.save({"s": torch.eye(3).to_sparse()}, tmp_path / "s.pt")
     with pytest.raises(errors.UnsupportedError, match="'s'"):
         weights.load(tmp_path / "s.pt")
+
+
+def test_safetensors_names_must_be_strings_and_npz_shape_must_be_integers(tmp_path):
+    from pysparsegraph import io, weights
+
+    with pytest.raises(errors.InvalidArgumentError, match="strings"):
+        weights.save_safetensors(tmp_path / "n.safetensors", {1: np.ones(1), "1": np.zeros(1)})
+    arrays = dict(indptr=np.array([0, 1, 1]), indices=np.array([1]))
+    for shape in (np.array("2x2"), np.array(["a", "b"]), np.array(2)):
+        np.savez(tmp_path / "s.npz", shape=shape, **arrays)
+        with pytest.raises(errors.FormatError, match="shape"):
+            io.read_npz(tmp_path / "s.npz")

@@ -17,6 +17,7 @@ names the file and the line.
 import bz2
 import gzip
 import lzma
+import numbers
 import os
 import stat
 import tarfile
@@ -26,7 +27,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import as_dim, choice, resolve_threads
+from pysparsegraph._validate import choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, save  # noqa: F401  (re-exported)
 
@@ -345,9 +346,9 @@ def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress
     the header, begins) or prefetched blocks of the decompressed stream.
     C errors get the file name; the block generator is closed (stopping the
     prefetch thread) before the caller closes the streams."""
-    # (as_dim rejects non-integers and negatives); 0 would read nothing and return an empty graph
-    if as_dim(block_size, "block_size") == 0:
-        raise errors.InvalidArgumentError("block_size must be a positive number of bytes, got 0")
+    # 0 would read nothing and return an empty graph
+    if isinstance(block_size, (bool, np.bool_)) or not isinstance(block_size, numbers.Integral) or block_size < 1:
+        raise errors.InvalidArgumentError(f"block_size must be a positive number of bytes, got {block_size!r}")
     # bytes of text parsed; the total is known only for uncompressed files
     prog = _progress(progress, os.path.getsize(os.fspath(path)) if plain is not None else None,
                      os.path.basename(os.fspath(path)))

@@ -234,13 +234,17 @@ def to_bfloat16(X, *, n_threads=None):
     """float32 array -> its bfloat16 storage as a uint16 array (same shape).
 
     Rounds to nearest, ties to even (NaN stays NaN), in C. The result is what
-    :func:`spmm_bf16` reads as X.
+    :func:`spmm_bf16` reads as X. It starts on a 64-byte boundary, so a row
+    of 64 features (128 bytes) spans two cache lines, not three (numpy's
+    large arrays start 16 bytes into a page).
     """
+    from pysparsegraph.ops import empty_aligned
+
     x = np.asarray(X)
     if x.dtype != np.float32:
         raise errors.DTypeError(f"X must be float32, got {x.dtype}; convert it with X.astype(np.float32)")
     x = np.ascontiguousarray(x)
-    out = np.empty(x.shape, dtype=np.uint16)
+    out = empty_aligned(x.shape, np.uint16)
     _core.f32_to_bf16(x.reshape(-1), out.reshape(-1), resolve_threads(n_threads))
     return out
 

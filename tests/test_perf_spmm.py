@@ -267,7 +267,11 @@ def test_to_bfloat16_rounding(rng):
                                  dtype=np.float32)])
     b = psg.to_bfloat16(x)
     assert b.dtype == np.uint16 and b.shape == x.shape
+    assert b.ctypes.data % 64 == 0 and b.flags.c_contiguous and b.flags.writeable  # rows on whole cache lines
     np.testing.assert_array_equal(b, _bf16_reference(x))
+    b2 = psg.to_bfloat16(x[:10000].reshape(100, 100))
+    assert b2.shape == (100, 100) and b2.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(b2, _bf16_reference(x[:10000]).reshape(100, 100))
     back = from_bfloat16(b)
     finite = np.isfinite(x) & (np.abs(x) < 3e38)
     assert np.all(np.abs(back[finite] - x[finite]) <= np.abs(x[finite]) * 2.0 ** -8 + 1e-38)

@@ -61,7 +61,10 @@ class Plan:
     Attributes (read-only): ``layout`` ("csr" or "blocked"), ``partition``,
     ``schedule``, ``isa`` (``"auto"`` = best the CPU has, decided per call),
     ``k``, ``dtype``, ``n_threads``, ``serial`` (True when the work is too
-    small to be worth a second thread: it then runs on the calling thread),
+    small to be worth waking a second thread: it then runs on the calling
+    thread, except in a hot loop: a call that starts within 1 ms of the end of
+    the previous product, with at least 2^17 multiply-adds, finds the team
+    awake and uses it; the bits are the same either way),
     ``stream`` (True when rows of Y are written with streaming stores, see
     :func:`plan_spmm`), ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and

@@ -1,3 +1,4 @@
+#include <time.h>
 #include "partition.h"
 
 /* First row r in [lo, hi] with indptr[r] + r >= target (cost is monotone in r). */
@@ -36,3 +37,26 @@ int64_t psg__default_chunks(int64_t n_rows, int64_t nnz, int64_t width, int n_th
     if (chunks > n_rows) chunks = n_rows;
     return chunks;
 }
+
+/* Nanoseconds on the wall clock (C11 timespec_get: portable, a vDSO read on
+ * Linux). A clock step can only cost one misjudged call. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* End of the last SpMM; 0 = none yet. Relaxed atomics: a stale read only
+ * changes the team size of one call, never its bits. */
+static int64_t last_spmm_end_ns;
+
+int psg__in_hot_loop(void)
+{
+    const int64_t last = __atomic_load_n(&last_spmm_end_ns, __ATOMIC_RELAXED);
+    if (last == 0) return 0;
+    const int64_t gap = now_ns() - last;
+    return gap >= 0 && gap < PSG_HOT_GAP_NS;
+}
+
+void psg__mark_spmm_end(void) { __atomic_store_n(&last_spmm_end_ns, now_ns(), __ATOMIC_RELAXED); }

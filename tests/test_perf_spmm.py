@@ -2,6 +2,7 @@
 work stealing, blocked layout and bfloat16, against scipy.sparse, and
 bit-identical across thread counts, schedules and SIMD paths."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -354,6 +355,32 @@ def test_small_work_runs_serially_and_large_in_parallel(rng):
     assert not q.serial
     psg.spmm(big, rng.standard_normal((20000, 64)).astype(np.float32), n_threads=2, plan=q)
     assert psg._core.last_team_size() == 2
+
+
+def test_small_work_gets_the_team_only_in_a_hot_loop(rng):
+    # Serial plans use the team when a call starts within 1 ms of the previous
+    # product and has at least 2^17 multiply-adds; the bits never change.
+    A = random_csr(3000, 3000, 12000, rng)  # (12000 + 3000) * 16 = 240k
+    X = rng.standard_normal((3000, 16)).astype(np.float32)
+    p = psg.plan_spmm(A, 16, n_threads=2, cache=False)
+    assert p.serial
+    time.sleep(0.05)  # idle: the first call runs serially
+    y_solo = psg.spmm(A, X, n_threads=2, plan=p)
+    assert psg._core.last_team_size() == 1
+    teams = []
+    for _ in range(50):  # back to back: the team, unless the OS stalls us for 1 ms every time
+        y = psg.spmm(A, X, n_threads=2, plan=p)
+        teams.append(psg._core.last_team_size())
+        assert np.array_equal(y, y_solo)
+    assert 2 in teams
+    assert_close(y_solo, A.to_scipy() @ X, np.float32)
+    psg.spmm(A, X, n_threads=1, plan=p)  # an explicit single thread stays single
+    assert psg._core.last_team_size() == 1
+    tiny = random_csr(100, 100, 500, rng)  # 9600 multiply-adds: below the hot-loop floor
+    Xt = rng.standard_normal((100, 16)).astype(np.float32)
+    for _ in range(20):
+        psg.spmm(tiny, Xt, n_threads=2)
+        assert psg._core.last_team_size() == 1
 
 
 # ---- streaming stores of Y ----------------------------------------------

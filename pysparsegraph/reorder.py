@@ -93,6 +93,8 @@ def permute_rows(X, perm):
     X = np.asarray(X)
     perm = np.asarray(perm)
     inverse_permutation(perm)  # a repeated id would duplicate rows and drop others
+    if X.ndim == 0:
+        raise errors.ShapeMismatchError("X must have at least one dimension (one row per node), got a scalar")
     if X.shape[0] != perm.shape[0]:
         raise errors.ShapeMismatchError(f"X has {X.shape[0]} rows but perm has {perm.shape[0]} entries")
     return np.ascontiguousarray(X[perm])
@@ -103,6 +105,8 @@ def unpermute_rows(Y, perm):
     Y = np.asarray(Y)
     perm = np.asarray(perm)
     inverse_permutation(perm)  # a repeated id would leave rows of out uninitialized
+    if Y.ndim == 0:
+        raise errors.ShapeMismatchError("Y must have at least one dimension (one row per node), got a scalar")
     if Y.shape[0] != perm.shape[0]:
         raise errors.ShapeMismatchError(f"Y has {Y.shape[0]} rows but perm has {perm.shape[0]} entries")
     out = np.empty_like(Y)

@@ -139,6 +139,8 @@ def test_permute_rows_rejects_non_permutations(fn):
         fn(X, np.arange(10.0))
     with pytest.raises(errors.ShapeMismatchError):
         fn(X, np.arange(5))
+    with pytest.raises(errors.ShapeMismatchError, match="scalar"):
+        fn(np.float32(1.0), np.arange(1))
     p = np.random.default_rng(0).permutation(10)
     np.testing.assert_array_equal(reorder.unpermute_rows(reorder.permute_rows(X, p), p), X)
 

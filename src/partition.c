@@ -47,16 +47,16 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* End of the last SpMM; 0 = none yet. Relaxed atomics: a stale read only
+/* End of the last product; 0 = none yet. Relaxed atomics: a stale read only
  * changes the team size of one call, never its bits. */
-static int64_t last_spmm_end_ns;
+static int64_t last_product_end_ns;
 
 int psg__in_hot_loop(void)
 {
-    const int64_t last = __atomic_load_n(&last_spmm_end_ns, __ATOMIC_RELAXED);
+    const int64_t last = __atomic_load_n(&last_product_end_ns, __ATOMIC_RELAXED);
     if (last == 0) return 0;
     const int64_t gap = now_ns() - last;
     return gap >= 0 && gap < PSG_HOT_GAP_NS;
 }
 
-void psg__mark_spmm_end(void) { __atomic_store_n(&last_spmm_end_ns, now_ns(), __ATOMIC_RELAXED); }
+void psg__mark_product_end(void) { __atomic_store_n(&last_product_end_ns, now_ns(), __ATOMIC_RELAXED); }

@@ -25,9 +25,10 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
  * every kernel that makes the same choice. */
 #define PSG_SERIAL_WORK ((int64_t)1 << 21)
 
-/* ... except in a hot loop. When the previous SpMM ended less than
- * PSG_HOT_GAP_NS ago, the caller is making products back to back (a training
- * loop): the team's threads are still spinning from the last call, so the
+/* ... except in a hot loop. When the previous product (an SpMM or a sparse
+ * linear layer) ended less than PSG_HOT_GAP_NS ago, the caller is making
+ * products back to back (a training loop, a chain of layers): the team's
+ * threads are still spinning from the last call, so the
  * wake-up risk above is gone and a team pays from about 2^17 multiply-adds
  * (measured back to back on the Zen 3 VM: 2^17 15.3 -> 11.9 us, 2^18 26.5 ->
  * 19 us; Cora K=16 19.5 -> 15 us, K=64 48 -> 33-41 us). After 1 ms of idle
@@ -36,10 +37,10 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
 #define PSG_HOT_GAP_NS ((int64_t)1000000)
 #define PSG_HOT_MIN_WORK ((int64_t)1 << 17)
 
-/* 1 when the previous SpMM (any thread's) ended less than PSG_HOT_GAP_NS ago. */
+/* 1 when the previous product (any thread's) ended less than PSG_HOT_GAP_NS ago. */
 int psg__in_hot_loop(void);
-/* Stamps the end of an SpMM, for psg__in_hot_loop. */
-void psg__mark_spmm_end(void);
+/* Stamps the end of a product, for psg__in_hot_loop. */
+void psg__mark_product_end(void);
 
 /* How many chunks to cut for a team of n_threads when each stored entry
  * costs `width` units (the feature width K for SpMM): a few per thread so

@@ -231,6 +231,10 @@ typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void
  * stops mattering. (After 20 ms idle any 2-thread call pays 4-7 ms to wake the
  * idle vCPU, whatever its size, so no cut-off can hide that.) */
 #define PSG_SL_SERIAL_WORK ((int64_t)1 << 20)
+/* ... except in a hot loop (the previous product ended under 1 ms ago, see
+ * PSG_HOT_GAP_NS in partition.h): a chain of layers or a loop of calls finds
+ * the worker awake, where 2 threads pay from ~5e4 multiply-adds (above). */
+#define PSG_SL_HOT_MIN_WORK ((int64_t)1 << 16)
 
 /* Per-thread scratch for a packed input tile, 64-byte aligned: reused across
  * calls because a fresh multi-MiB malloc is served by mmap and page-faulted in
@@ -346,7 +350,9 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     }
     if (fb > 0 && (fb >= n_in || indptr[n_out] < PSG_SL_BLOCK_MIN_NNZ * n_out * ((n_in + fb - 1) / fb)))
         fb = 0;
-    const int threads = (indptr[n_out] + n_out) * batch < PSG_SL_SERIAL_WORK ? 1 : psg__resolve_threads(n_threads);
+    const int64_t work = (indptr[n_out] + n_out) * batch;
+    const int solo = work < PSG_SL_SERIAL_WORK && !(work >= PSG_SL_HOT_MIN_WORK && psg__in_hot_loop());
+    const int threads = solo ? 1 : psg__resolve_threads(n_threads);
     /* Row chunks per tile: a few per thread (work stealing evens out rows whose
      * cost nnz misjudges, and a thread delayed by another process), cut by nnz. */
     const int64_t per_tile = threads > 1 ? (n_tiles >= threads ? 4 : 8 * threads) : 1;
@@ -430,6 +436,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile or %lld row "
                          "cursors", (long long)n_in, (long long)ldp, (long long)n_out);
     psg__set_team_size(team);
+    psg__mark_product_end();
     return PSG_OK;
 }
 

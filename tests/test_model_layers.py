@@ -251,6 +251,29 @@ def test_small_layers_stay_on_the_calling_thread():
     assert y2.tobytes() == big.forward_t(xb, n_threads=1).tobytes()
 
 
+def test_small_layers_get_the_team_in_a_hot_loop():
+    # from 2**16 to 2**20 multiply-adds a layer shares the team only when the previous
+    # product ended under 1 ms ago (a chain of layers); the bits never change
+    import time
+
+    layer, wp, b = _layer(256, 256, 0.5, 3)  # (32768 + 256) * 8 = 264k multiply-adds
+    x = np.random.default_rng(0).standard_normal((8, 256)).astype(np.float32)
+    xt = np.ascontiguousarray(x.T)
+    time.sleep(0.05)  # idle: the first call stays on the calling thread
+    y1 = layer.forward_t(xt, n_threads=2)
+    assert psg._core.last_team_size() == 1
+    np.testing.assert_allclose(y1.T, _dense_ref(x, wp, b, None, None), rtol=1e-4, atol=1e-4)
+    teams = []
+    for _ in range(50):  # back to back: the team, unless the OS stalls us for 1 ms every time
+        y = layer.forward_t(xt, n_threads=2)
+        teams.append(psg._core.last_team_size())
+        assert y.tobytes() == y1.tobytes()
+    if psg._core.has_openmp() and psg._core.max_threads() >= 2:
+        assert 2 in teams
+    layer.forward_t(xt, n_threads=1)
+    assert psg._core.last_team_size() == 1
+
+
 def test_kernel_isa_name():
     assert kernel_isa() in ("portable", "avx2", "avx512")
     with pytest.raises(errors.InvalidArgumentError):

@@ -372,7 +372,8 @@ def test_small_work_gets_the_team_only_in_a_hot_loop(rng):
         y = psg.spmm(A, X, n_threads=2, plan=p)
         teams.append(psg._core.last_team_size())
         assert np.array_equal(y, y_solo)
-    assert 2 in teams
+    if psg._core.has_openmp() and psg._core.max_threads() >= 2:
+        assert 2 in teams
     assert_close(y_solo, A.to_scipy() @ X, np.float32)
     psg.spmm(A, X, n_threads=1, plan=p)  # an explicit single thread stays single
     assert psg._core.last_team_size() == 1

@@ -51,8 +51,9 @@ static int64_t now_ns(void)
  * changes the team size of one call, never its bits. */
 static int64_t last_product_end_ns;
 
-int psg__in_hot_loop(void)
+int psg__team_is_warm_for(int64_t work, int64_t min_work)
 {
+    if (work < min_work) return 0;
     const int64_t last = __atomic_load_n(&last_product_end_ns, __ATOMIC_RELAXED);
     if (last == 0) return 0;
     const int64_t gap = now_ns() - last;

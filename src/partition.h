@@ -28,8 +28,8 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
 /* ... except in a hot loop. When the previous product (an SpMM or a sparse
  * linear layer) ended less than PSG_HOT_GAP_NS ago, the caller is making
  * products back to back (a training loop, a chain of layers): the team's
- * threads are still spinning from the last call, so the
- * wake-up risk above is gone and a team pays from about 2^17 multiply-adds
+ * threads are still spinning from the last call, so the wake-up risk above
+ * is gone and a team pays from about 2^17 multiply-adds
  * (measured back to back on the Zen 3 VM: 2^17 15.3 -> 11.9 us, 2^18 26.5 ->
  * 19 us; Cora K=16 19.5 -> 15 us, K=64 48 -> 33-41 us). After 1 ms of idle
  * sleep a team still won (0.109 -> 0.081 ms at Cora K=64); after 5 ms it lost.
@@ -37,9 +37,11 @@ void psg__partition_rows(int64_t n_rows, const int64_t *indptr, int64_t n_chunks
 #define PSG_HOT_GAP_NS ((int64_t)1000000)
 #define PSG_HOT_MIN_WORK ((int64_t)1 << 17)
 
-/* 1 when the previous product (any thread's) ended less than PSG_HOT_GAP_NS ago. */
-int psg__in_hot_loop(void);
-/* Stamps the end of a product, for psg__in_hot_loop. */
+/* 1 when a product of `work` multiply-adds, below its kernel's serial
+ * cut-off, should still take the team: it has at least `min_work` and the
+ * previous product (any thread's) ended less than PSG_HOT_GAP_NS ago. */
+int psg__team_is_warm_for(int64_t work, int64_t min_work);
+/* Stamps the end of a product, for psg__team_is_warm_for. */
 void psg__mark_product_end(void);
 
 /* How many chunks to cut for a team of n_threads when each stored entry

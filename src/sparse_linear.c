@@ -351,7 +351,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     if (fb > 0 && (fb >= n_in || indptr[n_out] < PSG_SL_BLOCK_MIN_NNZ * n_out * ((n_in + fb - 1) / fb)))
         fb = 0;
     const int64_t work = (indptr[n_out] + n_out) * batch;
-    const int solo = work < PSG_SL_SERIAL_WORK && !(work >= PSG_SL_HOT_MIN_WORK && psg__in_hot_loop());
+    const int solo = work < PSG_SL_SERIAL_WORK && !psg__team_is_warm_for(work, PSG_SL_HOT_MIN_WORK);
     const int threads = solo ? 1 : psg__resolve_threads(n_threads);
     /* Row chunks per tile: a few per thread (work stealing evens out rows whose
      * cost nnz misjudges, and a thread delayed by another process), cut by nnz. */

@@ -1,4 +1,6 @@
 """SparseLinear / SparseSequential against NumPy dense math with the same pruned weights."""
+import time
+
 import numpy as np
 import pytest
 
@@ -254,8 +256,6 @@ def test_small_layers_stay_on_the_calling_thread():
 def test_small_layers_get_the_team_in_a_hot_loop():
     # from 2**16 to 2**20 multiply-adds a layer shares the team only when the previous
     # product ended under 1 ms ago (a chain of layers); the bits never change
-    import time
-
     layer, wp, b = _layer(256, 256, 0.5, 3)  # (32768 + 256) * 8 = 264k multiply-adds
     x = np.random.default_rng(0).standard_normal((8, 256)).astype(np.float32)
     xt = np.ascontiguousarray(x.T)

@@ -197,8 +197,8 @@ typedef void (*psg__sl_rows_fn)(int64_t, int64_t, const int64_t *, const void *,
                                 const float *, const float *, int64_t, int64_t, float *, int64_t, int,
                                 float, int);
 typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void *, const float *,
-                                   const float *, const float *, int64_t, float *, int64_t, int, float, int,
-                                   int64_t, int64_t, int64_t *);
+                                   const float *, const float *, int64_t, float *, int64_t, float *, int64_t, int,
+                                   float, int, int64_t, int64_t, int64_t *);
 
 /* Bytes of a packed input tile that the feature-blocked kernel keeps in L1 at
  * once (rows_blocked in templates/sparse_linear_simd.inc): 3/4 of a 32 KiB L1d,
@@ -244,7 +244,8 @@ typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void
 static _Thread_local float *psg__sl_scratch_buf[2] = {NULL, NULL};
 static _Thread_local size_t psg__sl_scratch_cap[2] = {0, 0};
 
-/* Slot 0: the packed input tile; slot 1: the output block of the row-major layout. */
+/* Slot 0: the packed input tile; slot 1: the output block of the row-major layout,
+ * which also holds the partial sums of feature blocks. */
 static float *psg__sl_scratch(int slot, size_t n)
 {
     if (n > psg__sl_scratch_cap[slot]) {
@@ -378,9 +379,11 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
         const int tid = omp_get_thread_num();
         if (tid == 0) team = omp_get_num_threads();
         float *mine = pack ? psg__sl_scratch(0, (size_t)n_in * (size_t)ldp) : NULL;
-        float *ob = y_rm ? psg__sl_scratch(1, (size_t)n_out * (size_t)ldp) : NULL;
+        /* also where feature blocks keep partial sums: Yt's own rows may alias in the cache */
+        const int use_ob = y_rm || fb > 0;
+        float *ob = use_ob ? psg__sl_scratch(1, (size_t)n_out * (size_t)ldp) : NULL;
         int64_t *cur = fb > 0 ? malloc((size_t)n_out * sizeof *cur) : NULL;
-        if ((pack && !mine) || (y_rm && !ob) || (fb > 0 && !cur)) {
+        if ((pack && !mine) || (use_ob && !ob) || (fb > 0 && !cur)) {
 #pragma omp atomic write
             no_mem = 1;
         } else {
@@ -413,8 +416,8 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                 float *yo = y_rm ? ob : yt + r0 * batch + c0; /* row r0's outputs */
                 const int64_t ldy = y_rm ? ldp : batch;
                 if (fb > 0 && w == tw)
-                    bfn(r0, r1, indptr, indices, values, bias, xc, ldx, yo, ldy, act, clamp_max, do_clamp, n_in, fb,
-                        cur);
+                    bfn(r0, r1, indptr, indices, values, bias, xc, ldx, yo, ldy, ob, ldp, act, clamp_max, do_clamp,
+                        n_in, fb, cur);
                 else
                     fn(r0, r1, indptr, indices, values, bias, xc, ldx, w, yo, ldy, act, clamp_max, do_clamp);
                 if (y_rm) /* Y[c0 + b, r] = block (r - r0, b), 16 rows at a time: 4 KiB of the
@@ -433,7 +436,7 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
     psg__ws_free(&ws);
     if (bounds != bounds_local) free(bounds);
     if (no_mem)
-        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile or %lld row "
+        return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the %lld x %lld packed input tile, its output block or %lld row "
                          "cursors", (long long)n_in, (long long)ldp, (long long)n_out);
     psg__set_team_size(team);
     psg__mark_product_end();

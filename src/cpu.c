@@ -1,5 +1,9 @@
-/* CPU feature report for show_config(). */
+/* CPU feature report for show_config(); cache sizes for kernel blocking. */
+#define _GNU_SOURCE /* sysconf(_SC_LEVEL1_DCACHE_SIZE), a glibc extension */
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 #include "internal.h"
 #include "pysparsegraph/threads.h"
 
@@ -25,4 +29,20 @@ int psg_cpu_features(char *buf, int size)
     }
 #endif
     return (int)strlen(buf);
+}
+
+int64_t psg__l1d_bytes(int64_t fallback)
+{
+    static int64_t cached = -1; /* every thread computes the same value: a benign race */
+    int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+        const long r = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+        /* a VM or an unknown CPU may report 0 or nonsense: trust 16 KiB - 1 MiB only */
+        if (r >= 16 * 1024 && r <= 1024 * 1024) v = r;
+#endif
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v > 0 ? v : fallback;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "pysparsegraph/pysparsegraph.h"
 #include "pysparsegraph/sparse_linear.h"
+#include "internal.h" /* psg__l1d_bytes */
 
 #include "check.h"
 
@@ -76,6 +77,14 @@ static int keep_one_in(int r, int c, int n_in, int inv)
 
 int main(void)
 {
+    /* The L1d size that sizes feature blocks: the C library's figure, read once, or
+     * the caller's fallback where it has none, never a nonsense size. */
+    {
+        const int64_t l1 = psg__l1d_bytes(12345);
+        CHECK(l1 == 12345 || (l1 >= 16384 && l1 <= 1048576), "psg__l1d_bytes gave %lld", (long long)l1);
+        CHECK(psg__l1d_bytes(999) == (l1 == 12345 ? 999 : l1), "psg__l1d_bytes not stable: %lld then %lld",
+              (long long)l1, (long long)psg__l1d_bytes(999));
+    }
     enum { OUT = 70, IN = 50 };
     const int batches[] = {1, 5, 16, 37, 128, 200};
     int64_t indptr[OUT + 1];

@@ -2,6 +2,7 @@
 work stealing, blocked layout and bfloat16, against scipy.sparse, and
 bit-identical across thread counts, schedules and SIMD paths."""
 import os
+import sys
 import time
 
 import numpy as np
@@ -15,7 +16,8 @@ sp = pytest.importorskip("scipy.sparse")
 
 _FEATURES = set(psg._core.cpu_features())
 ISAS = ["generic"] + (["avx2"] if {"avx2", "fma"} <= _FEATURES else []) + (["avx512"] if "avx512f" in _FEATURES else [])
-KS = [1, 3, 8, 16, 17, 32, 64, 100, 128, 256]
+# 1-15: every width class of the narrow kernel (scalar, 16/32/64-byte vectors) in both dtypes
+KS = [1, 2, 3, 5, 7, 8, 13, 16, 17, 32, 64, 100, 128, 256]
 
 
 def random_csr(n_rows, n_cols, nnz, rng, *, hub=None, hub_frac=0.0, unsorted=True, weighted=True,
@@ -143,7 +145,7 @@ def test_unsplit_rows_keep_storage_order_sum():
     assert np.all(y == expect)
 
 
-@pytest.mark.parametrize("k", [1, 16, 64, 100])
+@pytest.mark.parametrize("k", [1, 7, 16, 64, 100])
 @pytest.mark.parametrize("weighted", [True, False])
 def test_blocked_layout_matches_csr_bitwise_for_sorted_rows(k, weighted, rng):
     A = random_csr(700, 5000, 30000, rng, unsorted=False, weighted=weighted, empty_every=5)
@@ -188,6 +190,49 @@ def test_degenerate_shapes(shape, rng):
         X = rng.standard_normal((m, k)).astype(np.float32)
         y = psg.spmm(A, X, n_threads=2)
         assert y.shape == (n, k) and not np.any(y)
+
+
+def _guarded(n_bytes, dtype):
+    """A writable array whose last byte is the last of a page followed by an
+    unmapped page (mprotect PROT_NONE): any read or write past it faults."""
+    import ctypes
+    import mmap
+    page = mmap.PAGESIZE
+    n_pages = -(-n_bytes // page) + 1
+    buf = mmap.mmap(-1, n_pages * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    assert libc.mprotect(base + (n_pages - 1) * page, page, 0) == 0
+    start = (n_pages - 1) * page - n_bytes
+    return np.ndarray((n_bytes // np.dtype(dtype).itemsize,), dtype, buffer=buf, offset=start), buf
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect guard page: Linux only")
+@pytest.mark.parametrize("k", [1, 3, 7, 13, 17])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_k_never_touches_memory_past_x_or_y(k, dtype, rng):
+    # The narrow kernel loads K < one vector with masked loads: X's last row
+    # ends right before an unmapped page, and so does Y (the output).
+    A = random_csr(60, 50, 600, rng, hub=0, hub_frac=0.2)
+    indices = A.indices.copy()
+    indices[-5:] = 49  # the last row of X is gathered
+    A = psg.CSRMatrix(A.indptr, indices, A.values, shape=A.shape)
+    itemsize = np.dtype(dtype).itemsize
+    X, keep_x = _guarded(50 * k * itemsize, dtype)
+    X[:] = rng.standard_normal(50 * k)
+    X = X.reshape(50, k)
+    ref = reference(A, X)
+    for isa in ISAS:
+        for plan_kw in (dict(layout="csr", split_len=100), dict(layout="blocked", seg_width=16)):
+            plan = psg.plan_spmm(A, k, dtype, isa=isa, n_chunks=3, cache=False, **plan_kw)
+            Y, keep_y = _guarded(60 * k * itemsize, dtype)
+            Y = Y.reshape(60, k)
+            for t in (1, 2):
+                Y[:] = np.nan
+                psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
+                assert_close(Y, ref, dtype)
+            del Y, keep_y
 
 
 def test_k1_vector_and_self_loops_duplicates(rng):

@@ -88,10 +88,31 @@ cdef inline void *_ptr(object arr):
     return cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
-def offset_to_line(cnp.ndarray arr):
-    """Bytes from the start of ``arr``'s data to the next 64-byte boundary
-    (0 when it is on one): ``arr.ctypes.data`` costs a microsecond or more."""
-    return <Py_ssize_t>((-<size_t>cnp.PyArray_DATA(arr)) & 63)
+def empty_on_line(tuple shape, cnp.dtype dtype):
+    """An uninitialized C-contiguous array of a built-in ``dtype`` whose data
+    starts on a 64-byte boundary: an oversized byte buffer (kept alive as the
+    array's base) viewed from its first line boundary. The sizes are checked
+    non-negative by the caller. numpy's ``ndarray(..., buffer=, offset=)``
+    costs 0.4 us more, a twentieth of a small product's call."""
+    cdef int nd = len(shape)
+    cdef cnp.npy_intp dims[32]
+    cdef cnp.npy_intp nbytes = dtype.itemsize
+    cdef cnp.npy_intp s
+    if nd > 32:
+        raise errors.ShapeMismatchError(f"an array has at most 32 dimensions, got {nd}")
+    for i in range(nd):
+        s = shape[i]
+        dims[i] = s
+        if s != 0 and nbytes > (<cnp.npy_intp>0x7FFFFFFFFFFFFFFF - 64) // s:
+            raise MemoryError("the array is too big")
+        nbytes *= s
+    cdef cnp.npy_intp n = nbytes + 64
+    cdef cnp.ndarray buf = cnp.PyArray_EMPTY(1, &n, cnp.NPY_UINT8, 0)
+    cdef char *data = <char *>cnp.PyArray_DATA(buf)
+    data += (-<size_t>data) & 63
+    cdef cnp.ndarray arr = cnp.PyArray_SimpleNewFromData(nd, dims, dtype.type_num, data)
+    cnp.set_array_base(arr, buf)
+    return arr
 
 
 def overlaps(cnp.ndarray out, inputs):

@@ -2,6 +2,7 @@
 import numpy as np
 
 from pysparsegraph import _core, errors
+from pysparsegraph import plan as _plan
 from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, resolve_threads
 from pysparsegraph.matrix import as_csr
 
@@ -39,15 +40,12 @@ def empty_aligned(shape, dtype=np.float32):
 def _aligned(shape, dtype):
     """:func:`empty_aligned` for a tuple of sizes and a numpy dtype already
     checked: a product's output, where checking again cost 6 of its 8 us."""
-    nbytes = dtype.itemsize
-    for s in shape:
-        nbytes *= s
     try:
-        buf = np.empty(nbytes + 64, dtype=np.uint8)
-    except (ValueError, MemoryError):  # numpy: "array is too big" / the allocation failed
+        return _core.empty_on_line(shape, dtype)
+    except (ValueError, MemoryError):  # the size overflows / the allocation failed
+        nbytes = dtype.itemsize * int(np.prod(shape, dtype=object))
         raise errors.PSGMemoryError(f"cannot allocate {nbytes} bytes for an array of shape {shape} and dtype "
                                     f"{dtype}") from None
-    return np.ndarray(shape, dtype, buffer=buf, offset=_core.offset_to_line(buf))
 
 
 def _output(out, shape, dtype, vector, inputs, name="out", dtype_why="the dtype of X"):
@@ -122,7 +120,6 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     values = A.values_as(x.dtype)
     y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A.indptr, A.indices, values))
     if A.n_rows and x.shape[1]:
-        from pysparsegraph import plan as _plan
         _plan._run(A, values, x, y, n_threads, plan)
     else:
         _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))

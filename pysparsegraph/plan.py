@@ -209,7 +209,8 @@ def _auto_plan(A, k, acc, n_threads):
     """The automatic plan for (k, accumulation dtype, team size), cached on A:
     the one every product on A at that width shares (plain sum and GNN ops)."""
     threads = resolve_threads(n_threads)
-    key = ("spmm_auto", k, np.dtype(acc).char, threads if threads > 0 else _core.max_threads())
+    key = ("spmm_auto", k, acc.char if isinstance(acc, np.dtype) else np.dtype(acc).char,
+           threads if threads > 0 else _core.max_threads())
     plan = A._cache.get(key)
     if plan is None:
         plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
@@ -230,7 +231,8 @@ def _run(A, values, x, y, n_threads, plan):
     """y[:] = A @ x through a plan (the cached automatic one when plan is None).
     ``x`` float32/float64 (or uint16 bfloat16 with float32 ``y``), validated."""
     plan = _checked_plan(A, x.shape[1], y.dtype, n_threads, plan)
-    _core.spmm_plan_exec(plan._handle, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
+    _core.spmm_plan_exec(plan._handle, A._indptr, A._indices, values, x, y,  # A checked by as_csr
+                         resolve_threads(n_threads))
 
 
 def to_bfloat16(X, *, n_threads=None):

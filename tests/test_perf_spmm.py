@@ -1,6 +1,7 @@
 """Performance-core SpMM: every SIMD path, K specialization, hub splitting,
 work stealing, blocked layout and bfloat16, against scipy.sparse, and
 bit-identical across thread counts, schedules and SIMD paths."""
+import gc
 import os
 import sys
 import time
@@ -471,6 +472,15 @@ def test_empty_aligned():
         assert a.shape == (shape if isinstance(shape, tuple) else (shape,)) and a.dtype == dtype
     with pytest.raises(errors.InvalidArgumentError):
         psg.empty_aligned((3, -1))
+    # the array is a view of a larger byte buffer: a slice of it must keep that buffer alive
+    a = psg.empty_aligned((1000, 3), np.float64)
+    a[:] = np.arange(3000.0).reshape(1000, 3)
+    tail = a[10:]
+    del a
+    gc.collect()
+    junk = [np.full(3000, -1.0) for _ in range(50)]  # would reuse the buffer's memory if it were freed
+    np.testing.assert_array_equal(tail, np.arange(30.0, 3000.0).reshape(990, 3))
+    del junk
 
 
 @pytest.mark.parametrize("reduce,norm,loops,edge", [("sum", "sym", True, False), ("mean", None, False, True),

@@ -413,6 +413,53 @@ def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt, K, isa):
             assert Ya.tobytes() == Y.tobytes() and np.array_equal(arga, arg)
 
 
+def sequential_f32_sums(A, X, reduce, norm, loops):
+    """The fused sum/mean in float32, entry by entry in storage order, as the
+    kernels document it: weight (1 * value) * col_scale[c], message x * weight,
+    the self loop col_scale[r] * x[r] added last, then the row scaled by
+    row_scale[r] (over the entry count for mean). Vectorized over rows, one
+    stored position at a time, so every row keeps its own order of adds."""
+    f32 = np.float32
+    ls, cs = psg.gnn._scales(A, norm, loops, f32)  # the scales are checked against ref_scales elsewhere
+    indptr, cols = np.asarray(A.indptr), np.asarray(A.indices, np.int64)
+    w = np.ones(A.nnz, f32) if A.values is None else A.values_as(f32).copy()
+    if cs is not None:
+        w = w * cs[cols]
+    deg = np.diff(indptr)
+    acc = np.zeros((A.n_rows, X.shape[1]), f32)
+    for p in range(int(deg.max(initial=0))):
+        rows = np.flatnonzero(deg > p)
+        j = indptr[rows] + p
+        acc[rows] += X[cols[j]] * w[j][:, None]
+    if loops:
+        acc += X[:A.n_rows] * (cs[:A.n_rows, None] if cs is not None else f32(1))
+    scale = np.ones(A.n_rows, f32) if ls is None else ls.copy()
+    if reduce == "mean":
+        scale /= np.maximum(deg + loops, 1).astype(f32)
+    return acc * scale[:, None]
+
+
+@pytest.mark.parametrize("norm", ["sym", "col", "row"])
+@pytest.mark.parametrize("loops", [False, True])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("isa", ISAS)
+def test_fused_sums_are_the_documented_float32_arithmetic(norm, loops, reduce, isa):
+    """Sum/mean rows with a row or column scale run the plain product's row
+    loop (weights from the column scale there, not from the fused tiles):
+    the very bits of the sequential float32 computation, at widths that take
+    full tiles, a masked vector and a scalar tail."""
+    rng = np.random.default_rng(17)
+    for weighted in (False, True):
+        A = graphs(np.int32, weighted)["random"]
+        for K in (1, 7, 16, 37):
+            X = rng.standard_normal((A.n_cols, K)).astype(np.float32)
+            want = sequential_f32_sums(A, X, reduce, norm, loops)
+            with psg.plan.force_isa(isa):
+                Y = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, norm=norm, add_self_loops=loops,
+                                                        n_threads=t))
+            assert Y.tobytes() == want.tobytes(), f"weighted={weighted} K={K}"
+
+
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
 @pytest.mark.parametrize("norm", [None, "sym", "row", "col"])
 def test_planned_sums_across_hub_pieces(reduce, norm):

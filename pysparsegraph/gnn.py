@@ -44,6 +44,7 @@ from pysparsegraph import _core, errors
 from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
 from pysparsegraph.ops import _dense_operand, _output, empty_aligned, spmm
+from pysparsegraph.plan import _checked_plan
 
 REDUCERS = {"sum": 0, "mean": 1, "max": 2, "min": 3}
 NORMS = (None, "sym", "row", "col")
@@ -182,8 +183,6 @@ def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_th
     stealing and SIMD kernels of the plain product)."""
     handle = None
     if S.n_rows and x.shape[1]:
-        from pysparsegraph.plan import _checked_plan
-
         layout = getattr(plan, "layout", "csr")
         if layout != "csr":
             raise errors.InvalidArgumentError(f"reduce/norm/self-loop/edge-value products need a CSR-layout plan, "

@@ -236,6 +236,38 @@ def test_narrow_k_never_touches_memory_past_x_or_y(k, dtype, rng):
             del Y, keep_y
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_spmv_signed_zeros_inf_nan_same_bits_as_one_entry_a_step(dtype, weighted, rng):
+    # SpMV steps over two entries at a time and pads a row's odd end with -0,
+    # exact since x + -0 == x for every x: signed zeros, inf, NaN (and a
+    # padding slot that added its clamped entry again would show here).
+    n = 400
+    deg = rng.integers(0, 7, n)
+    deg[:8] = [0, 1, 2, 3, 1, 2, 5, 6]
+    indptr = np.concatenate([[0], np.cumsum(deg)])
+    indices = rng.integers(0, n, indptr[-1]).astype(np.int32)
+    values = rng.choice(np.array([-0.0, 1.0, -1.5, 2.0], dtype), indptr[-1]) if weighted else None
+    A = psg.CSRMatrix(indptr, indices, values, shape=(n, n))
+    x = rng.choice(np.array([-0.0, 0.0, 1.25, -3.5, np.inf, -np.inf, np.nan], dtype), n, p=[.4, .1, .15, .15, .08, .08, .04])
+    x[indices[:indptr[8]]] = -0.0  # the first rows sum -0s only
+    want = np.empty(n, dtype)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        for r in range(n):  # one entry a step, in storage order, in the array's precision
+            acc = dtype(0)
+            for j in range(indptr[r], indptr[r + 1]):
+                acc = dtype(acc + (values[j] * x[indices[j]] if weighted else x[indices[j]]))
+            want[r] = acc
+    for isa in ISAS:
+        for plan_kw in (dict(layout="csr"), dict(layout="blocked", seg_width=64)):
+            plan = psg.plan_spmm(A, 1, dtype, isa=isa, cache=False, **plan_kw)
+            for t in (1, 2):
+                y = psg.spmm(A, x, n_threads=t, plan=plan)
+                np.testing.assert_array_equal(np.isnan(y), np.isnan(want), err_msg=f"{isa} {plan_kw}")
+                ok = ~np.isnan(want)
+                assert y[ok].tobytes() == want[ok].tobytes(), f"{isa} {plan_kw} threads={t}"
+
+
 def test_k1_vector_and_self_loops_duplicates(rng):
     indptr = np.array([0, 3, 3, 6])
     indices = np.array([0, 0, 2, 1, 1, 1], dtype=np.int32)  # duplicates, self loops

@@ -183,6 +183,7 @@ def test_malformed_arguments_get_the_library_s_errors():
         (lambda: psg.plan_spmm(A, 8, "foo"), errors.DTypeError, "dtype"),
         (lambda: psg.empty_aligned((3,), "foo"), errors.DTypeError, "dtype"),
         (lambda: psg.empty_aligned((2**62,)), errors.PSGMemoryError, "cannot allocate"),
+        (lambda: psg.empty_aligned((1,) * 65), errors.ShapeMismatchError, "64 dimensions"),
         (lambda: psg.empty_aligned((2.7, 3)), errors.InvalidArgumentError, "integer"),
         (lambda: psg.from_edges([0], [1], loop_value="x"), errors.InvalidArgumentError, "loop_value"),
         (lambda: psg.from_edges([0], [1], index_dtype="foo"), errors.DTypeError, "index_dtype"),

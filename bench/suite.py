@@ -5,10 +5,13 @@ c=0.19) and Erdős–Rényi graphs generated in C, K in {16, 64, 256}, float32
 (float64 for one K), 1 and 2 threads. Every installed peer (scipy.sparse,
 python-graphblas, sparse_dot_mkl plain and inspector-executor, torch.sparse
 CSR) is timed side by side with pysparsegraph, interleaved, in the same run,
-next to this machine's ceilings measured in that run (triad bandwidth and a
-random row-gather probe over the same X). Per case: median, spread
+next to this machine's ceilings measured in that run (triad bandwidth, a
+random row-gather probe over the same X, and the gather floor: the same probe
+over the graph's own column ids, which loads the rows an SpMM in storage
+order must load and does nothing else). Per case: median, spread
 (IQR/median), GFLOP/s, effective GB/s, speedup over each peer and over the
-fastest one, fraction of the gather ceiling. Then: bfloat16 vs float32, an
+fastest one, fraction of the gather ceiling, and the gather floor with the
+largest speedup over the fastest peer it leaves to a storage-order kernel. Then: bfloat16 vs float32, an
 ablation (partition × schedule × layout) and a PNG of the speedups.
 
 Subsets: --graphs, --k, --threads, --dtypes, --peers, --skip-ablation, --quick.
@@ -141,7 +144,7 @@ def main(argv=None):
 
     records = []
     header = ["graph", "K", "dtype", "T", "tool", "median ms", "IQR/med", "GFLOP/s", "eff GB/s", "psg speedup",
-              "gather frac"]
+              "gather frac", "floor / time"]
     rows = []
     graphs = {}
     for gname in [g for g in args.graphs.split(",") if g]:
@@ -157,6 +160,7 @@ def main(argv=None):
         S32 = A.to_scipy(dtype=np.float32)
         rng = np.random.default_rng(0)
         gidx = rng.integers(0, max(A.n_cols, 1), size=min(A.nnz, 1 << 22)).astype(np.int32)
+        own_idx = np.ascontiguousarray(A.indices, dtype=np.int32) if A.nnz and A.n_cols < 2 ** 31 else None
         for k in ks:
             for dtype in [np.dtype(d) for d in args.dtypes.split(",")] + (
                     [np.dtype(np.float64)] if args.f64_k == k and "float64" not in args.dtypes else []):
@@ -165,7 +169,9 @@ def main(argv=None):
                 ref = S @ X
                 Y = psg.empty_aligned((A.n_rows, k), dtype)
                 for t in threads:
-                    gather = _core.probe_gather(X if dtype == np.float32 else X.astype(np.float32), gidx, 3, t)
+                    X32 = X if dtype == np.float32 else X.astype(np.float32)
+                    gather = _core.probe_gather(X32, gidx, 3, t)[0]
+                    floor_s = gather_floor(X32, own_idx, t) if dtype == np.float32 else None
                     tb = time.perf_counter()
                     plan = psg.plan_spmm(A, k, dtype, n_threads=t, cache=False)
                     plan_s = time.perf_counter() - tb
@@ -189,7 +195,7 @@ def main(argv=None):
                     best_peer = min(peer_times, key=peer_times.get) if peer_times else None
                     rec = dict(graph=gname, k=k, dtype=dtype.name, threads=t, nnz=A.nnz, n_rows=A.n_rows,
                                times={n: m for n, (m, _) in res.items()}, spread={n: s for n, (_, s) in res.items()},
-                               gather_gbps=gather, plan_build_s=plan_s, plan=repr(plan), max_rel_err=err,
+                               gather_gbps=gather, gather_floor_s=floor_s, plan_build_s=plan_s, plan=repr(plan), max_rel_err=err,
                                best_peer=best_peer,
                                speedup_best=(peer_times[best_peer] / ours) if best_peer else None)
                     records.append(rec)
@@ -200,16 +206,21 @@ def main(argv=None):
                         frac = (A.nnz * k * dtype.itemsize / m / 1e9) / gather if gather > 0 else float("nan")
                         rows.append([gname, k, dtype.name, t, n, f"{m * 1e3:.3f}", f"{s:.2f}", f"{flops / m / 1e9:.2f}",
                                      f"{gbps:.1f}", f"{m / ours:.2f}x" if n != "pysparsegraph" else "-",
-                                     f"{frac:.2f}" if n == "pysparsegraph" else ""])
+                                     f"{frac:.2f}" if n == "pysparsegraph" else "",
+                                     f"{floor_s / m:.2f}" if floor_s else ""])
                     emit(f"  K={k} {dtype.name} {t}T: psg {ours * 1e3:.2f} ms, best peer {best_peer} "
                          f"{peer_times.get(best_peer, float('nan')) * 1e3:.2f} ms -> "
                          f"{rec['speedup_best'] or float('nan'):.2f}x; plan build {plan_s * 1e3:.1f} ms; "
-                         f"gather ceiling {gather:.1f} GB/s; rel err {err:.1e}")
+                         f"gather ceiling {gather:.1f} GB/s; "
+                         + (f"gather floor {floor_s * 1e3:.2f} ms ({floor_s / ours:.2f} of psg's time, best peer "
+                            f"{peer_times[best_peer] / floor_s:.2f}x above it); " if floor_s and best_peer else "")
+                         + f"rel err {err:.1e}")
     emit("")
     emit("timing: each tool in its own warm state (pause, warm-up, back-to-back repeats, at least "
          f"{args.min_round_ms:g} ms of calls per round), tools taking turns over 2 rounds; median over all repeats")
     emit("## Per case (psg speedup = peer time / pysparsegraph time; gather frac = X bytes gathered per second "
-         "/ random-gather probe)")
+         "/ random-gather probe; floor / time = the gather floor (the graph's own rows loaded in storage order, "
+         "nothing else, float32) / the tool's time)")
     emit(markdown_table(header, rows))
     emit("")
     emit(summary(records, threads))
@@ -238,6 +249,19 @@ def _geomean(xs):
     return float(np.exp(np.mean(np.log(xs)))) if xs else float("nan")
 
 
+def gather_floor(X32, idx, threads):
+    """Seconds to load the rows of X32 named by idx (a CSR's column ids) and do
+    nothing else: no row loop, no output, four independent chains, the best of
+    several passes with and without prefetch. No SpMM that reads each entry's
+    row in storage order is faster, so peer time / floor bounds the speedup a
+    storage-order kernel can have over that peer. None without entries."""
+    from pysparsegraph import _core
+    if idx is None or not idx.size:
+        return None
+    reps = int(min(200, max(3, 3e7 // (idx.size * X32.shape[1]))))
+    return idx.size * X32.shape[1] * 4 / _core.probe_gather(X32, idx, reps, threads)[0] / 1e9
+
+
 def summary(records, threads):
     out = ["## Summary against the targets of issue 3"]
     for t in threads:
@@ -249,6 +273,13 @@ def summary(records, threads):
         out.append(f"- {t} thread(s), float32: geometric-mean speedup over the fastest peer of each case "
                    f"{_geomean([r['speedup_best'] for r in f32]):.2f}x over {len(f32)} cases; "
                    f"min {min(r['speedup_best'] for r in f32):.2f}x; cases lost: {', '.join(losses) or 'none'}")
+        fl = [r for r in f32 if r.get("gather_floor_s")]
+        if fl:
+            room = [r["times"][r["best_peer"]] / r["gather_floor_s"] for r in fl]
+            out.append(f"  - the gather floor: {_geomean([r['gather_floor_s'] / r['times']['pysparsegraph'] for r in fl]):.2f} "
+                       f"of pysparsegraph's time (geometric mean); the fastest peer {_geomean(room):.2f}x above it, so no kernel that "
+                       f"gathers in storage order can be more than {_geomean(room):.2f}x faster than the fastest peer "
+                       f"on these {len(fl)} cases (geometric mean; {sum(q >= 2.0 for q in room)} of them leave 2x)")
     if 1 in threads and 2 in threads:
         sc = []
         for r in records:

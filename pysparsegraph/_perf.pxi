@@ -1,5 +1,5 @@
 # SpMM plans, ISA dispatch control and bfloat16 conversion (included by _core.pyx).
-from libc.stdint cimport uint16_t
+from libc.stdint cimport uint16_t, uint32_t
 
 cdef extern from "pysparsegraph/spmm.h" nogil:
     ctypedef struct psg_spmm_options:
@@ -164,7 +164,7 @@ def spmm_active_isa():
 cdef extern from "pysparsegraph/probe.h" nogil:
     psg_status psg_probe_triad(int64_t n, int reps, int n_threads, double *gbps)
     psg_status psg_probe_gather(int64_t n_rows, int64_t k, const float *x, int64_t m, const int32_t *idx,
-                                int reps, int n_threads, double *gbps)
+                                int reps, int n_threads, double *gbps, uint32_t *or_bits)
 
 
 def probe_triad(int64_t n, int reps, int n_threads):
@@ -178,13 +178,21 @@ def probe_triad(int64_t n, int reps, int n_threads):
 
 
 def probe_gather(cnp.ndarray x, cnp.ndarray idx, int reps, int n_threads):
-    """Best random row-gather bandwidth in GB/s for float32 x (n_rows, k) and int32 idx."""
+    """(best row-gather bandwidth in GB/s, OR of every word loaded): the rows of
+    float32 x (n_rows, k) named by int32 idx, loaded and nothing else (random ids
+    give the machine's ceiling, a graph's column ids the floor of an SpMM over
+    it in storage order)."""
+    if x.ndim != 2 or x.dtype != np.float32 or not x.flags.c_contiguous:
+        raise TypeError(f"x must be a C-contiguous 2-D float32 array, got {x.dtype} with shape {(<object>x).shape}")
+    if idx.ndim != 1 or idx.dtype != np.int32 or not idx.flags.c_contiguous:
+        raise TypeError(f"idx must be a contiguous 1-D int32 array, got {idx.dtype} with shape {(<object>idx).shape}")
     cdef double g = 0
+    cdef uint32_t bits = 0
     cdef psg_status st
     cdef int64_t n = x.shape[0], k = x.shape[1], m = idx.shape[0]
     cdef const float *xp = <const float *>_ptr(x)
     cdef const int32_t *ip = <const int32_t *>_ptr(idx)
     with nogil:
-        st = psg_probe_gather(n, k, xp, m, ip, reps, n_threads, &g)
+        st = psg_probe_gather(n, k, xp, m, ip, reps, n_threads, &g, &bits)
     _check(st)
-    return g
+    return g, bits

@@ -34,6 +34,7 @@ psg_status psg_check_indptr(int64_t n_rows, const int64_t *indptr, int64_t nnz)
         psg__clear_error();                                                                          \
         int64_t first_bad = nnz;                                                                     \
         const int threads = psg__resolve_threads(n_threads);                                         \
+        (void)threads; /* unused without OpenMP */                                                   \
         _Pragma("omp parallel for num_threads(threads) reduction(min : first_bad) schedule(static) if (nnz > 65536)") \
         for (int64_t j = 0; j < nnz; j++) {                                                          \
             if ((int64_t)indices[j] < 0 || (int64_t)indices[j] >= n_cols) {                          \
@@ -53,6 +54,7 @@ PSG_CHECK_INDICES(psg_check_indices_i64, int64_t)
     {                                                                                                \
         psg__clear_error();                                                                          \
         const int threads = psg__resolve_threads(n_threads);                                         \
+        (void)threads; /* unused without OpenMP */                                                   \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1024) if (n_rows > 4096)") \
         for (int64_t r = 0; r < n_rows; r++)                                                         \
             for (int64_t j = indptr[r]; j < indptr[r + 1]; j++) rows[j] = (I)r;                      \

@@ -171,6 +171,7 @@ psg_status psg_gspmm_check_argidx(int64_t n_rows, int64_t n_cols, const int64_t 
     /* the first bad element in row-major order, whatever the team size */
     int64_t first = INT64_MAX;
     const int threads = psg__resolve_threads(n_threads);
+    (void)threads; /* unused without OpenMP */
 #pragma omp parallel for schedule(static) reduction(min : first) num_threads(threads) if (n_rows * k > (1 << 16))
     for (int64_t r = 0; r < n_rows; r++) {
         const int64_t lo = indptr[r], hi = indptr[r + 1];

@@ -11,8 +11,8 @@ over the graph's own column ids, which loads the rows an SpMM in storage
 order must load and does nothing else). Per case: median, spread
 (IQR/median), GFLOP/s, effective GB/s, speedup over each peer and over the
 fastest one, fraction of the gather ceiling, and the gather floor with the
-largest speedup over the fastest peer it leaves to a storage-order kernel. Then: bfloat16 vs float32, an
-ablation (partition × schedule × layout) and a PNG of the speedups.
+largest speedup over the fastest peer it leaves to a storage-order kernel.
+Then: bfloat16 vs float32, an ablation (partition × schedule × layout) and a PNG of the speedups.
 
 Subsets: --graphs, --k, --threads, --dtypes, --peers, --skip-ablation, --quick.
 """
@@ -195,8 +195,8 @@ def main(argv=None):
                     best_peer = min(peer_times, key=peer_times.get) if peer_times else None
                     rec = dict(graph=gname, k=k, dtype=dtype.name, threads=t, nnz=A.nnz, n_rows=A.n_rows,
                                times={n: m for n, (m, _) in res.items()}, spread={n: s for n, (_, s) in res.items()},
-                               gather_gbps=gather, gather_floor_s=floor_s, plan_build_s=plan_s, plan=repr(plan), max_rel_err=err,
-                               best_peer=best_peer,
+                               gather_gbps=gather, gather_floor_s=floor_s, plan_build_s=plan_s, plan=repr(plan),
+                               max_rel_err=err, best_peer=best_peer,
                                speedup_best=(peer_times[best_peer] / ours) if best_peer else None)
                     records.append(rec)
                     with open(base + ".json", "w") as f:
@@ -276,10 +276,11 @@ def summary(records, threads):
         fl = [r for r in f32 if r.get("gather_floor_s")]
         if fl:
             room = [r["times"][r["best_peer"]] / r["gather_floor_s"] for r in fl]
-            out.append(f"  - the gather floor: {_geomean([r['gather_floor_s'] / r['times']['pysparsegraph'] for r in fl]):.2f} "
-                       f"of pysparsegraph's time (geometric mean); the fastest peer {_geomean(room):.2f}x above it, so no kernel that "
-                       f"gathers in storage order can be more than {_geomean(room):.2f}x faster than the fastest peer "
-                       f"on these {len(fl)} cases (geometric mean; {sum(q >= 2.0 for q in room)} of them leave 2x)")
+            ours = _geomean([r["gather_floor_s"] / r["times"]["pysparsegraph"] for r in fl])
+            out.append(f"  - the gather floor: {ours:.2f} of pysparsegraph's time (geometric mean); the fastest peer "
+                       f"{_geomean(room):.2f}x above it, so no kernel that gathers in storage order can be more "
+                       f"than {_geomean(room):.2f}x faster than the fastest peer on these {len(fl)} cases "
+                       f"(geometric mean; {sum(q >= 2.0 for q in room)} of them leave 2x)")
     if 1 in threads and 2 in threads:
         sc = []
         for r in records:

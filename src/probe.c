@@ -41,13 +41,13 @@ psg_status psg_probe_triad(int64_t n, int reps, int n_threads, double *gbps)
 /* One thread's share of the gather probe: every row of x named by idx[lo, hi)
  * is loaded once and folded into OR chains (1-cycle latency, so the loads bound
  * the loop, not the folds; an add chain would cap K = 16 at one row per add
- * latency). Rows are prefetched as far ahead as the SpMM kernels do. Loads and
- * nothing else, so no kernel that gathers these rows in this order is faster. */
+ * latency), prefetched pfd entries ahead (0: not at all). Loads and nothing
+ * else, so no kernel that gathers these rows in this order is faster. */
 static uint32_t gather_rows_scalar(const float *x, int64_t k, const int32_t *idx, int64_t lo, int64_t hi, int pfd)
 {
     uint32_t a = 0;
     for (int64_t i = lo; i < hi; i++) {
-        if (i + pfd < hi) __builtin_prefetch(x + (int64_t)idx[i + pfd] * k, 0, 3);
+        if (pfd && i + pfd < hi) __builtin_prefetch(x + (int64_t)idx[i + pfd] * k, 0, 3);
         const float *r = x + (int64_t)idx[i] * k;
         for (int64_t c = 0; c < k; c++) {
             uint32_t u;
@@ -60,9 +60,8 @@ static uint32_t gather_rows_scalar(const float *x, int64_t k, const int32_t *idx
 
 #ifdef PSG_PROBE_X86
 /* Rows of NV vectors (a compile-time count for the common widths, so no loop
- * or branch per vector there):
- * rows of fewer than 4 vectors are taken 4 at a time, one chain each; longer
- * rows feed the 4 chains with their own vectors. */
+ * or branch per vector there): rows of fewer than 4 vectors are taken 4 at a
+ * time, one chain each; longer rows feed the 4 chains with their own vectors. */
 #define PSG_GATHER_NV_(VT, LOAD, OR, VL, NV)                                                        \
     do {                                                                                            \
         const int step = (NV) < 4 ? 4 : 1;                                                          \

@@ -142,6 +142,43 @@ def overlaps(cnp.ndarray out, inputs):
     return False
 
 
+def c_float_ndim(x):
+    """x's ndim (1 or 2) when x is a C-contiguous ndarray of native float32 or
+    float64, else 0. The common case of the Python layer's operand check in
+    one C test (0.05 us where attribute by attribute cost 0.2 us); on 0 that
+    layer runs its own checks, which name the problem."""
+    if not cnp.PyArray_Check(x):
+        return 0
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if (nd == 1 or nd == 2) and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISNOTSWAPPED(a) and (
+            cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32 or cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT64):
+        return nd
+    return 0
+
+
+def out_ready(out, tuple shape, cnp.dtype dtype, inputs):
+    """True when ``out`` takes a result of ``shape`` and ``dtype`` as it is: an
+    ndarray of exactly that shape and dtype, C-contiguous, writeable and not
+    overlapping ``inputs``. The Python layer asks this first and runs its own
+    checks, which name the problem, only on False (they cost 0.6 us of a
+    2.4 us small product; this 0.1 us)."""
+    if not cnp.PyArray_Check(out):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>out
+    cdef int nd = cnp.PyArray_NDIM(a)
+    if nd != len(shape) or not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISWRITEABLE(a):
+        return False
+    for i in range(nd):
+        if cnp.PyArray_DIM(a, i) != <cnp.npy_intp>shape[i]:
+            return False
+    # a built-in numeric dtype (what the products take) is its type number and byte order
+    if (dtype.type_num >= cnp.NPY_OBJECT or cnp.PyArray_TYPE(a) != dtype.type_num or not dtype.isnative
+            or not cnp.PyArray_ISNOTSWAPPED(a)):
+        return False
+    return not overlaps(a, inputs)
+
+
 def last_team_size():
     """OpenMP team size used by the last kernel run on this thread."""
     return psg_last_team_size()

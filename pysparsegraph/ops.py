@@ -10,6 +10,9 @@ from pysparsegraph.matrix import as_csr
 def _dense_operand(x, name):
     """A 2-D C-contiguous float32/float64 view of ``x`` (one copy if its layout
     is not C-contiguous) and whether it came in as a vector."""
+    nd = _core.c_float_ndim(x)  # the common case: nothing to check further
+    if nd:
+        return (x, False) if nd == 2 else (x.reshape(-1, 1), True)
     x = np.asarray(x)
     if x.dtype not in FLOAT_DTYPES:
         raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
@@ -52,6 +55,8 @@ def _output(out, shape, dtype, vector, inputs, name="out", dtype_why="the dtype 
     """The caller's output array `name` checked (2-D view for a vector), or a new aligned one."""
     if out is None:
         return _aligned(shape, dtype)
+    if _core.out_ready(out, (shape[0],) if vector else shape, dtype, inputs):  # else the checks below say why
+        return out.reshape(shape) if vector else out
     if not isinstance(out, np.ndarray):
         raise errors.DTypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
     want = (shape[0],) if vector else shape
@@ -116,7 +121,7 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
         raise errors.ShapeMismatchError(f"A has {A.n_cols} columns but X has {x.shape[0]} rows; "
                                         "A @ X needs them equal")
     values = A.values_as(x.dtype)
-    y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A.indptr, A.indices, values))
+    y = _output(out, (A.n_rows, x.shape[1]), x.dtype, vector, (x, A._indptr, A._indices, values))  # A checked by as_csr
     if A.n_rows and x.shape[1]:
         _plan._run(A, values, x, y, n_threads, plan)
     else:

@@ -108,13 +108,13 @@ class Plan:
 
     def _check_for(self, A, k, acc_dtype):
         if A.shape != self._shape or A.nnz != self._nnz or not (
-                A.indptr is self._indptr or np.array_equal(A.indptr, self._indptr)):
+                A._indptr is self._indptr or np.array_equal(A.indptr, self._indptr)):
             raise errors.InvalidArgumentError("plan was built for another matrix structure; "
                                               "build one for this matrix with plan_spmm(A, k)")
         if k != self.k:
             raise errors.ShapeMismatchError(f"plan was built for k={self.k} but X has {k} columns; "
                                             f"build one with plan_spmm(A, {k})")
-        if np.dtype(acc_dtype) != self.dtype:
+        if self.dtype != acc_dtype:
             raise errors.DTypeError(f"plan was built for {self.dtype.name} but this product accumulates in "
                                     f"{np.dtype(acc_dtype).name}; build one with plan_spmm(A, k, dtype=...)")
         if self._source is not None and not all(_same_array(a, b) for a, b in zip((A.indices, A.values),

@@ -104,6 +104,43 @@ def test_spmm_bad_out():
         psg.spmm(psg.from_edges([0, 1, 2], [1, 2, 0]), big, out=big)
 
 
+def test_fast_argument_gates_agree_with_the_full_checks():
+    # spmm first asks two C gates (c_float_ndim for X, out_ready for out) and runs
+    # the Python checks only when they say no: every candidate must end as the
+    # full checks decide, a result equal to scipy's or the error naming the problem
+    A = psg.from_edges([0, 1, 2, 2], [1, 2, 0, 3], shape=(3, 4))
+    S = A.to_scipy()
+    X = np.arange(8, dtype=np.float64).reshape(4, 2)
+    ro = np.empty((3, 2))
+    ro.flags.writeable = False
+    outs = [(np.empty((3, 2)), None), (np.empty((3, 2), ">f8"), errors.DTypeError),
+            (np.empty((3, 2), np.float32), errors.DTypeError), (np.empty((2, 3)), errors.ShapeMismatchError),
+            (np.empty((3, 2, 1)), errors.ShapeMismatchError), (np.empty(3), errors.ShapeMismatchError),
+            (ro, errors.InvalidArgumentError), (np.empty((2, 3)).T, errors.InvalidArgumentError),
+            (np.empty((3, 4))[:, :2], errors.InvalidArgumentError), ([[0.0] * 2] * 3, errors.DTypeError)]
+    for out, err in outs:
+        if err is None:
+            assert psg.spmm(A, X, out=out) is out
+            np.testing.assert_array_equal(out, S @ X)
+        else:
+            with pytest.raises(err):
+                psg.spmm(A, X, out=out)
+    for x, err in [(X, None), (X.tolist(), None), (np.asfortranarray(X), None), (X.astype(">f8"), errors.DTypeError),
+                   (X.astype(np.float32), None), (X[:, 0].copy(), None), (X.astype(np.int64), errors.DTypeError),
+                   (X.reshape(4, 2, 1), errors.ShapeMismatchError), (np.float64(1.0), errors.ShapeMismatchError)]:
+        if err is None:
+            np.testing.assert_allclose(psg.spmm(A, x), S @ np.asarray(x, np.float64), rtol=1e-6)
+        else:
+            with pytest.raises(err):
+                psg.spmm(A, x)
+    x1 = X[:, 0].copy()  # a vector's out is 1-D
+    out1 = np.empty(3)
+    assert psg.spmm(A, x1, out=out1) is out1
+    np.testing.assert_array_equal(out1, S @ x1)
+    with pytest.raises(errors.ShapeMismatchError):
+        psg.spmm(A, x1, out=np.empty((3, 1)))
+
+
 def test_overlap_check_agrees_with_numpy():
     # the byte-range check behind "out must not overlap", against numpy.shares_memory:
     # contiguous slices of one buffer (adjacent, overlapping by a byte, disjoint),

@@ -45,6 +45,25 @@ def interleaved_medians(fns, repeats, warmup=1):
     return median_spread(times)
 
 
+def placed(a, offset):
+    """A copy of array ``a`` (C order) whose data starts ``offset`` bytes past
+    a 64-byte boundary. Where an array lands decides how its rows straddle
+    cache lines: a 1 KiB row 16 bytes off a line spans 17 lines, and every
+    vector load of it crosses two; ego-Facebook at K = 256 ran 1.3x slower
+    for pysparsegraph and 1.8x for MKL with X 16 bytes off than with X on a
+    line. NumPy puts a large array 16 bytes past a page or anywhere on a
+    16-byte boundary, so without this a run's result for a case depends on
+    which it got (bench/RESULTS.md)."""
+    if not 0 <= offset < 64 or offset % a.itemsize:
+        raise ValueError(f"offset must be a multiple of {a.itemsize} in [0, 64), got {offset}")
+    from pysparsegraph import empty_aligned
+
+    buf = empty_aligned(a.nbytes + 64, np.uint8)
+    out = buf[offset:offset + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 def load_graph(name):
     """``cora`` (bundled) or the name of a folder of ../shared/data with NAME.npz."""
     if name == "cora":

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from bench.common import load_graph, markdown_table, median_spread, timed_block
+from bench.common import load_graph, markdown_table, median_spread, placed, timed_block
 
 
 def warm_state_medians(fns, repeats, rounds=2, pause=0.3, min_round_s=0.0):
@@ -97,6 +97,10 @@ def main(argv=None):
     p.add_argument("--store-graphs", default="none",
                    help="graphs for the streaming-stores table (plain vs streaming stores of Y at every "
                         "--k and --threads); 'none' to skip")
+    p.add_argument("--x-offset", type=int, default=16,
+                   help="bytes past a 64-byte boundary where every case's X starts (default 16, where NumPy puts "
+                        "large arrays; 0: on a line). Fixed, so that runs compare: left to the allocator, it "
+                        "moved single cases by up to 1.8x")
     p.add_argument("--quick", action="store_true", help="cora,soc-Slashdot0902,rmat16; K=64; 3 repeats")
     p.add_argument("--out", default=os.path.join("bench", "out"), help="folder for .md/.json/.png results")
     p.add_argument("--wait-policy", default="passive", choices=["passive", "active", "inherit"],
@@ -105,6 +109,8 @@ def main(argv=None):
                         "oversubscribed machine avoids spinning threads holding the cores that a woken "
                         "worker needs; it is the same for every tool. 'inherit' keeps the environment's.")
     args = p.parse_args(argv)
+    if not 0 <= args.x_offset < 64 or args.x_offset % 8:
+        p.error(f"--x-offset must be a multiple of 8 in [0, 64) (float64 X too), got {args.x_offset}")
     if args.wait_policy != "inherit" and os.environ.get("OMP_WAIT_POLICY", "").lower() != args.wait_policy:
         # OpenMP runtimes read this once when loaded, so restart the process with it set
         os.environ["OMP_WAIT_POLICY"] = args.wait_policy
@@ -136,7 +142,8 @@ def main(argv=None):
     emit(f"command: python -m bench suite {' '.join(argv if argv is not None else sys.argv[1:])}")
     emit(f"peers: {', '.join(q.name for q in peers)}; skipped: "
          + ("; ".join(f"{n} ({why.splitlines()[0][:80]})" for n, why in skipped) or "none"))
-    emit(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
+    emit(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; X of every case starts {args.x_offset} "
+         "bytes past a 64-byte boundary (--x-offset)")
     emit(f"CPU features: {' '.join(_core.cpu_features())}; SpMM path: {psg.plan.active_isa()}")
     ceilings = {t: _core.probe_triad(1 << 24, 5, t) for t in threads}
     emit("triad GB/s (3 x 128 MiB arrays): " + ", ".join(f"{t}T {g:.1f}" for t, g in ceilings.items()))
@@ -165,11 +172,11 @@ def main(argv=None):
             for dtype in [np.dtype(d) for d in args.dtypes.split(",")] + (
                     [np.dtype(np.float64)] if args.f64_k == k and "float64" not in args.dtypes else []):
                 S = S32 if dtype == np.float32 else A.to_scipy(dtype=dtype)
-                X = rng.standard_normal((A.n_cols, k)).astype(dtype)
+                X = placed(rng.standard_normal((A.n_cols, k)).astype(dtype), args.x_offset)
                 ref = S @ X
                 Y = psg.empty_aligned((A.n_rows, k), dtype)
                 for t in threads:
-                    X32 = X if dtype == np.float32 else X.astype(np.float32)
+                    X32 = X if dtype == np.float32 else placed(X.astype(np.float32), args.x_offset)
                     gather = _core.probe_gather(X32, gidx, 3, t)[0]
                     floor_s = gather_floor(X32, own_idx, t) if dtype == np.float32 else None
                     tb = time.perf_counter()
@@ -227,13 +234,15 @@ def main(argv=None):
 
     if args.bf16_graphs and args.bf16_graphs != "none":
         emit("")
-        emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats))
+        emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats, args.x_offset))
     if args.store_graphs and args.store_graphs != "none":
         emit("")
-        emit(store_table([g for g in args.store_graphs.split(",") if g], graphs, ks, threads, args.repeats))
+        emit(store_table([g for g in args.store_graphs.split(",") if g], graphs, ks, threads, args.repeats,
+                          args.x_offset))
     if not args.skip_ablation:
         emit("")
-        emit(ablation([g for g in args.ablation_graphs.split(",") if g], graphs, max(threads), args.repeats))
+        emit(ablation([g for g in args.ablation_graphs.split(",") if g], graphs, max(threads), args.repeats,
+                       args.x_offset))
     log.close()
     with open(base + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -295,7 +304,7 @@ def summary(records, threads):
     return "\n".join(out)
 
 
-def bf16_table(names, graphs, threads, repeats):
+def bf16_table(names, graphs, threads, repeats, x_offset):
     import pysparsegraph as psg
     from pysparsegraph.plan import from_bfloat16  # noqa: F401
     rows = []
@@ -303,10 +312,11 @@ def bf16_table(names, graphs, threads, repeats):
         A = graphs.get(name) or get_graph(name)
         k = 64
         rng = np.random.default_rng(1)
-        X = rng.standard_normal((A.n_cols, k)).astype(np.float32)
-        # numpy starts a large array 16 bytes into a page, so its 256-byte rows span 5
-        # cache lines; to_bfloat16 returns 64-byte-aligned rows (2 lines). The f32
-        # product is timed on both layouts, so the bf16 gain is not an alignment gain.
+        X = placed(rng.standard_normal((A.n_cols, k)).astype(np.float32), x_offset)
+        # numpy starts a large array 16 bytes into a page (the default x_offset), so
+        # its 256-byte rows span 5 cache lines; to_bfloat16 returns 64-byte-aligned rows
+        # (2 lines). The f32 product is timed on both layouts, so the bf16 gain is not
+        # an alignment gain.
         Xa = psg.empty_aligned(X.shape, np.float32)
         Xa[...] = X
         Xb = psg.to_bfloat16(X)
@@ -324,21 +334,21 @@ def bf16_table(names, graphs, threads, repeats):
             rows.append([name, k, t, f"{f32 * 1e3:.2f}", f"{f32a * 1e3:.2f}", f"{bf * 1e3:.2f}", f"{f32 / bf:.2f}x",
                          f"{f32a / bf:.2f}x", f"{rel:.1e}"])
     return ("## bfloat16 X (float32 accumulation) vs float32 X\n"
-            "X as numpy allocates it (a large array typically starts 16 bytes into a page) and the same X 64-byte "
-            "aligned; "
+            f"X {x_offset} bytes past a 64-byte boundary (--x-offset; 16 is where numpy puts a large array) and "
+            "the same X 64-byte aligned; "
             "bf16 X from to_bfloat16 (64-byte aligned).\n" +
             markdown_table(["graph", "K", "T", "f32 ms", "f32 aligned ms", "bf16 ms", "bf16 speedup",
                             "vs aligned f32", "rel err vs f64"], rows))
 
 
-def store_table(names, graphs, ks, threads, repeats):
+def store_table(names, graphs, ks, threads, repeats, x_offset):
     """Plain against streaming stores of Y (plan option ``store``), same plan otherwise."""
     import pysparsegraph as psg
     rows = []
     for name in names:
         A = graphs.get(name) or get_graph(name)
         for k in ks:
-            X = np.random.default_rng(3).standard_normal((A.n_cols, k)).astype(np.float32)
+            X = placed(np.random.default_rng(3).standard_normal((A.n_cols, k)).astype(np.float32), x_offset)
             Y = psg.empty_aligned((A.n_rows, k), np.float32)
             for t in threads:
                 plans = {s: psg.plan_spmm(A, k, n_threads=t, store=s, cache=False) for s in ("cached", "stream")}
@@ -362,7 +372,7 @@ ABLATION = [
 ]
 
 
-def ablation(names, graphs, t, repeats):
+def ablation(names, graphs, t, repeats, x_offset):
     import pysparsegraph as psg
     out = [f"## Ablation ({t} threads, float32, K=64): median ms, speedup over equal-row static CSR"]
     header = ["graph"] + [f"{n} / {lay}" for n, _ in ABLATION for lay in ("csr", "blocked")]
@@ -370,7 +380,7 @@ def ablation(names, graphs, t, repeats):
     for name in names:
         A = graphs.get(name) or get_graph(name)
         k = 64
-        X = np.random.default_rng(2).standard_normal((A.n_cols, k)).astype(np.float32)
+        X = placed(np.random.default_rng(2).standard_normal((A.n_cols, k)).astype(np.float32), x_offset)
         Y = psg.empty_aligned((A.n_rows, k), np.float32)
         fns = {}
         builds = {}

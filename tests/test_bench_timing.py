@@ -45,3 +45,27 @@ def test_model_blocks_follow_the_same_rule():
     assert 2 * (1 + 1) < len(n_short) <= 2 * (1 + 21)
     assert len(n_long) == 2 * (1 + 1)
     assert res["short"][0] >= 0.001 and res["long"][0] >= 0.03
+
+
+def test_placed_puts_x_at_the_asked_offset():
+    # the suite's X must start where --x-offset says, hold the same values, and
+    # a bad offset must be refused (an odd offset would split every element)
+    import numpy as np
+    import pytest
+
+    from bench.common import placed
+    from bench.suite import main
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        a = rng.standard_normal((37, 5)).astype(dtype)
+        for off in (0, 8, 16, 48, 56):
+            b = placed(a, off)
+            assert b.ctypes.data % 64 == off
+            assert b.dtype == a.dtype and b.shape == a.shape and b.flags.c_contiguous
+            np.testing.assert_array_equal(b, a)
+    for off in (-16, 64, 2):
+        with pytest.raises(ValueError):
+            placed(np.zeros((3, 2), np.float32), off)
+    with pytest.raises(SystemExit):
+        main(["--x-offset", "12", "--wait-policy", "inherit"])

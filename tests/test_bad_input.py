@@ -127,6 +127,7 @@ def test_fast_argument_gates_agree_with_the_full_checks():
                 psg.spmm(A, X, out=out)
     for x, err in [(X, None), (X.tolist(), None), (np.asfortranarray(X), None), (X.astype(">f8"), errors.DTypeError),
                    (X.astype(np.float32), None), (X[:, 0].copy(), None), (X.astype(np.int64), errors.DTypeError),
+                   (np.asmatrix(X), None), (np.ma.masked_array(X), None),
                    (X.reshape(4, 2, 1), errors.ShapeMismatchError), (np.float64(1.0), errors.ShapeMismatchError)]:
         if err is None:
             np.testing.assert_allclose(psg.spmm(A, x), S @ np.asarray(x, np.float64), rtol=1e-6)

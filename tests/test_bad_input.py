@@ -104,6 +104,8 @@ def test_spmm_bad_out():
         psg.spmm(psg.from_edges([0, 1, 2], [1, 2, 0]), big, out=big)
 
 
+# np.asmatrix (one of the X subclasses tried) warns that np.matrix is on its way out
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
 def test_fast_argument_gates_agree_with_the_full_checks():
     # spmm first asks two C gates (c_float_ndim for X, out_ready for out) and runs
     # the Python checks only when they say no: every candidate must end as the

@@ -19,6 +19,10 @@ ffn
     1 and 2 threads (scipy has no threads); each thread count is its own
     phase, and tools are timed in blocks separated by pauses (see
     blocked_medians) so idle workers of one runtime do not spin into the next.
+    Each case also gets a load floor measured in the same run (layer_floor:
+    the kept weights' input rows loaded from the packed batch tiles, nothing
+    else), and "bound" = fastest dense / floor, the most a kernel that loads
+    each kept weight's inputs once can gain over dense there.
 ablation
     pysparsegraph's own kernel choices per sparsity and thread count: uint16 vs
     int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch
@@ -89,6 +93,31 @@ def _peers():
     return peers
 
 
+def layer_floor(idx, xt, threads, tile, lanes):
+    """Seconds for the input loads alone of a sparse layer ``W @ Xt``: for every
+    kept weight, in storage order, its input row of each batch tile of ``tile``
+    columns (padded to whole vectors of ``lanes``), loaded from a packed,
+    64-byte-aligned copy of that tile (what the kernel reads) and nothing else: no FMAs, no packing, no output (the gather
+    probe of the SpMM suite, see bench/suite.py). At unstructured sparsity two
+    rows of W rarely share a column, so a kernel that keeps X in place loads
+    each kept weight's inputs once: fastest dense / floor bounds the speedup
+    such a kernel can have over dense. idx: W's int32 column ids. None without
+    entries."""
+    from pysparsegraph import _core
+    import pysparsegraph as psg
+    if idx is None or not idx.size:
+        return None
+    total = 0.0
+    for c0 in range(0, xt.shape[1], tile):
+        w = min(tile, xt.shape[1] - c0)
+        packed = psg.empty_aligned((xt.shape[0], -(-w // lanes) * lanes), np.float32)
+        packed[:, :w] = xt[:, c0:c0 + w]
+        packed[:, w:] = 0
+        reps = int(min(200, max(8, 3e7 // (idx.size * packed.shape[1]))))
+        total += idx.size * packed.shape[1] * 4 / _core.probe_gather(packed, idx, reps, threads)[0] / 1e9
+    return total
+
+
 def run_ffn(args):
     import scipy.sparse as sps
     from threadpoolctl import threadpool_limits
@@ -99,7 +128,10 @@ def run_ffn(args):
     peers = _peers()
     torch = peers.get("torch")
     mkl = peers.get("mkl")
-    print(f"pysparsegraph kernel: {kernel_isa()}; BLAS: {_threadpool_line()}")
+    isa = kernel_isa()
+    print(f"pysparsegraph kernel: {isa}; BLAS: {_threadpool_line()}")
+    # the kernel's batch tile (8 vectors) and vector width; the portable kernel takes the batch whole
+    lanes = {"avx512": 16, "avx2": 8}.get(isa, 1)
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     batches = [int(b) for b in args.batch.split(",")]
     sparsities = [float(s) for s in args.sparsity.split(",")]
@@ -146,6 +178,8 @@ def run_ffn(args):
                 dense_best = min(v[0] for k, v in res.items() if "dense" in k)
                 for s in sparsities:
                     psg_t = res[f"psg {s:.2f}"][0]
+                    floor = layer_floor(layers[s][1].indices.astype(np.int32), xt, t,
+                                        8 * lanes if lanes > 1 else batch, lanes)
                     sparse_peers = {k.split()[0]: v[0] for k, v in res.items()
                                     if k.endswith(f"{s:.2f}") and not k.startswith("psg")}
                     rm = res.get("psg row-major 0.90") if abs(s - 0.9) < 1e-9 else None
@@ -158,9 +192,11 @@ def run_ffn(args):
                     row += [f"{dense_best / psg_t:.2f}x", f"{sparse_peers[best_sparse_name] / psg_t:.2f}x "
                             f"({best_sparse_name})"]
                     row.append(f"{rm[0] * 1e3:.3f} ({dense_best / rm[0]:.2f}x)" if rm else "")
+                    row += [f"{floor * 1e3:.3f}", f"{floor / psg_t:.2f}", f"{dense_best / floor:.2f}x"] if floor else \
+                        ["-", "-", "-"]
                     rows.append(row)
                     summary.append((out_f, in_f, batch, t, s, dense_best / psg_t,
-                                    sparse_peers[best_sparse_name] / psg_t))
+                                    sparse_peers[best_sparse_name] / psg_t, dense_best / floor if floor else None))
                     # correctness of what was timed
                 layer, S = layers[sparsities[-1]]
                 ref = (S @ xt) + b[:, None]
@@ -168,7 +204,8 @@ def run_ffn(args):
                 assert np.allclose(yt, ref, rtol=1e-4, atol=1e-4), "pysparsegraph result differs from scipy"
     print(markdown_table(["W (out×in)", "batch", "threads", "sparsity", "numpy dense ms", "torch dense ms", "psg ms",
                           "scipy ms", "torch.sparse ms", "mkl ms", "psg vs best dense", "psg vs best sparse",
-                          "psg forward() row-major ms (vs best dense)"],
+                          "psg forward() row-major ms (vs best dense)", "load floor ms", "floor / psg",
+                          "bound: best dense / floor"],
                          rows))
     # break-even sparsity per config: the lowest measured sparsity where psg beats the fastest dense
     print("\nbreak-even (lowest measured sparsity with psg faster than the fastest dense), and 90% ratios:")
@@ -179,9 +216,14 @@ def run_ffn(args):
         be = next((f"{r[4]:.0%}" for r in sorted(sub, key=lambda r: r[4]) if r[5] >= 1.0), "not reached")
         r90 = next((r for r in sub if abs(r[4] - 0.9) < 1e-9), None)
         lines.append([f"{k[0]}x{k[1]}", k[2], k[3], be, f"{r90[5]:.2f}x" if r90 else "-",
-                      f"{r90[6]:.2f}x" if r90 else "-"])
+                      f"{r90[6]:.2f}x" if r90 else "-", f"{r90[7]:.2f}x" if r90 and r90[7] else "-"])
     print(markdown_table(["W (out×in)", "batch", "threads", "break-even", "90%: vs best dense",
-                          "90%: vs best sparse"], lines))
+                          "90%: vs best sparse", "90%: bound vs best dense"], lines))
+    bounds = [r[7] for r in summary if abs(r[4] - 0.9) < 1e-9 and r[7]]
+    if bounds:
+        print(f"\n90%: the load floor leaves at least 4x over the fastest dense path in {sum(b >= 4.0 for b in bounds)} "
+              f"of {len(bounds)} cases (no kernel that loads each kept weight's inputs once from the packed tile "
+              f"can be faster than the floor)")
 
 
 def run_ablation(args):

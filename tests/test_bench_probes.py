@@ -40,3 +40,36 @@ def test_gather_probe_names_bad_input():
         _core.probe_gather(x, np.array([0], np.int64), 1, 1)
     with pytest.raises(TypeError, match="C-contiguous"):
         _core.probe_gather(x[:, ::2], np.array([0], np.int32), 1, 1)
+
+
+@pytest.mark.parametrize("batch, tile, lanes", [(300, 128, 16), (128, 128, 16), (20, 64, 8), (5, 5, 1)])
+def test_layer_floor_loads_each_packed_tile_once(monkeypatch, batch, tile, lanes):
+    # bench model's floor: W's column ids gathered from every batch tile, packed as the
+    # kernel packs it (aligned, zero-padded to whole vectors); the seconds add up per tile
+    import pathlib
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from bench.model import layer_floor
+
+    rng = np.random.default_rng(batch)
+    xt = rng.standard_normal((9, batch)).astype(np.float32)
+    idx = np.array([3, 0, 8, 3], np.int32)
+    seen = []
+
+    def fake_probe(x, ids, reps, threads):
+        seen.append((x.copy(), x.ctypes.data % 64, ids, threads))
+        return 2.0, 0  # GB/s
+    monkeypatch.setattr(_core, "probe_gather", fake_probe)
+    got = layer_floor(idx, xt, 2, tile, lanes)
+    starts = list(range(0, batch, tile))
+    assert len(seen) == len(starts)
+    want = 0.0
+    for (x, align, ids, threads), c0 in zip(seen, starts):
+        w = min(tile, batch - c0)
+        assert x.shape == (9, -(-w // lanes) * lanes) and align == 0 and threads == 2
+        np.testing.assert_array_equal(x[:, :w], xt[:, c0:c0 + w])
+        assert not x[:, w:].any()
+        np.testing.assert_array_equal(ids, idx)
+        want += idx.size * x.shape[1] * 4 / 2.0e9
+    assert got == pytest.approx(want)
+    assert layer_floor(np.zeros(0, np.int32), xt, 1, tile, lanes) is None

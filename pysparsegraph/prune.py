@@ -75,8 +75,32 @@ def scores(weight, score="magnitude", activations=None):
     score : {"magnitude", "wanda"}
     activations : array_like, shape (n_samples, in_features), optional
         Calibration inputs of the layer; required by ``"wanda"``.
+
+    A NaN score (a NaN weight, or a NaN or infinite activation column) raises
+    :class:`~pysparsegraph.errors.InvalidArgumentError` naming the weight: it
+    has no rank, and sorting would have kept it as the largest in one pattern
+    and dropped it in another. Infinite weights rank above every finite one.
     """
-    w = _as_weight(weight)
+    return _scores(weight, score, activations, "weight")
+
+
+def _scores(weight, score, activations, name):
+    w = _as_weight(weight, name)
+    s = _raw_scores(w, score, activations)
+    bad = np.isnan(s)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        v = float(w[i, j])
+        why = ("the weight is NaN" if np.isnan(v) else
+               f"an infinite weight times input column {j}'s all-zero activations" if np.isinf(v) else
+               f"input column {j}'s activations hold a NaN or an infinity")
+        raise errors.InvalidArgumentError(
+            f"{name}[{i}, {j}] has a NaN {score} score ({why}; {int(bad.sum())} NaN score(s) in all): "
+            "fix or zero such weights, or drop such calibration rows, before pruning")
+    return s
+
+
+def _raw_scores(w, score, activations):
     a = np.abs(w.astype(np.float64, copy=False))
     if score == "magnitude":
         return a
@@ -144,7 +168,7 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
     """
     w = _as_weight(weight)
     kind = _parse_pattern(pattern)
-    s = scores(w, score, activations)
+    s = _scores(w, score, activations, "weight")
     out_f, in_f = w.shape
     if kind[0] == "nm":
         _, n, m = kind
@@ -206,7 +230,7 @@ def prune_global(weights, sparsity, *, score="magnitude", activations=None):
     sc = []
     for name in names:
         act = None if activations is None else activations.get(name)
-        sc.append(scores(_as_weight(weights[name], f"weights[{name!r}]"), score, act).ravel())
+        sc.append(_scores(weights[name], score, act, f"weights[{name!r}]").ravel())
     flat = np.concatenate(sc)
     keep = _keep_top(flat, int(round(sp * flat.size)))
     out, pos = {}, 0

@@ -156,3 +156,43 @@ def test_wanda_activations_must_be_numeric():
         prune.prune(_w((4, 24)), 0.5, score="wanda", activations=[["a"] * 24])
     with pytest.raises(errors.DTypeError, match="activations"):
         prune.scores(_w((4, 2)), "wanda", np.ones((3, 2), dtype=complex))
+
+
+def test_nan_scores_are_refused_naming_the_weight():
+    # a NaN has no rank: argsort kept it as the largest in unstructured pruning and
+    # dropped it in N:M; every pattern now refuses it and names the weight
+    w = _w((8, 8), 3)
+    w[2, 5] = np.nan
+    for kw in [dict(sparsity=0.5), dict(sparsity=0.5, granularity="row"), dict(pattern="2:4"),
+               dict(sparsity=0.5, pattern="1x4")]:
+        with pytest.raises(errors.InvalidArgumentError, match=r"weight\[2, 5\] has a NaN magnitude score \(the weight is NaN"):
+            prune.prune(w, **kw)
+    with pytest.raises(errors.InvalidArgumentError, match=r"weights\['b'\]\[2, 5\]"):
+        prune.prune_global({"a": _w((4, 8)), "b": w}, 0.5)
+    with pytest.raises(errors.InvalidArgumentError, match=r"weight\[2, 5\]"):
+        prune.scores(w)
+    # Wanda: a NaN or infinite activation in column 3, and an infinite weight over a dead column 6
+    x = np.ones((5, 8), np.float32)
+    x[1, 3] = np.inf
+    w2 = _w((8, 8), 4)
+    w2[0, 3] = 0.0
+    with pytest.raises(errors.InvalidArgumentError, match=r"weight\[0, 3\] has a NaN wanda score \(input column 3"):
+        prune.prune(w2, 0.5, score="wanda", activations=x)
+    x[1, 3] = np.nan
+    with pytest.raises(errors.InvalidArgumentError, match=r"column 3's activations hold a NaN"):
+        prune.prune(_w((8, 8), 4), 0.5, score="wanda", activations=x)
+    x = np.ones((5, 8), np.float32)
+    x[:, 6] = 0.0
+    w3 = _w((8, 8), 5)
+    w3[4, 6] = np.inf
+    with pytest.raises(errors.InvalidArgumentError, match=r"weight\[4, 6\].*infinite weight times input column 6"):
+        prune.prune(w3, 0.5, score="wanda", activations=x)
+
+
+def test_infinite_weights_rank_first():
+    w = _w((6, 8), 6)
+    w[1, 1], w[4, 2] = np.inf, -np.inf
+    keep = prune.prune(w, 0.95)  # 46 of 48 removed: exactly the two infinities stay
+    assert keep[1, 1] and keep[4, 2] and keep.sum() == 2
+    nm = prune.prune(w, pattern="2:4")
+    assert nm[1, 1] and nm[4, 2]

@@ -113,7 +113,8 @@ def _raw_scores(w, score, activations):
         if x.ndim != 2 or x.shape[1] != w.shape[1]:
             raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
                                             f"shape {w.shape}, got {x.shape}")
-        return a * np.sqrt(np.einsum("ij,ij->j", x, x))[None, :]
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by the caller, by name
+            return a * np.sqrt(np.einsum("ij,ij->j", x, x))[None, :]
     raise errors.InvalidArgumentError(f"score must be 'magnitude' or 'wanda', got {score!r}")
 
 

@@ -97,12 +97,14 @@ def layer_floor(idx, xt, threads, tile, lanes):
     """Seconds for the input loads alone of a sparse layer ``W @ Xt``: for every
     kept weight, in storage order, its input row of each batch tile of ``tile``
     columns (padded to whole vectors of ``lanes``), loaded from a packed,
-    64-byte-aligned copy of that tile (what the kernel reads) and nothing else: no FMAs, no packing, no output (the gather
-    probe of the SpMM suite, see bench/suite.py). At unstructured sparsity two
-    rows of W rarely share a column, so a kernel that keeps X in place loads
-    each kept weight's inputs once: fastest dense / floor bounds the speedup
-    such a kernel can have over dense. idx: W's int32 column ids. None without
-    entries."""
+    64-byte-aligned copy of that tile (what the kernel reads) and nothing
+    else: no FMAs, no packing, no output (the gather probe of the SpMM suite,
+    see bench/suite.py). At unstructured sparsity two rows of W rarely share
+    a column, so a kernel that walks W row by row loads each kept weight's
+    inputs once: fastest dense / floor bounds the speedup such a kernel can
+    have over dense. Kernels that revisit L1-sized blocks of the tile (the
+    dense-row feature blocks) can beat the floor, which then bounds nothing.
+    idx: W's int32 column ids. None without entries."""
     from pysparsegraph import _core
     import pysparsegraph as psg
     if idx is None or not idx.size:
@@ -222,8 +224,8 @@ def run_ffn(args):
     bounds = [r[7] for r in summary if abs(r[4] - 0.9) < 1e-9 and r[7]]
     if bounds:
         print(f"\n90%: the load floor leaves at least 4x over the fastest dense path in {sum(b >= 4.0 for b in bounds)} "
-              f"of {len(bounds)} cases (no kernel that loads each kept weight's inputs once from the packed tile "
-              f"can be faster than the floor)")
+              f"of {len(bounds)} cases (no kernel that walks W row by row, loading each kept weight's inputs "
+              f"once from the packed tile, can be faster than the floor)")
 
 
 def run_ablation(args):

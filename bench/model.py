@@ -194,7 +194,7 @@ def run_ffn(args):
                     row += [f"{dense_best / psg_t:.2f}x", f"{sparse_peers[best_sparse_name] / psg_t:.2f}x "
                             f"({best_sparse_name})"]
                     row.append(f"{rm[0] * 1e3:.3f} ({dense_best / rm[0]:.2f}x)" if rm else "")
-                    row += [f"{floor * 1e3:.3f}", f"{floor / psg_t:.2f}", f"{dense_best / floor:.2f}x"] if floor else \
+                    row += [f"{floor * 1e3:.4f}", f"{floor / psg_t:.2f}", f"{dense_best / floor:.2f}x"] if floor else \
                         ["-", "-", "-"]
                     rows.append(row)
                     summary.append((out_f, in_f, batch, t, s, dense_best / psg_t,

@@ -21,8 +21,8 @@ ffn
     blocked_medians) so idle workers of one runtime do not spin into the next.
     Each case also gets a load floor measured in the same run (layer_floor:
     the kept weights' input rows loaded from the packed batch tiles, nothing
-    else), and "bound" = fastest dense / floor, the most a kernel that loads
-    each kept weight's inputs once can gain over dense there.
+    else), and "bound" = fastest dense / floor, the most a kernel that walks
+    W row by row, loading each kept weight's inputs once, can gain over dense.
 ablation
     pysparsegraph's own kernel choices per sparsity and thread count: uint16 vs
     int32 column ids, AVX-512 vs AVX2 vs portable C, 4- vs 8-vector batch

@@ -76,7 +76,8 @@ def scores(weight, score="magnitude", activations=None):
     activations : array_like, shape (n_samples, in_features), optional
         Calibration inputs of the layer; required by ``"wanda"``.
 
-    A NaN score (a NaN weight, or a NaN or infinite activation column) raises
+    A NaN score (a NaN weight, a NaN or infinite activation column, or an
+    infinite weight over an all-zero activation column) raises
     :class:`~pysparsegraph.errors.InvalidArgumentError` naming the weight: it
     has no rank, and sorting would have kept it as the largest in one pattern
     and dropped it in another. Infinite weights rank above every finite one.

@@ -105,8 +105,8 @@ def layer_floor(idx, xt, threads, tile, lanes):
     have over dense. Kernels that revisit L1-sized blocks of the tile (the
     dense-row feature blocks) can beat the floor, which then bounds nothing.
     idx: W's int32 column ids. None without entries."""
-    from pysparsegraph import _core
     import pysparsegraph as psg
+    from bench.suite import gather_floor
     if idx is None or not idx.size:
         return None
     total = 0.0
@@ -115,8 +115,7 @@ def layer_floor(idx, xt, threads, tile, lanes):
         packed = psg.empty_aligned((xt.shape[0], -(-w // lanes) * lanes), np.float32)
         packed[:, :w] = xt[:, c0:c0 + w]
         packed[:, w:] = 0
-        reps = int(min(200, max(8, 3e7 // (idx.size * packed.shape[1]))))
-        total += idx.size * packed.shape[1] * 4 / _core.probe_gather(packed, idx, reps, threads)[0] / 1e9
+        total += gather_floor(packed, idx, threads)
     return total
 
 

@@ -22,6 +22,7 @@ import math
 import os
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -39,8 +40,37 @@ _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 
 
 def _bf16_to_f32(bits):
-    """float32 copy of bfloat16 values given as their uint16 bits."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+    """float32 copy of bfloat16 values given as their uint16 bits (0-d stays an array)."""
+    wide = bits.astype(np.uint32)
+    wide <<= 16  # in place: a shift of a 0-d array would return a NumPy scalar
+    return wide.view(np.float32)
+
+
+def _no_duplicate_keys(path):
+    """json object_pairs_hook refusing a key given twice (json.loads would keep the last silently)."""
+    def hook(pairs):
+        out = {}
+        for k, v in pairs:
+            if k in out:
+                raise errors.FormatError(f"{path}: safetensors header names {k!r} twice")
+            out[k] = v
+        return out
+    return hook
+
+
+def _check_bf16(bf16):
+    if bf16 not in ("float32", "raw"):
+        raise errors.InvalidArgumentError(f"bf16 must be 'float32' or 'raw', got {bf16!r}")
+
+
+def _check_path(path):
+    """``path`` as str for the loaders: bytes paths decoded, a missing file or a folder refused."""
+    path = os.fsdecode(os.fspath(path))
+    if os.path.isdir(path):
+        raise errors.PSGIOError(f"{path}: is a folder, not a weight file")
+    if not os.path.isfile(path):
+        raise errors.PSGIOError(f"{path}: no such file")
+    return path
 
 
 def load_safetensors(path, *, bf16="float32"):
@@ -57,9 +87,8 @@ def load_safetensors(path, *, bf16="float32"):
     -------
     dict of str -> numpy.ndarray (insertion order = file order of data offsets)
     """
-    if bf16 not in ("float32", "raw"):
-        raise errors.InvalidArgumentError(f"bf16 must be 'float32' or 'raw', got {bf16!r}")
-    path = os.fspath(path)
+    _check_bf16(bf16)
+    path = _check_path(path)
     size = os.path.getsize(path)
     if size < 8:
         raise errors.FormatError(f"{path}: {size} bytes is too short for a safetensors file (8-byte header length)")
@@ -70,9 +99,11 @@ def load_safetensors(path, *, bf16="float32"):
                                      f"has {size - 8} bytes after it)")
         raw = f.read(n)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys(path))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise errors.FormatError(f"{path}: safetensors header is not valid JSON ({e})") from None
+    except RecursionError:
+        raise errors.FormatError(f"{path}: safetensors header nests too deeply to be a tensor table") from None
     if not isinstance(header, dict):
         raise errors.FormatError(f"{path}: safetensors header must be a JSON object")
     header.pop("__metadata__", None)
@@ -91,6 +122,10 @@ def load_safetensors(path, *, bf16="float32"):
         if (not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape)
                 or not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)):
             raise errors.FormatError(f"{path}: tensor {name!r} has a malformed shape or data_offsets")
+        # NumPy's limits: at most 64 dimensions, each (even of an empty tensor) an int64
+        if len(shape) > 64 or any(d > np.iinfo(np.int64).max for d in shape):
+            raise errors.FormatError(f"{path}: tensor {name!r} has shape {shape}, beyond NumPy's 64 dimensions of "
+                                     "at most 2**63 - 1 each")
         begin, end = offs
         itemsize = 2 if code == "BF16" else np.dtype(_ST_DTYPES[code]).itemsize
         count = math.prod(shape)  # exact: an int64 product of [2**32, 2**32] wraps to 0
@@ -107,12 +142,16 @@ def load_safetensors(path, *, bf16="float32"):
             raise errors.FormatError(f"{path}: tensors {entries[i - 1][2]!r} and {entries[i][2]!r} overlap")
     for begin, end, name, code, shape in entries:
         buf = mm[base + begin:base + end].view(np.ndarray)  # plain views (memmap subclass mishandles 0-d)
-        if code == "BF16":
-            bits = buf.view("<u2").reshape(tuple(shape))
-            arr = bits if bf16 == "raw" else _bf16_to_f32(bits)
-        else:
-            # safetensors is little-endian whatever the machine ('<' is a no-op on x86/ARM)
-            arr = buf.view(np.dtype(_ST_DTYPES[code]).newbyteorder("<")).reshape(tuple(shape))
+        try:
+            if code == "BF16":
+                bits = buf.view("<u2").reshape(tuple(shape))
+                arr = bits if bf16 == "raw" else _bf16_to_f32(bits)
+            else:
+                # safetensors is little-endian whatever the machine ('<' is a no-op on x86/ARM)
+                arr = buf.view(np.dtype(_ST_DTYPES[code]).newbyteorder("<")).reshape(tuple(shape))
+        except ValueError as e:  # a shape NumPy cannot make, e.g. a zero-size one whose dimensions overflow
+            raise errors.FormatError(f"{path}: tensor {name!r} has shape {shape}, which NumPy cannot make ({e})") \
+                from None
         arr.flags.writeable = False
         out[name] = arr
     return out
@@ -122,7 +161,13 @@ def save_safetensors(path, tensors, metadata=None):
     """Writes ``{name: array}`` as a ``.safetensors`` file (little-endian, C order).
 
     Used by the tests and examples to make small files; bf16 is not written.
+    The file is written next to ``path`` and renamed over it, so arrays that
+    :func:`load` mapped from an older file of that name keep their values
+    (overwriting a mapped file in place would change them, or crash the
+    process when the file shrinks).
     """
+    from pysparsegraph.native import atomic_file
+
     header, blobs, pos = {}, [], 0
     for name, a in tensors.items():
         if not isinstance(name, str):  # JSON keys are strings: 1 and "1" would collide
@@ -133,9 +178,10 @@ def save_safetensors(path, tensors, metadata=None):
         a = np.asarray(a)
         if not a.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
             a = a.copy(order="C")
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)  # big-endian input is stored converted
         if a.dtype not in _ST_CODES:
             raise errors.DTypeError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store")
-        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        b = a.tobytes()
         header[name] = {"dtype": _ST_CODES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + len(b)]}
         blobs.append(b)
         pos += len(b)
@@ -143,7 +189,7 @@ def save_safetensors(path, tensors, metadata=None):
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     hb = json.dumps(header, separators=(",", ":")).encode()
     hb += b" " * (-len(hb) % 8)  # keep the data section 8-byte aligned
-    with open(path, "wb") as f:
+    with atomic_file(path) as f:
         f.write(len(hb).to_bytes(8, "little"))
         f.write(hb)
         for b in blobs:
@@ -155,33 +201,45 @@ def _load_npz(path):
         obj = np.load(path, allow_pickle=False)
     except ValueError as e:  # a pickle, or an object array
         raise errors.FormatError(f"{path}: not a plain NumPy array file ({e}); pickled objects are refused") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise errors.FormatError(f"{path}: not a valid .npz/.npy file or truncated ({e})") from None
     if isinstance(obj, np.ndarray):
         return {os.path.splitext(os.path.basename(path))[0]: obj}
     try:
         with obj:
-            return {k: obj[k] for k in obj.files}
+            out = {k: obj[k] for k in obj.files}
     except ValueError as e:
         raise errors.FormatError(f"{path}: an entry is not a plain array ({e}); pickled objects are refused") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as e:
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise errors.FormatError(f"{path}: corrupt or truncated .npz ({e})") from None
+    for k, v in out.items():
+        if not isinstance(v, np.ndarray):  # NumPy hands members that are not .npy over as bytes
+            raise errors.FormatError(f"{path}: member {k!r} is not a NumPy array (.npy) file")
+    return out
 
 
 def _tensor_to_numpy(t, name, path):
     import torch
-    t = t.detach().cpu()
-    if t.dtype == torch.bfloat16:
-        t = t.float()
     try:
+        t = t.detach().cpu()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
         return t.numpy()
-    except (TypeError, RuntimeError) as e:  # sparse, quantized, float8 ...: no dense NumPy equivalent
+    # sparse, quantized, float8 ...: no dense NumPy equivalent; a meta tensor has no data at all
+    except (TypeError, RuntimeError, NotImplementedError) as e:
         raise errors.UnsupportedError(f"{path}: tensor {name!r} ({t.layout}, {t.dtype}) cannot be read as a dense "
                                       f"NumPy array ({str(e).strip().splitlines()[0] if str(e).strip() else ''})"
                                       ) from None
 
 
-def _flatten(obj, prefix, out, torch, path):
+def _flatten(obj, prefix, out, torch, path, open_=()):
+    """Tensors of a checkpoint's nested dicts/lists into ``out`` under dotted names;
+    ``open_`` holds the ids of the containers being walked (a cycle is refused)."""
+    if isinstance(obj, (dict, list, tuple)):
+        if id(obj) in open_ or len(open_) >= 100:
+            raise errors.FormatError(f"{path}: the checkpoint's containers refer to themselves (or nest over 100 "
+                                     f"deep) at {prefix or 'the top level'!r}")
+        open_ = open_ + (id(obj),)
     if isinstance(obj, torch.Tensor):
         if prefix in out:  # e.g. {"b": {"a": t}} and {"b.a": t}: keeping one would silently drop the other
             raise errors.FormatError(f"{path}: two tensors flatten to the same name {prefix!r} "
@@ -189,10 +247,10 @@ def _flatten(obj, prefix, out, torch, path):
         out[prefix] = _tensor_to_numpy(obj, prefix, path)
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch, path)
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, torch, path, open_)
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
-            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, torch, path)
+            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, torch, path, open_)
     # other leaves (ints, strings: epochs, configs) are not weights
 
 
@@ -239,7 +297,7 @@ def _load_torch(path):
     return out
 
 
-def _load_onnx(path):
+def _load_onnx(path, bf16):
     try:
         import onnx
         from onnx import numpy_helper
@@ -250,7 +308,24 @@ def _load_onnx(path):
         model = onnx.load(path)
     except Exception as e:  # onnx raises DecodeError / various on garbage input
         raise errors.FormatError(f"{path}: not a valid ONNX model or truncated ({type(e).__name__}: {e})") from None
-    return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    if not model.ir_version or not model.HasField("graph"):  # protobuf parses empty or stray bytes as a blank model
+        raise errors.FormatError(f"{path}: not an ONNX model (no IR version or no graph)")
+    out = {}
+    for init in model.graph.initializer:
+        if init.name in out:
+            raise errors.FormatError(f"{path}: two initializers are named {init.name!r}")
+        if any(d < 0 for d in init.dims):
+            raise errors.FormatError(f"{path}: initializer {init.name!r} has negative dimensions {list(init.dims)}")
+        try:
+            a = numpy_helper.to_array(init)
+        except Exception as e:  # onnx raises ValueError/KeyError/TypeError on inconsistent tensors
+            raise errors.FormatError(f"{path}: initializer {init.name!r} cannot be read ({type(e).__name__}: {e})") \
+                from None
+        if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: widened (or raw bits) as for safetensors
+            bits = a.view(np.uint16)
+            a = bits if bf16 == "raw" else _bf16_to_f32(bits)
+        out[init.name] = a
+    return out
 
 
 _TORCH_EXT = (".pt", ".pth", ".bin", ".ckpt")
@@ -265,7 +340,7 @@ def load(path, *, bf16="float32"):
         A ``.safetensors``, ``.npz``/``.npy``, PyTorch ``.pt``/``.pth``/``.bin``/``.ckpt``
         or ``.onnx`` file.
     bf16 : {"float32", "raw"}
-        safetensors BF16 handling (see :func:`load_safetensors`).
+        BF16 handling of safetensors and ONNX tensors (see :func:`load_safetensors`).
 
     Raises
     ------
@@ -274,9 +349,8 @@ def load(path, *, bf16="float32"):
     UnsupportedError
         Unknown extension, or the optional package (torch, onnx) is missing.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise errors.PSGIOError(f"{path}: no such file")
+    _check_bf16(bf16)
+    path = _check_path(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".safetensors":
         return load_safetensors(path, bf16=bf16)
@@ -285,7 +359,7 @@ def load(path, *, bf16="float32"):
     if ext in _TORCH_EXT:
         return _load_torch(path)
     if ext == ".onnx":
-        return _load_onnx(path)
+        return _load_onnx(path, bf16)
     raise errors.UnsupportedError(f"{path}: unknown weight file extension {ext!r}; expected .safetensors, .npz, "
                                   f".npy, {', '.join(_TORCH_EXT)} or .onnx")
 

@@ -230,3 +230,127 @@ def test_torch_garbage_is_not_called_malicious(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(errors.FormatError, match="not a valid PyTorch checkpoint"):
         weights.load(tmp_path / "empty.pt")
+
+
+def test_rewriting_a_loaded_file_leaves_the_loaded_arrays_intact(tmp_path):
+    # load() maps the file; saving over it in place used to change those arrays, or kill the
+    # process with SIGBUS when the new file is shorter. save_safetensors now renames a new file over it.
+    p = tmp_path / "m.safetensors"
+    b = np.arange(4096, dtype=np.float32)
+    weights.save_safetensors(p, {"a": np.ones((64, 64), np.float32), "b": b})
+    got = weights.load(p)
+    weights.save_safetensors(p, {"a": np.zeros((2, 2), np.float32)})
+    np.testing.assert_array_equal(got["b"], b)
+    np.testing.assert_array_equal(got["a"], np.ones((64, 64), np.float32))
+    np.testing.assert_array_equal(weights.load(p)["a"], np.zeros((2, 2), np.float32))
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors"]  # no temporary file left behind
+
+
+def test_safetensors_edge_cases_of_valid_files(tmp_path):
+    p = tmp_path / "s.safetensors"
+    # a 0-d BF16 tensor is valid: it loads as a 0-d float32 array, not a NumPy scalar
+    _write_raw_safetensors(p, {"s": {"dtype": "BF16", "shape": [], "data_offsets": [0, 2]}},
+                           np.array([0x3F80], np.uint16).tobytes())
+    s = weights.load(p)["s"]
+    assert isinstance(s, np.ndarray) and s.shape == () and s.dtype == np.float32 and float(s) == 1.0
+    # big-endian input is stored as little-endian values, as the format wants
+    weights.save_safetensors(p, {"a": np.arange(3, dtype=">f4")})
+    got = weights.load(p)["a"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, [0.0, 1.0, 2.0])
+    # bytes paths work like str paths
+    np.testing.assert_array_equal(weights.load(os.fsencode(p))["a"], [0.0, 1.0, 2.0])
+
+
+def test_safetensors_headers_numpy_cannot_represent_are_format_errors(tmp_path):
+    p = tmp_path / "h.safetensors"
+    cases = {
+        "twice": b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
+                 b'"a":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}}',
+        "nests too deeply": b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}",
+    }
+    for why, raw in cases.items():
+        p.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * 8)
+        with pytest.raises(errors.FormatError, match=why):
+            weights.load(p)
+    for shape, offs in (([1] * 65, [0, 4]), ([2 ** 63, 0], [0, 0])):
+        _write_raw_safetensors(p, {"s": {"dtype": "F32", "shape": shape, "data_offsets": offs}}, b"\0" * 4)
+        with pytest.raises(errors.FormatError, match="64 dimensions"):
+            weights.load(p)
+
+
+def test_npz_members_that_are_not_arrays_and_corrupt_deflate(tmp_path):
+    import zipfile
+    p = tmp_path / "t.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("notes.txt", "hello")
+    with pytest.raises(errors.FormatError, match="'notes.txt' is not a NumPy array"):
+        weights.load(p)
+    np.savez_compressed(p, w=np.random.default_rng(0).standard_normal(4000))
+    raw = bytearray(p.read_bytes())
+    mid = len(raw) // 2
+    raw[mid:mid + 20] = bytes(20)  # inside the deflate stream: zlib fails, not the zip directory
+    p.write_bytes(bytes(raw))
+    with pytest.raises(errors.FormatError):
+        weights.load(p)
+
+
+def test_paths_that_are_folders_or_missing(tmp_path):
+    (tmp_path / "d.safetensors").mkdir()
+    with pytest.raises(errors.PSGIOError, match="is a folder"):
+        weights.load(tmp_path / "d.safetensors")
+    for fn in (weights.load, weights.load_safetensors):
+        with pytest.raises(errors.PSGIOError, match="no such file"):
+            fn(tmp_path / "missing.safetensors")
+
+
+def test_torch_checkpoints_that_cannot_be_flattened(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoints are optional")
+    cyclic = [torch.ones(2)]
+    cyclic.append(cyclic)
+    torch.save(cyclic, tmp_path / "c.pt")
+    with pytest.raises(errors.FormatError, match="refer to themselves"):
+        weights.load(tmp_path / "c.pt")
+    torch.save({"w": torch.empty(3, device="meta")}, tmp_path / "meta.pt")
+    with pytest.raises(errors.UnsupportedError, match="'w'"):
+        weights.load(tmp_path / "meta.pt")
+    # the same tensor listed twice is not a cycle
+    t = torch.arange(3.0)
+    torch.save({"a": [t, t]}, tmp_path / "twice.pt")
+    got = weights.load(tmp_path / "twice.pt")
+    np.testing.assert_array_equal(got["a.0"], [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(got["a.1"], [0.0, 1.0, 2.0])
+
+
+def test_onnx_malformed_initializers_and_bf16(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="onnx not installed: ONNX loading is optional")
+    from onnx import TensorProto, helper, numpy_helper
+
+    def model(path, inits):
+        onnx.save(helper.make_model(helper.make_graph([], "g", [], [], initializer=inits)), str(path))
+        return path
+
+    (tmp_path / "empty.onnx").write_bytes(b"")  # protobuf reads it as a blank model
+    with pytest.raises(errors.FormatError, match="not an ONNX model"):
+        weights.load(tmp_path / "empty.onnx")
+    bad = {
+        "cannot be read": TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[10], raw_data=b"\0" * 4),
+        "negative dimensions": TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[-1, 2],
+                                           float_data=[1, 2, 3, 4]),
+    }
+    for why, tp in bad.items():
+        with pytest.raises(errors.FormatError, match=why):
+            weights.load(model(tmp_path / "bad.onnx", [tp]))
+    with pytest.raises(errors.FormatError, match="cannot be read"):
+        weights.load(model(tmp_path / "code.onnx", [TensorProto(name="w", data_type=999, dims=[1],
+                                                                raw_data=b"\0" * 4)]))
+    dup = [numpy_helper.from_array(np.ones(1, np.float32), "a"), numpy_helper.from_array(np.zeros(2, np.float32), "a")]
+    with pytest.raises(errors.FormatError, match="two initializers are named 'a'"):
+        weights.load(model(tmp_path / "dup.onnx", dup))
+    vals = np.array([1.0, -2.5, 0.0, 3.0], np.float32)  # exact in bfloat16
+    p = model(tmp_path / "bf.onnx", [helper.make_tensor("w", TensorProto.BFLOAT16, [2, 2], vals=vals)])
+    got = weights.load(p)["w"]
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, vals.reshape(2, 2))
+    raw = weights.load(p, bf16="raw")["w"]
+    np.testing.assert_array_equal(raw, (vals.view(np.uint32) >> 16).astype(np.uint16).reshape(2, 2))

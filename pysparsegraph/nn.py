@@ -28,6 +28,12 @@ __all__ = ["SparseLinear", "SparseSequential"]
 _ACT = {None: 0, "none": 0, "linear": 0, "relu": 1, "gelu": 2}
 _ISA = {"auto": 0, "portable": 1, "avx2": 2, "avx512": 3}
 _ISA_NAMES = {v: k for k, v in _ISA.items()}
+
+
+def _isa_code(isa):
+    if not is_one_of(isa, _ISA):
+        raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
+    return _ISA[isa]
 # layout bits of the C driver (PSG_SL_X_ROW_MAJOR, PSG_SL_Y_ROW_MAJOR): row-major input / output
 _X_ROWS, _Y_ROWS = 1, 2
 
@@ -209,9 +215,7 @@ class SparseLinear:
             _check_out(out, (self.out_features, batch))
             if np.shares_memory(out, xt):
                 raise errors.InvalidArgumentError("out must not overlap xt")
-        if isa not in _ISA:
-            raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
-        self._run(xt, out, n_threads, 0, isa)
+        self._run(xt, out, n_threads, 0, _isa_code(isa))
         return out
 
     def forward(self, x, *, n_threads=None):
@@ -237,13 +241,13 @@ class SparseLinear:
         self._run(x, y, n_threads, _X_ROWS | _Y_ROWS)
         return y[0] if one else y
 
-    def _run(self, x, y, n_threads, layout, isa="auto"):
+    def _run(self, x, y, n_threads, layout, isa=_ISA["auto"]):
         """y[:] = the layer on validated C-contiguous float32 x, each operand feature-major
-        or row-major by the ``layout`` bits (_X_ROWS, _Y_ROWS)."""
+        or row-major by the ``layout`` bits (_X_ROWS, _Y_ROWS); ``isa`` is a C code (_isa_code)."""
         nt = resolve_threads(self.n_threads if n_threads is None else n_threads)
         clamp = np.inf if self.clamp_max is None else self.clamp_max
         _core.sparse_linear_layout(self.in_features, self._indptr, self._indices, self._values, self._bias, x, y,
-                                   _ACT[self.activation], clamp, _ISA[isa], nt, layout)
+                                   _ACT[self.activation], clamp, isa, nt, layout)
 
     __call__ = forward
 
@@ -365,9 +369,7 @@ def kernel_isa():
 
 def isa_supported(isa):
     """Whether ``forward_t(..., isa=isa)`` can run here."""
-    if isa not in _ISA:
-        raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
-    return _core.isa_supported(_ISA[isa])
+    return _core.isa_supported(_isa_code(isa))
 
 
 # ---- helpers ---------------------------------------------------------------

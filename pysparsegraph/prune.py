@@ -34,7 +34,7 @@ import re
 import numpy as np
 
 from pysparsegraph import errors
-from pysparsegraph._validate import as_dim, is_real_dtype
+from pysparsegraph._validate import as_dim, as_dtype, is_one_of, is_real_dtype
 
 __all__ = ["prune", "prune_global", "scores", "apply_mask", "to_csr", "storage_bytes", "check_n_m"]
 
@@ -114,8 +114,13 @@ def _raw_scores(w, score, activations):
         if x.ndim != 2 or x.shape[1] != w.shape[1]:
             raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
                                             f"shape {w.shape}, got {x.shape}")
+        # each column's norm scaled by its largest magnitude, so that squares of large finite
+        # activations (1e200) do not overflow; columns holding NaN or inf keep NaN / inf norms
+        top = np.abs(x).max(axis=0, initial=0.0)
+        scale = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        xs = x / scale
         with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by the caller, by name
-            return a * np.sqrt(np.einsum("ij,ij->j", x, x))[None, :]
+            return a * (scale * np.sqrt(np.einsum("ij,ij->j", xs, xs)))[None, :]
     raise errors.InvalidArgumentError(f"score must be 'magnitude' or 'wanda', got {score!r}")
 
 
@@ -162,7 +167,8 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
         Calibration inputs (for ``score="wanda"``).
     granularity : {"layer", "row"}, optional
         For unstructured pruning: rank over the whole matrix or per output
-        row. Default ``"layer"`` for magnitude and ``"row"`` for Wanda.
+        row. Default ``"layer"`` for magnitude and ``"row"`` for Wanda. N:M
+        and block patterns fix their own grouping and ignore it.
 
     Returns
     -------
@@ -170,6 +176,8 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
     """
     w = _as_weight(weight)
     kind = _parse_pattern(pattern)
+    if granularity is not None and not is_one_of(granularity, ("layer", "row")):
+        raise errors.InvalidArgumentError(f"granularity must be 'layer', 'row' or None, got {granularity!r}")
     s = _scores(w, score, activations, "weight")
     out_f, in_f = w.shape
     if kind[0] == "nm":
@@ -200,14 +208,12 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
     gran = granularity or ("row" if score == "wanda" else "layer")
     if gran == "layer":
         return _keep_top(s.ravel(), int(round(sp * s.size))).reshape(w.shape)
-    if gran == "row":
-        n_remove = int(round(sp * in_f))
-        keep = np.ones(w.shape, dtype=bool)
-        if n_remove:
-            order = np.argsort(s, axis=1, kind="stable")[:, :n_remove]
-            np.put_along_axis(keep, order, False, axis=1)
-        return keep
-    raise errors.InvalidArgumentError(f"granularity must be 'layer' or 'row', got {granularity!r}")
+    n_remove = int(round(sp * in_f))  # per row
+    keep = np.ones(w.shape, dtype=bool)
+    if n_remove:
+        order = np.argsort(s, axis=1, kind="stable")[:, :n_remove]
+        np.put_along_axis(keep, order, False, axis=1)
+    return keep
 
 
 def prune_global(weights, sparsity, *, score="magnitude", activations=None):
@@ -228,10 +234,16 @@ def prune_global(weights, sparsity, *, score="magnitude", activations=None):
     sp = _check_sparsity(sparsity)
     if not isinstance(weights, dict) or not weights:
         raise errors.InvalidArgumentError("weights must be a non-empty dict of name -> 2-D array")
+    if activations is not None and not isinstance(activations, dict):
+        raise errors.InvalidArgumentError("activations must be a dict of layer name -> calibration batch (the "
+                                          f"layers' inputs), got {type(activations).__name__}")
     names = list(weights)
     sc = []
     for name in names:
         act = None if activations is None else activations.get(name)
+        if act is None and score == "wanda":
+            raise errors.InvalidArgumentError(f"score='wanda' needs activations[{name!r}]: a calibration batch of "
+                                              f"layer {name!r}'s inputs, shape (n_samples, in_features)")
         sc.append(_scores(weights[name], score, act, f"weights[{name!r}]").ravel())
     flat = np.concatenate(sc)
     keep = _keep_top(flat, int(round(sp * flat.size)))
@@ -267,7 +279,7 @@ def to_csr(weight, mask=None, *, dtype=np.float32):
     m = (w != 0) if mask is None else np.asarray(mask)
     if m.shape != w.shape or m.dtype != np.bool_:
         raise errors.ShapeMismatchError(f"mask must be a bool array of shape {w.shape}, got {m.dtype} {m.shape}")
-    dtype = np.dtype(dtype)
+    dtype = as_dtype(dtype, "dtype")
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
     counts = m.sum(axis=1, dtype=np.int64)
@@ -287,13 +299,20 @@ def storage_bytes(n_rows, n_cols, nnz, *, value_bytes=4, index_dtype="auto"):
     Returns a dict with ``indptr``, ``indices``, ``values``, ``total`` and
     ``dense`` (the float32/float64 dense matrix) bytes.
     """
-    if index_dtype == "auto":
+    n_rows, n_cols, nnz = as_dim(n_rows, "n_rows"), as_dim(n_cols, "n_cols"), as_dim(nnz, "nnz")
+    value_bytes = as_dim(value_bytes, "value_bytes")
+    if nnz > n_rows * n_cols:
+        raise errors.InvalidArgumentError(f"nnz={nnz} exceeds the {n_rows} x {n_cols} entries of the matrix")
+    if is_one_of(index_dtype, ("auto",)):
         index_dtype = np.uint16 if n_cols <= 65536 else (np.int32 if n_cols <= np.iinfo(np.int32).max else np.int64)
-    ib = np.dtype(index_dtype).itemsize
+    index_dtype = as_dtype(index_dtype, "index_dtype")
+    if not np.issubdtype(index_dtype, np.integer):
+        raise errors.DTypeError(f"index_dtype must be an integer dtype, got {index_dtype}")
+    ib = index_dtype.itemsize
     out = {"indptr": 8 * (n_rows + 1), "indices": ib * nnz, "values": value_bytes * nnz}
     out["total"] = out["indptr"] + out["indices"] + out["values"]
     out["dense"] = value_bytes * n_rows * n_cols
-    out["index_dtype"] = np.dtype(index_dtype).name
+    out["index_dtype"] = index_dtype.name
     return out
 
 
@@ -303,4 +322,4 @@ def check_n_m(mask, n, m):
     k = np.asarray(mask, dtype=bool)
     if k.ndim != 2 or k.shape[1] % m:
         return False
-    return bool((k.reshape(k.shape[0], -1, m).sum(axis=2) <= n).all())
+    return bool((k.reshape(k.shape[0], k.shape[1] // m, m).sum(axis=2) <= n).all())

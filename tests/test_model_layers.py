@@ -167,8 +167,11 @@ def test_bad_input():
         SparseLinear(np.eye(3), clamp_max=float("nan"))
     with pytest.raises(errors.InvalidArgumentError, match="n_threads"):
         layer(np.ones((2, 6)), n_threads=0)
-    with pytest.raises(errors.InvalidArgumentError, match="isa"):
-        layer.forward_t(np.ones((6, 2), np.float32), isa="neon")
+    for isa in ("neon", [], None):  # unhashable or wrong: the same clear error
+        with pytest.raises(errors.InvalidArgumentError, match="isa"):
+            layer.forward_t(np.ones((6, 2), np.float32), isa=isa)
+        with pytest.raises(errors.InvalidArgumentError, match="isa"):
+            isa_supported(isa)
     with pytest.raises(errors.IndexOverflowError):
         SparseLinear(psg.CSRMatrix([0, 1], [70000], [1.0], shape=(1, 70001)), index_dtype="uint16")
     with pytest.raises(errors.ShapeMismatchError):

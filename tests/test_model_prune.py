@@ -196,3 +196,56 @@ def test_infinite_weights_rank_first():
     assert keep[1, 1] and keep[4, 2] and keep.sum() == 2
     nm = prune.prune(w, pattern="2:4")
     assert nm[1, 1] and nm[4, 2]
+
+
+def test_wanda_norms_of_large_finite_activations_do_not_overflow():
+    # squares of 1e200 overflow float64; the column norms (2e200) do not, and the
+    # ranking must be the one of the same activations scaled down
+    w = _w((3, 8))
+    x = np.random.default_rng(1).uniform(0.5, 2.0, (4, 8)) * 1e200
+    s = prune.scores(w, "wanda", x)
+    assert np.isfinite(s).all()
+    np.testing.assert_allclose(s, prune.scores(w, "wanda", x / 1e200) * 1e200, rtol=1e-12)
+    np.testing.assert_array_equal(prune.prune(w, 0.5, score="wanda", activations=x),
+                                  prune.prune(w, 0.5, score="wanda", activations=x / 1e200))
+    # an infinite activation column still has no rank where its weight is 0
+    x[0, 2], w[1, 2] = np.inf, 0.0
+    with pytest.raises(errors.InvalidArgumentError, match="column 2"):
+        prune.scores(w, "wanda", x)
+
+
+def test_prune_global_activations_must_be_a_dict_naming_every_layer():
+    ws = {"a": _w((4, 6)), "b": _w((4, 6), 1)}
+    x = np.ones((3, 6))
+    with pytest.raises(errors.InvalidArgumentError, match="activations must be a dict"):
+        prune.prune_global(ws, 0.5, score="wanda", activations=x)
+    with pytest.raises(errors.InvalidArgumentError, match=r"activations\['b'\]"):
+        prune.prune_global(ws, 0.5, score="wanda", activations={"a": x})
+    got = prune.prune_global(ws, 0.5, score="wanda", activations={"a": x, "b": x})
+    assert sum(int(m.sum()) for m in got.values()) == 24
+
+
+def test_granularity_is_checked_for_every_pattern():
+    w = _w((4, 8))
+    for pattern, sparsity in (("unstructured", 0.5), ("2:4", None), ("1x4", 0.5)):
+        with pytest.raises(errors.InvalidArgumentError, match="granularity"):
+            prune.prune(w, sparsity, pattern=pattern, granularity="bogus")
+        with pytest.raises(errors.InvalidArgumentError, match="granularity"):
+            prune.prune(w, sparsity, pattern=pattern, granularity=["row"])
+
+
+def test_check_n_m_of_an_empty_mask():
+    assert prune.check_n_m(np.zeros((0, 8), bool), 2, 4)
+    assert prune.check_n_m(prune.prune(np.zeros((0, 8)), pattern="2:4"), 2, 4)
+
+
+def test_storage_bytes_and_to_csr_validate_their_arguments():
+    assert prune.storage_bytes(4, 10, 5)["total"] == 8 * 5 + 2 * 5 + 4 * 5
+    for bad in ((-1, 10, 5), (1.5, 10, 5), (4, None, 5), (2, 2, 5)):
+        with pytest.raises(errors.InvalidArgumentError):
+            prune.storage_bytes(*bad)
+    for dt in ("foo", np.float32):
+        with pytest.raises(errors.DTypeError, match="index_dtype"):
+            prune.storage_bytes(4, 10, 5, index_dtype=dt)
+    with pytest.raises(errors.DTypeError, match="dtype"):
+        prune.to_csr(_w((2, 2)), dtype="foo")

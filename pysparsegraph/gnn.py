@@ -352,7 +352,10 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
     need_edge_grad : bool
         Also return dL/d(edge weights): shaped like ``edge_values`` (or
         ``(nnz,)`` for ``A.values`` when ``edge_values`` is None). Self loops
-        have a constant weight and no gradient.
+        have a constant weight and no gradient. With ``norm``, the gradient
+        for ``A.values`` includes their effect through the degrees (sums of
+        ``A.values``; ones when unweighted); ``edge_values`` do not enter the
+        degrees, so theirs has no such term.
 
     Returns
     -------
@@ -415,15 +418,54 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
             _core.gspmm_arg_backward_e(A.n_cols, A.indptr, A.indices, ls, rs, arg, x, gy, width, g_edge, threads)
             if width == 1:
                 g_edge = g_edge[:, 0]
+    if g_edge is not None and edge_values is None and norm is not None:
+        g_edge -= _degree_terms(A, reduce, norm, add_self_loops, x, gy, gx, n_threads)
     if g_edge is not None and edge_values is not None:
         g_edge = g_edge.reshape(np.shape(edge_values))
     return (gx[:, 0] if vector else gx), g_edge
+
+
+def _degree_terms(A, reduce, norm, add_self_loops, x, gy, gx, n_threads):
+    """What ``norm``'s degrees add to dL/d(A.values): they are sums of those values, so
+    an entry (i, j) also moves row i's scale (norm 'row', 'sym') and column j's ('col',
+    'sym'). With ls = d_out^-a, rs = d_in^-b (a, b in {0, 1/2, 1}), the entry's
+    gradient gets -a (G_i . Y_i) / d_out_i - b (gx_j . X_j) / d_in_j, where Y is the
+    forward's output and gx the input gradient (each of its terms carries one rs_j,
+    for sums as for the max/min arg entries); 0 at a zero degree."""
+    a, b = {"row": (1.0, 0.0), "col": (0.0, 1.0), "sym": (0.5, 0.5)}[norm]
+    d_out, d_in = degrees(A, add_self_loops=add_self_loops)
+    terms = np.zeros(A.nnz, dtype=gy.dtype)
+    if a:
+        y = gspmm(A, x, reduce=reduce, norm=norm, add_self_loops=add_self_loops, n_threads=n_threads)
+        u = a * np.einsum("ik,ik->i", gy, y) * _inv(d_out, 1.0)
+        terms += np.repeat(u, np.diff(A.indptr)).astype(gy.dtype, copy=False)
+    if b:
+        v = b * np.einsum("jk,jk->j", gx, x) * _inv(d_in, 1.0)
+        terms += v[A.indices].astype(gy.dtype, copy=False)
+    return terms
 
 
 # ------------------------------------------------------------------- sddmm
 def _check_heads(heads):
     if isinstance(heads, bool) or not isinstance(heads, (int, np.integer)) or heads < 1:
         raise errors.InvalidArgumentError(f"heads must be a positive integer, got {heads!r}")
+
+
+def _sddmm_widths(op, heads, x, y):
+    """(Kx, Ky) of sddmm's operands, checked against op and heads (heads split op='dot' only)."""
+    _check_heads(heads)
+    kx, ky = x.shape[1], y.shape[1]
+    if op == "dot":
+        if kx != ky or kx % heads:
+            raise errors.ShapeMismatchError(f"op='dot' needs X and Y of equal width divisible by heads={heads}, "
+                                            f"got {kx} and {ky}")
+    else:
+        if heads != 1:
+            raise errors.InvalidArgumentError(f"heads splits op='dot' only; op={op!r} takes heads=1, got {heads!r}")
+        if kx != ky and 1 not in (kx, ky):
+            raise errors.ShapeMismatchError(f"op={op!r} needs X and Y of equal width or one of width 1, "
+                                            f"got {kx} and {ky}")
+    return kx, ky
 
 
 def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
@@ -447,30 +489,15 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
     x, _ = _dense(X, "X", (A.n_rows, f"A has {A.n_rows} rows (X gives the row end of each edge)"))
     y, _ = _dense(Y, "Y", (A.n_cols, f"A has {A.n_cols} columns (Y gives the column end of each edge)"))
     _same_dtype(x, y, "X", "Y")
-    kx, ky = x.shape[1], y.shape[1]
+    kx, ky = _sddmm_widths(op, heads, x, y)
     if op == "dot":
-        _check_heads(heads)
-        if kx != ky or kx % heads:
-            raise errors.ShapeMismatchError(f"op='dot' needs X and Y of equal width divisible by heads={heads}, "
-                                            f"got {kx} and {ky}")
         shape = (A.nnz,) if heads == 1 else (A.nnz, int(heads))
         width = int(heads)
     else:
-        if kx != ky and 1 not in (kx, ky):
-            raise errors.ShapeMismatchError(f"op={op!r} needs X and Y of equal width or one of width 1, "
-                                            f"got {kx} and {ky}")
-        width = max(kx, ky)
+        width = ky if kx == 1 else kx  # NumPy's broadcast: a width-1 side takes the other's width, even 0
         shape = (A.nnz, width)
-    if out is None:
-        res = np.empty((A.nnz, width), dtype=x.dtype)
-    else:
-        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != x.dtype \
-                or not out.flags.c_contiguous or not out.flags.writeable:
-            raise errors.ShapeMismatchError(f"out must be a writeable C-contiguous {x.dtype} array of shape "
-                                            f"{shape}")
-        if _core.overlaps(out, (x, y, A.indptr, A.indices)):
-            raise errors.InvalidArgumentError("out must not overlap an input array")
-        res = out.reshape(A.nnz, width)
+    res = _output(out, (A.nnz, width), x.dtype, len(shape) == 1, (x, y, A._indptr, A._indices),
+                  dtype_why="the dtype of X and Y")
     _core.sddmm(SDDMM_OPS[op], A.n_cols, A.indptr, A.indices, x, y, int(heads) if op == "dot" else 1, res,
                 resolve_threads(n_threads))
     return out if out is not None else res.reshape(shape)
@@ -489,11 +516,8 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
     g = np.asarray(grad_out)
     if g.dtype != x.dtype:
         raise errors.DTypeError(f"grad_out ({g.dtype}) must have the dtype of X ({x.dtype})")
-    kx, ky = x.shape[1], y.shape[1]
+    kx, ky = _sddmm_widths(op, heads, x, y)
     if op == "dot":
-        _check_heads(heads)
-        if kx != ky or kx % heads:
-            raise errors.ShapeMismatchError(f"op='dot' needs equal widths divisible by heads, got {kx}, {ky}")
         g2 = g.reshape(A.nnz, -1) if g.size == A.nnz * heads else None
         if g2 is None or g2.shape[1] != heads:
             raise errors.ShapeMismatchError(f"grad_out must have shape (nnz, heads) = ({A.nnz}, {heads}), "
@@ -502,10 +526,12 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
         gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
         gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
     else:
-        k = max(kx, ky)
+        k = ky if kx == 1 else kx
         if g.shape != (A.nnz, k):
             raise errors.ShapeMismatchError(f"grad_out must have shape ({A.nnz}, {k}), got {g.shape}")
-        if op == "u_add_v":
+        if k == 0:  # an empty product: nothing flows back (a width-1 side gets a sum over no columns)
+            gx, gy = np.zeros((A.n_rows, kx), x.dtype), np.zeros((A.n_cols, ky), x.dtype)
+        elif op == "u_add_v":
             gx = gspmm(A, np.ones((A.n_cols, k), x.dtype), edge_values=g, n_threads=n_threads)
             gy = gspmm(A, np.ones((A.n_rows, k), x.dtype), edge_values=g, transpose=True, n_threads=n_threads)
         else:
@@ -513,7 +539,7 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
             xb = np.ascontiguousarray(np.broadcast_to(x, (A.n_rows, k)))
             gx = gspmm(A, yb, edge_values=g, n_threads=n_threads)
             gy = gspmm(A, xb, edge_values=g, transpose=True, n_threads=n_threads)
-        if kx == 1 and k > 1:
+        if kx == 1 and k > 1:  # a broadcast side gets the sum over the width
             gx = gx.sum(axis=1, keepdims=True)
         if ky == 1 and k > 1:
             gy = gy.sum(axis=1, keepdims=True)

@@ -9,6 +9,10 @@ they are handed to the C kernels as NumPy views of the same memory (no copy
 when contiguous) and results come back as tensors sharing the NumPy output's
 memory.
 
+Gradients are first-order: the backward passes run in the C kernels too, outside
+torch's graph, so ``create_graph=True`` (double backward, e.g. a gradient
+penalty) raises instead of silently dropping the second-order terms.
+
 Example
 -------
 >>> import torch, pysparsegraph as psg
@@ -21,6 +25,7 @@ Example
 """
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from pysparsegraph import errors, gnn
 from pysparsegraph.matrix import as_csr
@@ -58,6 +63,7 @@ class _SpMM(torch.autograd.Function):
         return _t(y)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_y):
         X, edge_values = ctx.saved_tensors
         need_x, need_e = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
@@ -89,6 +95,7 @@ class _SDDMM(torch.autograd.Function):
         return _t(gnn.sddmm(A, _np(X, "X"), _np(Y, "Y"), op=op, heads=heads, n_threads=n_threads))
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
         X, Y = ctx.saved_tensors
         gx, gy = gnn.sddmm_backward(ctx.A, _np(X, "X"), _np(Y, "Y"), _np(g, "grad"), op=ctx.op, heads=ctx.heads,
@@ -106,13 +113,17 @@ def sddmm(A, X, Y, *, op="dot", heads=1, n_threads=None):
 class _EdgeSoftmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, s, n_threads):
-        a = gnn.edge_softmax(A, _np(s, "scores"), n_threads=n_threads)
-        ctx.A, ctx.a, ctx.n_threads = A, a, n_threads
-        return _t(a)
+        out = _t(gnn.edge_softmax(A, _np(s, "scores"), n_threads=n_threads))
+        ctx.A, ctx.n_threads = A, n_threads
+        ctx.save_for_backward(out)  # through torch, so an in-place change of the output is caught
+        return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g):
-        return None, _t(gnn.edge_softmax_backward(ctx.A, ctx.a, _np(g, "grad"), n_threads=ctx.n_threads)), None
+        (a,) = ctx.saved_tensors
+        return None, _t(gnn.edge_softmax_backward(ctx.A, _np(a, "alpha"), _np(g, "grad"), n_threads=ctx.n_threads)), \
+            None
 
 
 def edge_softmax(A, scores, *, n_threads=None):

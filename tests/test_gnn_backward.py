@@ -80,9 +80,10 @@ def test_spmm_backward_matches_finite_differences(reduce, norm, loops, ev_kind):
             assert ge.shape == ev.shape
             idx, num = fd_grad(loss, ev, 40, rng)
             np.testing.assert_allclose(ge.reshape(-1)[idx], num, rtol=1e-5, atol=1e-6, err_msg=name)
-        elif norm is None:
-            # gradient w.r.t. A's own values: perturb a weighted copy
-            vals = np.array(A.values)
+        else:
+            # gradient w.r.t. A's own values (ones when unweighted), which the norm's degrees
+            # sum too: perturb a weighted copy
+            vals = np.ones(A.nnz) if A.values is None else np.array(A.values)
 
             def loss_vals():
                 B = psg.CSRMatrix(A.indptr, A.indices, vals, shape=A.shape)

@@ -9,7 +9,7 @@ import pytest
 
 import pysparsegraph as psg
 from pysparsegraph import datasets, errors
-from pysparsegraph.gnn import gspmm, sddmm, edge_softmax, spmm_transpose
+from pysparsegraph.gnn import gspmm, sddmm, sddmm_backward, edge_softmax, spmm_transpose
 
 REDUCERS = ["sum", "mean", "max", "min"]
 VDT = [np.float32, np.float64]
@@ -578,6 +578,57 @@ def test_sddmm_ops(vdt, idt):
         # broadcasting: a width-1 side
         np.testing.assert_allclose(sddmm(A, X[:, :1], Y, op="u_add_v"), Xd[rows, :1] + Yd[cols], **tol(vdt))
         np.testing.assert_allclose(sddmm(A, X, Y[:, :1], op="u_mul_v"), Xd[rows] * Yd[cols, :1], **tol(vdt))
+
+
+def test_sddmm_broadcasts_width_zero_like_numpy():
+    # a width-1 side against a width-0 one gives width 0 (NumPy's rule); it used to
+    # return an (nnz, 1) array of uninitialized memory
+    A = psg.CSRMatrix([0, 2, 3], np.array([0, 1, 1], np.int32), shape=(2, 2))
+    rng = np.random.default_rng(0)
+    rows, cols = np.array([0, 0, 1]), np.array([0, 1, 1])
+    for kx, ky in ((0, 1), (1, 0), (0, 0), (1, 1), (1, 3), (3, 1)):
+        X, Y = rng.standard_normal((2, kx)), rng.standard_normal((2, ky))
+        for op, f in (("u_add_v", np.add), ("u_mul_v", np.multiply)):
+            ref = f(X[rows], Y[cols])
+            out = sddmm(A, X, Y, op=op)
+            assert out.shape == ref.shape, (kx, ky, op)
+            np.testing.assert_array_equal(out, ref)
+            G = rng.standard_normal(ref.shape)
+            gx, gy = sddmm_backward(A, X, Y, G, op=op)
+            # references: the chain rule through NumPy's broadcast, summed over broadcast columns
+            dx = G if op == "u_add_v" else G * np.broadcast_to(Y[cols], G.shape)
+            dy = G if op == "u_add_v" else G * np.broadcast_to(X[rows], G.shape)
+            rx, ry = np.zeros((2, ref.shape[1])), np.zeros((2, ref.shape[1]))
+            np.add.at(rx, rows, dx)
+            np.add.at(ry, cols, dy)
+            if kx == 1 and ref.shape[1] != 1:
+                rx = rx.sum(axis=1, keepdims=True)
+            if ky == 1 and ref.shape[1] != 1:
+                ry = ry.sum(axis=1, keepdims=True)
+            assert gx.shape == X.shape and gy.shape == Y.shape, (kx, ky, op)
+            np.testing.assert_allclose(gx, rx, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(gy, ry, rtol=1e-12, atol=1e-12)
+
+
+def test_sddmm_out_and_heads_errors_name_the_problem():
+    A = psg.CSRMatrix([0, 2, 3], np.array([0, 1, 1], np.int32), shape=(2, 2))
+    X = np.ones((2, 4))
+    with pytest.raises(errors.DTypeError, match="dtype"):
+        sddmm(A, X, X, out=np.empty(3, np.float32))
+    with pytest.raises(errors.DTypeError, match="ndarray"):
+        sddmm(A, X, X, out=[0.0] * 3)
+    ro = np.empty(3)
+    ro.flags.writeable = False
+    with pytest.raises(errors.InvalidArgumentError, match="writeable"):
+        sddmm(A, X, X, out=ro)
+    with pytest.raises(errors.ShapeMismatchError, match="shape"):
+        sddmm(A, X, X, out=np.empty(4))
+    for op in ("u_add_v", "u_mul_v"):
+        for heads in (-1, "x", 2):
+            with pytest.raises(errors.InvalidArgumentError, match="heads"):
+                sddmm(A, X, X, op=op, heads=heads)
+    out = np.empty((3, 4))
+    assert sddmm(A, X, X, op="u_mul_v", out=out) is out
 
 
 # ------------------------------------------------------------- edge softmax

@@ -90,3 +90,52 @@ def test_operands_are_shared_not_copied():
     torch.testing.assert_close(Y, dense(A) @ X.detach())
     strided = torch.randn(3, A.n_cols, dtype=torch.float64).T    # not contiguous: one documented copy
     torch.testing.assert_close(ptorch.spmm(A, strided), dense(A) @ strided)
+
+
+def test_edge_softmax_output_changed_in_place_is_caught():
+    A = graph()
+    s = torch.randn(A.nnz, dtype=torch.float64, requires_grad=True)
+    a = ptorch.edge_softmax(A, s)
+    a.mul_(2.0)  # the backward needs the original output: torch must refuse, as for torch.softmax
+    with pytest.raises(RuntimeError, match="inplace"):
+        torch.autograd.grad(a.sum(), s)
+    # untouched, the gradient of each row's sum of a softmax is 0
+    (g,) = torch.autograd.grad(ptorch.edge_softmax(A, s).sum(), s)
+    np.testing.assert_allclose(g.numpy(), 0.0, atol=1e-12)
+
+
+def test_double_backward_raises_instead_of_dropping_terms():
+    A = graph()
+    X = torch.randn(A.n_cols, 3, dtype=torch.float64, requires_grad=True)
+    s = torch.randn(A.nnz, dtype=torch.float64, requires_grad=True)
+    outs = [(ptorch.spmm(A, X).square().sum(), X), (ptorch.sddmm(A, X, X).square().sum(), X),
+            (ptorch.edge_softmax(A, s).square().sum(), s)]
+    for loss, wrt in outs:
+        (g,) = torch.autograd.grad(loss, wrt, create_graph=True)
+        with pytest.raises(RuntimeError, match="differentiate twice"):
+            (loss + g.square().sum()).backward()  # a gradient penalty
+
+
+def test_gradient_for_the_graphs_own_values_through_the_norm():
+    # dL/d(A.values) with norm: the degrees are sums of those values too (checked
+    # against torch autograd through a dense normalized adjacency)
+    A = graph()
+    rng = np.random.default_rng(3)
+    X, G = rng.standard_normal((A.n_cols, 4)), rng.standard_normal((A.n_rows, 4))
+    rows = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
+    for norm in ("row", "col", "sym"):
+        for loops in (False, True):
+            _, ge = psg.gnn.spmm_backward(A, G, X, norm=norm, add_self_loops=loops, need_edge_grad=True)
+            v = torch.tensor(np.asarray(A.values), dtype=torch.float64, requires_grad=True)
+            D = torch.zeros(A.shape, dtype=torch.float64).index_put((torch.from_numpy(rows),
+                                                                    torch.from_numpy(np.asarray(A.indices, np.int64))),
+                                                                   v, accumulate=True)
+            if loops:
+                D = D + torch.eye(A.n_rows, dtype=torch.float64)
+            dout, din = D.sum(1), D.sum(0)
+            inv = lambda d, p: torch.where(d != 0, d.abs().clamp_min(1e-300) ** -p, torch.zeros_like(d))  # noqa
+            ls = {"row": inv(dout, 1.0), "col": torch.ones_like(dout), "sym": inv(dout, 0.5)}[norm]
+            rs = {"row": torch.ones_like(din), "col": inv(din, 1.0), "sym": inv(din, 0.5)}[norm]
+            Y = ls[:, None] * (D @ (rs[:, None] * torch.from_numpy(X)))
+            (ref,) = torch.autograd.grad((Y * torch.from_numpy(G)).sum(), v)
+            np.testing.assert_allclose(ge, ref.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{norm} loops={loops}")

@@ -34,8 +34,8 @@ class CSRMatrix:
         Raw CSR arrays. They are used without a copy when they already have a
         supported dtype and are C-contiguous (``indptr`` int64, ``indices``
         int32/int64, ``values`` float32/float64). Otherwise one converted copy
-        is made: other integer index dtypes become int64 (int32 indices stay
-        int32), other real value dtypes become float64.
+        is made: other integer index dtypes become int32, or int64 when the
+        number of columns needs it; other real value dtypes become float64.
     shape : (int, int), optional
         Defaults to ``(len(indptr) - 1, max(indices) + 1)``.
     copy : bool or None
@@ -215,17 +215,30 @@ class CSRMatrix:
         return cls._trusted(indptr, indices, vals, (n_rows, n_cols))
 
     # ---- export -------------------------------------------------------
-    def to_scipy(self, dtype=None):
+    def to_scipy(self, dtype=None, *, copy=False):
         """A ``scipy.sparse.csr_array``. An unweighted matrix gets explicit ones
-        (float32 unless ``dtype`` says otherwise). scipy may copy the index
-        arrays to give indptr and indices one common dtype."""
+        (float32 unless ``dtype`` says otherwise).
+
+        By default the scipy matrix shares this matrix's arrays, read-only (scipy
+        may still copy the index arrays to give them one common dtype). scipy
+        methods that rewrite its arrays in place then raise scipy's
+        ``ValueError`` (read-only): ``sort_indices``, ``sum_duplicates``,
+        ``eliminate_zeros``, in-place arithmetic such as ``S *= 2``, and, when
+        rows hold unsorted or duplicate column ids, operations that first sort
+        them in place, such as ``abs(S)`` or ``S.max(axis=1)``. Pass
+        ``copy=True`` for a scipy matrix with writeable arrays of its own.
+        """
         import scipy.sparse as sp
 
+        if dtype is not None:
+            dtype = as_dtype(dtype, "dtype")
         self._ensure_checked()  # scipy trusts the arrays it is given
         if self._values is None:
             data = np.ones(self.nnz, dtype=dtype or np.float32)
         else:
-            data = self._values if dtype is None else self._values.astype(dtype)
+            data = self._values.astype(dtype or self._values.dtype, copy=bool(copy))
+        if copy:
+            return sp.csr_array((data, self._indices.copy(), self._indptr.copy()), shape=self._shape)
         return sp.csr_array((data, self._indices, self._indptr), shape=self._shape)
 
     def to_edges(self, n_threads=None):
@@ -238,7 +251,7 @@ class CSRMatrix:
     def astype(self, dtype):
         """Same structure with values converted to ``dtype`` (an unweighted
         matrix gets explicit values). Index arrays are shared, not copied."""
-        dt = np.dtype(dtype)
+        dt = as_dtype(dtype, "dtype")
         if dt not in FLOAT_DTYPES:
             raise errors.DTypeError(f"dtype must be float32 or float64, got {dt}")
         vals = np.ones(self.nnz, dt) if self._values is None else self._values.astype(dt)

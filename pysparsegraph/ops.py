@@ -30,11 +30,14 @@ def _dense_operand(x, name):
 def empty_aligned(shape, dtype=np.float32):
     """An uninitialized C-contiguous array whose data starts on a 64-byte boundary.
 
-    ``numpy.empty`` only promises 16 bytes. Products into an aligned ``out``
+    ``numpy.empty`` only promises 16 bytes. ``dtype`` must be numeric (bool,
+    integer, float or complex). Products into an aligned ``out``
     (with rows a whole number of 64-byte lines) can write Y with streaming
     stores; see ``store`` in :func:`pysparsegraph.plan_spmm`.
     """
     dtype = as_dtype(dtype, "dtype")
+    if dtype.kind not in "biufc":  # object slots left uninitialized would crash NumPy; strings have no use here
+        raise errors.DTypeError(f"dtype must be a numeric (bool, integer, float or complex) dtype, got {dtype}")
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     shape = tuple(as_dim(s, "every size in shape") for s in shape)
     return _aligned(shape, dtype)

@@ -42,8 +42,9 @@ def _count(value, name, *, allow_negative=False, maximum=None):
     value = int(value)
     if maximum is None:
         maximum = INT64_MAX
-    if value < 0 and not allow_negative or value == 0:
-        raise errors.InvalidArgumentError(f"{name} must be a positive integer (or None for automatic), got {value}")
+    if value < 0 and not (allow_negative and value == -1) or value == 0:
+        never = ", -1 (never)" if allow_negative else ""
+        raise errors.InvalidArgumentError(f"{name} must be a positive integer{never} or None (automatic), got {value}")
     if value > maximum or value < -maximum:
         raise errors.InvalidArgumentError(f"{name} must be at most {maximum}, got {value}")
     return value
@@ -248,8 +249,9 @@ def to_bfloat16(X, *, n_threads=None):
     x = np.asarray(X)
     if x.dtype != np.float32:
         raise errors.DTypeError(f"X must be float32, got {x.dtype}; convert it with X.astype(np.float32)")
+    shape = x.shape  # (ascontiguousarray would make a 0-d array 1-d)
     x = np.ascontiguousarray(x)
-    out = empty_aligned(x.shape, np.uint16)
+    out = empty_aligned(shape, np.uint16)
     _core.f32_to_bf16(x.reshape(-1), out.reshape(-1), resolve_threads(n_threads))
     return out
 

@@ -180,3 +180,27 @@ def test_pickle_round_trip_keeps_arrays_read_only(rng):
     assert B.shape == A.shape and type(B) is psg.CSRMatrix
     for a, b in [(A.indptr, B.indptr), (A.indices, B.indices), (A.values, B.values)]:
         assert a.tobytes() == b.tobytes() and not b.flags.writeable
+
+
+def test_to_scipy_shares_read_only_arrays_and_copies_on_request():
+    # unsorted and duplicate column ids: scipy's abs() sorts them in place first
+    A = psg.CSRMatrix([0, 3, 4, 6], np.array([2, 0, 2, 1, 1, 0], np.int32), [1.0, -2, 3, 4, -5, 6], shape=(3, 3))
+    S = A.to_scipy()
+    assert np.shares_memory(S.data, A.values) and not S.data.flags.writeable
+    with pytest.raises(ValueError):  # scipy's own error: the shared arrays are read-only
+        S.sum_duplicates()
+    C = A.to_scipy(copy=True)
+    assert not np.shares_memory(C.data, A.values) and not np.shares_memory(C.indices, A.indices)
+    dense = np.array([[-2.0, 0, 4], [0, 4, 0], [6, -5, 0]])
+    np.testing.assert_array_equal(abs(C).toarray(), np.abs(dense))
+    C.data *= 2
+    C.eliminate_zeros()
+    np.testing.assert_array_equal(A.to_scipy().toarray(), dense)  # the matrix is untouched
+    np.testing.assert_array_equal(A.to_scipy(np.float32, copy=True).toarray(), dense.astype(np.float32))
+    U = psg.CSRMatrix([0, 1], np.array([0], np.int32), shape=(1, 1))  # unweighted: ones
+    assert U.to_scipy(copy=True).indices.flags.writeable
+    for bad in ("foo", [1]):
+        with pytest.raises(errors.DTypeError, match="dtype"):
+            A.to_scipy(dtype=bad)
+        with pytest.raises(errors.DTypeError, match="dtype"):
+            A.astype(bad)

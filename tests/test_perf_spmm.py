@@ -351,6 +351,8 @@ def test_to_bfloat16_rounding(rng):
     b2 = psg.to_bfloat16(x[:10000].reshape(100, 100))
     assert b2.shape == (100, 100) and b2.ctypes.data % 64 == 0
     np.testing.assert_array_equal(b2, _bf16_reference(x[:10000]).reshape(100, 100))
+    b0 = psg.to_bfloat16(np.float32(1.5))  # same shape for 0-d input too
+    assert b0.shape == () and int(b0) == 0x3FC0
     back = from_bfloat16(b)
     finite = np.isfinite(x) & (np.abs(x) < 3e38)
     assert np.all(np.abs(back[finite] - x[finite]) <= np.abs(x[finite]) * 2.0 ** -8 + 1e-38)

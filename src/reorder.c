@@ -106,6 +106,10 @@ psg_status psg_order_rcm(int64_t n, const int64_t *indptr, const int32_t *indice
         int64_t depth = -1;
         for (int sweep = 0; sweep < 4; sweep++) {
             int64_t len = 0, ls, d;
+            if (stamp == INT32_MAX) { /* recycle stamps (billions of sweeps): unplaced nodes back to 0 */
+                for (int64_t i = 0; i < n; i++) if (mark[i] != -1) mark[i] = 0;
+                stamp = 0;
+            }
             stamp++;
             /* BFS over unplaced nodes (placed ones carry mark -1) */
             tmp[len++] = root;
@@ -151,6 +155,9 @@ psg_status psg_order_rcm(int64_t n, const int64_t *indptr, const int32_t *indice
             for (int64_t i = 0; i < nk; i++) perm[len++] = (int64_t)(keys[i] & 0xffffffffu);
         }
         placed = len;
+        /* On a directed graph the candidate may not be reachable from the root the sweeps
+         * moved to: take it again, so that every node is placed (each pass places one at least). */
+        if (mark[(int64_t)(roots[ri] & 0xffffffffu)] != -1) ri--;
     }
     /* reverse */
     for (int64_t i = 0, j = n - 1; i < j; i++, j--) { int64_t t = perm[i]; perm[i] = perm[j]; perm[j] = t; }

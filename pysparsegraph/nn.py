@@ -28,14 +28,14 @@ __all__ = ["SparseLinear", "SparseSequential"]
 _ACT = {None: 0, "none": 0, "linear": 0, "relu": 1, "gelu": 2}
 _ISA = {"auto": 0, "portable": 1, "avx2": 2, "avx512": 3}
 _ISA_NAMES = {v: k for k, v in _ISA.items()}
+# layout bits of the C driver (PSG_SL_X_ROW_MAJOR, PSG_SL_Y_ROW_MAJOR): row-major input / output
+_X_ROWS, _Y_ROWS = 1, 2
 
 
 def _isa_code(isa):
     if not is_one_of(isa, _ISA):
         raise errors.InvalidArgumentError(f"isa must be one of {sorted(_ISA)}, got {isa!r}")
     return _ISA[isa]
-# layout bits of the C driver (PSG_SL_X_ROW_MAJOR, PSG_SL_Y_ROW_MAJOR): row-major input / output
-_X_ROWS, _Y_ROWS = 1, 2
 
 
 def _scipy_gelu_free(x):

@@ -19,6 +19,7 @@ import gzip
 import lzma
 import numbers
 import os
+import re
 import stat
 import tarfile
 import zipfile
@@ -54,6 +55,26 @@ def _gzip_open(path_or_file):
         return gzip.open(path_or_file, "rb")
 
 
+def _decompress_errors():
+    """What a read from a decompressing stream raises on corrupt or truncated
+    input. zlib.error and isal's IsalError derive from neither OSError nor
+    ValueError, so they are listed; isal is optional."""
+    errs = (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error)
+    try:
+        from isal.igzip_lib import IsalError
+    except ImportError:
+        return errs
+    return errs + (IsalError,)
+
+
+def _read(stream, name, n):
+    """``stream.read(n)``; a decompression error becomes a FormatError naming the file."""
+    try:
+        return stream.read(n)
+    except _decompress_errors() as exc:  # evaluated only when an exception is raised
+        raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+
+
 def _decompressing(raw, name):
     """Wraps a binary stream in the decompressor its magic bytes ask for."""
     head = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
@@ -81,15 +102,22 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
         # available); member headers are parsed with TarInfo.frombuf and the
         # member's bytes are read straight from the decompressor in large
         # blocks (tarfile's stream mode reads 10 KiB at a time).
-        raw = open(path, "rb")
-        outer = _decompressing(raw, path)
         base = os.path.basename(path).split(".")[0]
-        try:
-            name, size = _tar_find(outer, path, member, base, suffixes)
-        except BaseException:
+        while True:
+            raw = open(path, "rb")
+            outer = _decompressing(raw, path)
+            try:
+                name, size = _tar_find(outer, path, member, base, suffixes)
+            except BaseException:
+                outer.close()
+                raw.close()
+                raise
+            if name is not None:
+                break
+            # the stream cannot go back: reopen and stop at the only candidate
             outer.close()
             raw.close()
-            raise
+            member = size
         f = _Limited(outer, size)
         return _decompressing(_Peekable(f), name), f"{path}:{name}", [outer, raw], None
     raw = open(path, "rb")
@@ -103,11 +131,16 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
 
 def _tar_find(stream, path, member, base, suffixes):
     """Advances ``stream`` (a decompressed tar) to the data of the wanted
-    member; returns (name, size). Handles GNU long names and pax headers."""
+    member; returns (name, size). Handles GNU long names and pax headers.
+
+    Without ``member``, the default is ``base/base<suffix>``; when no member
+    has that name but exactly one has a wanted suffix, returns (None, its
+    name): it has already been passed, so the caller reopens the archive."""
     seen = []
+    candidates = []
     long_name = None
     while True:
-        hdr = stream.read(512)
+        hdr = _read(stream, path, 512)
         if len(hdr) < 512 or hdr.count(0) == 512:
             break
         try:
@@ -116,7 +149,7 @@ def _tar_find(stream, path, member, base, suffixes):
             raise errors.FormatError(f"{path}: bad tar header ({exc})") from None
         padded = (ti.size + 511) // 512 * 512
         if ti.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
-            payload = stream.read(padded)[: ti.size]
+            payload = _read(stream, path, padded)[: ti.size]
             if ti.type == tarfile.GNUTYPE_LONGNAME:
                 long_name = payload.rstrip(b"\0").decode("utf-8", "surrogateescape")
             else:
@@ -128,19 +161,24 @@ def _tar_find(stream, path, member, base, suffixes):
         long_name = None
         if ti.isreg():
             seen.append(name)
+            if name.endswith(suffixes):
+                candidates.append(name)
             ok = (name == member) if member is not None else (
                 name.endswith(suffixes) and os.path.basename(name).split(".")[0] == base)
             if ok:
                 return name, ti.size
         left = padded
         while left:
-            got = stream.read(min(left, 1 << 20))
+            got = _read(stream, path, min(left, 1 << 20))
             if not got:
                 break
             left -= len(got)
     if member is not None:
         raise errors.FormatError(f"{path}: no member {member!r} (members: {seen[:10]})")
-    raise errors.FormatError(f"{path}: no member named {base}/{base}.mtx (members: {seen[:10]}); pass member=")
+    if len(candidates) == 1:
+        return None, candidates[0]
+    raise errors.FormatError(f"{path}: no member named {base}/{base}{suffixes[0]} and {len(candidates)} members "
+                             f"ending in {'/'.join(suffixes)} (members: {seen[:10]}); pass member=")
 
 
 class _Limited:
@@ -178,11 +216,19 @@ class _Peekable:
 
     def read(self, n=-1):
         if self._buf:
-            head, self._buf = self._buf, b""
             if n is None or n < 0:
+                head, self._buf = self._buf, b""
                 return head + self._f.read()
+            # never more than n: stdlib gzip reads its 2-byte magic with read(2)
+            head, self._buf = self._buf[:n], self._buf[n:]
             return head + self._f.read(n - len(head)) if n > len(head) else head
         return self._f.read(n)
+
+    def readinto(self, b):
+        # isal's gzip reader pulls compressed input with readinto
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
     def readable(self):
         return True
@@ -194,10 +240,7 @@ class _Peekable:
 def _chunks(stream, name, block_size):
     """Raw decompressed chunks; decompression errors become FormatError."""
     while True:
-        try:
-            chunk = stream.read(block_size)
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
-            raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+        chunk = _read(stream, name, block_size)
         yield chunk
         if not chunk:
             return
@@ -358,9 +401,10 @@ def _feed_all(tb, path, stream, plain, name, rest, block_size, threads, progress
         blocks = _blocks(stream, name, _team_block(block_size, threads), first=rest, progress=prog)
     try:
         for blk in blocks:
-            tb.feed(blk)
-    except errors.PSGError as exc:
-        _reraise(exc, name)
+            try:
+                tb.feed(blk)
+            except errors.PSGError as exc:  # only C errors lack the name; _read's already have it
+                _reraise(exc, name)
     finally:
         blocks.close()
 
@@ -386,15 +430,82 @@ def _reraise(exc, name):
 # ---------------------------------------------------------------------------
 # edge lists
 # ---------------------------------------------------------------------------
+# header comments giving the shape: SNAP's "# Nodes: N Edges: M", and the
+# "# Rows: R Columns: C" that write_edgelist uses for a non-square matrix
+_NODES_RE = re.compile(rb"#\s*Nodes:\s*(\d+)")
+_ROWS_COLS_RE = re.compile(rb"#\s*Rows:\s*(\d+)\s+Columns:\s*(\d+)")
+_ID_CHECK_FLOOR = 1 << 24  # the C reader accepts ids up to this without n_nodes, whatever the file size
+_MAX_IDS = (1 << 31) - 1  # int32 column ids
+
+
+def _edgelist_head(stream, name):
+    """Reads the comment lines before the first data line (at most 1 MiB).
+
+    Returns (what a header comment declares: (N,) nodes, (R, C) rows and
+    columns, or None; the bytes read, which the caller parses again as the
+    start of the file). A bare ``\\r`` line end raises: the C parser takes
+    ``\\r`` for a blank, so such a file would silently read as one long line."""
+    head = bytearray()
+    pos, line_no, shape = 0, 1, None
+    eof = False
+    while not eof and len(head) < (1 << 20):
+        chunk = _read(stream, name, 1 << 16)
+        eof = not chunk
+        head += chunk
+        while pos < len(head):
+            nl = head.find(b"\n", pos)
+            end = len(head) if nl < 0 else nl
+            line = bytes(head[pos:end]).strip()
+            if b"\r" in line:
+                raise errors.FormatError(f"{name}: line {line_no}: lines end with a bare carriage return (\\r); "
+                                         "only \\n and \\r\\n line ends are supported")
+            if nl < 0 and not eof:
+                break  # an incomplete line: read more
+            if line and not line.startswith((b"#", b"%")):
+                return shape, bytes(head)
+            m = _ROWS_COLS_RE.match(line) or _NODES_RE.match(line)
+            if m:  # the last one wins: write_edgelist puts its own after the caller's header lines
+                shape = tuple(int(x) for x in m.groups())  # (N,) or (R, C)
+                if max(shape) > _MAX_IDS:
+                    raise errors.UnsupportedError(f"{name}: line {line_no}: {max(shape)} nodes need 64-bit ids, "
+                                                  "which the text readers do not produce")
+            pos, line_no = end + 1, line_no + 1
+    return shape, bytes(head)
+
+
 def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplicates="sum", self_loops="keep",
                   dtype=np.float32, member=None, n_threads=None, progress=False, block_size=BLOCK_SIZE):
     """Reads a SNAP-style edge list into a :class:`CSRMatrix`.
 
     Lines are ``src dst [weight [ignored ...]]`` separated by spaces or tabs,
-    with ``\\n`` or ``\\r\\n`` ends; lines starting with ``#`` or ``%`` and
-    blank lines are skipped. ``.gz``, ``.xz`` and ``.bz2`` are detected from
-    the file's magic bytes. Ids are used as given (0-based) and must be below
-    2**31 - 1.
+    with ``\\n`` or ``\\r\\n`` ends (bare ``\\r`` ends raise FormatError);
+    lines starting with ``#`` or ``%`` and blank lines are skipped. ``.gz``,
+    ``.xz`` and ``.bz2`` are detected from the file's magic bytes. Ids are
+    used as given (0-based).
+
+    The shape comes from ``n_nodes`` when given. Otherwise a comment before
+    the first data line sets it: ``# Nodes: N`` (SNAP) gives
+    ``max(N, max id + 1)`` nodes (SNAP files may use ids beyond N), and
+    ``# Rows: R Columns: C`` (written by :func:`write_edgelist` for a
+    non-square matrix) gives ``max(R, max src + 1) x max(C, max dst + 1)``
+    (square, the larger of both, with ``symmetrize``). Without either, the
+    graph has ``max id + 1`` nodes.
+
+    Id limits: every id must be at most 2**31 - 2 (int32 indices), else
+    ``IndexOverflowError``. Without ``n_nodes``, ids are also checked against
+    what the file could plausibly describe, so that a stray huge id does not
+    allocate a huge CSR: the file is parsed in blocks of whole lines, and an
+    id in a block must not exceed ``64 * (entries before the block +
+    bytes in the block // 2) + 2**24``, else ``IndexOutOfRangeError``. Ids up
+    to 2**24 (16,777,216) therefore always pass; whether a larger id passes
+    depends on its position and on the block size: about 32 MiB (or
+    ``block_size`` if larger) for an uncompressed regular file, about
+    ``block_size`` (default 256 KiB; at least 4 MiB with more than one
+    thread) for compressed input, tar members and pipes, so the same data
+    may load uncompressed and fail compressed. A ``# Nodes:``/``# Rows:``
+    header is held to the same rule for the whole file: a count above
+    ``64 * entries + 2**24`` raises ``FormatError``. Passing ``n_nodes``
+    replaces both checks (ids must then be below it).
 
     Parameters
     ----------
@@ -406,7 +517,8 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         ``None``: weighted when the first data line has a third column. Every
         line must then have one. ``False`` ignores the column.
     n_nodes : int, optional
-        Node count; default ``max id + 1``. Ids must be below it.
+        Node count; default from the header or ``max id + 1`` (see above).
+        Ids must be below it.
     duplicates : {"sum", "first", "keep"}
         Repeated (src, dst) pairs (in file order).
     self_loops : {"keep", "drop"}
@@ -425,14 +537,18 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     Returns
     -------
     CSRMatrix
-        ``n_nodes x n_nodes``, columns sorted within each row.
+        ``n_nodes x n_nodes`` (or the ``# Rows: R Columns: C`` shape),
+        columns sorted within each row.
 
     Raises
     ------
     FormatError
         A malformed line (the message names the file and line).
     IndexOutOfRangeError
-        A negative id, or an id not below ``n_nodes``.
+        A negative id, an id not below ``n_nodes``, or (without ``n_nodes``)
+        an id above the block limit described above.
+    IndexOverflowError
+        An id above 2**31 - 2.
     """
     choice(duplicates, "duplicates", {"sum", "first", "keep"})
     choice(self_loops, "self_loops", {"keep", "drop"})
@@ -442,24 +558,35 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     bound = -1 if n_nodes is None else int(n_nodes)
     stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
     try:
+        declared, head = _edgelist_head(stream, name)
         threads = _parse_threads(n_threads, plain is None)
         tb = _core.TextBuilder(2, 2, False, False, bound, bound, 1, threads)
-        _feed_all(tb, path, stream, plain, name, b"", block_size, threads, progress)
+        _feed_all(tb, path, stream, plain, name, head, block_size, threads, progress)
     finally:
         for c in closers:
             c.close()
     st = tb.stats()
     if weighted is True and st["fields"] == 2 and st["entries"]:
         raise errors.FormatError(f"{name}: weighted=True but the lines have no weight column")
-    n = max(st["max_a"], st["max_b"]) + 1 if n_nodes is None else int(n_nodes)
+    if n_nodes is None and declared is not None and max(declared) > 64 * st["entries"] + _ID_CHECK_FLOOR:
+        # the ids' rule against memory bombs: a tiny file must not allocate a huge CSR
+        raise errors.FormatError(f"{name}: the header declares {max(declared)} nodes, far more than its "
+                                 f"{st['entries']} edges suggest; pass n_nodes= to read it anyway")
+    if n_nodes is not None:
+        shape = (int(n_nodes),) * 2
+    elif declared is not None and len(declared) == 2 and not symmetrize:
+        shape = (max(declared[0], st["max_a"] + 1), max(declared[1], st["max_b"] + 1))
+    else:  # square ("# Nodes: N", no header, or symmetrize storing both directions)
+        shape = (max(st["max_a"] + 1, st["max_b"] + 1, *(declared or ())),) * 2
     keep_values = st["fields"] == 3 and weighted is not False
     try:
-        indptr, indices, vals = tb.finish(n, n, False, 1 if symmetrize else 0, duplicates, self_loops, keep_values)
+        indptr, indices, vals = tb.finish(*shape, False, 1 if symmetrize else 0, duplicates, self_loops,
+                                          keep_values)
     except errors.PSGError as exc:
         _reraise(exc, name)
     if vals is not None and dtype != np.float64:
         vals = vals.astype(dtype)
-    return CSRMatrix._trusted(indptr, indices, vals, (n, n))
+    return CSRMatrix._trusted(indptr, indices, vals, shape)
 
 
 def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
@@ -467,13 +594,20 @@ def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
 
     ``weights=None`` writes the values when the graph has them. A ``.gz``,
     ``.xz`` or ``.bz2`` suffix (or ``compress=``) compresses. The write is
-    atomic (temporary file, fsync, rename)."""
+    atomic (temporary file, fsync, rename).
+
+    The last header line records the shape for :func:`read_edgelist`:
+    ``# Nodes: N Edges: M`` (SNAP) for a square matrix, ``# Rows: R
+    Columns: C Edges: M`` otherwise."""
     graph = _as_csr(graph)
     src, dst, vals = graph.to_edges()
     if weights is False:
         vals = None
     lines = [] if header is None else [f"# {h}" for h in str(header).splitlines()]
-    lines.append(f"# Nodes: {graph.n_rows} Edges: {graph.nnz}")
+    if graph.n_rows == graph.n_cols:
+        lines.append(f"# Nodes: {graph.n_rows} Edges: {graph.nnz}")
+    else:
+        lines.append(f"# Rows: {graph.n_rows} Columns: {graph.n_cols} Edges: {graph.nnz}")
     _write_text(path, "\n".join(lines) + "\n", src, dst, vals, 0, compress)
 
 
@@ -491,7 +625,7 @@ def read_pace(path, *, n_threads=None, progress=False, block_size=BLOCK_SIZE):
         head = b""
         n_comments = 0
         while b"\n" not in head or head.lstrip().startswith(b"c"):
-            chunk = stream.read(1 << 16)
+            chunk = _read(stream, name, 1 << 16)
             if not chunk:
                 break
             head += chunk
@@ -501,7 +635,8 @@ def read_pace(path, *, n_threads=None, progress=False, block_size=BLOCK_SIZE):
                 n_comments += 1
         line, _, rest = head.partition(b"\n")
         parts = line.split()
-        if len(parts) != 4 or parts[0] != b"p" or not parts[2].isdigit() or not parts[3].isdigit():
+        if (len(parts) != 4 or parts[0] != b"p" or parts[1] != b"tw" or not parts[2].isdigit()
+                or not parts[3].isdigit()):
             raise errors.FormatError(f"{name}: expected a 'p tw <nodes> <edges>' line, got {line[:80]!r}")
         n, m = int(parts[2]), int(parts[3])
         if n > np.iinfo(np.int32).max - 1:
@@ -541,24 +676,26 @@ class MatrixMarketHeader:
 
 def _mm_header(stream, name):
     """Reads the banner, comments and size line; returns (header, rest-of-first-chunk)."""
-    buf = b""
+    lines = [b""]  # the text read so far, split at newlines; the last line may be incomplete
+    size = 0
+    data = []
     while True:
-        chunk = stream.read(1 << 16)
-        buf += chunk
-        lines = buf.split(b"\n", 4096) if len(buf) < (1 << 20) else buf.split(b"\n")
+        chunk = _read(stream, name, 1 << 16)
+        size += len(chunk)
+        start = len(lines) - 1  # only new lines (and the incomplete one, now extended) are examined
+        lines[-1:] = (lines[-1] + chunk).split(b"\n")
         # need the banner and the size line (first non-comment line after it);
         # only the header lines are looked at
-        data = []
-        for i in range(1, len(lines) - (1 if chunk else 0)):
+        for i in range(max(start, 1), len(lines) - (1 if chunk else 0)):
             ln = lines[i]
             if ln.strip() and not ln.lstrip().startswith(b"%"):
                 data = [i]
                 break
         if data or not chunk:
             break
-        if len(buf) > (64 << 20):
+        if size > (64 << 20):
             raise errors.FormatError(f"{name}: no size line in the first 64 MiB")
-    if not buf.strip():
+    if not any(ln.strip() for ln in lines):
         raise errors.FormatError(f"{name}: line 1: empty file, expected a '%%MatrixMarket' banner")
     banner = lines[0].decode("latin-1").strip().split()
     if len(banner) != 5 or banner[0].lower() != "%%matrixmarket":
@@ -633,10 +770,7 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
     stream, name, closers, plain = _open_text(path, member)
     try:
-        try:
-            hdr, rest = _mm_header(stream, name)
-        except (OSError, EOFError, lzma.LZMAError) as exc:
-            raise errors.FormatError(f"{name}: cannot decompress ({exc}); the file is truncated or corrupt") from exc
+        hdr, rest = _mm_header(stream, name)  # decompression errors: FormatError from _read
         n_rows, n_cols = hdr.shape
         if max(n_rows, n_cols) > np.iinfo(np.int32).max - 1:
             raise errors.UnsupportedError(f"{name}: {n_rows} x {n_cols} needs 64-bit column ids, which the text "
@@ -660,6 +794,7 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         if vals.shape[0] != want:
             raise errors.FormatError(f"{name}: expected {want} values for a {n_rows}x{n_cols} {hdr.symmetry} array, "
                                      f"found {vals.shape[0]}" + (" (truncated file?)" if vals.shape[0] < want else ""))
+        _check_integer_field(vals, hdr, path, member, name)
         out_dt = dtype
         if hdr.symmetry == "general":
             return np.array(vals.reshape(n_cols, n_rows).T, dtype=out_dt, order="C")
@@ -685,9 +820,62 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         _reraise(exc, name)
     if keep and vals is None:  # a valued file with no entries
         vals = np.zeros(0, dtype=np.float64)
+    if vals is not None:
+        _check_integer_field(vals, hdr, path, member, name)
     if vals is not None and dtype != np.float64:
         vals = vals.astype(dtype)
     return CSRMatrix._trusted(indptr, indices, vals, (n_rows, n_cols))
+
+
+def _is_whole(v):
+    """Mask of the finite whole numbers in a float array."""
+    return np.isfinite(v) & (v == np.round(v))
+
+
+def _check_integer_field(vals, hdr, path, member, name):
+    """An 'integer' file must hold whole numbers. The C parser reads every
+    value as a real and keeps no line numbers, so the first offending line
+    is found by a second pass, on this error path only. Summed duplicates
+    stay whole, so a fractional sum means a fractional entry (only entries
+    whose fractions cancel in a sum, like 1.5 + 1.5, go unnoticed)."""
+    if hdr.field != "integer" or _is_whole(vals).all():
+        return
+    where = ""
+    if os.path.isfile(os.fspath(path)):  # a pipe cannot be read twice
+        found = _first_non_integer(path, member, hdr, name)
+        if found:
+            where = f" line {found[0]}: value {found[1]!r} is not an integer"
+    raise errors.FormatError(f"{name}:{where or ' a value is not an integer'} (the field is 'integer')")
+
+
+def _first_non_integer(path, member, hdr, name):
+    """(line number, text) of the first body value that is not a whole number, or None."""
+    import math
+
+    col = 2 if hdr.format == "coordinate" else 0
+    stream, _, closers, _ = _open_text(path, member)
+    try:
+        _, rest = _mm_header(stream, name)
+        line_no = hdr.header_lines
+        for blk in _blocks(stream, name, BLOCK_SIZE, first=rest, prefetch=False):
+            lines = bytes(blk).split(b"\n")
+            if not lines[-1]:
+                lines.pop()  # after the block's final newline
+            for ln in lines:
+                line_no += 1
+                f = ln.split()
+                if len(f) <= col or f[0].startswith(b"%"):
+                    continue
+                try:  # the C parser also takes Fortran's 'd' exponent
+                    x = float(f[col].replace(b"d", b"e").replace(b"D", b"e"))
+                except ValueError:
+                    continue
+                if not (math.isfinite(x) and x == round(x)):
+                    return line_no, f[col].decode("latin-1")
+    finally:
+        for c in closers:
+            c.close()
+    return None
 
 
 def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field=None, compress=None):
@@ -715,18 +903,17 @@ def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field
     if symmetry != "general":
         if A.n_rows != A.n_cols:
             raise errors.ShapeMismatchError(f"a {symmetry} matrix must be square, got shape {A.shape}")
-        S = A.to_scipy(np.float64)
-        T = S.T.tocsr()
-        diff = S - T if symmetry == "symmetric" else S + T
-        if diff.count_nonzero():
-            raise errors.InvalidArgumentError(f"symmetry={symmetry!r} but the matrix is not {symmetry}")
-        keep = src >= dst if symmetry == "symmetric" else src > dst
-        src, dst = src[keep], dst[keep]
-        if v is not None:
-            v = v[keep]
+        src, dst, tri_v = _stored_triangle(A, symmetry)
+        v = None if v is None else tri_v
     if field == "integer" and v is not None:
-        if not np.all(v == np.round(v)):
-            raise errors.InvalidArgumentError("field='integer' but some values are not integers")
+        whole = _is_whole(v)
+        if not whole.all():
+            raise errors.InvalidArgumentError(f"field='integer' but value {float(v[~whole][0])!r} is not an integer")
+        # astype(int64) would wrap these silently
+        big = (v < -2.0 ** 63) | (v >= 2.0 ** 63)
+        if big.any():
+            raise errors.InvalidArgumentError(f"field='integer' but value {float(v[big][0])!r} does not fit int64; "
+                                              "write it with field='real'")
     lines = [f"%%MatrixMarket matrix coordinate {field} {symmetry}"]
     if comment:
         lines += ["%" + c for c in str(comment).splitlines()]
@@ -735,6 +922,40 @@ def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field
         _write_text(path, "\n".join(lines) + "\n", src, dst, None, 1, compress, int_values=v)
     else:
         _write_text(path, "\n".join(lines) + "\n", src, dst, v, 1, compress)
+
+
+def _stored_triangle(A, symmetry):
+    """(rows, cols, values) of the triangle a symmetric or skew-symmetric
+    file stores, after checking that ``A`` is one.
+
+    Values are compared exactly, with NaN equal to NaN (subtracting the
+    transpose would turn a NaN or inf into a false mismatch); a missing
+    mirror counts as 0. An entry stored above the diagonal only (an explicit
+    zero, as the check passed) is written at its mirror position, so that it
+    is not lost."""
+    S = A.to_scipy(np.float64, copy=True)
+    S.sum_duplicates()  # one entry per position, sorted: row-major keys are increasing
+    n = S.shape[0]
+    r = np.repeat(np.arange(n, dtype=np.int64), np.diff(S.indptr))
+    c = S.indices.astype(np.int64)
+    x = S.data
+    sign = 1.0 if symmetry == "symmetric" else -1.0
+    key, mirror_key = r * n + c, c * n + r
+    pos = np.searchsorted(key, mirror_key)
+    key_s, x_s = np.append(key, -1), np.append(x, 0.0)  # a sentinel for pos == len(key)
+    has_mirror = key_s[pos] == mirror_key
+    y = np.where(has_mirror, x_s[pos], 0.0)
+    # a NaN matches a NaN mirror, but a skew diagonal must be exactly 0
+    ok = (y == sign * x) | (np.isnan(x) & np.isnan(y) & ((r != c) | (sign > 0)))
+    if not ok.all():
+        raise errors.InvalidArgumentError(f"symmetry={symmetry!r} but the matrix is not {symmetry}")
+    low = r >= c if sign > 0 else r > c
+    up_only = (r < c) & ~has_mirror
+    rows = np.concatenate([r[low], c[up_only]])
+    cols = np.concatenate([c[low], r[up_only]])
+    vals = np.concatenate([x[low], sign * x[up_only]])
+    order = np.lexsort((cols, rows))
+    return rows[order], cols[order], vals[order]
 
 
 def _write_mm_array(path, a, symmetry, comment, compress):
@@ -887,16 +1108,23 @@ def write_npz(path, graph, *, compressed=True):
 def from_networkx(G, *, weight="weight", nodelist=None, dtype=np.float32):
     """A :class:`CSRMatrix` from a networkx graph (undirected graphs get both
     directions). Nodes are numbered in ``nodelist`` order (default
-    ``G.nodes`` order). ``weight=None`` gives an unweighted graph."""
+    ``G.nodes`` order). ``weight=None`` gives an unweighted graph. Column ids
+    are int32 when they fit; a graph without nodes gives a 0 x 0 matrix."""
     import networkx as nx
+    import scipy.sparse as sp
 
     if nodelist is None:
         nodelist = list(G.nodes)
-    if weight is None:
+    n = len(nodelist)
+    if n == 0:  # networkx refuses to build an array for a graph without nodes
+        S = sp.csr_array((0, 0), dtype=dtype)
+    elif weight is None:
         S = nx.to_scipy_sparse_array(G, nodelist=nodelist, weight=None, format="csr")
-        return CSRMatrix.from_scipy(S, drop_values=True)
-    S = nx.to_scipy_sparse_array(G, nodelist=nodelist, weight=weight, dtype=dtype, format="csr")
-    return CSRMatrix.from_scipy(S)
+    else:
+        S = nx.to_scipy_sparse_array(G, nodelist=nodelist, weight=weight, dtype=dtype, format="csr")
+    # networkx hands out int64 column ids whatever the size; int32 where they fit, as from_edges/from_scipy give
+    indices = S.indices.astype(np.int32 if n <= np.iinfo(np.int32).max else np.int64, copy=False)
+    return CSRMatrix(S.indptr, indices, None if weight is None else S.data, shape=S.shape)
 
 
 def to_networkx(graph, *, directed=True):
@@ -904,9 +1132,17 @@ def to_networkx(graph, *, directed=True):
     import networkx as nx
 
     g = _as_csr(graph)
-    S = g.to_scipy(np.float64) if g.values is not None else g.to_scipy(np.float32)
-    return nx.from_scipy_sparse_array(S, create_using=nx.DiGraph if directed else nx.Graph,
-                                      edge_attribute="weight" if g.values is not None else "weight")
+    if g.n_rows != g.n_cols:
+        raise errors.ShapeMismatchError(f"graph must be square to become a networkx graph (an adjacency), "
+                                        f"got shape {g.shape}")
+    create_using = nx.DiGraph if directed else nx.Graph
+    if g.values is not None:
+        return nx.from_scipy_sparse_array(g.to_scipy(np.float64), create_using=create_using, edge_attribute="weight")
+    # networkx would store an explicit weight=1 on every edge of an unweighted graph
+    G = nx.empty_graph(g.n_rows, create_using)
+    src, dst, _ = g.to_edges()
+    G.add_edges_from(zip(src.tolist(), dst.tolist()))
+    return G
 
 
 def _as_csr(obj):

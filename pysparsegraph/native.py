@@ -44,6 +44,7 @@ file (or no file), never a partial one.
 import contextlib
 import mmap as _mmap
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -62,15 +63,42 @@ _ENT = struct.Struct("<24s8sQQQI4x")  # 64 bytes
 _ALLOWED_DTYPES = {"<i4", "<i8", "<f4", "<f8", "<u1", "<i2", "<u2", "<u4", "<u8", "|u1", "|i1", "<f2", "|b1"}
 
 
+def _umask():
+    """The process umask. /proc gives it without changing it; the fallback
+    sets and restores it, which races with threads that create files."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _target_mode(path):
+    """Mode for the file that replaces ``path``: the existing file's permission
+    bits, else what ``open(path, "w")`` would give (0o666 minus the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # no such file (or unreadable metadata): a new file
+        return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_file(path):
     """Binary file handle whose content replaces ``path`` only if the block
-    completes: temp file in the same folder, flush, fsync, rename, fsync dir."""
+    completes: temp file in the same folder, flush, fsync, rename, fsync dir.
+    The result has the mode of the file it replaces, or of a new ``open()``ed
+    file (mkstemp's 0600 would hide outputs from group and others)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), _target_mode(path))
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

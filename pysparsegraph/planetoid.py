@@ -23,12 +23,14 @@ import io as _io
 import itertools
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from pysparsegraph import errors
+from pysparsegraph._validate import as_array, is_integer_dtype
 from pysparsegraph.datasets import NodeDataset
 from pysparsegraph.matrix import CSRMatrix
 
@@ -41,16 +43,31 @@ class _PickledCSR:
             raise pickle.UnpicklingError("unexpected csr_matrix state")
         self.state = state
 
-    def to_dense(self, dtype=np.float32):
+    def shape(self, path):
+        """The pickled (rows, cols), checked, without building anything."""
+        try:
+            shape = tuple(int(s) for s in self.state["_shape"])
+        except KeyError:
+            raise errors.FormatError(f"{path}: csr_matrix pickle without '_shape'") from None
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise errors.FormatError(f"{path}: csr_matrix pickle with an invalid shape ({exc})") from None
+        if len(shape) != 2 or min(shape) < 0:
+            raise errors.FormatError(f"{path}: csr_matrix shape {shape} is not two sizes")
+        return shape
+
+    def to_dense(self, path, dtype=np.float32):
         st = self.state
+        shape = self.shape(path)
         try:
             data, indices, indptr = (np.asarray(st[k]) for k in ("data", "indices", "indptr"))
-            shape = tuple(int(s) for s in st["_shape"])
+            if indptr.shape != (shape[0] + 1,) or data.shape != (int(indptr[-1]),):
+                raise errors.FormatError(f"{len(indptr)} indptr entries and {data.size} values for shape {shape}")
+            m = CSRMatrix(indptr, indices, data.astype(np.float64), shape=shape)  # validates
         except KeyError as exc:
-            raise errors.FormatError(f"csr_matrix pickle without {exc}") from None
-        if len(shape) != 2 or indptr.shape[0] != shape[0] + 1 or indptr[-1] != data.shape[0]:
-            raise errors.FormatError("inconsistent csr_matrix pickle")
-        m = CSRMatrix(indptr, indices, data.astype(np.float64), shape=shape)  # validates
+            raise errors.FormatError(f"{path}: csr_matrix pickle without {exc}") from None
+        # a flipped bit shows up as a decreasing indptr, an id out of range, a non-numeric array ...
+        except (errors.PSGError, ValueError, TypeError, IndexError, OverflowError) as exc:
+            raise errors.FormatError(f"{path}: corrupt csr_matrix pickle ({exc})") from None
         out = np.zeros(shape, dtype=dtype)
         rows = np.repeat(np.arange(shape[0]), np.diff(np.asarray(m.indptr)))
         np.add.at(out, (rows, np.asarray(m.indices)), np.asarray(m.values).astype(dtype))
@@ -127,12 +144,24 @@ class PlanetoidDataset(NodeDataset):
     features_shape: Optional[tuple] = None
 
 
-def _dense(obj, path):
+def _matrix_shape(obj, path):
     if isinstance(obj, _PickledCSR):
-        return obj.to_dense()
+        return obj.shape(path)
     if isinstance(obj, np.ndarray) and obj.ndim == 2:
-        return obj
+        return obj.shape
     raise errors.FormatError(f"{path}: expected a matrix, got {type(obj).__name__}")
+
+
+def _dense(obj, path, rows, rows_from, cols=None, cols_from=None):
+    """``obj`` as a dense array after checking its shape against ``rows`` (as
+    ``rows_from`` gives) and ``cols`` (as ``cols_from`` has): a corrupt size
+    then fails before it is allocated."""
+    shape = _matrix_shape(obj, path)
+    if shape[0] != rows:
+        raise errors.FormatError(f"{path}: {shape[0]} rows, but {rows_from} gives {rows}")
+    if cols is not None and shape[1] != cols:
+        raise errors.FormatError(f"{path}: {shape[1]} feature columns, but {cols_from} has {cols}")
+    return obj.to_dense(path) if isinstance(obj, _PickledCSR) else obj
 
 
 def read_planetoid(folder, name):
@@ -158,13 +187,36 @@ def read_planetoid(folder, name):
     if not isinstance(graph, dict):
         raise errors.FormatError(f"{p('graph')}: expected a dict of neighbour lists")
     try:
-        test_index = np.loadtxt(p("test.index"), dtype=np.int64, ndmin=1)
+        with warnings.catch_warnings():  # an empty file is reported below, as an error
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+            test_index = np.loadtxt(p("test.index"), dtype=np.int64, ndmin=1)
     except ValueError as exc:
         raise errors.FormatError(f"{p('test.index')}: {exc}") from None
+    if test_index.ndim != 1 or test_index.size == 0:
+        raise errors.FormatError(f"{p('test.index')}: expected one test node id per line, got "
+                                 f"{'no ids' if test_index.size == 0 else f'shape {test_index.shape}'}")
+    n_known, n_test, n_classes = ally.shape[0], test_index.shape[0], ally.shape[1]
+    for arr, e, rows in ((y, "y", None), (ty, "ty", n_test)):
+        if arr.shape[1] != n_classes:
+            raise errors.FormatError(f"{p(e)}: {arr.shape[1]} classes, but ally has {n_classes}")
+        if rows is not None and arr.shape[0] != rows:
+            raise errors.FormatError(f"{p(e)}: {arr.shape[0]} rows, but test.index has {rows} ids")
+    if y.shape[0] > n_known:
+        raise errors.FormatError(f"{p('y')}: {y.shape[0]} training rows, more than the {n_known} rows of ally")
     sorted_test = np.sort(test_index)
-    n_known = ally.shape[0]
     lo, hi = int(sorted_test[0]), int(sorted_test[-1])
-    if hi - lo + 1 != test_index.shape[0]:
+    # Test nodes are numbered right after the ally rows (a smaller id would take a training row's
+    # place). Ids past n_known + n_test leave gaps (Citeseer's ids without a tx/ty row) that must be
+    # nodes of the graph dict (one key per node): this bounds the arrays below by the file sizes,
+    # whatever id the file names.
+    n_max = max(n_known + n_test, len(graph))
+    if lo != n_known or hi >= n_max:
+        raise errors.FormatError(f"{p('test.index')}: test ids must lie in [{n_known}, {n_max}) (after the "
+                                 f"{n_known} ally rows, within the graph's {len(graph)} nodes), found {lo}..{hi}")
+    if np.any(sorted_test[1:] == sorted_test[:-1]):
+        dup = int(sorted_test[1:][sorted_test[1:] == sorted_test[:-1]][0])
+        raise errors.FormatError(f"{p('test.index')}: test id {dup} appears more than once")
+    if hi - lo + 1 != n_test:
         # Citeseer: some ids in the test range have no row in tx/ty
         ty_ext = np.zeros((hi - lo + 1, ty.shape[1]), dtype=ty.dtype)
         ty_ext[sorted_test - lo] = ty
@@ -173,10 +225,16 @@ def read_planetoid(folder, name):
     labels = labels_all.copy()
     labels[test_index] = labels_all[sorted_test]
     N = labels.shape[0]
-    # graph: flatten the dict (C-level iteration), drop loops, coalesce in C
-    keys = np.fromiter(graph.keys(), dtype=np.int64, count=len(graph))
-    lens = np.fromiter(map(len, graph.values()), dtype=np.int64, count=len(graph))
-    dst = np.fromiter(itertools.chain.from_iterable(graph.values()), dtype=np.int64, count=int(lens.sum()))
+    # graph: flatten the dict, drop loops, coalesce in C. np.array infers the dtype (where
+    # np.fromiter would convert), so a float, string or too large id is refused, not truncated.
+    try:
+        keys = as_array(np.array(list(graph.keys())), "node ids (keys)", np.int64, allowed_from=is_integer_dtype)
+        lens = np.fromiter(map(len, graph.values()), dtype=np.int64, count=len(graph))
+        dst = as_array(np.array(list(itertools.chain.from_iterable(graph.values()))), "neighbour ids", np.int64,
+                       allowed_from=is_integer_dtype)
+    except (errors.PSGError, TypeError, ValueError, OverflowError) as exc:
+        raise errors.FormatError(f"{p('graph')}: expected a dict of integer node id -> list of integer "
+                                 f"neighbour ids ({exc})") from None
     src = np.repeat(keys, lens)
     if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= N):
         raise errors.FormatError(f"{p('graph')}: node ids outside [0, {N})")
@@ -187,23 +245,23 @@ def read_planetoid(folder, name):
     num_classes = int(ally.shape[1])
 
     features = known_rows = known = fshape = None
-    tx = _dense(safe_load_pickle(p("tx")), p("tx"))
-    if tx.shape[0] != test_index.shape[0]:
-        raise errors.FormatError(f"{p('tx')}: {tx.shape[0]} rows but test.index has {test_index.shape[0]} ids")
+    has_allx = os.path.exists(p("allx"))
+    other = "allx" if has_allx else "x"  # only x (= allx[:len(y)]) for PubMed in shared/data
+    other_obj = safe_load_pickle(p(other))
+    n_feat = _matrix_shape(other_obj, p(other))[1]
+    tx = _dense(safe_load_pickle(p("tx")), p("tx"), n_test, "test.index", n_feat, p(other))
     if tx.shape[0] != ty.shape[0]:
         tx_ext = np.zeros((ty.shape[0], tx.shape[1]), dtype=tx.dtype)
         tx_ext[sorted_test - lo] = tx
         tx = tx_ext
-    if os.path.exists(p("allx")):
-        allx = _dense(safe_load_pickle(p("allx")), p("allx"))
-        x_all = np.concatenate([allx, tx]).astype(np.float32)
-        if x_all.shape[0] != N:
-            raise errors.FormatError(f"{p('allx')}: {x_all.shape[0]} feature rows for {N} nodes")
+    if has_allx:
+        allx = _dense(other_obj, p("allx"), n_known, "ally")
+        x_all = np.concatenate([allx, tx]).astype(np.float32)  # N rows: n_known + the test id range
         features = x_all.copy()
         features[test_index] = x_all[sorted_test]
     else:
-        # Only x (= allx[:len(y)]) and tx are present: the train and test rows.
-        x = _dense(safe_load_pickle(p("x")), p("x")).astype(np.float32)
+        # Only x and tx are present: the train and test rows.
+        x = _dense(other_obj, p("x"), y.shape[0], "y").astype(np.float32)
         fshape = (N, x.shape[1])
         known_rows = np.concatenate([idx_train, idx_test])
         known = np.zeros((known_rows.shape[0], x.shape[1]), dtype=np.float32)

@@ -37,7 +37,12 @@ def _square_i32(A):
     if A.n_rows != A.n_cols:
         raise errors.ShapeMismatchError(f"reordering needs a square graph, got shape {A.shape}")
     if A.indices.dtype != np.int32:
-        raise errors.UnsupportedError("reordering supports int32 column indices (graphs below 2^31 nodes)")
+        # int64 ids also come from index_dtype=np.int64 or from arrays passed in, at any size
+        fix = ("rebuild it with int32 ids, e.g. CSRMatrix(A.indptr, A.indices.astype(np.int32), A.values, "
+               "shape=A.shape)" if A.n_cols <= np.iinfo(np.int32).max else "graphs of 2^31 nodes or more "
+               "cannot be reordered")
+        raise errors.UnsupportedError(f"reordering supports int32 column indices only; A has {A.indices.dtype} "
+                                      f"column indices ({A.n_cols} nodes): {fix}")
     return A
 
 

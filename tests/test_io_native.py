@@ -231,3 +231,47 @@ def test_real_graph_round_trip_through_io_dispatch(tmp_path):
     io.write(g, tmp_path / "fb.psg")
     _same(g, io.read(tmp_path / "fb.psg"))
     _same(g, load(tmp_path / "fb.psg", mmap=False))
+
+
+_WRITERS = {
+    "psg": lambda g, p: save(g, p),
+    "mtx": lambda g, p: io.write_matrix_market(p, g),
+    "txt": lambda g, p: io.write_edgelist(p, g),
+    "npz": lambda g, p: io.write_npz(p, g),
+}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027], ids=oct)
+@pytest.mark.parametrize("suffix", sorted(_WRITERS))
+def test_atomic_writers_give_new_files_the_open_mode(tmp_path, umask, suffix):
+    old = os.umask(umask)
+    try:
+        ref = tmp_path / "ref"
+        open(ref, "wb").close()  # what a plain open() gives under this umask
+        path = tmp_path / ("g." + suffix)
+        _WRITERS[suffix](_graph(seed=7), path)
+    finally:
+        os.umask(old)
+    assert oct(os.stat(path).st_mode & 0o7777) == oct(os.stat(ref).st_mode & 0o7777)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604], ids=oct)
+@pytest.mark.parametrize("suffix", sorted(_WRITERS))
+def test_atomic_writers_keep_the_mode_of_the_replaced_file(tmp_path, mode, suffix):
+    path = tmp_path / ("g." + suffix)
+    path.write_bytes(b"old")
+    os.chmod(path, mode)
+    _WRITERS[suffix](_graph(seed=8), path)
+    assert oct(os.stat(path).st_mode & 0o7777) == oct(mode)
+    assert path.read_bytes() != b"old"
+
+
+def test_umask_is_read_without_changing_it():
+    from pysparsegraph.native import _umask
+
+    old = os.umask(0o037)
+    try:
+        assert _umask() == 0o037
+        assert os.umask(0o037) == 0o037  # unchanged by the read
+    finally:
+        os.umask(old)

@@ -112,3 +112,90 @@ def test_plain_arrays_and_defaultdict_load(tmp_path):
     assert safe_load_pickle(p) == d
     p.write_bytes(pickle.dumps(np.eye(3, dtype=np.int32), protocol=2))
     np.testing.assert_array_equal(safe_load_pickle(p), np.eye(3))
+
+
+@pytest.fixture
+def cora_copy(tmp_path):
+    import shutil
+
+    shutil.copytree(os.path.join(DATA, "cora"), tmp_path / "cora", ignore=shutil.ignore_patterns("*.npz"))
+    return tmp_path / "cora"
+
+
+def _test_ids(folder):
+    return (folder / "ind.cora.test.index").read_text().split()
+
+
+def _broken_read(folder, file):
+    """read_planetoid must fail with a FormatError that names ``file``."""
+    with pytest.raises(errors.FormatError, match=f"ind\\.cora\\.{file}"):
+        io.read_planetoid(folder, "cora")
+
+
+@needs_data
+@pytest.mark.parametrize("edit", ["empty", "negative", "below", "beyond", "huge", "duplicate", "two columns"])
+def test_planetoid_bad_test_index(cora_copy, edit):
+    import tracemalloc
+
+    ids = _test_ids(cora_copy)
+    ids[0] = {"negative": "-5", "below": "1000", "beyond": "5000", "huge": "99999999",
+              "duplicate": ids[1]}.get(edit, ids[0])
+    text = "" if edit == "empty" else "\n".join(ids)
+    if edit == "two columns":
+        text = "\n".join(f"{a} {a}" for a in ids)
+    (cora_copy / "ind.cora.test.index").write_text(text)
+    tracemalloc.start()
+    try:
+        _broken_read(cora_copy, "test.index")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6  # no arrays sized by the bogus id (5000 used to give 5001 nodes, x 1433 features)
+
+
+def _pickle_csr(folder, file, edit):
+    sp = pytest.importorskip("scipy.sparse")
+    from pysparsegraph.planetoid import safe_load_pickle
+
+    state = safe_load_pickle(folder / f"ind.cora.{file}").state
+    S = sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=state["_shape"])
+    out = edit(S)  # in place, or a new matrix
+    S = S if out is None else out
+    (folder / f"ind.cora.{file}").write_bytes(pickle.dumps(S, protocol=2))
+
+
+def _decreasing_indptr(S):
+    S.indptr[5] = S.indptr[6] + 1000
+
+
+def _column_out_of_range(S):
+    S.indices[3] = S.shape[1] + 7
+
+
+def _huge_width(S):
+    S._shape = (S.shape[0], 10**12)  # as a flipped bit in the pickled shape would give
+
+
+@needs_data
+@pytest.mark.parametrize("file", ["tx", "allx"])
+@pytest.mark.parametrize("edit", [_decreasing_indptr, _column_out_of_range, _huge_width])
+def test_planetoid_corrupt_feature_pickles(cora_copy, file, edit):
+    _pickle_csr(cora_copy, file, edit)
+    _broken_read(cora_copy, file)
+
+
+@needs_data
+def test_planetoid_feature_rows_must_match(cora_copy):
+    _pickle_csr(cora_copy, "allx", lambda S: S[:-1])  # a valid matrix, one row short of ally
+    _broken_read(cora_copy, "allx")
+
+
+@needs_data
+@pytest.mark.parametrize("graph", [{0: ["a"]}, {0: 5}, {0: [2**70]}, {0: [2**63]}, {0: [1.5]}, {"a": [1]},
+                                   {0: [[1, 2]]}, {0: [-1]}, {0: [99999]}])
+def test_planetoid_malformed_graph_dict(cora_copy, graph):
+    import collections
+
+    d = collections.defaultdict(list, graph)
+    (cora_copy / "ind.cora.graph").write_bytes(pickle.dumps(d, protocol=2))
+    _broken_read(cora_copy, "graph")

@@ -5,6 +5,7 @@ import glob
 import gzip
 import lzma
 import os
+import re
 
 import numpy as np
 import pytest
@@ -456,3 +457,187 @@ def test_read_edgelist_from_fifo_and_proc_file(tmp_path):
         pytest.skip("no /proc")
     with pytest.raises(errors.FormatError, match="status"):
         io.read_edgelist(status)
+
+
+# ---- audit fixes: compressed input, headers, shapes, integer fields ---------
+def _corrupt_gz(data, at):
+    c = bytearray(gzip.compress(data))
+    c[at if at >= 0 else len(c) // 2] ^= 0xFF
+    return bytes(c)
+
+
+def _no_isal(monkeypatch):
+    import sys
+    for mod in ("isal", "isal.igzip", "isal.igzip_lib"):
+        monkeypatch.setitem(sys.modules, mod, None)
+
+
+@pytest.mark.parametrize("isal", [True, False])
+@pytest.mark.parametrize("at", [30, -1])  # in the first block (header phase) or in the body
+@pytest.mark.parametrize("kind", ["txt", "mtx"])
+def test_corrupt_gzip_is_format_error_naming_file_once(tmp_path, monkeypatch, capsys, isal, at, kind):
+    if isal:
+        pytest.importorskip("isal")
+    else:
+        _no_isal(monkeypatch)
+    body = b"".join(b"%d %d\n" % (i + 1, i * 7 % 1000 + 1) for i in range(20000))
+    if kind == "mtx":
+        body = b"%%MatrixMarket matrix coordinate pattern general\n20000 1000 20000\n" + body
+    p = _write(tmp_path, f"bad.{kind}.gz", _corrupt_gz(body, at))
+    with pytest.raises(errors.FormatError) as ei:
+        io.read(p)
+    assert str(ei.value).count(f"bad.{kind}.gz") == 1 and "cannot decompress" in str(ei.value)
+    from pysparsegraph.__main__ import main
+    assert main(["info", str(p), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pysparsegraph info: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("n_comments", [4094, 4095, 4096, 20000])
+@pytest.mark.parametrize("comp", [None, "gz"])
+def test_matrix_market_many_header_comments(tmp_path, n_comments, comp):
+    text = "%%MatrixMarket matrix coordinate real general\n" + "% c\n" * n_comments + "3 3 2\n1 1 1.5\n3 2 -2\n"
+    plain = _write(tmp_path, "c.mtx", text)
+    g = io.read_matrix_market(_write(tmp_path, "c.mtx" + ("." + comp if comp else ""), text, comp))
+    _scipy_equal(g, str(plain))
+
+
+@pytest.mark.parametrize("value", [1e20, -1e19, 2.0 ** 63, np.inf])
+def test_write_integer_field_outside_int64(tmp_path, value):
+    sp = pytest.importorskip("scipy.sparse")
+    A = CSRMatrix.from_scipy(sp.csr_array(np.array([[value, 0], [0, -7.0]])))
+    with pytest.raises(errors.InvalidArgumentError, match=re.escape(repr(float(value)))):
+        io.write_matrix_market(tmp_path / "i.mtx", A, field="integer")
+    assert not (tmp_path / "i.mtx").exists()
+    # the extremes that fit are written exactly
+    sio = pytest.importorskip("scipy.io")
+    B = CSRMatrix.from_scipy(sp.csr_array(np.array([[-2.0 ** 63, 0], [0, 2.0 ** 62]])))
+    io.write_matrix_market(tmp_path / "j.mtx", B, field="integer")
+    assert "-9223372036854775808" in (tmp_path / "j.mtx").read_text()
+    np.testing.assert_array_equal(sio.mmread(str(tmp_path / "j.mtx")).toarray(), [[-2 ** 63, 0], [0, 2 ** 62]])
+
+
+def test_edgelist_header_restores_shape(tmp_path):
+    sio = pytest.importorskip("scipy.io")
+    A = CSRMatrix.from_edges(np.array([0, 1]), np.array([1, 2]), shape=(6, 6))
+    io.write_edgelist(tmp_path / "e.txt", A)
+    back = io.read_edgelist(tmp_path / "e.txt")
+    assert back.shape == (6, 6)
+    np.testing.assert_array_equal(back.to_scipy().toarray(), A.to_scipy().toarray())
+    assert io.read_edgelist(tmp_path / "e.txt", n_nodes=4).shape == (4, 4)  # the caller wins
+    assert io.read_edgelist(tmp_path / "e.txt", symmetrize=True).shape == (6, 6)
+    # SNAP: "Nodes" is a count, ids may go beyond it
+    snap = "# Directed graph\n# Nodes: 3 Edges: 2\n# FromNodeId\tToNodeId\n0\t1\n5\t2\n"
+    assert io.read_edgelist(_write(tmp_path, "s.txt", snap)).shape == (6, 6)
+    # non-square, through the writer and through the CLI, against scipy
+    R = CSRMatrix.from_edges(np.array([0, 4]), np.array([1, 2]), np.array([2.5, -1.0]), shape=(5, 6))
+    io.write_edgelist(tmp_path / "r.txt.gz", R, header="Nodes: 99 (a caller's comment)")
+    back = io.read_edgelist(tmp_path / "r.txt.gz")
+    assert back.shape == (5, 6)
+    np.testing.assert_array_equal(back.to_scipy().toarray(), R.to_scipy().toarray())
+    assert io.read_edgelist(tmp_path / "r.txt.gz", symmetrize=True).shape == (6, 6)
+    from pysparsegraph.__main__ import main
+    io.write_matrix_market(tmp_path / "tr.mtx", R)
+    assert main(["convert", str(tmp_path / "tr.mtx"), str(tmp_path / "tr.txt"), "--quiet"]) == 0
+    assert main(["convert", str(tmp_path / "tr.txt"), str(tmp_path / "tr2.mtx"), "--quiet"]) == 0
+    ref = sio.mmread(str(tmp_path / "tr.mtx")).toarray()
+    np.testing.assert_array_equal(sio.mmread(str(tmp_path / "tr2.mtx")).toarray(), ref)
+
+
+def _tar(path, members):
+    import io as _io
+    import tarfile
+    with tarfile.open(path, "w:gz" if str(path).endswith(".gz") else "w") as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, _io.BytesIO(data))
+
+
+@pytest.mark.parametrize("isal", [True, False])
+@pytest.mark.parametrize("comp", ["gz", "xz", "bz2"])
+def test_compressed_member_inside_tar(tmp_path, monkeypatch, isal, comp):
+    if isal:
+        pytest.importorskip("isal")
+    else:
+        _no_isal(monkeypatch)
+    plain = _write(tmp_path, "m.mtx", MM_GOOD)
+    packed = _write(tmp_path, "packed", MM_GOOD, comp).read_bytes()
+    _tar(tmp_path / "m.tar", [("m/README.txt", b"hi"), (f"m/m.mtx.{comp}", packed)])
+    g = io.read_matrix_market(tmp_path / "m.tar", member=f"m/m.mtx.{comp}")
+    _scipy_equal(g, str(plain))
+    _tar(tmp_path / "e.tar.gz", [(f"e/e.txt.{comp}", _write(tmp_path, "p", "0 1\n1 2\n", comp).read_bytes())])
+    e = io.read_edgelist(tmp_path / "e.tar.gz", member=f"e/e.txt.{comp}")
+    np.testing.assert_array_equal(e.to_scipy().toarray(), [[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+
+
+def test_tar_default_member_is_the_only_mtx(tmp_path):
+    plain = _write(tmp_path, "m.mtx", MM_GOOD)
+    _tar(tmp_path / "other.tar.gz", [("x/README.txt", b"hi"), ("x/m.mtx", MM_GOOD.encode()), ("x/z.txt", b"")])
+    _scipy_equal(io.read_matrix_market(tmp_path / "other.tar.gz"), str(plain))
+    _scipy_equal(io.read(tmp_path / "other.tar.gz"), str(plain))
+    _tar(tmp_path / "two.tar", [("x/a.mtx", MM_GOOD.encode()), ("x/b.mtx", MM_GOOD.encode())])
+    with pytest.raises(errors.FormatError, match="two.tar.*pass member="):
+        io.read_matrix_market(tmp_path / "two.tar")
+
+
+@pytest.mark.parametrize("comp", [None, "gz"])
+def test_edgelist_bare_cr_line_ends(tmp_path, comp):
+    for text in (b"0 1\r1 2\r2 0\r", b"# SNAP\r0 1\r1 2\r", b"0 1 0.5\r1 2 2\r"):
+        with pytest.raises(errors.FormatError, match="line 1: .*carriage return") as ei:
+            io.read_edgelist(_write(tmp_path, "cr.txt", text, comp))
+        assert "cr.txt" in str(ei.value)
+    # CRLF keeps working (numpy.loadtxt as the reference)
+    crlf = _write(tmp_path, "crlf.txt", b"# c\r\n0 1\r\n1 2\r\n2 0\r\n")
+    ref = np.loadtxt(crlf, comments="#", dtype=np.int64)
+    g = io.read_edgelist(_write(tmp_path, "crlf.txt", crlf.read_bytes(), comp))
+    np.testing.assert_array_equal(np.stack(g.to_edges()[:2], axis=1), ref)
+
+
+@pytest.mark.parametrize("comp", [None, "gz"])
+def test_matrix_market_integer_field_rejects_fractions(tmp_path, comp):
+    head = "%%MatrixMarket matrix coordinate integer general\n% c\n2 2 3\n"
+    good = _write(tmp_path, "good.mtx", head + "1 1 3\n2 2 -4\n1 1 100\n")
+    _scipy_equal(io.read_matrix_market(_write(tmp_path, "g.mtx", good.read_bytes(), comp)), str(good))
+    for body, line, text in (("1 1 3\n2 2 1.5\n1 2 7\n", 5, "1.5"), ("1 1 3\n% x\n\n2 2 4\n1 2 2.5D0\n", 8, "2.5D0"),
+                             ("1 1 nan\n2 2 1\n1 2 1\n", 4, "nan")):
+        with pytest.raises(errors.FormatError, match=f"bad.mtx.*: line {line}: value '{re.escape(text)}' is not an"):
+            io.read_matrix_market(_write(tmp_path, "bad.mtx", head + body, comp))
+    arr = "%%MatrixMarket matrix array integer general\n2 1\n4\n0.25\n"
+    with pytest.raises(errors.FormatError, match="line 4: value '0.25'"):
+        io.read_matrix_market(_write(tmp_path, "arr.mtx", arr, comp))
+    # PACE: the p line must say tw
+    with pytest.raises(errors.FormatError, match="p tw"):
+        io.read_pace(_write(tmp_path, "p.gr", "c x\np td 4 3\n1 2\n2 3\n4 1\n", comp))
+
+
+def test_symmetric_writer_nan_diagonal_and_upper_only_zero(tmp_path):
+    sp = pytest.importorskip("scipy.sparse")
+    sio = pytest.importorskip("scipy.io")
+    for dense in ([[np.nan, 1.0], [1.0, 0.0]], [[np.inf, 2.0], [2.0, -np.inf]]):
+        M = sp.csr_array(np.array(dense))
+        io.write_matrix_market(tmp_path / "s.mtx", CSRMatrix.from_scipy(M), symmetry="symmetric")
+        back = io.read_matrix_market(tmp_path / "s.mtx").to_scipy(np.float64).toarray()
+        np.testing.assert_array_equal(back, M.toarray())
+        np.testing.assert_array_equal(sio.mmread(str(tmp_path / "s.mtx")).toarray(), M.toarray())
+    with pytest.raises(errors.InvalidArgumentError, match="not skew-symmetric"):
+        io.write_matrix_market(tmp_path / "k.mtx", CSRMatrix.from_scipy(sp.csr_array(np.array([[np.nan, 1.0],
+                                                                                                [-1.0, 0]]))),
+                               symmetry="skew-symmetric")
+    # an explicit zero stored above the diagonal only is kept (at its mirror position)
+    for sym in ("symmetric", "skew-symmetric"):
+        Z = CSRMatrix(np.array([0, 1, 2]), np.array([1, 0]), np.array([0.0, 0.0]), shape=(2, 2))
+        U = CSRMatrix(np.array([0, 1, 1]), np.array([1]), np.array([0.0]), shape=(2, 2))
+        for A, nnz in ((U, 1), (Z, 1)):
+            io.write_matrix_market(tmp_path / "z.mtx", A, symmetry=sym)
+            assert (tmp_path / "z.mtx").read_text().splitlines()[1] == f"2 2 {nnz}"
+            back = io.read_matrix_market(tmp_path / "z.mtx")
+            assert back.nnz == 2 and not back.values.any()
+    with pytest.raises(errors.InvalidArgumentError, match="not symmetric"):
+        io.write_matrix_market(tmp_path / "u.mtx", CSRMatrix(np.array([0, 1, 1]), np.array([1]), np.array([3.0]),
+                                                             shape=(2, 2)), symmetry="symmetric")
+
+
+def test_read_edgelist_documents_the_id_limit():
+    doc = io.read_edgelist.__doc__
+    assert "64 * (entries before the block" in doc and "2**24" in doc and "IndexOverflowError" in doc

@@ -169,8 +169,11 @@ class CSRMatrix:
             ``"add"`` gives every node without a self loop one with
             ``loop_value`` (existing loops are kept as they are).
         symmetrize : bool
-            Also insert (dst, src) for every edge; a pair given both ways then
-            forms a duplicate handled by ``duplicates``.
+            Also insert (dst, src) for every edge except a self loop; a pair
+            given both ways then forms a duplicate handled by ``duplicates``,
+            in input order ("first": the pair's first occurrence, either way
+            round, gives both directions their value), so the result is
+            symmetric, as :func:`~pysparsegraph.io.read_edgelist` gives.
         index_dtype : {None, int32, int64}
             Column id type; ``None`` picks int32 when the column count fits.
 

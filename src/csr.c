@@ -66,7 +66,10 @@ PSG_EXPAND_ROWS(psg_expand_rows_i64, int64_t)
 /* ---- edges -> CSR ------------------------------------------------------ */
 
 /* One scattered entry: its column and its position in the (possibly
- * symmetrized) input order, which keeps sorting and summing deterministic. */
+ * symmetrized) input order, which keeps sorting and summing deterministic.
+ * Symmetrized, edge i's mirror follows it (positions 2i and 2i + 1): a pair given
+ * both ways merges in input order in both directions (the same sums; "first" is
+ * the pair's first occurrence, either way round), so the result is symmetric. */
 typedef struct {
     int64_t col;
     int64_t pos;
@@ -110,16 +113,23 @@ static inline void write_index(void *indices, int index_size, int64_t i, int64_t
     else ((int64_t *)indices)[i] = c;
 }
 
-/* Edge number e of the effective input (the mirrored copy follows the original). */
-static inline void edge_at(int64_t e, int64_t m, const int64_t *src, const int64_t *dst, int64_t *u, int64_t *v)
+/* Edge number e of the effective input: with sym, 2i is edge i and 2i + 1 its mirror,
+ * absent (0 returned) for a self loop, which would land on itself and count twice. */
+static inline int edge_at(int64_t e, int sym, const int64_t *src, const int64_t *dst, int64_t *u, int64_t *v)
 {
-    if (e < m) { *u = src[e]; *v = dst[e]; }
-    else { *u = dst[e - m]; *v = src[e - m]; }
+    const int64_t i = e >> sym;
+    if (sym && (e & 1)) {
+        if (src[i] == dst[i]) return 0;
+        *u = dst[i]; *v = src[i];
+    } else {
+        *u = src[i]; *v = dst[i];
+    }
+    return 1;
 }
 
 /* Entries of one sorted row after applying the duplicate and loop policies;
  * writes them when out_indices is non-NULL. Returns the count. */
-static int64_t emit_row(int64_t r, const entry *e, int64_t n, int64_t m, const void *values, int value_size,
+static int64_t emit_row(int64_t r, const entry *e, int64_t n, int sym, const void *values, int value_size,
                         const psg_edge_options *o, int add_loop_here, void *out_indices, int index_size,
                         void *out_values, int64_t out0)
 {
@@ -142,13 +152,9 @@ static int64_t emit_row(int64_t r, const entry *e, int64_t n, int64_t m, const v
         if (out_indices) {
             write_index(out_indices, index_size, out0 + k, c);
             if (out_values) {
-                int64_t p = e[i].pos;
-                double v = read_value(values, value_size, p < m ? p : p - m);
+                double v = read_value(values, value_size, e[i].pos >> sym); /* a mirror has its edge's value */
                 if (o->duplicates == PSG_DUP_SUM) /* input order: entries sorted by (col, pos) */
-                    for (int64_t t = i + 1; t < i_end; t++) {
-                        int64_t q = e[t].pos;
-                        v += read_value(values, value_size, q < m ? q : q - m);
-                    }
+                    for (int64_t t = i + 1; t < i_end; t++) v += read_value(values, value_size, e[t].pos >> sym);
                 write_value(out_values, value_size, out0 + k, v);
             }
         }
@@ -199,7 +205,8 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
                          (long long)first_bad, (long long)src[first_bad], (long long)dst[first_bad],
                          (long long)n_rows, (long long)n_cols);
 
-    const int64_t M = o.symmetrize ? 2 * m : m;
+    const int sym = o.symmetrize != 0;
+    const int64_t M = m << sym;
     const int drop_loops = o.self_loops == PSG_LOOPS_DROP;
     /* Each thread owns a contiguous slice of the input and one row histogram;
      * offsets are laid out row-major over (row, thread) so the scatter is
@@ -220,8 +227,7 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
         int64_t *cnt = count + (int64_t)t * (n_rows + 1);
         for (int64_t e = e0; e < e1; e++) {
             int64_t u, v;
-            edge_at(e, m, src, dst, &u, &v);
-            if (!(drop_loops && u == v)) cnt[u]++;
+            if (edge_at(e, sym, src, dst, &u, &v) && !(drop_loops && u == v)) cnt[u]++;
         }
 #pragma omp barrier
 #pragma omp single
@@ -239,8 +245,7 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
         }
         for (int64_t e = e0; e < e1; e++) {
             int64_t u, v;
-            edge_at(e, m, src, dst, &u, &v);
-            if (drop_loops && u == v) continue;
+            if (!edge_at(e, sym, src, dst, &u, &v) || (drop_loops && u == v)) continue;
             ent[cnt[u]++] = (entry){v, e};
         }
 #pragma omp barrier
@@ -250,7 +255,8 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
             int64_t n = row_start[r + 1] - row_start[r];
             sort_entries(ent + row_start[r], n);
             int add_loop = o.self_loops == PSG_LOOPS_ADD && r < n_cols;
-            indptr[r + 1] = emit_row(r, ent + row_start[r], n, m, values, value_size, &o, add_loop, NULL, 0, NULL, 0);
+            indptr[r + 1] = emit_row(r, ent + row_start[r], n, sym, values, value_size, &o, add_loop, NULL, 0, NULL,
+                                     0);
         }
     }
     free(count);
@@ -267,7 +273,7 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
     for (int64_t r = 0; r < n_rows; r++) {
         int64_t n = row_start[r + 1] - row_start[r];
         int add_loop = o.self_loops == PSG_LOOPS_ADD && r < n_cols;
-        emit_row(r, ent + row_start[r], n, m, values, value_size, &o, add_loop, out_idx, index_size, out_val,
+        emit_row(r, ent + row_start[r], n, sym, values, value_size, &o, add_loop, out_idx, index_size, out_val,
                  indptr[r]);
     }
     free(ent);

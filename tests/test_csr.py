@@ -106,7 +106,7 @@ def test_from_edges_policies(rng):
     sym = psg.from_edges(src, dst, val, symmetrize=True, duplicates="sum")
     d = dense(sym)
     np.testing.assert_array_equal(d, d.T)
-    np.testing.assert_array_equal(d, [[0, 10, 0], [10, 10, 0], [0, 0, 14]])
+    np.testing.assert_array_equal(d, [[0, 10, 0], [10, 5, 0], [0, 0, 7]])  # loops are not mirrored onto themselves
 
 
 def test_from_edges_is_thread_count_independent(rng):
@@ -204,3 +204,91 @@ def test_to_scipy_shares_read_only_arrays_and_copies_on_request():
             A.to_scipy(dtype=bad)
         with pytest.raises(errors.DTypeError, match="dtype"):
             A.astype(bad)
+
+
+def _sym_edges(rng, n=12, m=80):
+    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
+    src[:4], dst[:4] = [3, 3, 5, 7], [3, 3, 5, 2]  # repeated loops; (7, 2) given first one way round ...
+    src[-1], dst[-1] = 2, 7  # ... and last the other
+    return src, dst, rng.integers(1, 100, m).astype(np.float64)  # integers: exact in text and in any sum order
+
+
+@pytest.mark.parametrize("duplicates", ["sum", "first", "keep"])
+def test_from_edges_symmetrize_agrees_with_read_edgelist(tmp_path, rng, duplicates):
+    from pysparsegraph import io
+
+    src, dst, val = _sym_edges(rng)
+    path = tmp_path / "e.txt"
+    path.write_text("".join(f"{a} {b} {v:.0f}\n" for a, b, v in zip(src, dst, val)))
+    A = psg.from_edges(src, dst, val, shape=(12, 12), symmetrize=True, duplicates=duplicates)
+    B = io.read_edgelist(path, symmetrize=True, n_nodes=12, duplicates=duplicates)
+    assert A.nnz == B.nnz
+    a, b = A.to_scipy(np.float64, copy=True), B.to_scipy(np.float64, copy=True)
+    np.testing.assert_array_equal(a.toarray(), b.toarray())
+    np.testing.assert_array_equal(a.toarray(), a.toarray().T)
+
+
+def test_from_edges_symmetrize_sum_against_scipy(rng):
+    src, dst, val = _sym_edges(rng)
+    C = sp.coo_array((val, (src, dst)), shape=(12, 12)).toarray()
+    ref = C + C.T - np.diag(np.diag(C))  # a loop is one undirected edge: not doubled
+    A = psg.from_edges(src, dst, val, shape=(12, 12), symmetrize=True, duplicates="sum")
+    np.testing.assert_array_equal(A.to_scipy(np.float64).toarray(), ref)
+
+
+def test_from_edges_symmetrize_first_takes_the_pairs_first_occurrence(rng):
+    src, dst, val = _sym_edges(rng)
+    ref = np.zeros((12, 12))
+    seen = set()
+    for a, b, v in zip(src.tolist(), dst.tolist(), val.tolist()):
+        if (min(a, b), max(a, b)) not in seen:
+            seen.add((min(a, b), max(a, b)))
+            ref[a, b] = ref[b, a] = v
+    A = psg.from_edges(src, dst, val, shape=(12, 12), symmetrize=True, duplicates="first")
+    np.testing.assert_array_equal(A.to_scipy(np.float64).toarray(), ref)
+    assert A.nnz == np.count_nonzero(ref)
+    # the caller's edge numbers in range errors, not positions in the mirrored list
+    with pytest.raises(errors.IndexOutOfRangeError, match=r"edge 2 = \(1, 12\)"):
+        psg.from_edges([0, 1, 1], [1, 0, 12], shape=(12, 12), symmetrize=True)
+
+
+def test_from_networkx_gives_int32_indices_like_from_scipy():
+    nx = pytest.importorskip("networkx")
+    from pysparsegraph import io, reorder
+
+    G = nx.path_graph(5)
+    A = io.from_networkx(G)
+    ref = psg.from_scipy(sp.csr_array(nx.to_numpy_array(G)))
+    assert A.index_dtype == ref.index_dtype == np.int32
+    assert io.from_networkx(G, weight=None).index_dtype == np.int32
+    np.testing.assert_array_equal(A.to_scipy().toarray(), ref.to_scipy().toarray())
+    perm = reorder.order(A, "rcm")  # reorder takes int32 only
+    assert np.array_equal(np.sort(perm), np.arange(5))
+
+
+def test_reorder_int64_message_says_how_to_convert():
+    from pysparsegraph import reorder
+
+    A = psg.from_edges([0, 1], [1, 2], index_dtype=np.int64)
+    with pytest.raises(errors.UnsupportedError, match=r"int64 column indices \(3 nodes\).*astype\(np.int32\)"):
+        reorder.order(A, "degree")
+
+
+def test_networkx_empty_unweighted_and_non_square():
+    nx = pytest.importorskip("networkx")
+    from pysparsegraph import io
+
+    for G in (nx.Graph(), nx.DiGraph()):
+        for weight in ("weight", None):
+            E = io.from_networkx(G, weight=weight)
+            assert E.shape == (0, 0) and E.nnz == 0
+    U = psg.from_edges([0, 1, 2], [1, 2, 0], shape=(4, 4))  # unweighted, node 3 isolated
+    for directed in (True, False):
+        G = io.to_networkx(U, directed=directed)
+        ref = nx.from_scipy_sparse_array(U.to_scipy(), create_using=nx.DiGraph if directed else nx.Graph)
+        assert sorted(G.nodes) == sorted(ref.nodes) and set(G.edges) == set(ref.edges)
+        assert all(not d for _, _, d in G.edges(data=True))  # no 'weight' on an unweighted graph
+    W = psg.from_edges([0, 1], [1, 2], [2.5, 4.0])
+    assert nx.get_edge_attributes(io.to_networkx(W), "weight") == {(0, 1): 2.5, (1, 2): 4.0}
+    with pytest.raises(errors.ShapeMismatchError, match=r"square.*\(2, 3\)"):
+        io.to_networkx(psg.from_edges([0], [1], shape=(2, 3)))

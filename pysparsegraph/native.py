@@ -92,9 +92,21 @@ def atomic_file(path):
     """Binary file handle whose content replaces ``path`` only if the block
     completes: temp file in the same folder, flush, fsync, rename, fsync dir.
     The result has the mode of the file it replaces, or of a new ``open()``ed
-    file (mkstemp's 0600 would hide outputs from group and others)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    file (mkstemp's 0600 would hide outputs from group and others).
+
+    Like ``open(path, "wb")``, it writes through a symlink (the link stays, its
+    target is replaced) and into a device or FIFO (``/dev/null``, a pipe), which
+    cannot be replaced by a rename and get the bytes directly."""
+    path = os.path.realpath(os.fspath(path))
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        special = False
+    if special:
+        with open(path, "wb") as fh:
+            yield fh
+        return
+    folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -275,3 +275,43 @@ def test_umask_is_read_without_changing_it():
         assert os.umask(0o037) == 0o037  # unchanged by the read
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("suffix", sorted(_WRITERS))
+def test_atomic_writers_write_through_symlinks_and_fifos(tmp_path, suffix):
+    import stat
+    import threading
+
+    g = _graph(seed=9)
+    target = tmp_path / ("target." + suffix)
+    target.write_bytes(b"old")
+    link = tmp_path / ("link." + suffix)
+    link.symlink_to(target)
+    _WRITERS[suffix](g, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link is kept ...
+    dense = g.to_scipy(np.float64).toarray()
+    np.testing.assert_allclose(io.read(target).to_scipy(np.float64).toarray(), dense, rtol=1e-6)  # ... and updated
+    # a FIFO (like /dev/null, a device) cannot be renamed over: the bytes go into it
+    fifo = tmp_path / ("pipe." + suffix)
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    _WRITERS[suffix](g, fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got
+    copy = tmp_path / ("copy." + suffix)  # what came through the pipe is the whole file
+    copy.write_bytes(got[0])
+    np.testing.assert_allclose(io.read(copy).to_scipy(np.float64).toarray(), dense, rtol=1e-6)
+
+
+def test_save_safetensors_writes_through_a_symlink(tmp_path):
+    from pysparsegraph import weights
+
+    target = tmp_path / "m.safetensors"
+    weights.save_safetensors(target, {"a": np.zeros(2, np.float32)})
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(target)
+    weights.save_safetensors(link, {"a": np.ones(3, np.float32)})
+    assert link.is_symlink()
+    np.testing.assert_array_equal(weights.load(target)["a"], np.ones(3, np.float32))

@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import tarfile
+import warnings
 import zipfile
 import zlib
 
@@ -504,8 +505,9 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     thread) for compressed input, tar members and pipes, so the same data
     may load uncompressed and fail compressed. A ``# Nodes:``/``# Rows:``
     header is held to the same rule for the whole file: a count above
-    ``64 * entries + 2**24`` raises ``FormatError``. Passing ``n_nodes``
-    replaces both checks (ids must then be below it).
+    ``64 * entries + 2**24`` is ignored with a warning (the ids then give
+    the shape). Passing ``n_nodes`` replaces both checks (ids must then be
+    below it).
 
     Parameters
     ----------
@@ -570,8 +572,10 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         raise errors.FormatError(f"{name}: weighted=True but the lines have no weight column")
     if n_nodes is None and declared is not None and max(declared) > 64 * st["entries"] + _ID_CHECK_FLOOR:
         # the ids' rule against memory bombs: a tiny file must not allocate a huge CSR
-        raise errors.FormatError(f"{name}: the header declares {max(declared)} nodes, far more than its "
-                                 f"{st['entries']} edges suggest; pass n_nodes= to read it anyway")
+        warnings.warn(f"{name}: the header declares {max(declared)} nodes, far more than its {st['entries']} "
+                      "edges suggest; it is ignored (the ids give the shape): pass n_nodes= to use it",
+                      stacklevel=2)
+        declared = None
     if n_nodes is not None:
         shape = (int(n_nodes),) * 2
     elif declared is not None and len(declared) == 2 and not symmetrize:
@@ -838,7 +842,8 @@ def _check_integer_field(vals, hdr, path, member, name):
     is found by a second pass, on this error path only. Summed duplicates
     stay whole, so a fractional sum means a fractional entry (only entries
     whose fractions cancel in a sum, like 1.5 + 1.5, go unnoticed)."""
-    if hdr.field != "integer" or _is_whole(vals).all():
+    # in slices: masks of the whole array would add ~10 bytes per entry to the read's peak memory
+    if hdr.field != "integer" or all(_is_whole(vals[i:i + (1 << 20)]).all() for i in range(0, vals.size, 1 << 20)):
         return
     where = ""
     if os.path.isfile(os.fspath(path)):  # a pipe cannot be read twice

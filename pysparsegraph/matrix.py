@@ -222,8 +222,9 @@ class CSRMatrix:
         """A ``scipy.sparse.csr_array``. An unweighted matrix gets explicit ones
         (float32 unless ``dtype`` says otherwise).
 
-        By default the scipy matrix shares this matrix's arrays, read-only (scipy
-        may still copy the index arrays to give them one common dtype). scipy
+        By default the scipy matrix shares this matrix's arrays, read-only (its
+        values are a writeable copy when ``dtype`` is given; scipy may copy the
+        index arrays to give them one common dtype). scipy
         methods that rewrite its arrays in place then raise scipy's
         ``ValueError`` (read-only): ``sort_indices``, ``sum_duplicates``,
         ``eliminate_zeros``, in-place arithmetic such as ``S *= 2``, and, when
@@ -238,8 +239,10 @@ class CSRMatrix:
         self._ensure_checked()  # scipy trusts the arrays it is given
         if self._values is None:
             data = np.ones(self.nnz, dtype=dtype or np.float32)
-        else:
-            data = self._values.astype(dtype or self._values.dtype, copy=bool(copy))
+        elif dtype is None and not copy:
+            data = self._values
+        else:  # a converted (or asked-for) copy, writeable, as asking for a dtype always gave
+            data = self._values.astype(dtype or self._values.dtype)
         if copy:
             return sp.csr_array((data, self._indices.copy(), self._indptr.copy()), shape=self._shape)
         return sp.csr_array((data, self._indices, self._indptr), shape=self._shape)

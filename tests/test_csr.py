@@ -197,6 +197,9 @@ def test_to_scipy_shares_read_only_arrays_and_copies_on_request():
     C.eliminate_zeros()
     np.testing.assert_array_equal(A.to_scipy().toarray(), dense)  # the matrix is untouched
     np.testing.assert_array_equal(A.to_scipy(np.float32, copy=True).toarray(), dense.astype(np.float32))
+    D = A.to_scipy(np.float64)  # asking for a dtype, even the values' own, gives writeable values
+    D.data *= 2
+    np.testing.assert_array_equal(A.to_scipy().toarray(), dense)
     U = psg.CSRMatrix([0, 1], np.array([0], np.int32), shape=(1, 1))  # unweighted: ones
     assert U.to_scipy(copy=True).indices.flags.writeable
     for bad in ("foo", [1]):

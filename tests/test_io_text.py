@@ -638,6 +638,25 @@ def test_symmetric_writer_nan_diagonal_and_upper_only_zero(tmp_path):
                                                              shape=(2, 2)), symmetry="symmetric")
 
 
-def test_read_edgelist_documents_the_id_limit():
-    doc = io.read_edgelist.__doc__
-    assert "64 * (entries before the block" in doc and "2**24" in doc and "IndexOverflowError" in doc
+def test_read_edgelist_id_limit_as_documented(tmp_path):
+    # without n_nodes, an id in a block may not exceed 64 * (entries before it + bytes // 2) + 2**24
+    p = tmp_path / "far.txt"
+    p.write_text(f"0 1\n1 {2 ** 24 + 1000}\n")  # 2 lines, ~20 bytes: limit 2**24 + 64 * 10
+    with pytest.raises(errors.IndexOutOfRangeError):
+        io.read_edgelist(p)
+    p.write_text(f"0 1\n1 {2 ** 24 + 100}\n")  # within 2**24 + 64 * (20 // 2)
+    assert io.read_edgelist(p).shape == (2 ** 24 + 101,) * 2
+    p.write_text(f"1 {2 ** 31 - 1}\n")
+    with pytest.raises(errors.IndexOverflowError):
+        io.read_edgelist(p)
+
+
+def test_an_implausible_nodes_header_is_ignored_with_a_warning(tmp_path):
+    # the ids' rule against memory bombs: a header may not ask for more than 64 * edges + 2**24 nodes
+    p = tmp_path / "h.txt"
+    p.write_text("# Nodes: 20000000 Edges: 2\n0\t1\n1\t2\n")
+    with pytest.warns(UserWarning, match="declares 20000000 nodes"):
+        A = io.read_edgelist(p)
+    assert A.shape == (3, 3) and A.nnz == 2
+    p.write_text("# Nodes: 7 Edges: 2\n0\t1\n1\t2\n")  # plausible: isolated nodes 3..6 kept
+    assert io.read_edgelist(p).shape == (7, 7)

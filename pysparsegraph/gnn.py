@@ -216,7 +216,7 @@ def transpose_nbytes(A):
     ``t_indices``, ``t_eid`` and transposed value copies); 0 if not built."""
     A = as_csr(A)
     n = 0
-    for key, val in A._cache.items():
+    for key, val in list(A._cache.items()):  # a snapshot: other threads may be adding plans meanwhile
         if key[:2] in (("gnn", "transpose"), ("gnn", "t_values")):
             n += sum(a.nbytes for a in (val if isinstance(val, tuple) else (val,)) if a is not None)
     return n

@@ -1,5 +1,6 @@
 """The CSR sparse matrix / graph object."""
 import numbers
+import threading
 
 import numpy as np
 
@@ -17,6 +18,10 @@ def _values_dtype(dt):
     if is_real_dtype(dt):
         return np.dtype(np.float64)
     raise errors.DTypeError(f"values has dtype {dt}; only real numbers are supported (float32 or float64)")
+
+
+# one lock for the deferred checks of all matrices: each matrix takes it at most until its check passes
+_DEFERRED_CHECK = threading.Lock()
 
 
 class CSRMatrix:
@@ -116,13 +121,15 @@ class CSRMatrix:
         return obj
 
     def _ensure_checked(self):
-        """Runs a deferred structure check once (see ``_trusted``)."""
-        if self._cache.pop("unchecked", False):
-            try:
-                _core.check_csr(self._indptr, self._indices, self._shape[1], 0)
-            except errors.PSGError:
-                self._cache["unchecked"] = True
-                raise
+        """Runs a deferred structure check once (see ``_trusted``). The flag is
+        cleared only after the check passes, under a lock: the check releases
+        the GIL, and a thread that found the flag already gone would run a
+        kernel on column ids nobody had checked yet."""
+        if "unchecked" in self._cache:
+            with _DEFERRED_CHECK:
+                if "unchecked" in self._cache:
+                    _core.check_csr(self._indptr, self._indices, self._shape[1], 0)
+                    del self._cache["unchecked"]
         return self
 
     @classmethod

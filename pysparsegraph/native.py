@@ -264,8 +264,12 @@ def load(path, mmap=True, *, verify=None):
     ----------
     mmap : bool
         ``True`` (default): the arrays are read-only views of the memory-mapped
-        file, nothing is copied and the time is O(1) in the graph size.
-        ``False``: the file is read into memory.
+        file, nothing is copied and the time is O(1) in the graph size. The
+        file must then not be overwritten in place while the matrix lives
+        (``cp other.psg this.psg`` changes its arrays under it, and the process
+        dies with SIGBUS if the file shrinks); :func:`save` and the io writers
+        replace files atomically, which is safe. ``False``: the file is read
+        into memory.
     verify : bool or None
         Check every array's crc32 and the CSR structure (O(nnz)). ``None``
         means ``not mmap``. Header, table checksum, offsets and file size are

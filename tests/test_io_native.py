@@ -315,3 +315,37 @@ def test_save_safetensors_writes_through_a_symlink(tmp_path):
     weights.save_safetensors(link, {"a": np.ones(3, np.float32)})
     assert link.is_symlink()
     np.testing.assert_array_equal(weights.load(target)["a"], np.ones(3, np.float32))
+
+
+def test_deferred_check_of_a_mapped_file_holds_for_concurrent_first_uses(tmp_path):
+    # load(mmap=True) checks the structure at first use; the check releases the GIL, and
+    # threads arriving meanwhile used to run kernels on unchecked (here: corrupt) column ids
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pysparsegraph import generate, native
+
+    A = generate.rmat(14, edge_factor=8, seed=3)
+    p = tmp_path / "bad.psg"
+    save(A, p)
+    _, ent = native._read_table(p.read_bytes(), str(p))
+    _, off, length, _, _ = ent["indices"]
+    with open(p, "r+b") as f:  # one column id out of range; a mapped load does not verify checksums
+        f.seek(off + (length - 1) * 4)
+        f.write(np.int32(2 ** 30).tobytes())
+
+    def first_use(_):
+        try:
+            B.to_edges()
+        except errors.IndexOutOfRangeError:
+            return "refused"
+        return "ran"
+
+    for _ in range(3):
+        B = load(p)
+        with ThreadPoolExecutor(8) as ex:
+            assert list(ex.map(first_use, range(8))) == ["refused"] * 8
+    C = load(tmp_path / "bad.psg")
+    with pytest.raises(errors.IndexOutOfRangeError):  # and serially, every time
+        C.to_edges()
+    with pytest.raises(errors.IndexOutOfRangeError):
+        C.to_edges()

@@ -67,6 +67,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pysparsegraph import errors
+from pysparsegraph._validate import resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
 from pysparsegraph.ops import spmm
 
@@ -351,8 +352,12 @@ class _GraphEstimator(BaseEstimator):
         return new
 
     def _check_graph(self):
+        """The parameters every estimator has: graph (a KNNGraph's own parameter too) and n_threads."""
         if self.graph is None:
             raise errors.InvalidArgumentError("graph is required: a CSRMatrix, a scipy sparse matrix or a callable")
+        if isinstance(self.graph, KNNGraph):  # checked at fit, not first when transform builds a graph
+            _check_int(self.graph.n_neighbors, "KNNGraph n_neighbors", 1)
+        resolve_threads(self.n_threads)
 
     def _callable_graph(self):
         return callable(self.graph) and not isinstance(self.graph, CSRMatrix) and not hasattr(self.graph, "tocsr")

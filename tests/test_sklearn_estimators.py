@@ -382,3 +382,19 @@ def test_self_loops_inserted_in_sorted_position_and_cached():
     assert sc.has_sorted_indices and s.nnz == g.nnz + g.n_rows
     np.testing.assert_array_equal(sc.indices, ref.indices)
     np.testing.assert_allclose(sc.data, ref.data, rtol=1e-15)
+
+
+@pytest.mark.parametrize("make", [lambda **kw: GraphPropagation(KNNGraph(3), **kw),
+                                  lambda **kw: GraphPropagation(KNNGraph(3), k=0, **kw),
+                                  lambda **kw: NeighborAggregation(KNNGraph(3), **kw)])
+def test_n_threads_and_knn_parameters_are_checked_at_fit(make):
+    # they used to fail only at transform (or never, with k=0)
+    X = np.random.default_rng(0).random((10, 3))
+    for bad in (-1, 0, "x", 1.5):
+        with pytest.raises(errors.InvalidArgumentError, match="n_threads"):
+            make(n_threads=bad).fit(X)
+    est = make(n_threads=2).fit(X)
+    for bad in (-1, 0, "a"):
+        est.set_params(graph=KNNGraph(bad))
+        with pytest.raises(errors.InvalidArgumentError, match="n_neighbors"):
+            est.fit(X)

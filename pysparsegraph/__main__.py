@@ -12,7 +12,7 @@ def _read_any(path, args):
     kw = {}
     fmt = getattr(args, "format", None) or io.detect_format(path)
     if fmt in ("edgelist", "mtx", "pace"):
-        kw["progress"] = not args.quiet
+        kw["progress"] = not args.quiet and sys.stderr.isatty()  # a bar in a log only garbles it
         if fmt == "edgelist" and getattr(args, "symmetrize", False):
             kw["symmetrize"] = True
     return io.read(path, format=fmt, **kw)
@@ -31,6 +31,9 @@ def _cmd_info(args):
             plot_degrees(info, args.plot, os.path.basename(args.file))
         except ImportError:
             print("pysparsegraph info: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 1
+        except ValueError as exc:  # matplotlib: an image format it cannot write
+            print(f"pysparsegraph info: --plot {args.plot}: {exc}", file=sys.stderr)
             return 1
         print(f"  degree plot written to {args.plot}")
     return 0
@@ -90,7 +93,7 @@ def main(argv=None):
         from pysparsegraph import demo
 
         if args.k < 1 or args.repeats < 1:
-            parser.error("-k and --repeats must be positive")
+            p_demo.error("-k and --repeats must be positive")
         demo.run(k=args.k, repeats=args.repeats)
     elif args.command == "config":
         from pysparsegraph import show_config

@@ -1255,12 +1255,16 @@ def write(graph, path, format=None, **kw):
     ``.mtx[.gz]``, ``.txt/.tsv/.edges[.gz]`` (edge list)."""
     p = os.fspath(path)
     low = p.lower()
+    compressed = None
     for suf in (".gz", ".xz", ".bz2"):
         if low.endswith(suf):
-            low = low[: -len(suf)]
+            low, compressed = low[: -len(suf)], suf
     fmt = format or ("native" if low.endswith(".psg") else "npz" if low.endswith(".npz") else
                      "mtx" if low.endswith(".mtx") else
                      "edgelist" if low.endswith((".txt", ".tsv", ".edges", ".el", ".edgelist")) else None)
+    if compressed and fmt in ("native", "npz"):  # they would be written uncompressed under a compressed name
+        raise errors.UnsupportedError(f"{path}: {fmt} files are not compressed as a whole (.npz compresses its "
+                                      f"members; .psg is mapped as is); drop the {compressed} suffix")
     if fmt == "native":
         return save(_as_csr(graph), p, **kw)
     if fmt == "npz":

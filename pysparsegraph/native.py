@@ -97,7 +97,8 @@ def atomic_file(path):
     Like ``open(path, "wb")``, it writes through a symlink (the link stays, its
     target is replaced) and into a device or FIFO (``/dev/null``, a pipe), which
     cannot be replaced by a rename and get the bytes directly."""
-    path = os.path.realpath(os.fspath(path))
+    asked = os.fspath(path)
+    path = os.path.realpath(asked)
     try:
         special = not stat.S_ISREG(os.stat(path).st_mode)
     except FileNotFoundError:
@@ -107,7 +108,10 @@ def atomic_file(path):
             yield fh
         return
     folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    except OSError as exc:  # name the file asked for, not the hidden temporary one
+        raise OSError(exc.errno, exc.strerror, asked) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), _target_mode(path))

@@ -61,3 +61,24 @@ def test_plot(tmp_path):
     io.write(g, tmp_path / "g.psg")
     assert main(["info", str(tmp_path / "g.psg"), "--plot", str(tmp_path / "d.png")]) == 0
     assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_output_and_plot_errors_are_one_line(tmp_path, capsys):
+    g = io.CSRMatrix.from_edges([0, 0, 1, 2], [1, 2, 2, 0])
+    src = tmp_path / "g.psg"
+    io.write(g, src)
+    # a missing output folder is named as given, not as the hidden temporary file
+    assert main(["convert", str(src), str(tmp_path / "nodir" / "g.mtx"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(tmp_path / "nodir" / "g.mtx") in err and ".tmp" not in err
+    # formats that are not compressed as a whole refuse a compressed name instead of lying about it
+    for out in ("a.psg.gz", "b.npz.xz"):
+        assert main(["convert", str(src), str(tmp_path / out), "--quiet"]) == 1
+        assert "suffix" in capsys.readouterr().err and not (tmp_path / out).exists()
+    with pytest.raises(SystemExit):
+        main(["demo", "-k", "0"])
+    assert "usage: pysparsegraph demo" in capsys.readouterr().err
+    pytest.importorskip("matplotlib")
+    assert main(["info", str(src), "--quiet", "--plot", str(tmp_path / "d.xyz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pysparsegraph info: --plot") and err.count("\n") == 1

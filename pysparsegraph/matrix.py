@@ -229,9 +229,10 @@ class CSRMatrix:
         """A ``scipy.sparse.csr_array``. An unweighted matrix gets explicit ones
         (float32 unless ``dtype`` says otherwise).
 
-        By default the scipy matrix shares this matrix's arrays, read-only (its
-        values are a writeable copy when ``dtype`` is given; scipy may copy the
-        index arrays to give them one common dtype). scipy
+        By default the scipy matrix shares this matrix's column ids and values,
+        read-only (the values are a writeable copy when ``dtype`` is given; the
+        row pointers are an int32 copy for int32 ids, as scipy wants both index
+        arrays in one dtype). scipy
         methods that rewrite its arrays in place then raise scipy's
         ``ValueError`` (read-only): ``sort_indices``, ``sum_duplicates``,
         ``eliminate_zeros``, in-place arithmetic such as ``S *= 2``, and, when
@@ -252,7 +253,12 @@ class CSRMatrix:
             data = self._values.astype(dtype or self._values.dtype)
         if copy:
             return sp.csr_array((data, self._indices.copy(), self._indptr.copy()), shape=self._shape)
-        return sp.csr_array((data, self._indices, self._indptr), shape=self._shape)
+        indptr = self._indptr
+        if self._indices.dtype == np.int32 and self.nnz <= np.iinfo(np.int32).max:
+            # scipy gives indptr and indices one dtype: an int32 indptr (n_rows + 1 entries)
+            # spares a widened copy of the indices (nnz entries)
+            indptr = indptr.astype(np.int32)
+        return sp.csr_array((data, self._indices, indptr), shape=self._shape)
 
     def to_edges(self, n_threads=None):
         """``(src, dst, values)``: ``dst`` and ``values`` are views of the stored

@@ -187,6 +187,8 @@ def test_to_scipy_shares_read_only_arrays_and_copies_on_request():
     A = psg.CSRMatrix([0, 3, 4, 6], np.array([2, 0, 2, 1, 1, 0], np.int32), [1.0, -2, 3, 4, -5, 6], shape=(3, 3))
     S = A.to_scipy()
     assert np.shares_memory(S.data, A.values) and not S.data.flags.writeable
+    assert np.shares_memory(S.indices, A.indices) and S.indices.dtype == np.int32  # not widened to int64
+    assert psg.from_scipy(S).indices.dtype == np.int32
     with pytest.raises(ValueError):  # scipy's own error: the shared arrays are read-only
         S.sum_duplicates()
     C = A.to_scipy(copy=True)

@@ -19,10 +19,14 @@ SUBCOMMANDS = {
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
-        print("usage: python -m bench <subcommand> [options]\n\nsubcommands:")
+        unknown = bool(argv) and argv[0] not in ("-h", "--help")
+        out = sys.stderr if unknown else sys.stdout
+        print("usage: python -m bench <subcommand> [options]\n\nsubcommands:", file=out)
         for name, (_, desc) in SUBCOMMANDS.items():
-            print(f"  {name:14s} {desc}")
-        return 0 if argv and argv[0] in ("-h", "--help") else (2 if argv else 0)
+            print(f"  {name:14s} {desc}", file=out)
+        if unknown:
+            print(f"python -m bench: error: unknown subcommand {argv[0]!r}", file=sys.stderr)
+        return 2 if unknown else 0
     module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
     return module.main(argv[1:]) or 0
 

@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmark scripts: timing, graph lookup, tables."""
+"""Shared pieces of the benchmark scripts: timing, graph lookup, tables, option types."""
+import argparse
 import os
 import time
 
@@ -81,3 +82,71 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# ---- argparse types: a bad value is a usage error (exit 2), not a traceback later on
+def _items(text):
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def count(minimum=1):
+    """An integer >= minimum."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {v}")
+        return v
+    return parse
+
+
+def counts(minimum=1):
+    """A comma-separated, non-empty list of integers >= minimum."""
+    one = count(minimum)
+
+    def parse(text):
+        vals = [one(v) for v in _items(text)]
+        if not vals:
+            raise argparse.ArgumentTypeError("expected at least one value")
+        return vals
+    return parse
+
+
+def non_negative(text):
+    """A finite float >= 0 (seconds, milliseconds)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return v
+
+
+def fractions(text):
+    """A comma-separated, non-empty list of numbers in [0, 1]."""
+    vals = []
+    for v in _items(text):
+        try:
+            f = float(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers in [0, 1], got {v!r}") from None
+        if not 0.0 <= f <= 1.0:
+            raise argparse.ArgumentTypeError(f"expected numbers in [0, 1], got {f}")
+        vals.append(f)
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one value")
+    return vals
+
+
+def one_of(*options):
+    """A comma-separated, non-empty subset of ``options``."""
+    def parse(text):
+        vals = _items(text)
+        bad = [v for v in vals if v not in options]
+        if bad or not vals:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(options)}, got {text!r}")
+        return vals
+    return parse

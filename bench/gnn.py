@@ -26,7 +26,7 @@ import argparse
 
 import numpy as np
 
-from bench.common import interleaved_medians, load_graph, markdown_table
+from bench.common import count, interleaved_medians, load_graph, markdown_table
 import pysparsegraph as psg
 from pysparsegraph import gnn
 
@@ -44,9 +44,9 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--graphs", default="cora,soc-Slashdot0902,coAuthorsDBLP",
                    help="comma-separated: cora or folders of the shared data (default: %(default)s)")
-    p.add_argument("-k", type=int, default=64, help="feature width (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=2, help="threads for every tool (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("-k", type=count(), default=64, help="feature width (default: %(default)s)")
+    p.add_argument("--threads", type=count(), default=2, help="threads for every tool (default: %(default)s)")
+    p.add_argument("--repeats", type=count(), default=7)
     p.add_argument("--skip-baselines", action="store_true", help="only the transpose ratios")
     args = p.parse_args(argv)
     import scipy.sparse as sp

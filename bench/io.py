@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench.common import interleaved_medians, markdown_table
+from bench.common import count, interleaved_medians, markdown_table, one_of
 from pysparsegraph.datasets import shared_data_dir
 
 SLASHDOT = ("soc-Slashdot0902", "soc-Slashdot0902.txt.gz")
@@ -281,11 +281,11 @@ def main(argv=None):
         return 0
     ap = argparse.ArgumentParser(prog="python -m bench io", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="read,memory,mmap,reorder")
-    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--part", type=one_of("read", "memory", "mmap", "reorder"), default="read,memory,mmap,reorder")
+    ap.add_argument("--repeats", type=count(), default=9)
     ap.add_argument("--graphs", help="comma-separated graphs for the reorder part")
     args = ap.parse_args(argv)
-    parts = args.part.split(",")
+    parts = args.part
     import threadpoolctl
 
     import pysparsegraph

@@ -45,7 +45,7 @@ import time
 
 import numpy as np
 
-from bench.common import markdown_table, median_spread, timed_block
+from bench.common import count, counts, fractions, markdown_table, median_spread, non_negative, one_of, timed_block
 
 
 def blocked_medians(fns, repeats, rounds=2, pause=0.25, min_block_s=0.0):
@@ -133,10 +133,7 @@ def run_ffn(args):
     print(f"pysparsegraph kernel: {isa}; BLAS: {_threadpool_line()}")
     # the kernel's batch tile (8 vectors) and vector width; the portable kernel takes the batch whole
     lanes = {"avx512": 16, "avx2": 8}.get(isa, 1)
-    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
-    batches = [int(b) for b in args.batch.split(",")]
-    sparsities = [float(s) for s in args.sparsity.split(",")]
-    threads = [int(t) for t in args.threads.split(",")]
+    shapes, batches, sparsities, threads = args.shapes, args.batch, args.sparsity, args.threads
     rows = []
     summary = []
     for (out_f, in_f) in shapes:
@@ -234,18 +231,18 @@ def run_ablation(args):
     from pysparsegraph.nn import SparseLinear, isa_supported
 
     rows = []
-    for s in (float(v) for v in args.sparsity.split(",")):
-        for shape in args.shapes.split(","):
-            out_f, in_f = (int(v) for v in shape.split("x"))
+    for s in args.sparsity:
+        for out_f, in_f in args.shapes:
+            shape = f"{out_f}x{in_f}"
             rng = np.random.default_rng(0)
             w = rng.standard_normal((out_f, in_f)).astype(np.float32)
             csr = prune.to_csr(w, prune.prune(w, s))
             l16, l32 = SparseLinear(csr, index_dtype="uint16"), SparseLinear(csr, index_dtype="int32")
             l16g = SparseLinear(csr, index_dtype="uint16", activation="gelu")
-            for batch in (int(b) for b in args.batch.split(",")):
+            for batch in args.batch:
                 xt = rng.standard_normal((in_f, batch)).astype(np.float32)
                 yt = np.empty((out_f, batch), np.float32)
-                for threads in (int(t) for t in args.threads.split(",")):
+                for threads in args.threads:
                     def run(layer, isa="auto", nv=None, fb=None):
                         def f():
                             for name, v in (("PSG_SL_NV", nv), ("PSG_SL_FB", fb)):
@@ -334,7 +331,7 @@ def run_dnn(args):
         print("(python-graphblas not installed)")
     rows = []
     check = {}
-    for t in [int(s) for s in args.threads.split(",")]:
+    for t in args.threads:
         with threadpool_limits(t):
             f = dict(fns) if t == 1 else {}
             if have_gb:
@@ -362,25 +359,43 @@ def run_dnn(args):
     print(markdown_table(["tool", "median ms", "IQR/med", "Gedges/s", "vs scipy", "vs best GraphBLAS"], out))
 
 
+def _shapes(text):
+    """argparse type: comma-separated OUTxIN layer shapes."""
+    out = []
+    for s in (v.strip() for v in text.split(",") if v.strip()):
+        try:
+            o, i = (int(v) for v in s.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected shapes like 1536x384, got {s!r}") from None
+        if o < 1 or i < 1:
+            raise argparse.ArgumentTypeError(f"expected positive sizes, got {s!r}")
+        out.append((o, i))
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one shape")
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench model", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", default="ffn,dnn",
+    p.add_argument("--part", type=one_of("ffn", "dnn", "ablation"), default="ffn,dnn",
                    help="comma-separated: ffn, dnn, ablation (kernel variants at each "
                         "--sparsity and --threads) (default: %(default)s)")
-    p.add_argument("--shapes", default="1536x384,384x1536,384x384", help="out x in (default: %(default)s)")
-    p.add_argument("--batch", default="128,512")
-    p.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--repeats", type=int, default=16)
-    p.add_argument("--pause", type=float, default=0.25, help="seconds of sleep between tool blocks")
-    p.add_argument("--rounds", type=int, default=2, help="rounds over all tools (repeats are split among them)")
-    p.add_argument("--min-block-ms", type=float, default=50.0,
+    p.add_argument("--shapes", type=_shapes, default="1536x384,384x1536,384x384",
+                   help="out x in (default: %(default)s)")
+    p.add_argument("--batch", type=counts(), default="128,512")
+    p.add_argument("--sparsity", type=fractions, default="0.5,0.6,0.7,0.8,0.9,0.95")
+    p.add_argument("--threads", type=counts(), default="1,2")
+    p.add_argument("--repeats", type=count(), default=16)
+    p.add_argument("--pause", type=non_negative, default=0.25, help="seconds of sleep between tool blocks")
+    p.add_argument("--rounds", type=count(), default=2,
+                   help="rounds over all tools (repeats are split among them)")
+    p.add_argument("--min-block-ms", type=non_negative, default=50.0,
                    help="each tool repeats its call in a block until this many ms are spent (at least "
                         "--repeats/--rounds calls); 0 = exactly that many calls")
     args = p.parse_args(argv)
     t0 = time.time()
-    parts = args.part.split(",")
+    parts = args.part
     if "ffn" in parts:
         run_ffn(args)
     if "dnn" in parts:

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from bench.common import interleaved_medians, load_graph, markdown_table
+from bench.common import count, counts, interleaved_medians, load_graph, markdown_table
 
 
 def _scipy_sgc_matrix(A):
@@ -67,24 +67,33 @@ def _features(name, n, k):
         return d["features"].astype(np.float32) if "features" in d.files else None
 
 
+def _widths(text):
+    """argparse type: comma-separated feature widths (integers >= 1) or 'real'."""
+    vals = [v.strip() for v in text.split(",") if v.strip()]
+    if not vals or any(v != "real" and not (v.isdigit() and int(v) >= 1) for v in vals):
+        raise argparse.ArgumentTypeError(f"expected widths >= 1 or 'real', comma-separated, got {text!r}")
+    return vals
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench propagation", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--graphs", default="cora,citeseer,pubmed,coAuthorsDBLP,cnr-2000",
                    help="comma-separated: cora or folders of the shared data (default: %(default)s)")
-    p.add_argument("-k", "--width", default="64,real",
+    p.add_argument("-k", "--width", type=_widths, default="64,real",
                    help="comma-separated feature widths; 'real' = the dataset's own features where it has "
                         "them (default: %(default)s)")
-    p.add_argument("--hops", type=int, default=2, help="k of S^k X (default: %(default)s)")
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--hops", type=count(), default=2, help="k of S^k X (default: %(default)s)")
+    p.add_argument("--threads", type=counts(), default="1,2",
+                   help="comma-separated thread counts (default: %(default)s)")
+    p.add_argument("--repeats", type=count(), default=15)
     args = p.parse_args(argv)
     import scipy.sparse  # noqa: F401  (fail early with a clear ImportError)
 
     from pysparsegraph import spmm
     from pysparsegraph.sklearn import GraphPropagation, _normalized, _segment_max
 
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = args.threads
     rows, build_rows, max_rows = [], [], []
     for name in args.graphs.split(","):
         A = load_graph(name)
@@ -107,7 +116,7 @@ def main(argv=None):
         same = np.array_equal(_numpy_segment_max(A, Xm), _segment_max(A, Xm))
         max_rows.append([name, A.nnz, f"{res['numpy'][0] * 1e3:.1f}", f"{res['psg'][0] * 1e3:.1f}",
                          f"{res['numpy'][0] / res['psg'][0]:.1f}x", "yes" if same else "NO"])
-        for width in args.width.split(","):
+        for width in args.width:
             X = _features(name, A.n_rows, width)
             if X is None:
                 continue

@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 
-from bench.common import interleaved_medians, load_graph, markdown_table
+from bench.common import count, counts, interleaved_medians, load_graph, markdown_table
 from pysparsegraph import spmm
 
 
@@ -17,9 +17,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench spmm", description=__doc__)
     p.add_argument("--graphs", default="cora,soc-Slashdot0902,coAuthorsDBLP",
                    help="comma-separated: cora or folders of the shared data (default: %(default)s)")
-    p.add_argument("-k", default="64", help="comma-separated feature widths (default: %(default)s)")
-    p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("-k", type=counts(), default="64", help="comma-separated feature widths (default: %(default)s)")
+    p.add_argument("--threads", type=counts(), default="1,2",
+                   help="comma-separated thread counts (default: %(default)s)")
+    p.add_argument("--repeats", type=count(), default=20)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     args = p.parse_args(argv)
     import scipy.sparse  # noqa: F401  (fail early with a clear ImportError)
@@ -28,11 +29,11 @@ def main(argv=None):
     for name in args.graphs.split(","):
         A = load_graph(name)
         S = A.to_scipy(dtype=args.dtype)
-        for k in (int(s) for s in args.k.split(",")):
+        for k in args.k:
             X = np.random.default_rng(0).standard_normal((A.n_cols, k)).astype(args.dtype)
             Y = np.empty((A.n_rows, k), args.dtype)
             fns = {"scipy": lambda: S @ X}
-            for t in (int(s) for s in args.threads.split(",")):
+            for t in args.threads:
                 fns[f"psg {t}T"] = (lambda t=t: spmm(A, X, out=Y, n_threads=t))
             res = interleaved_medians(fns, args.repeats)
             ref = S @ X

@@ -24,7 +24,8 @@ import time
 
 import numpy as np
 
-from bench.common import load_graph, markdown_table, median_spread, placed, timed_block
+from bench.common import (count, counts, load_graph, markdown_table, median_spread, non_negative, one_of, placed,
+                          timed_block)
 
 
 def warm_state_medians(fns, repeats, rounds=2, pause=0.3, min_round_s=0.0):
@@ -82,13 +83,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench suite", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--graphs", default=",".join(REAL + ["rmat20", "er20"]))
-    p.add_argument("--k", default="16,64,256")
-    p.add_argument("--threads", default="1,2")
-    p.add_argument("--dtypes", default="float32", help="comma list; float64 runs only at --f64-k")
-    p.add_argument("--f64-k", type=int, default=64, help="the K also run in float64 (0: none)")
+    p.add_argument("--k", type=counts(), default="16,64,256")
+    p.add_argument("--threads", type=counts(), default="1,2")
+    p.add_argument("--dtypes", type=one_of("float32", "float64"), default="float32",
+                   help="comma list; float64 runs only at --f64-k")
+    p.add_argument("--f64-k", type=count(0), default=64, help="the K also run in float64 (0: none)")
     p.add_argument("--peers", default="scipy,graphblas,mkl,mkl-ie,torch")
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--min-round-ms", type=float, default=50.0,
+    p.add_argument("--repeats", type=count(), default=7)
+    p.add_argument("--min-round-ms", type=non_negative, default=50.0,
                    help="each tool repeats its call in a round until this many ms are spent (at least "
                         "--repeats/2 calls): short calls get more samples; 0 = exactly --repeats")
     p.add_argument("--bf16-graphs", default="rmat20,soc-Slashdot0902,cnr-2000", help="'none' to skip")
@@ -117,7 +119,7 @@ def main(argv=None):
         os.execv(sys.executable, [sys.executable, "-m", "bench", "suite"] + list(
             argv if argv is not None else sys.argv[1:]))
     if args.quick:
-        args.graphs, args.k, args.repeats = "cora,soc-Slashdot0902,rmat16", "64", 3
+        args.graphs, args.k, args.repeats = "cora,soc-Slashdot0902,rmat16", [64], 3
         args.bf16_graphs, args.ablation_graphs = "rmat16", "rmat16"
     import pysparsegraph as psg
     from pysparsegraph import _core
@@ -135,8 +137,7 @@ def main(argv=None):
         log.flush()
         lines.append(s)
 
-    threads = [int(t) for t in args.threads.split(",")]
-    ks = [int(k) for k in args.k.split(",")]
+    threads, ks = args.threads, args.k
     peers, skipped = available_peers([s for s in args.peers.split(",") if s])
     emit(f"# SpMM suite {stamp} UTC")
     emit(f"command: python -m bench suite {' '.join(argv if argv is not None else sys.argv[1:])}")
@@ -169,7 +170,7 @@ def main(argv=None):
         gidx = rng.integers(0, max(A.n_cols, 1), size=min(A.nnz, 1 << 22)).astype(np.int32)
         own_idx = np.ascontiguousarray(A.indices, dtype=np.int32) if A.nnz and A.n_cols < 2 ** 31 else None
         for k in ks:
-            for dtype in [np.dtype(d) for d in args.dtypes.split(",")] + (
+            for dtype in [np.dtype(d) for d in args.dtypes] + (
                     [np.dtype(np.float64)] if args.f64_k == k and "float64" not in args.dtypes else []):
                 S = S32 if dtype == np.float32 else A.to_scipy(dtype=dtype)
                 X = placed(rng.standard_normal((A.n_cols, k)).astype(dtype), args.x_offset)

@@ -1,0 +1,44 @@
+"""The benchmark harness's command line: a bad option value is a usage error
+(exit status 2, one line naming the option), never a traceback halfway through a run."""
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from bench.__main__ import main  # noqa: E402
+from bench.common import count, counts, fractions, non_negative, one_of  # noqa: E402
+
+BAD = [
+    ["spmm", "-k", "abc"], ["spmm", "--threads", "0"], ["spmm", "--repeats", "0"], ["spmm", "-k", "-5"],
+    ["gnn", "-k", "0"], ["gnn", "--threads", "0"], ["gnn", "--repeats", "0"],
+    ["model", "--shapes", "abc"], ["model", "--shapes", "0x4"], ["model", "--sparsity", "2"],
+    ["model", "--batch", "x"], ["model", "--part", "bogus"], ["model", "--pause", "-1"],
+    ["io", "--part", "bogus"], ["io", "--repeats", "-1"],
+    ["propagation", "--hops", "-1"], ["propagation", "-k", "abc"], ["propagation", "--threads", ""],
+    ["suite", "--threads", "x"], ["suite", "--k", "abc"], ["suite", "--dtypes", "float16"],
+    ["suite", "--min-round-ms", "nan"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD, ids=" ".join)
+def test_bad_option_values_are_usage_errors(argv, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(argv + (["--out", str(tmp_path / "out")] if argv[0] == "suite" else []))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"python -m bench {argv[0]}: error: argument" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
+def test_unknown_subcommand_is_named(capsys):
+    assert main(["nosuch"]) == 2
+    assert "unknown subcommand 'nosuch'" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+
+
+def test_option_types_parse_what_the_defaults_and_results_use():
+    assert counts()("1,2") == [1, 2] and counts(0)("0") == [0] and count()("7") == 7
+    assert fractions("0.5,0.9,1") == [0.5, 0.9, 1.0]
+    assert non_negative("0") == 0.0
+    assert one_of("ffn", "dnn")("dnn, ffn") == ["dnn", "ffn"]

@@ -839,7 +839,8 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
         labelled = ~((y == -1) if y.dtype.kind in "iuf" else np.zeros(y.shape, bool))
         classes, codes = np.unique(y[labelled], return_inverse=True)
         if classes.size == 0:
-            raise errors.InvalidArgumentError("y has no labelled sample (every label is -1)")
+            raise errors.InvalidArgumentError("y has no labelled sample (" + (
+                "no samples at all)" if y.size == 0 else "every label is -1)"))
         self.classes_ = classes
         self._seeds, self._seed_codes = seeds_all[labelled], codes
         self.label_distributions_, self.n_iter_ = self._propagate(g, self._seeds, codes)

@@ -398,3 +398,11 @@ def test_n_threads_and_knn_parameters_are_checked_at_fit(make):
         est.set_params(graph=KNNGraph(bad))
         with pytest.raises(errors.InvalidArgumentError, match="n_neighbors"):
             est.fit(X)
+
+
+def test_label_propagation_without_labels_says_why():
+    g = CSRMatrix.from_edges([0, 1], [1, 2], shape=(3, 3), symmetrize=True)
+    with pytest.raises(errors.InvalidArgumentError, match="every label is -1"):
+        GraphLabelPropagation(g).fit(np.arange(3)[:, None], np.full(3, -1))
+    with pytest.raises(errors.InvalidArgumentError, match="no samples at all"):
+        GraphLabelPropagation(g).fit(np.empty((0, 1), int), np.empty(0, int))

@@ -443,13 +443,15 @@ def test_read_edgelist_from_fifo_and_proc_file(tmp_path):
 
     t = threading.Thread(target=writer, daemon=True)
     t.start()
+    read = False
     try:
         g = io.read_edgelist(fifo)
+        read = True
     finally:
-        if t.is_alive():  # the reader failed before opening the FIFO: release the blocked writer
-            with open(fifo, "rb") as f:
-                f.read()
-        t.join()
+        if not read:  # the reader may have failed before opening the FIFO: release the blocked writer
+            # (without blocking here: a blocking open would wait for a writer that may be gone already)
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        t.join(timeout=30)
     assert g.shape == (3, 3) and g.nnz == 3
     # /proc files report size 0 but have content: read as a stream, not mapped as empty
     status = "/proc/self/status"

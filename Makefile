@@ -19,7 +19,7 @@ build/libpysparsegraph.a: $(OBJ)
 	ar rcs $@ $^
 
 build/test_%: tests/c/test_%.c build/libpysparsegraph.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -pthread -o $@
 
 ctest: $(CTESTS)
 	@set -e; for t in $(CTESTS); do echo "== $$t"; ./$$t; done
@@ -31,7 +31,7 @@ clean:
 
 # C-only SpMM harness: ./build/spmm_bench [rmat|er] SCALE K THREADS [REPS]
 build/spmm_bench: bench/c/spmm_bench.c build/libpysparsegraph.a
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(OPENMP) $< build/libpysparsegraph.a -lm -pthread -o $@
 
 bench-c: build/spmm_bench
 .PHONY: bench-c

@@ -10,6 +10,7 @@ psg_status psg_check_indptr(int64_t n_rows, const int64_t *indptr, int64_t nnz)
 {
     psg__clear_error();
     if (n_rows < 0) return psg__fail(PSG_ERR_INVALID_ARG, "n_rows is negative (%lld)", (long long)n_rows);
+    if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "indptr is NULL");
     if (indptr[0] != 0)
         return psg__fail(PSG_ERR_INDPTR, "indptr[0] must be 0, got %lld", (long long)indptr[0]);
     /* Sequential on purpose: the first offending position is what the user needs,
@@ -53,6 +54,8 @@ PSG_CHECK_INDICES(psg_check_indices_i64, int64_t)
     psg_status NAME(int64_t n_rows, const int64_t *indptr, I *rows, int n_threads)                  \
     {                                                                                                \
         psg__clear_error();                                                                          \
+        if (n_rows < 0 || !indptr || (!rows && n_rows > 0 && indptr[n_rows] > 0))                    \
+            return psg__fail(PSG_ERR_INVALID_ARG, "negative n_rows or NULL array argument");          \
         const int threads = psg__resolve_threads(n_threads);                                         \
         (void)threads; /* unused without OpenMP */                                                   \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1024) if (n_rows > 4096)") \
@@ -206,6 +209,11 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
                          (long long)n_rows, (long long)n_cols);
 
     const int sym = o.symmetrize != 0;
+    /* the work arrays' sizes below must not wrap around */
+    if ((uint64_t)n_rows + 1 > SIZE_MAX / sizeof(int64_t) / (uint64_t)threads ||
+        (uint64_t)m > SIZE_MAX / 2 / sizeof(entry))
+        return psg__fail(PSG_ERR_OVERFLOW, "%lld rows x %d threads or %lld edges overflow the work arrays' sizes",
+                         (long long)n_rows, threads, (long long)m);
     const int64_t M = m << sym;
     const int drop_loops = o.self_loops == PSG_LOOPS_DROP;
     /* Each thread owns a contiguous slice of the input and one row histogram;

@@ -29,6 +29,7 @@ static psg_status esm_call(int backward, int value_size, int64_t n_rows, const i
     if (value_size != 4 && value_size != 8)
         return psg__fail(PSG_ERR_INVALID_ARG, "value_size must be 4 or 8, got %d", value_size);
     if (n_rows < 0 || heads < 0) return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     if (n_rows == 0 || heads == 0 || indptr[n_rows] == 0) {
         psg__set_team_size(1);
         return PSG_OK;

@@ -96,8 +96,7 @@ psg_status psg_generate_grid2d(int64_t rows, int64_t cols, int64_t *indptr, int3
     if (rows > 0 && cols > 0 && rows > (int64_t)2147483647 / cols)
         return psg__fail(PSG_ERR_OVERFLOW, "rows*cols must be < 2^31 (int32 node ids)");
     const int64_t n = rows * cols;
-    (void)n;
-    if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "indptr is NULL");
+    if (!indptr || (!indices && n > 1)) return psg__fail(PSG_ERR_INVALID_ARG, "indptr or indices is NULL");
     const int threads = psg__resolve_threads(n_threads);
     (void)threads; /* unused without OpenMP */
     /* Degree of node (i, j) is known in closed form, so the offsets of row i

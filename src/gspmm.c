@@ -144,6 +144,7 @@ psg_status psg_gspmm_arg_backward_e(int index_size, int value_size, int64_t n_ro
     if (edge_width < 1 || (k > 0 && k % edge_width != 0))
         return psg__fail(PSG_ERR_SHAPE, "edge_width must be >= 1 and divide k=%lld, got %lld", (long long)k,
                          (long long)edge_width);
+    if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     if (n_rows == 0 || indptr[n_rows] == 0) {
         psg__set_team_size(1);
         return PSG_OK;

@@ -35,8 +35,12 @@ void psg__clear_error(void);
 /* Records the OpenMP team size a kernel ran with (read by psg_last_team_size). */
 void psg__set_team_size(int n);
 
-/* Clamp a requested thread count to [1, omp_get_max_threads-independent cap].
- * n <= 0 means "the OpenMP runtime's current limit". */
+/* Most threads a kernel starts: libgomp sets up a team on the caller's stack, and
+ * 65536 threads overflowed it (a segfault); results do not depend on the count. */
+#define PSG_MAX_THREADS 1024
+
+/* A requested thread count clamped to [1, PSG_MAX_THREADS]; n <= 0 means "the
+ * OpenMP runtime's current limit". */
 int psg__resolve_threads(int n_threads);
 
 /* Bytes of L1 data cache per core, as the C library reports it (read once);

@@ -25,7 +25,11 @@ psg_status psg_order_degree(int64_t n, const int64_t *indptr, int64_t *perm, int
     (void)n_threads;
     if (n < 0 || (n > 0 && (!indptr || !perm))) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
     int64_t maxd = 0;
-    for (int64_t i = 0; i < n; i++) if (indptr[i + 1] - indptr[i] > maxd) maxd = indptr[i + 1] - indptr[i];
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t d = indptr[i + 1] - indptr[i];
+        if (d < 0) return psg__fail(PSG_ERR_INDPTR, "indptr decreases at row %lld", (long long)i);
+        if (d > maxd) maxd = d;
+    }
     /* counting sort on (maxd - degree): linear and stable */
     int64_t *cnt = calloc((size_t)maxd + 2, sizeof(int64_t));
     if (!cnt) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
@@ -224,6 +228,10 @@ psg_status psg_permute_csr(int64_t n_rows, const int64_t *indptr, const int32_t 
     if (n_rows < 0 || !out_indptr || (n_rows > 0 && (!indptr || !perm || !inv)))
         return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
     if (values && value_size != 4 && value_size != 8) return psg__fail(PSG_ERR_INVALID_ARG, "value_size must be 4 or 8");
+    for (int64_t i = 0; i < n_rows; i++)
+        if (perm[i] < 0 || perm[i] >= n_rows || inv[perm[i]] != i)
+            return psg__fail(PSG_ERR_INVALID_ARG, "perm is not a permutation of 0..%lld with inverse inv (at %lld)",
+                             (long long)(n_rows - 1), (long long)i);
     out_indptr[0] = 0;
     int64_t maxd = 0;
     for (int64_t i = 0; i < n_rows; i++) {

@@ -15,9 +15,12 @@ psg_status psg_sddmm(int index_size, int value_size, int op, int64_t n_rows, int
 {
     psg__clear_error();
     const int slot = psg__type_slot(index_size, value_size);
-    if (slot < 0) return PSG_ERR_INVALID_ARG;
+    if (slot < 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "index_size must be 4 or 8 and value_size 4 or 8, got %d and %d",
+                         index_size, value_size);
     if (n_rows < 0 || n_cols < 0 || kx < 0 || ky < 0)
         return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
+    if (!indptr) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
     if (op == PSG_SDDMM_DOT) {
         if (kx != ky) return psg__fail(PSG_ERR_SHAPE, "dot needs equal widths, got %lld and %lld",
                                        (long long)kx, (long long)ky);

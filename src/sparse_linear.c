@@ -6,6 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define PSG_SL_HAVE_PTHREAD 1
+#endif
 #include "internal.h"
 #include "partition.h"
 #include "schedule.h"
@@ -242,21 +246,51 @@ typedef void (*psg__sl_blocked_fn)(int64_t, int64_t, const int64_t *, const void
  * calls because a fresh multi-MiB malloc is served by mmap and page-faulted in
  * on every call (several ms in a VM). Each OpenMP worker has its own (the
  * runtime keeps its workers alive between parallel regions), so a thread packs
- * only the tiles it computes, into memory that stays in its own core's cache. */
-static _Thread_local float *psg__sl_scratch_buf[2] = {NULL, NULL};
-static _Thread_local size_t psg__sl_scratch_cap[2] = {0, 0};
+ * only the tiles it computes, into memory that stays in its own core's cache.
+ * Slot 0: the packed input tile; slot 1: the output block of the row-major
+ * layout, which also holds the partial sums of feature blocks. A thread's
+ * scratch is freed when the thread exits (a pthread key's destructor): a
+ * program that calls from short-lived threads would otherwise leak it. */
+typedef struct {
+    float *buf[2];
+    size_t cap[2];
+} psg__sl_scratch_set;
+static _Thread_local psg__sl_scratch_set *psg__sl_mine = NULL;
 
-/* Slot 0: the packed input tile; slot 1: the output block of the row-major layout,
- * which also holds the partial sums of feature blocks. */
+#if PSG_SL_HAVE_PTHREAD
+static pthread_key_t psg__sl_key;
+static int psg__sl_key_ok = 0;
+static pthread_once_t psg__sl_once = PTHREAD_ONCE_INIT;
+
+static void psg__sl_release(void *p)
+{
+    psg__sl_scratch_set *s = p;
+    free(s->buf[0]);
+    free(s->buf[1]);
+    free(s);
+}
+
+static void psg__sl_make_key(void) { psg__sl_key_ok = pthread_key_create(&psg__sl_key, psg__sl_release) == 0; }
+#endif
+
 static float *psg__sl_scratch(int slot, size_t n)
 {
-    if (n > psg__sl_scratch_cap[slot]) {
-        free(psg__sl_scratch_buf[slot]);
-        const size_t bytes = (n * sizeof(float) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-        psg__sl_scratch_buf[slot] = aligned_alloc(64, bytes);
-        psg__sl_scratch_cap[slot] = psg__sl_scratch_buf[slot] ? n : 0;
+    psg__sl_scratch_set *s = psg__sl_mine;
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s))) return NULL;
+#if PSG_SL_HAVE_PTHREAD
+        pthread_once(&psg__sl_once, psg__sl_make_key);
+        if (psg__sl_key_ok) pthread_setspecific(psg__sl_key, s);
+#endif
+        psg__sl_mine = s;
     }
-    return psg__sl_scratch_buf[slot];
+    if (n > s->cap[slot]) {
+        free(s->buf[slot]);
+        const size_t bytes = (n * sizeof(float) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+        s->buf[slot] = aligned_alloc(64, bytes);
+        s->cap[slot] = s->buf[slot] ? n : 0;
+    }
+    return s->buf[slot];
 }
 
 /* One driver for both index types: checks, picks the kernel, cuts the work into

@@ -129,6 +129,9 @@ static void add_row_chunks(const int64_t *indptr, int64_t a, int64_t b, int64_t 
 int psg__build_chunks(psg_spmm_plan *p, const int64_t *indptr, int64_t want_chunks)
 {
     const int64_t n = p->n_rows, nnz = p->nnz;
+    /* a chunk holds a row at least (a hub's pieces are counted apart): more are never made,
+     * and the capacity below must not overflow for a huge request */
+    if (want_chunks > n) want_chunks = n > 0 ? n : 1;
     if (p->partition == PSG_PART_ROWS) {
         /* ablation baseline: equal row counts, whole rows */
         int64_t m = want_chunks < 1 ? 1 : want_chunks;

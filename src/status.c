@@ -61,5 +61,5 @@ int psg_has_openmp(void)
 int psg__resolve_threads(int n_threads)
 {
     if (n_threads <= 0) n_threads = omp_get_max_threads();
-    return n_threads < 1 ? 1 : n_threads;
+    return n_threads < 1 ? 1 : n_threads > PSG_MAX_THREADS ? PSG_MAX_THREADS : n_threads;
 }

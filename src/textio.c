@@ -321,10 +321,14 @@ void psg_tb_free(psg_text_builder *b)
 static int grow_store(psg_text_builder *b, int64_t need)
 {
     if (need <= b->cap) return 1;
+    /* entries cost up to 16 bytes (two ids and a double): larger counts would wrap the sizes */
+    const int64_t most = (int64_t)(SIZE_MAX / 16 < INT64_MAX / 2 ? SIZE_MAX / 16 : INT64_MAX / 2);
+    if (need > most) return 0;
     int64_t nc = b->cap ? b->cap : 4096;
     while (nc < need) nc += nc / 2 + 4096;
+    if (nc > most) nc = most;
     int has_v = b->sv != NULL || (b->opt.value_mode == 1 || (b->opt.value_mode == 2 && b->nfields == 3));
-    if (b->cap == 0 && b->opt.capacity_hint >= need) {
+    if (b->cap == 0 && b->opt.capacity_hint >= need && b->opt.capacity_hint <= most) {
         /* The count is known (Matrix Market size line): allocate once, no
          * growth copies, on huge pages. */
         nc = b->opt.capacity_hint;
@@ -631,6 +635,9 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
     if (!b || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
     if (b->opt.n_ids != 2) return psg__fail(PSG_ERR_INVALID_ARG, "a values-only builder has no CSR");
     if (self_loops == PSG_LOOPS_ADD) return psg__fail(PSG_ERR_INVALID_ARG, "self_loops='add' is not supported here");
+    if ((unsigned)duplicates > PSG_DUP_KEEP || (unsigned)self_loops > PSG_LOOPS_ADD || (unsigned)mirror > PSG_MIRROR_SKEW)
+        return psg__fail(PSG_ERR_INVALID_ARG, "unknown duplicate, self-loop or mirror code (%d, %d, %d)",
+                         (int)duplicates, (int)self_loops, mirror);
     if (n_rows < 0 || n_cols < 0 || n_rows > PSG_ID_LIMIT + 1 || n_cols > PSG_ID_LIMIT + 1)
         return psg__fail(PSG_ERR_INVALID_ARG, "n_rows/n_cols out of range");
     if (mirror && n_rows != n_cols) return psg__fail(PSG_ERR_SHAPE, "a symmetric matrix must be square");

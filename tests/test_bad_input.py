@@ -285,3 +285,13 @@ def test_safetensors_names_must_be_strings_and_npz_shape_must_be_integers(tmp_pa
         np.savez(tmp_path / "s.npz", shape=shape, **arrays)
         with pytest.raises(errors.FormatError, match="shape"):
             io.read_npz(tmp_path / "s.npz")
+
+
+def test_huge_thread_counts_are_clamped_not_a_crash():
+    # 65536 threads (the Python-side cap) overflowed libgomp's stack in from_edges: a segfault
+    src, dst = np.arange(100), np.arange(100)[::-1]
+    B = psg.from_edges(src, dst, n_threads=65536)
+    np.testing.assert_array_equal(B.to_scipy(np.float64).toarray(), psg.from_edges(src, dst).to_scipy(np.float64)
+                                  .toarray())
+    X = np.arange(400, dtype=np.float32).reshape(100, 4)
+    np.testing.assert_array_equal(psg.spmm(B, X, n_threads=65536), psg.spmm(B, X, n_threads=1))

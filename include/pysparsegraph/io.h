@@ -126,7 +126,9 @@ psg_status psg_bvgraph_decode(const uint8_t *data, int64_t len, const psg_bvgrap
 /* Orders returned as perm[new] = old (the node placed at position new).
  *   indptr[n+1], indices[nnz] int32 in (a square pattern; for RCM and the
  *   community order it is treated as undirected: pass a symmetric graph or
- *   accept that only out-edges are followed).
+ *   accept that only out-edges are followed). They must form a valid CSR:
+ *   check them with psg_check_indptr / psg_check_indices_i32 first, as the
+ *   kernels do not (psg_order_degree refuses a decreasing indptr).
  *   perm[n] out (int64). */
 psg_status psg_order_degree(int64_t n, const int64_t *indptr, int64_t *perm, int n_threads);
 psg_status psg_order_rcm(int64_t n, const int64_t *indptr, const int32_t *indices, int64_t *perm);
@@ -134,7 +136,9 @@ psg_status psg_order_hubcluster(int64_t n, const int64_t *indptr, int64_t *perm)
 psg_status psg_order_bfs_community(int64_t n, const int64_t *indptr, const int32_t *indices, int64_t *perm);
 
 /* Applies a symmetric permutation P A P^T: new row i is old row perm[i], columns
- * renamed by inv (inv[old] = new), and each row re-sorted.
+ * renamed by inv (inv[old] = new), and each row re-sorted. indptr/indices must be
+ * a valid CSR (see above); perm and inv are checked (a permutation and its inverse)
+ * before anything is written beyond out_indptr[0].
  *   indptr[n+1], indices[nnz], values[nnz] (double/float by value_size, or NULL) in;
  *   perm[n_rows], inv[n_cols] in; out_indptr[n+1], out_indices[nnz], out_values out. */
 psg_status psg_permute_csr(int64_t n_rows, const int64_t *indptr, const int32_t *indices, const void *values,

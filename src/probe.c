@@ -13,7 +13,8 @@ psg_status psg_probe_triad(int64_t n, int reps, int n_threads, double *gbps)
 {
     psg__clear_error();
     if (n <= 0 || reps <= 0 || !gbps) return psg__fail(PSG_ERR_INVALID_ARG, "n, reps must be > 0 and gbps non-NULL");
-    if ((uint64_t)n > SIZE_MAX / 8) return psg__fail(PSG_ERR_OVERFLOW, "n = %lld doubles overflow a size", (long long)n);
+    if ((uint64_t)n > SIZE_MAX / 8)
+        return psg__fail(PSG_ERR_OVERFLOW, "n = %lld doubles overflow a size", (long long)n);
     double *a = malloc((size_t)n * 8), *b = malloc((size_t)n * 8), *c = malloc((size_t)n * 8);
     if (!a || !b || !c) {
         free(a); free(b); free(c);

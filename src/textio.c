@@ -635,7 +635,8 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
     if (!b || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
     if (b->opt.n_ids != 2) return psg__fail(PSG_ERR_INVALID_ARG, "a values-only builder has no CSR");
     if (self_loops == PSG_LOOPS_ADD) return psg__fail(PSG_ERR_INVALID_ARG, "self_loops='add' is not supported here");
-    if ((unsigned)duplicates > PSG_DUP_KEEP || (unsigned)self_loops > PSG_LOOPS_ADD || (unsigned)mirror > PSG_MIRROR_SKEW)
+    if ((unsigned)duplicates > PSG_DUP_KEEP || (unsigned)self_loops > PSG_LOOPS_ADD ||
+        (unsigned)mirror > PSG_MIRROR_SKEW)
         return psg__fail(PSG_ERR_INVALID_ARG, "unknown duplicate, self-loop or mirror code (%d, %d, %d)",
                          (int)duplicates, (int)self_loops, mirror);
     if (n_rows < 0 || n_cols < 0 || n_rows > PSG_ID_LIMIT + 1 || n_cols > PSG_ID_LIMIT + 1)

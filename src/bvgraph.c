@@ -203,9 +203,10 @@ psg_status psg_bvgraph_decode(const uint8_t *data, int64_t len, const psg_bvgrap
                 if (br.bad || ni > (uint64_t)extra) BAD("bad interval count");
                 int64_t prev = 0;
                 for (uint64_t i = 0; i < ni; i++) {
-                    int64_t left;
-                    if (i == 0) left = x + nat2int(read_gamma(&br));
-                    else left = prev + (int64_t)read_gamma(&br) + 1;
+                    /* a gap beyond 2n is corrupt: refused before the signed sum could overflow */
+                    const uint64_t gap = read_gamma(&br);
+                    if (br.bad || gap > (uint64_t)n * 2) BAD("bad interval");
+                    const int64_t left = i == 0 ? x + nat2int(gap) : prev + (int64_t)gap + 1;
                     uint64_t l = read_gamma(&br) + (uint64_t)p->min_interval_length;
                     if (br.bad || left < 0 || l > (uint64_t)(extra - niv) || left + (int64_t)l > n) BAD("bad interval");
                     for (uint64_t j = 0; j < l; j++) iv[niv++] = (int32_t)(left + (int64_t)j);
@@ -219,8 +220,9 @@ psg_status psg_bvgraph_decode(const uint8_t *data, int64_t len, const psg_bvgrap
                 int64_t prev = 0;
                 for (int64_t i = 0; i < extra; i++) {
                     uint64_t v = read_code(&br, p->code_residuals, p->zeta_k);
+                    if (br.bad || v > (uint64_t)n * 2) BAD("residual outside [0, nodes)"); /* before the sum */
                     int64_t s = i == 0 ? x + nat2int(v) : prev + (int64_t)v + 1;
-                    if (br.bad || s < 0 || s >= n || v > (uint64_t)n * 2) BAD("residual outside [0, nodes)");
+                    if (s < 0 || s >= n) BAD("residual outside [0, nodes)");
                     rs[nrs++] = (int32_t)s;
                     prev = s;
                 }

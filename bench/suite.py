@@ -90,6 +90,9 @@ def main(argv=None):
     p.add_argument("--f64-k", type=count(0), default=64, help="the K also run in float64 (0: none)")
     p.add_argument("--peers", default="scipy,graphblas,mkl,mkl-ie,torch")
     p.add_argument("--repeats", type=count(), default=7)
+    p.add_argument("--rounds", type=count(), default=2,
+                   help="turns each tool takes per case (the repeats are spread over them): more rounds spread "
+                        "every tool over more of the machine's slow and fast spells")
     p.add_argument("--min-round-ms", type=non_negative, default=50.0,
                    help="each tool repeats its call in a round until this many ms are spent (at least "
                         "--repeats/2 calls): short calls get more samples; 0 = exactly --repeats")
@@ -191,7 +194,8 @@ def main(argv=None):
                         else:
                             fns[q.name] = q.prepare(S, X, t)
                     fns["pysparsegraph"] = lambda: psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
-                    res = interleaved_medians(fns, args.repeats, min_round_s=args.min_round_ms / 1e3)
+                    res = interleaved_medians(fns, args.repeats, rounds=args.rounds,
+                                              min_round_s=args.min_round_ms / 1e3)
                     for q in peers:
                         q.release()
                     psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
@@ -225,7 +229,8 @@ def main(argv=None):
                          + f"rel err {err:.1e}")
     emit("")
     emit("timing: each tool in its own warm state (pause, warm-up, back-to-back repeats, at least "
-         f"{args.min_round_ms:g} ms of calls per round), tools taking turns over 2 rounds; median over all repeats")
+         f"{args.min_round_ms:g} ms of calls per round), tools taking turns over {args.rounds} rounds; median over all "
+         "repeats")
     emit("## Per case (psg speedup = peer time / pysparsegraph time; gather frac = X bytes gathered per second "
          "/ random-gather probe; floor / time = the gather floor (the graph's own rows loaded in storage order, "
          "nothing else, float32) / the tool's time)")

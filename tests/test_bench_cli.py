@@ -17,7 +17,7 @@ BAD = [
     ["io", "--part", "bogus"], ["io", "--repeats", "-1"],
     ["propagation", "--hops", "-1"], ["propagation", "-k", "abc"], ["propagation", "--threads", ""],
     ["suite", "--threads", "x"], ["suite", "--k", "abc"], ["suite", "--dtypes", "float16"],
-    ["suite", "--min-round-ms", "nan"],
+    ["suite", "--min-round-ms", "nan"], ["suite", "--rounds", "0"],
 ]
 
 

@@ -138,15 +138,23 @@ def _scales(A, norm, add_self_loops, dtype):
         d_out, d_in = degrees(A, add_self_loops=add_self_loops)
         if norm == "sym":
             for d, which in ((d_out, "row sums (out-degrees)"), (d_in, "column sums (in-degrees)")):
-                if d.size and d.min() < 0:
+                if (d < 0).any():  # not d.min(): a NaN degree would hide the negative ones
                     raise errors.InvalidArgumentError(
                         f"norm='sym' needs non-negative degrees, but A has negative {which} (minimum "
-                        f"{d.min():g}) from negative values; use norm='row'/'col' or non-negative weights")
+                        f"{d[d < 0].min():g}) from negative values; use norm='row'/'col' or non-negative weights")
             ls, rs = _inv(d_out, 0.5), _inv(d_in, 0.5)
         elif norm == "row":
             ls, rs = _inv(d_out, 1.0), None
         else:
             ls, rs = None, _inv(d_in, 1.0)
+        big = np.finfo(dtype).max
+        for s in (ls, rs):
+            if s is not None and (np.abs(s) > big).any():  # inf in the cast would give inf products
+                d = d_out if s is ls else d_in
+                raise errors.InvalidArgumentError(
+                    f"norm={norm!r}: a degree of {d[np.abs(s) > big][0]:g} has a scale beyond {dtype.name}'s range "
+                    f"(its inverse or inverse square root exceeds {big:g}); compute in float64 or rescale the "
+                    f"edge values")
         conv = tuple(None if s is None else readonly_view(s.astype(dtype)) for s in (ls, rs))
         A._cache[key] = conv
     return A._cache[key]

@@ -54,7 +54,9 @@ Conventions
 ``graph`` and ``features`` are treated as read-only inputs: ``clone`` (and so
 ``GridSearchCV``) shares them between copies instead of deep-copying them, and
 the normalized adjacency is built once per graph object and cached on it.
-Edit a graph by building a new one. float32 inputs give float32 results; other
+Edit a graph by building a new one. A scipy graph is copied once, when first
+used (pass a CSRMatrix to share its memory). A stored weight of 0 is no edge:
+it is neither a self loop nor a neighbour. float32 inputs give float32 results; other
 real dtypes give float64. NaN and inf in the node features are computed
 through (to the nodes they propagate to), not rejected, as in ``spmm``.
 """
@@ -86,16 +88,21 @@ _SCIPY_CSR = {}
 
 
 def _graph_csr(graph, name="graph"):
-    """``graph`` (CSRMatrix or scipy sparse) as a square CSRMatrix, converted at
-    most once per scipy object."""
+    """``graph`` (CSRMatrix or scipy sparse) as a square CSRMatrix without
+    stored zeros (see ``_without_zeros``), converted at most once per scipy
+    object. A scipy graph is copied: scipy sorts or sums its own arrays in
+    place in some read-only calls (``A.max()``, ``A > 0``), which would leave
+    the products cached from shared arrays stale."""
     if isinstance(graph, CSRMatrix):
-        g = graph
+        g = _without_zeros(as_csr(graph, name))
     else:
         hit = _SCIPY_CSR.get(id(graph))
         if hit is not None and hit[0]() is graph:
             g = hit[1]
         else:
-            g = as_csr(graph, name)
+            if not (hasattr(graph, "tocsr") and hasattr(graph, "format")):
+                as_csr(graph, name)  # raises the error that names what a graph must be
+            g = _without_zeros(CSRMatrix.from_scipy(graph, copy=True if graph.format == "csr" else None))
             try:
                 ref = weakref.ref(graph)
             except TypeError:  # not weak-referenceable: convert every time
@@ -106,6 +113,26 @@ def _graph_csr(graph, name="graph"):
     if g.n_rows != g.n_cols:
         raise errors.ShapeMismatchError(f"{name} must be square (n_nodes x n_nodes), got shape {g.shape}")
     return g
+
+
+def _without_zeros(g):
+    """``g`` without its entries of weight 0, cached on ``g``: a stored zero
+    (scipy's ``A.setdiag(0)``, or weights thresholded to 0) is no edge, as
+    scipy's ``count_nonzero`` and every weighted sum see it, so it neither
+    counts as a node's self loop nor as a neighbour of the max aggregator."""
+    if g.values is None:
+        return g
+    hit = g._cache.get("sklearn.without_zeros")
+    if hit is None:
+        keep = np.asarray(g.values) != 0  # NaN is kept: it is not a zero
+        if keep.all():
+            hit = False  # not g itself: a matrix caching itself would be a reference cycle
+        else:
+            kept_before = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+            hit = CSRMatrix(kept_before[g.indptr], np.asarray(g.indices)[keep], np.asarray(g.values)[keep],
+                            shape=g.shape, check=False)
+        g._cache["sklearn.without_zeros"] = hit
+    return g if hit is False else hit
 
 
 def _edge_values(g):
@@ -186,7 +213,8 @@ def _normalized(g, norm, self_loops):
     ``norm="sym"``: ``D^-1/2 Â D^-1/2``; ``norm="row"``: ``D^-1 Â``;
     ``norm="none"``: ``Â``. ``Â`` is ``g`` with self loops when ``self_loops``;
     ``D`` holds the row sums of ``Â`` (the weighted out-degrees, equal to the
-    in-degrees on an undirected graph). Rows with zero degree stay zero.
+    in-degrees on an undirected graph). Rows with zero degree stay zero;
+    ``"sym"`` refuses negative degrees (from negative weights).
     Built once per graph object with O(nnz) vectorized numpy.
 
     Why a materialized ``S`` and not the fused ``spmm(g, X, norm=...,
@@ -215,8 +243,12 @@ def _normalized(g, norm, self_loops):
     else:
         vals = _edge_values(a)
         deg = _row_sums(a.indptr, vals)
-        with np.errstate(divide="ignore"):
-            inv = np.where(deg > 0, 1.0 / np.where(deg > 0, deg, 1.0), 0.0)
+        if norm == "sym" and (deg < 0).any():  # a square root of a negative degree has no meaning
+            raise errors.InvalidArgumentError(
+                f"norm='sym' needs non-negative weighted degrees, but the graph has negative ones (minimum "
+                f"{deg[deg < 0].min():g}) from negative edge weights; use norm='row' or non-negative weights")
+        with np.errstate(divide="ignore"):  # negative degrees scale their row like positive ones
+            inv = np.where(deg != 0, 1.0 / np.where(deg != 0, deg, 1.0), 0.0)
         if norm == "sym":
             r = np.sqrt(inv)
             new = r[rows] * vals * r[a.indices]
@@ -294,13 +326,15 @@ def _check_real(value, name, low, high, low_open=False):
     return v
 
 
-class KNNGraph:
+class KNNGraph(BaseEstimator):
     """A picklable graph builder: ``KNNGraph(n_neighbors)(X)`` is the
     symmetrized k-nearest-neighbour connectivity graph of the rows of ``X``
     (:func:`sklearn.neighbors.kneighbors_graph`, made undirected).
 
     Pass it as ``graph=`` to build the graph from the data at each fit/transform.
-    With fewer than ``n_neighbors + 1`` rows it uses every other row.
+    With fewer than ``n_neighbors + 1`` rows it uses every other row. It is a
+    scikit-learn estimator, so a search can tune it through the estimator
+    that holds it (``graphpropagation__graph__n_neighbors``).
     """
 
     def __init__(self, n_neighbors=5):
@@ -318,14 +352,10 @@ class KNNGraph:
         a = kneighbors_graph(X, k, include_self=False)
         return ((a + a.T) > 0).astype(np.float32).tocsr()
 
-    def __repr__(self):
-        return f"KNNGraph(n_neighbors={self.n_neighbors!r})"
-
     def __eq__(self, other):
         return type(other) is KNNGraph and other.n_neighbors == self.n_neighbors
 
-    def __hash__(self):
-        return hash(("KNNGraph", self.n_neighbors))
+    __hash__ = None  # equal by a parameter that set_params changes
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +374,9 @@ class _GraphEstimator(BaseEstimator):
         # and sharing them keeps the cached normalized adjacency across the many
         # clones GridSearchCV makes.
         params = self.get_params(deep=False)
-        new_params = {k: (v if k in self._shared_params else clone(v, safe=False)) for k, v in params.items()}
+        # a graph builder with parameters (KNNGraph) is cloned: set_params on one copy must not change another
+        new_params = {k: (v if k in self._shared_params and not hasattr(v, "get_params") else clone(v, safe=False))
+                      for k, v in params.items()}
         new = type(self)(**new_params)
         for attr in ("_metadata_request", "_sklearn_output_config"):
             if attr in self.__dict__:

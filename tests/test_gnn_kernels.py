@@ -717,6 +717,9 @@ def test_bad_input():
     with pytest.raises(errors.InvalidArgumentError, match="negative"):
         psg.spmm(neg, X, norm="sym")
     psg.spmm(neg, X, norm="row")  # fine: 1/d is defined for negative d
+    nan_too = psg.CSRMatrix(np.array([0, 2, 3]), np.array([0, 1, 1]), np.array([np.nan, 1.0, -2.0]), shape=(2, 2))
+    with pytest.raises(errors.InvalidArgumentError, match="negative"):  # a NaN degree must not hide a negative one
+        psg.spmm(nan_too, np.ones((2, 3)), norm="sym")
     rect = graphs(np.int32, False)["random"]
     rect = psg.CSRMatrix(rect.indptr, rect.indices, shape=(rect.n_rows, rect.n_cols + 5))
     with pytest.raises(errors.ShapeMismatchError, match="square"):
@@ -739,3 +742,20 @@ def test_bad_input():
     Xc = X.copy()
     psg.spmm(A, X, reduce="max", norm="row", add_self_loops=True)
     np.testing.assert_array_equal(X, Xc)
+
+
+@pytest.mark.parametrize("norm", ["row", "col", "sym"])
+def test_a_degree_whose_scale_overflows_the_dtype_is_refused_not_inf(norm):
+    # weights 1e-39 (a float32 subnormal): 1/d = 5e38 overflows float32, which made inf products
+    tiny = psg.CSRMatrix(np.array([0, 2, 4]), np.array([0, 1, 0, 1]), np.full(4, 1e-39), shape=(2, 2))
+    X = np.array([[1.0], [3.0]])
+    dense = tiny.to_scipy().toarray()
+    d_out, d_in = dense.sum(1), dense.sum(0)
+    ref = {"row": dense / d_out[:, None], "col": dense / d_in[None, :],
+           "sym": dense / np.sqrt(d_out)[:, None] / np.sqrt(d_in)[None, :]}[norm] @ X
+    np.testing.assert_allclose(psg.spmm(tiny, X, norm=norm), ref, rtol=1e-12)
+    if norm == "sym":  # 1/sqrt(d) = 2.2e19 fits float32
+        np.testing.assert_allclose(psg.spmm(tiny, X.astype(np.float32), norm=norm), ref, rtol=1e-5)
+    else:
+        with pytest.raises(errors.InvalidArgumentError, match="float32's range"):
+            psg.spmm(tiny, X.astype(np.float32), norm=norm)

@@ -406,3 +406,73 @@ def test_label_propagation_without_labels_says_why():
         GraphLabelPropagation(g).fit(np.arange(3)[:, None], np.full(3, -1))
     with pytest.raises(errors.InvalidArgumentError, match="no samples at all"):
         GraphLabelPropagation(g).fit(np.empty((0, 1), int), np.empty(0, int))
+
+
+def test_negative_weighted_degrees_scale_rows_and_sym_refuses_them():
+    # node 1's degree with its loop is -3 + 1 + 1 = -1: D^-1 (A + I) scales its row by -1, it is not dropped
+    w = sp.csr_array(np.array([[0, -3.0, 0], [-3.0, 0, 1], [0, 1, 0]]))
+    a = w.toarray() + np.eye(3)
+    x = np.random.default_rng(0).standard_normal((3, 2))
+    ref = (a / a.sum(1)[:, None]) @ x
+    np.testing.assert_allclose(GraphPropagation(w, k=1, norm="row").fit_transform(x), ref, rtol=1e-12)
+    mean_ref = (w.toarray() / w.toarray().sum(1)[:, None]) @ x
+    np.testing.assert_allclose(NeighborAggregation(w, "mean", include_self=False).fit_transform(x), mean_ref,
+                               rtol=1e-12)
+    with pytest.raises(errors.InvalidArgumentError, match="negative"):
+        GraphPropagation(w, k=1, norm="sym").fit_transform(x)
+
+
+def test_stored_zero_weights_are_no_edges():
+    # path 0-1-2; setdiag(0) stores zero loops and a zero entry 0->2 is a thresholded edge: neither is an edge
+    a = sp.csr_array(np.array([[0, 1.0, 0], [1.0, 0, 1.0], [0, 1.0, 0]]))
+    b = a.copy()
+    b.setdiag(0)
+    b = sp.csr_array(b)
+    b[0, 2] = 0.0
+    assert b.nnz > a.nnz
+    x = np.array([[-3.0], [-5.0], [7.0]])
+    for est in (GraphPropagation(None, k=2), GraphPropagation(None, k=1, norm="row"),
+                NeighborAggregation(None, "max"), NeighborAggregation(None, "mean")):
+        want = clone(est).set_params(graph=a).fit_transform(x)
+        for g in (b, CSRMatrix.from_scipy(b)):
+            np.testing.assert_array_equal(clone(est).set_params(graph=g).fit_transform(x), want)
+    s = _norm_ref(a, "sym", True)
+    np.testing.assert_allclose(GraphPropagation(b, k=1).fit_transform(x), s @ x, rtol=1e-12)
+    labels = np.array([0, -1, 1])
+    np.testing.assert_array_equal(GraphLabelPropagation(b, self_loops=True).fit(np.arange(3), labels).predict_proba(
+        np.arange(3)), GraphLabelPropagation(a, self_loops=True).fit(np.arange(3), labels).predict_proba(np.arange(3)))
+
+
+def test_scipy_sorting_its_arrays_in_place_does_not_stale_cached_products():
+    rng = np.random.default_rng(3)
+    dense = (rng.random((30, 30)) < 0.2) * rng.random((30, 30))
+    dense = dense + dense.T
+    s = sp.csr_array(dense)
+    order = np.concatenate([rng.permutation(np.arange(s.indptr[i], s.indptr[i + 1])) for i in range(30)])
+    g = sp.csr_array((s.data[order], s.indices[order], s.indptr), shape=s.shape)  # same matrix, unsorted rows
+    assert not g.has_sorted_indices
+    x = rng.standard_normal((30, 4))
+    ref = _norm_ref(s, "sym", True) @ x
+    np.testing.assert_allclose(GraphPropagation(g, k=1).fit_transform(x), ref, rtol=1e-12)
+    g.max()  # a read-only scipy call that sorts g's arrays in place
+    assert g.has_sorted_indices
+    np.testing.assert_allclose(GraphPropagation(g, k=1).fit_transform(x), ref, rtol=1e-12)
+    np.testing.assert_allclose(NeighborAggregation(g, "mean", include_self=False).fit_transform(x),
+                               (dense / dense.sum(1)[:, None]) @ x, rtol=1e-12)
+
+
+def test_a_knn_graph_is_tuned_through_nested_parameters_and_cloned_not_shared():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 3))
+    y = (x[:, 0] > 0.5).astype(int)
+    pipe = make_pipeline(GraphPropagation(KNNGraph(3)), LogisticRegression())
+    assert pipe.get_params()["graphpropagation__graph__n_neighbors"] == 3
+    search = GridSearchCV(pipe, {"graphpropagation__graph__n_neighbors": [2, 5]}, cv=2).fit(x, y)
+    assert search.best_params_["graphpropagation__graph__n_neighbors"] in (2, 5)
+    est = GraphPropagation(KNNGraph(3))
+    copy_ = clone(est).set_params(graph__n_neighbors=7)
+    assert est.graph.n_neighbors == 3 and copy_.graph.n_neighbors == 7
+    np.testing.assert_array_equal(copy_.fit_transform(x), GraphPropagation(KNNGraph(7)).fit_transform(x))

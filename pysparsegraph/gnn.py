@@ -526,13 +526,15 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
         raise errors.DTypeError(f"grad_out ({g.dtype}) must have the dtype of X ({x.dtype})")
     kx, ky = _sddmm_widths(op, heads, x, y)
     if op == "dot":
-        g2 = g.reshape(A.nnz, -1) if g.size == A.nnz * heads else None
-        if g2 is None or g2.shape[1] != heads:
-            raise errors.ShapeMismatchError(f"grad_out must have shape (nnz, heads) = ({A.nnz}, {heads}), "
-                                            f"got {g.shape}")
-        gw = g2   # one weight per edge and head
-        gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
-        gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
+        want = (A.nnz,) if heads == 1 else (A.nnz, int(heads))  # the shape sddmm gave out
+        if g.shape != want and g.shape != (A.nnz, int(heads)):
+            raise errors.ShapeMismatchError(f"grad_out must have the shape of sddmm's output {want}, got {g.shape}")
+        gw = g.reshape(A.nnz, int(heads))  # one weight per edge and head
+        if kx == 0:  # an empty dot product: nothing flows back
+            gx, gy = np.zeros((A.n_rows, 0), x.dtype), np.zeros((A.n_cols, 0), x.dtype)
+        else:
+            gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
+            gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
     else:
         k = ky if kx == 1 else kx
         if g.shape != (A.nnz, k):

@@ -9,6 +9,9 @@ they are handed to the C kernels as NumPy views of the same memory (no copy
 when contiguous) and results come back as tensors sharing the NumPy output's
 memory.
 
+Under ``torch.compile`` the three functions run eagerly (a graph break):
+dynamo cannot trace into the C kernels.
+
 Gradients are first-order: the backward passes run in the C kernels too, outside
 torch's graph, so ``create_graph=True`` (double backward, e.g. a gradient
 penalty) raises instead of silently dropping the second-order terms.
@@ -39,6 +42,9 @@ def _np(t, name):
         raise errors.DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if t.device.type != "cpu":
         raise errors.UnsupportedError(f"{name} is on {t.device}; pysparsegraph runs on CPU tensors only")
+    if t.layout != torch.strided:
+        raise errors.UnsupportedError(f"{name} is a sparse tensor ({t.layout}); pass a dense one "
+                                      f"({name}.to_dense()), the graph goes in A")
     if t.dtype not in (torch.float32, torch.float64):
         raise errors.DTypeError(f"{name} must be float32 or float64, got {t.dtype}")
     return t.detach().contiguous().numpy()
@@ -73,6 +79,7 @@ class _SpMM(torch.autograd.Function):
         return (None, _t(gx) if need_x else None, _t(ge) if need_e else None, None, None, None, None)
 
 
+@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
 def spmm(A, X, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.gspmm` (all reducers, fused
     normalization, implicit self loops, per-edge or per-edge-and-feature
@@ -103,6 +110,7 @@ class _SDDMM(torch.autograd.Function):
         return None, _t(gx), _t(gy), None, None, None
 
 
+@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
 def sddmm(A, X, Y, *, op="dot", heads=1, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.sddmm`: per-edge
     ``<X[r], Y[c]>`` (``op="dot"``, optionally per head), ``X[r] + Y[c]``
@@ -126,6 +134,7 @@ class _EdgeSoftmax(torch.autograd.Function):
             None
 
 
+@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
 def edge_softmax(A, scores, *, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.edge_softmax` over each row's
     (destination's) incoming edges; scores ``(nnz,)`` or ``(nnz, heads)``."""

@@ -139,3 +139,57 @@ def test_gradient_for_the_graphs_own_values_through_the_norm():
             Y = ls[:, None] * (D @ (rs[:, None] * torch.from_numpy(X)))
             (ref,) = torch.autograd.grad((Y * torch.from_numpy(G)).sum(), v)
             np.testing.assert_allclose(ge, ref.numpy(), rtol=1e-10, atol=1e-12, err_msg=f"{norm} loops={loops}")
+
+
+@pytest.mark.parametrize("op,heads,k", [("dot", 1, 4), ("dot", 2, 4), ("u_add_v", 1, 4), ("u_mul_v", 1, 4),
+                                        ("dot", 2, 0)])
+def test_sddmm_gradients_on_graphs_without_edges_or_features(op, heads, k):
+    # the torch reference: per-edge X[r] (op) Y[c] gathered by index, empty r, c or empty feature slices
+    rng = np.random.default_rng(0)
+    for A in (psg.CSRMatrix(np.zeros(6, np.int64), np.zeros(0, np.int32), None, shape=(5, 5)),
+              psg.from_edges(rng.integers(0, 5, 9), rng.integers(0, 5, 9), shape=(5, 5))):
+        X = torch.randn(5, k, dtype=torch.float64, requires_grad=True)
+        Y = torch.randn(5, k, dtype=torch.float64, requires_grad=True)
+        w = torch.randn(A.nnz, *(() if heads == 1 else (heads,)), dtype=torch.float64)
+        (ptorch.sddmm(A, X, Y, op=op, heads=heads) * (w if op == "dot" else w[:, None])).sum().backward()
+        r, c = (torch.from_numpy(a.astype(np.int64)) for a in A.to_edges()[:2])
+        X2, Y2 = X.detach().clone().requires_grad_(), Y.detach().clone().requires_grad_()
+        xs, ys = X2[r], Y2[c]
+        ref = {"dot": (xs * ys).reshape(A.nnz, heads, k // heads).sum(-1).reshape(w.shape), "u_add_v": xs + ys,
+               "u_mul_v": xs * ys}[op]
+        (ref * (w if op == "dot" else w[:, None])).sum().backward()
+        torch.testing.assert_close(X.grad, X2.grad)
+        torch.testing.assert_close(Y.grad, Y2.grad)
+
+
+def test_sddmm_backward_refuses_a_gradient_of_another_shape():
+    from pysparsegraph.gnn import sddmm_backward
+    rng = np.random.default_rng(1)
+    A = psg.from_edges(rng.integers(0, 6, 12), rng.integers(0, 6, 12), shape=(6, 6))
+    x = rng.standard_normal((6, 4))
+    for g in (np.ones((2, A.nnz)), np.ones(2 * A.nnz)):  # the right size, the wrong shape
+        with pytest.raises(errors.ShapeMismatchError, match="shape of sddmm's output"):
+            sddmm_backward(A, x, x, g, heads=2)
+
+
+@pytest.mark.parametrize("to_sparse", ["to_sparse", "to_sparse_csr"])
+def test_sparse_tensors_are_refused_by_name(to_sparse):
+    A = psg.from_edges(np.array([0, 1]), np.array([1, 0]), shape=(2, 2))
+    X = getattr(torch.ones(2, 3), to_sparse)()
+    with pytest.raises(errors.UnsupportedError, match="X is a sparse tensor"):
+        ptorch.spmm(A, X)
+    with pytest.raises(errors.UnsupportedError, match="scores is a sparse tensor"):
+        ptorch.edge_softmax(A, getattr(torch.ones(2, 1), to_sparse)())
+
+
+def test_torch_compile_runs_the_functions_eagerly():
+    rng = np.random.default_rng(0)
+    A = psg.from_edges(rng.integers(0, 20, 60), rng.integers(0, 20, 60), shape=(20, 20))
+    X = torch.randn(20, 4, dtype=torch.float64)
+    s = torch.randn(A.nnz, dtype=torch.float64)
+
+    def f(X, s):
+        return ptorch.spmm(A, X, norm="sym").sum() + ptorch.sddmm(A, X, X).sum() + ptorch.edge_softmax(A, s).sum()
+
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(f, backend="eager")(X, s), f(X, s))

@@ -46,6 +46,7 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
     psg_status psg_f32_to_bf16(int64_t n, const float *src, uint16_t *dst, int n_threads)
     psg_status psg_spmm_force_isa(int isa)
     int psg_spmm_active_isa()
+    int psg_spmm_forced_isa()
 
 
 cdef class _SpmmPlan:
@@ -159,6 +160,11 @@ def spmm_force_isa(int isa):
 
 def spmm_active_isa():
     return psg_spmm_active_isa()
+
+
+def spmm_forced_isa():
+    """The forced ISA code (0 when none is forced)."""
+    return psg_spmm_forced_isa()
 
 
 cdef extern from "pysparsegraph/probe.h" nogil:

@@ -40,6 +40,8 @@ def empty_aligned(shape, dtype=np.float32):
         raise errors.DTypeError(f"dtype must be a numeric (bool, integer, float or complex) dtype, got {dtype}")
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     shape = tuple(as_dim(s, "every size in shape") for s in shape)
+    if not dtype.isnative:  # the allocator builds native arrays: view the bytes in the asked-for order
+        return _aligned(shape, dtype.newbyteorder("=")).view(dtype)
     return _aligned(shape, dtype)
 
 
@@ -128,6 +130,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     if A.n_rows and x.shape[1]:
         _plan._run(A, values, x, y, n_threads, plan)
     else:
+        if plan is not None:  # an empty product still refuses a plan that does not fit it
+            _plan._checked_plan(A, x.shape[1], y.dtype, n_threads, plan)
         _core.spmm(A.n_cols, A.indptr, A.indices, values, x, y, resolve_threads(n_threads))
     if out is not None:
         return out

@@ -98,6 +98,14 @@ class Plan:
         self.n_segs = int(info["n_segs"])
         self.nbytes = int(info["nbytes"])
         self.build_seconds = float(info["build_seconds"])
+        self._frozen = True
+
+    def __setattr__(self, name, value):
+        # the attributes describe the C plan, which they cannot change
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"a Plan's attributes are read-only (cannot set {name!r}); build another plan "
+                                 f"with plan_spmm(A, k, ...)")
+        object.__setattr__(self, name, value)
 
     def __repr__(self):
         extra = f", seg_width={self.seg_width}, n_segs={self.n_segs}" if self.layout == "blocked" else ""
@@ -129,7 +137,8 @@ def _same_array(a, b):
     """Same buffer, or the same contents (None only matches None)."""
     if a is None or b is None:
         return a is b
-    return a is b or (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b))
+    return a is b or (a.dtype == b.dtype and a.shape == b.shape and
+                      np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))  # a NaN value is the same value
 
 
 def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=None, schedule=None, isa=None,
@@ -175,7 +184,9 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         from :func:`pysparsegraph.empty_aligned`, are aligned. Results are
         the same bits either way.
     cache : bool
-        Keep the plan in ``A._cache`` (and reuse a cached one).
+        Keep the plan in ``A._cache`` (and reuse a cached one). A blocked plan
+        holds a copy of A until ``A.clear_cache()`` (or build it with
+        ``cache=False`` and drop it).
 
     Returns
     -------
@@ -297,6 +308,8 @@ def spmm_bf16(A, Xb, out=None, *, n_threads=None, plan=None):
     y = _output(out, (A.n_rows, xb.shape[1]), np.dtype(np.float32), False, (xb, A.indptr, A.indices, values))
     if A.n_rows and xb.shape[1]:
         _run(A, values, xb, y, n_threads, plan)
+    elif plan is not None:  # an empty product still refuses a plan that does not fit it
+        _checked_plan(A, xb.shape[1], y.dtype, n_threads, plan)
     return y
 
 
@@ -305,19 +318,21 @@ class force_isa:
 
     ``with force_isa("generic"): ...`` — for tests and benchmarks. Raises
     :class:`~pysparsegraph.errors.UnsupportedError` if the CPU lacks it.
-    Process-wide: do not use it while other threads run products.
+    Leaving the block restores the path forced before it (an outer block's,
+    or ``PYSPARSEGRAPH_ISA``'s; automatic when none). Process-wide: do not
+    use it while other threads run products.
     """
 
     def __init__(self, isa):
-        self._code = _option(isa, "isa", _ISAS)
-        self._prev = None
-        _core.spmm_force_isa(self._code)
+        code = _option(isa, "isa", _ISAS)
+        self._prev = _core.spmm_forced_isa()
+        _core.spmm_force_isa(code)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _core.spmm_force_isa(0)
+        _core.spmm_force_isa(self._prev)
         return False
 
 

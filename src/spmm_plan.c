@@ -86,6 +86,8 @@ int psg__spmm_select_isa(int requested, psg_status *st)
     return requested;
 }
 
+int psg_spmm_forced_isa(void) { return current_forced(); }
+
 int psg_spmm_active_isa(void)
 {
     psg_status st;

@@ -3,6 +3,7 @@ work stealing, blocked layout and bfloat16, against scipy.sparse, and
 bit-identical across thread counts, schedules and SIMD paths."""
 import gc
 import os
+import subprocess
 import sys
 import time
 
@@ -506,6 +507,11 @@ def test_empty_aligned():
         assert a.shape == (shape if isinstance(shape, tuple) else (shape,)) and a.dtype == dtype
     with pytest.raises(errors.InvalidArgumentError):
         psg.empty_aligned((3, -1))
+    for dtype in (">f8", ">i4", "<c16"):  # the byte order asked for, as numpy.empty gives
+        a = psg.empty_aligned((5, 3), dtype)
+        assert a.dtype == np.dtype(dtype) and a.ctypes.data % 64 == 0
+        a[:] = np.arange(15).reshape(5, 3)
+        assert a.tobytes() == np.arange(15).reshape(5, 3).astype(dtype).tobytes()
     # the array is a view of a larger byte buffer: a slice of it must keep that buffer alive
     a = psg.empty_aligned((1000, 3), np.float64)
     a[:] = np.arange(3000.0).reshape(1000, 3)
@@ -536,3 +542,59 @@ def test_streamed_y_in_fused_gnn_products(reduce, norm, loops, edge, rng):
             ys = psg.spmm(A, X, plan=stream, **kw)
             assert ys.ctypes.data % 64 == 0
             np.testing.assert_array_equal(ys, yc)
+
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(psg.__file__)))  # for child processes
+
+
+def test_force_isa_restores_the_path_forced_before_it():
+    start = active_isa()
+    with force_isa("generic"):
+        assert active_isa() == "generic"
+        with force_isa("auto"):
+            assert active_isa() == start
+        assert active_isa() == "generic"  # the outer block's choice is back
+    assert active_isa() == start
+    script = ("from pysparsegraph.plan import active_isa, force_isa\n"
+              "with force_isa('auto'):\n    pass\nprint(active_isa())")
+    env = dict(os.environ, PYSPARSEGRAPH_ISA="generic", PYTHONPATH=_PACKAGE_ROOT)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "generic"  # the environment's choice survives a block
+
+
+def test_plans_are_checked_for_empty_products_too_and_read_only():
+    A = psg.CSRMatrix(np.zeros(1, np.int64), np.zeros(0, np.int32), shape=(0, 4))
+    B = psg.from_edges([0, 1], [1, 0], shape=(2, 2))
+    p = psg.plan_spmm(B, 7)
+    for bad, err in (("not a plan", errors.InvalidArgumentError), (p, errors.InvalidArgumentError)):
+        with pytest.raises(err):
+            psg.spmm(A, np.ones((4, 7), np.float32), plan=bad)
+        with pytest.raises(err):
+            psg.spmm(A, np.ones((4, 7), np.float32), plan=bad, norm="row")
+    with pytest.raises(errors.ShapeMismatchError, match="k=7"):
+        psg.spmm(B, np.ones((2, 0), np.float32), plan=p)
+    with pytest.raises(AttributeError, match="read-only"):
+        p.k = 99
+    assert p.k == 7
+
+
+def test_a_blocked_plan_accepts_the_same_values_with_nan():
+    A = psg.CSRMatrix(np.array([0, 2, 3]), np.array([0, 1, 1], np.int32), np.array([np.nan, 1.0, 2.0], np.float32),
+                      shape=(2, 2))
+    p = psg.plan_spmm(A, 16, layout="blocked")
+    twin = psg.CSRMatrix(A.indptr.copy(), A.indices.copy(), A.values.copy(), shape=A.shape)
+    x = np.ones((2, 16), np.float32)
+    np.testing.assert_array_equal(psg.spmm(twin, x, plan=p), A.to_scipy() @ x)
+
+
+def test_a_blocked_plan_for_a_huge_column_count_is_refused_not_a_crash():
+    # 2^63 - 1 columns: the segment count (n_cols + W - 1) / W wrapped and the build wrote out of bounds
+    script = ("import numpy as np, pysparsegraph as psg\nfrom pysparsegraph import errors\n"
+              "for n, kw in ((2**63 - 1, {}), (2**62, dict(seg_width=1, n_threads=4))):\n"
+              "    A = psg.CSRMatrix(np.array([0, 1]), np.array([5]), shape=(1, n))\n"
+              "    try:\n        psg.plan_spmm(A, 16, layout='blocked', **kw)\n"
+              "    except errors.PSGMemoryError:\n        print('refused')\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=_PACKAGE_ROOT))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["refused", "refused"]

@@ -127,6 +127,10 @@ psg_status psg_spmm_force_isa(int isa);
 /* The ISA SpMM uses now (after forcing/detection): a PSG_ISA_* value. */
 int psg_spmm_active_isa(void);
 
+/* The ISA forced now (psg_spmm_force_isa or PYSPARSEGRAPH_ISA), PSG_ISA_AUTO
+ * when none: what a caller saves to restore after forcing its own. */
+int psg_spmm_forced_isa(void);
+
 #ifdef __cplusplus
 }
 #endif

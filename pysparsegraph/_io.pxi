@@ -90,8 +90,8 @@ cdef class TextBuilder:
 
 
 def format_entries(cnp.ndarray a, cnp.ndarray b, values, int64_t offset, int64_t start, int64_t cap):
-    """Text lines for entries a[start:], b[start:] (int64) into a bytes object of at most cap bytes.
-    Returns (bytes, n_consumed)."""
+    """Text lines for entries a[start:], b[start:] (int64) into a buffer of at most cap bytes.
+    Returns (a memoryview of the text, n_consumed): no copy into a bytes object."""
     cdef int64_t n = a.shape[0] - start
     buf = bytearray(cap)
     cdef unsigned char[::1] mv = buf
@@ -105,7 +105,7 @@ def format_entries(cnp.ndarray a, cnp.ndarray b, values, int64_t offset, int64_t
     with nogil:
         st = psg_format_entries(n, ap, bp, vp, offset, <char *>&mv[0], cap, &written, &consumed)
     _check(st)
-    return bytes(buf[:written]), consumed
+    return memoryview(buf)[:written], consumed
 
 
 cdef extern from "pysparsegraph/io.h" nogil:

@@ -171,6 +171,9 @@ def _transpose(A, n_threads=None, need_eid=True):
             raise errors.UnsupportedError("the transpose of a matrix with more than 2^31-1 rows needs int64 "
                                           "indices; rebuild A with index_dtype=np.int64")
         t = _core.csr_transpose(A.n_cols, A.indptr, A.indices, bool(need_eid), resolve_threads(n_threads))
+        if cached is not None:  # built again, now with edge ids: what shared the old arrays would keep them alive
+            for k in [k for k in list(A._cache) if k[:2] in (("gnn", "t_csr"), ("gnn", "t_struct"))]:
+                A._cache.pop(k, None)
         A._cache[key] = cached = tuple(readonly_view(a) for a in t)
     return cached
 
@@ -196,6 +199,8 @@ def _fused(S, code, ev, width, eid, nnz_edges, ls, rs, loops, argidx, x, y, n_th
             raise errors.InvalidArgumentError(f"reduce/norm/self-loop/edge-value products need a CSR-layout plan, "
                                               f"got layout={layout!r}; build one with plan_spmm(A, k, layout='csr')")
         handle = _checked_plan(S, x.shape[1], x.dtype, n_threads, plan)._handle
+    elif plan is not None:  # an empty product still refuses a plan that does not fit it
+        _checked_plan(S, x.shape[1], x.dtype, n_threads, plan)
     _core.gspmm(S.n_cols, S.indptr, S.indices, code, ev, width, eid, nnz_edges, ls, rs, bool(loops), argidx,
                 x, y, resolve_threads(n_threads), handle)
 
@@ -490,6 +495,11 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
     X: ``(n_rows, Kx)``, Y: ``(n_cols, Ky)``, same float dtype. Parallel over
     chunks of equal edge counts (a hub row is split among threads); output in
     A's storage order (edge ids).
+
+    ``out`` (optional) receives the result and is returned: the shape above
+    (``(nnz,)`` for ``op="dot"`` with ``heads=1``), the dtype of X and Y,
+    C-contiguous, writeable, not overlapping X, Y or A's index arrays.
+    ``n_threads``: ``None`` = the OpenMP runtime's limit at call time.
     """
     A = as_csr(A)
     if not isinstance(op, str) or op not in SDDMM_OPS:

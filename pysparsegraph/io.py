@@ -327,6 +327,10 @@ def _plain_blocks(raw, name, body_start, block_size, progress=None):
     if size <= body_start:
         return
     mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+    # Parsed pages are dropped from the process (they stay in the page cache):
+    # otherwise the whole file ends up resident, counted against RSS limits.
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    released = 0
     try:
         view = memoryview(mm)
         try:
@@ -345,6 +349,10 @@ def _plain_blocks(raw, name, body_start, block_size, progress=None):
                     yield blk
                 finally:
                     blk.release()
+                parsed = end // mmap.PAGESIZE * mmap.PAGESIZE
+                if dontneed is not None and parsed > released:
+                    mm.madvise(dontneed, released, parsed - released)
+                    released = parsed
                 if progress is not None:
                     progress(end - pos)
                 pos = end
@@ -526,6 +534,11 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     self_loops : {"keep", "drop"}
     dtype : float32 or float64
         Value type of a weighted result.
+    member : str, optional
+        Member to read when ``path`` is a tar archive (``.tar``, ``.tar.gz``,
+        ``.tgz``, ``.tar.xz``, ``.tar.bz2``); default: ``NAME/NAME<suffix>``
+        (NAME: the archive's name), else the only member with a suffix among
+        ``.txt``, ``.tsv``, ``.edges``, ``.el``, ``.csv``. Ignored for other files.
     n_threads : int or None
         Parser threads. ``None``: one parser thread for compressed input
         (decompression runs beside it in a background thread, so two cores
@@ -535,6 +548,11 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         blocks grow to 4 MiB. The result never depends on the thread count.
     progress : bool
         Show a tqdm progress bar (when tqdm is installed).
+    block_size : int
+        Bytes of text per parsed block, a positive integer. Compressed input,
+        tar members and pipes use it as is (at least 4 MiB with more than one
+        thread); an uncompressed regular file uses at least 32 MiB. It also
+        enters the id limit described above.
 
     Returns
     -------
@@ -768,6 +786,10 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
         Drop the values (an unweighted graph).
     n_threads : int or None
         As for :func:`read_edgelist`.
+    progress : bool
+        Show a tqdm progress bar (when tqdm is installed).
+    block_size : int
+        Bytes of text per parsed block, as for :func:`read_edgelist`.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -896,15 +918,13 @@ def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field
     if isinstance(matrix, np.ndarray):
         return _write_mm_array(path, matrix, symmetry, comment, compress)
     A = _as_csr(matrix)
-    src, dst, vals = A.to_edges()
-    src = src.astype(np.int64)
-    dst = dst.astype(np.int64)
+    src, dst, vals = A.to_edges()  # converted to the text's int64 / float64 by chunks as they are written
     if field is None:
         field = "pattern" if vals is None else "real"
     choice(field, "field", {"pattern", "real", "integer"})
-    v = None if field == "pattern" or vals is None else vals.astype(np.float64)
+    v = None if field == "pattern" else vals
     if field != "pattern" and vals is None:
-        v = np.ones(A.nnz)
+        v = np.broadcast_to(np.float64(1.0), (A.nnz,))  # every entry 1, in no memory
     if symmetry != "general":
         if A.n_rows != A.n_cols:
             raise errors.ShapeMismatchError(f"a {symmetry} matrix must be square, got shape {A.shape}")
@@ -1012,29 +1032,32 @@ def _open_compressed_writer(fh, kind):
 
 
 def _write_text(path, head, a, b, vals, offset, compress, int_values=None):
-    """Atomic text write: header, then entry lines formatted in C by chunks."""
+    """Atomic text write: header, then entry lines formatted in C by chunks.
+    The ids (any integer dtype) and values (any real dtype) are converted to
+    int64 / float64 one chunk at a time, so a write holds a few MiB on top of
+    the graph, not converted copies of every array."""
     from pysparsegraph.native import atomic_file
 
     kind = _compressor(path, compress)
+    chunk = 1 << 18 if int_values is not None else 1 << 20
     with atomic_file(path) as fh:
         out = _open_compressed_writer(fh, kind) or fh
         out.write(head.encode())
-        a = np.ascontiguousarray(a, dtype=np.int64)
-        b = np.ascontiguousarray(b, dtype=np.int64)
-        if int_values is not None:
-            # integer field: format values as integers (exact)
-            iv = np.ascontiguousarray(int_values.astype(np.int64))
-            chunk = 1 << 18
-            for s in range(0, a.shape[0], chunk):
-                e = min(s + chunk, a.shape[0])
-                rows = np.char.add(np.char.add(np.char.add((a[s:e] + offset).astype(str), " "),
-                                               np.char.add((b[s:e] + offset).astype(str), " ")), iv[s:e].astype(str))
+        for s in range(0, a.shape[0], chunk):
+            e = min(s + chunk, a.shape[0])
+            ac = np.ascontiguousarray(a[s:e], dtype=np.int64)
+            bc = np.ascontiguousarray(b[s:e], dtype=np.int64)
+            if int_values is not None:
+                # integer field: format values as integers (exact)
+                iv = int_values[s:e].astype(np.int64)
+                rows = np.char.add(np.char.add(np.char.add((ac + offset).astype(str), " "),
+                                               np.char.add((bc + offset).astype(str), " ")), iv.astype(str))
                 out.write(("\n".join(rows.tolist()) + "\n").encode())
-        else:
-            v = None if vals is None else np.ascontiguousarray(vals, dtype=np.float64)
+                continue
+            vc = None if vals is None else np.ascontiguousarray(vals[s:e], dtype=np.float64)
             start = 0
-            while start < a.shape[0]:
-                data, used = _core.format_entries(a, b, v, offset, start, 8 << 20)
+            while start < e - s:
+                data, used = _core.format_entries(ac, bc, vc, offset, start, 8 << 20)
                 out.write(data)
                 start += used
         if out is not fh:
@@ -1055,10 +1078,19 @@ def _atomic_write_bytes(path, data, compress=None):
 # ---------------------------------------------------------------------------
 # npz, scipy, networkx
 # ---------------------------------------------------------------------------
+def _npz_member(d, key, path):
+    try:
+        return d[key]
+    # object arrays, or corrupt members (bad CRC, sizes, compression method or encryption flags)
+    except (ValueError, zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError) as e:
+        raise errors.FormatError(f"{path}: corrupt .npz or an entry is not a plain array ({e})") from None
+
+
 def read_npz(path, *, check=True):
     """A :class:`CSRMatrix` from an ``.npz`` with ``indptr``, ``indices``,
     ``shape`` and optional ``data`` (the convention of ``shared/data`` and of
-    :func:`write_npz`; ``scipy.sparse.save_npz`` files are read too).
+    :func:`write_npz`; ``scipy.sparse.save_npz`` files of a CSR matrix are
+    read too, other scipy formats raise UnsupportedError).
     ``allow_pickle`` stays off."""
     try:
         d = np.load(os.fspath(path), allow_pickle=False)
@@ -1071,20 +1103,19 @@ def read_npz(path, *, check=True):
                                  "and 'shape'")
     with d:
         files = set(d.files)
+        # the scipy format first: a COO file has no 'indptr' and must say so, not that a key is missing
+        fmt = _npz_member(d, "format", path) if "format" in files else None
+        if fmt is not None:
+            fmt = fmt.item() if fmt.size == 1 else fmt
+            if isinstance(fmt, bytes):  # scipy writes bytes; a str is accepted as scipy.sparse.load_npz does
+                fmt = fmt.decode("ascii", errors="replace")
+            if not (isinstance(fmt, str) and fmt == "csr"):
+                raise errors.UnsupportedError(f"{path}: scipy npz format {fmt!r} is not supported (only csr; "
+                                              "convert with scipy's .tocsr() and save_npz again)")
         if not {"indptr", "indices", "shape"} <= files:
             raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
                                      f"(found {sorted(files)})")
-        try:
-            arrays = {k: d[k] for k in ("indptr", "indices", "shape", "data", "format") if k in files}
-        # object arrays, or corrupt members (bad CRC, sizes, compression method or encryption flags)
-        except (ValueError, zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError) as e:
-            raise errors.FormatError(f"{path}: corrupt .npz or an entry is not a plain array ({e})") from None
-    if "format" in arrays:
-        fmt = arrays["format"].item() if arrays["format"].size == 1 else arrays["format"]
-        if isinstance(fmt, bytes):  # scipy writes bytes; a str is accepted as scipy.sparse.load_npz does
-            fmt = fmt.decode("ascii", errors="replace")
-        if not (isinstance(fmt, str) and fmt == "csr"):
-            raise errors.UnsupportedError(f"{path}: scipy npz format {fmt!r} is not supported (only csr)")
+        arrays = {k: _npz_member(d, k, path) for k in ("indptr", "indices", "shape", "data") if k in files}
     data = arrays.get("data")
     if data is not None and data.dtype.kind == "c":
         raise errors.UnsupportedError(f"{path}: complex values are not supported")

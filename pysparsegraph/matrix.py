@@ -50,6 +50,9 @@ class CSRMatrix:
     check : bool
         Validate ``indptr`` (starts at 0, non-decreasing, ends at nnz) and the
         column ids (in range) in C. Turn off only for arrays this library made.
+    n_threads : int, optional
+        Threads for that check (unused when ``check=False``); ``None`` = the
+        OpenMP runtime's limit at call time.
 
     Notes
     -----
@@ -115,7 +118,9 @@ class CSRMatrix:
         (``check_before_use=True``) ones whose check is deferred to the first
         kernel call, so that opening a memory-mapped file stays O(1)."""
         obj = cls.__new__(cls)
-        obj._indptr, obj._indices, obj._values = indptr, indices, values
+        # the properties hand these out: read-only, as the constructor makes them
+        obj._indptr, obj._indices, obj._values = (a if a is None or not a.flags.writeable else readonly_view(a)
+                                                  for a in (indptr, indices, values))
         obj._shape = (int(shape[0]), int(shape[1]))
         obj._cache = {"unchecked": True} if check_before_use else {}
         return obj
@@ -141,6 +146,12 @@ class CSRMatrix:
         ``n_rows + 1`` entries). Other formats go through ``tocsr()`` (which sums
         duplicates), so they count as a copy. ``drop_values=True`` keeps the
         pattern only (an unweighted graph).
+
+        ``copy`` and ``check`` are as for :class:`CSRMatrix`: ``copy=True``
+        copies every array; ``copy=False`` raises
+        :class:`~pysparsegraph.errors.CopyRequiredError` whenever a copy is
+        needed, which includes scipy's usual int32 ``indptr`` and any non-CSR
+        input; ``check=False`` skips the structure check.
         """
         fmt = getattr(matrix, "format", None)
         if fmt is None or not hasattr(matrix, "tocsr"):
@@ -277,6 +288,14 @@ class CSRMatrix:
         return CSRMatrix._trusted(self._indptr, self._indices, readonly_view(vals), self._shape,
                                   check_before_use="unchecked" in self._cache)
 
+    def clear_cache(self):
+        """Drops what the matrix caches for its products: SpMM plans (a blocked
+        plan holds a copy of A), converted values, degrees, the transpose and
+        the scikit-learn estimators' normalized matrices. They are rebuilt when
+        next needed (plans you hold keep working)."""
+        for key in [k for k in list(self._cache) if k != "unchecked"]:  # the deferred check flag stays
+            self._cache.pop(key, None)
+
     def values_as(self, dtype):
         """The values in ``dtype`` (None when unweighted). A converted copy is
         made once and cached on the matrix."""
@@ -292,30 +311,37 @@ class CSRMatrix:
     # and kernels), so a deferred structure check runs before anyone reads them.
     @property
     def indptr(self):
+        """Row pointers, int64 ``(n_rows + 1,)``: a read-only view of the stored array (no copy)."""
         return self._ensure_checked()._indptr
 
     @property
     def indices(self):
+        """Column ids, int32 or int64 ``(nnz,)``: a read-only view of the stored array (no copy)."""
         return self._ensure_checked()._indices
 
     @property
     def values(self):
+        """Values, float32 or float64 ``(nnz,)``: a read-only view of the stored array; None when unweighted."""
         return self._values
 
     @property
     def shape(self):
+        """``(n_rows, n_cols)``, a tuple of ints."""
         return self._shape
 
     @property
     def n_rows(self):
+        """Number of rows (source nodes of a graph)."""
         return self._shape[0]
 
     @property
     def n_cols(self):
+        """Number of columns (target nodes of a graph)."""
         return self._shape[1]
 
     @property
     def nnz(self):
+        """Number of stored entries (edges), duplicates included, as an int."""
         return int(self._indices.shape[0])
 
     @property
@@ -325,10 +351,12 @@ class CSRMatrix:
 
     @property
     def index_dtype(self):
+        """dtype of the column ids: int32 or int64."""
         return self._indices.dtype
 
     @property
     def is_weighted(self):
+        """True when values are stored, False for an unweighted graph."""
         return self._values is not None
 
     @property
@@ -338,6 +366,7 @@ class CSRMatrix:
 
     @property
     def bytes_per_edge(self):
+        """``nbytes / nnz`` as a float (``nbytes`` itself when nnz is 0)."""
         return self.nbytes / max(self.nnz, 1)
 
     def __reduce__(self):

@@ -9,7 +9,8 @@ Internally activations are kept *feature-major*: ``Xt = X.T`` with one row of
 sparse × dense product whose dense operand rows are contiguous SIMD vectors,
 with bias, activation (and an optional clamp) fused into the kernel's store.
 :meth:`SparseLinear.forward` takes and returns the usual row-major
-``(batch, features)`` arrays (one transpose copy in, one out);
+``(batch, features)`` arrays (no transposed copies: each thread transposes
+the tiles it computes);
 :meth:`SparseLinear.forward_t` works on the feature-major arrays directly, and
 :class:`SparseSequential` chains layers in that layout so only the two ends
 transpose.
@@ -81,9 +82,10 @@ class SparseLinear:
             raise errors.IndexOverflowError(f"index_dtype='uint16' holds column ids < 65536, but in_features = {in_f}")
         if in_f > np.iinfo(np.int32).max:
             raise errors.IndexOverflowError(f"in_features = {in_f} does not fit int32 column ids")
-        self._indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self._indices = np.ascontiguousarray(indices, dtype=np.dtype(index_dtype))
-        self._values = np.ascontiguousarray(values, dtype=np.float32)
+        # the layer's own copies (one each, conversion included): frozen below without freezing the caller's
+        self._indptr = np.array(indptr, dtype=np.int64, order="C", copy=True)
+        self._indices = np.array(indices, dtype=np.dtype(index_dtype), order="C", copy=True)
+        self._values = np.array(values, dtype=np.float32, order="C", copy=True)
         for a in (self._indptr, self._indices, self._values):
             a.flags.writeable = False
         self._shape = (int(out_f), int(in_f))
@@ -131,10 +133,12 @@ class SparseLinear:
     # ---- properties -----------------------------------------------------
     @property
     def in_features(self):
+        """Input width: columns of the weight."""
         return self._shape[1]
 
     @property
     def out_features(self):
+        """Output width: rows of the weight."""
         return self._shape[0]
 
     @property
@@ -144,19 +148,23 @@ class SparseLinear:
 
     @property
     def nnz(self):
+        """Stored entries of the sparse weight."""
         return int(self._indptr[-1])
 
     @property
     def density(self):
+        """``nnz / (out_features * in_features)`` as a float (0.0 for an empty shape)."""
         n = self._shape[0] * self._shape[1]
         return self.nnz / n if n else 0.0
 
     @property
     def index_dtype(self):
+        """dtype of the stored column ids: uint16 or int32."""
         return self._indices.dtype
 
     @property
     def bias(self):
+        """The layer's own read-only float32 copy of the bias ``(out_features,)``, or None."""
         return self._bias
 
     @property
@@ -281,6 +289,10 @@ class SparseSequential:
         (they stay zero when the following layers have no positive bias and a
         ReLU, as in the Sparse DNN Graph Challenge); their output rows are
         returned as zeros. Only valid for such networks, hence off by default.
+    n_threads : int, optional
+        Default thread count of :meth:`forward` and :meth:`forward_t`; ``None``
+        leaves each layer's own ``n_threads`` in force (and the OpenMP limit at
+        call time for the chain's own transposes and ``drop_dead`` steps).
     """
 
     def __init__(self, layers, *, drop_dead=False, n_threads=None):
@@ -299,10 +311,12 @@ class SparseSequential:
 
     @property
     def nnz(self):
+        """Stored weight entries over all layers."""
         return sum(l.nnz for l in self.layers)
 
     @property
     def nbytes(self):
+        """Bytes of all layers' sparse weights (:attr:`SparseLinear.nbytes`), biases excluded."""
         return sum(l.nbytes for l in self.layers)
 
     def forward_t(self, xt, *, n_threads=None):

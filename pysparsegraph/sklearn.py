@@ -207,8 +207,10 @@ def _with_self_loops(g, rows):
     return out, np.insert(rows, pos, missing)
 
 
-def _normalized(g, norm, self_loops):
-    """The propagation matrix ``S`` for ``g``, cached on ``g``.
+def _normalized(g, norm, self_loops, dtype=np.float64):
+    """The propagation matrix ``S`` for ``g``, cached on ``g``, its values in
+    ``dtype`` (the features' dtype: computed in float64, stored once in the
+    dtype the products read, not also as a float64 copy).
 
     ``norm="sym"``: ``D^-1/2 Â D^-1/2``; ``norm="row"``: ``D^-1 Â``;
     ``norm="none"``: ``Â``. ``Â`` is ``g`` with self loops when ``self_loops``;
@@ -232,7 +234,7 @@ def _normalized(g, norm, self_loops):
     coAuthorsDBLP's 2.25M entries), and the missing-loop insertion has no C
     counterpart yet.
     """
-    key = ("sklearn.normalized", norm, bool(self_loops))
+    key = ("sklearn.normalized", norm, bool(self_loops), np.dtype(dtype).str)
     hit = g._cache.get(key)
     if hit is not None:
         return hit
@@ -254,7 +256,7 @@ def _normalized(g, norm, self_loops):
             new = r[rows] * vals * r[a.indices]
         else:
             new = inv[rows] * vals
-        s = CSRMatrix(a.indptr, a.indices, new, shape=a.shape, check=False)
+        s = CSRMatrix(a.indptr, a.indices, new.astype(dtype, copy=False), shape=a.shape, check=False)
     g._cache[key] = s
     return s
 
@@ -654,8 +656,8 @@ class GraphPropagation(_GraphTransformer):
         self._check_graph()
 
     def _compute(self, g, x):
-        s = _normalized(g, self.norm, self.self_loops)
         h = np.ascontiguousarray(x)
+        s = _normalized(g, self.norm, self.self_loops, h.dtype)
         out = [h] if self.hops == "all" else None
         for _ in range(self.k):
             h = spmm(s, h, n_threads=self.n_threads)
@@ -727,7 +729,7 @@ class NeighborAggregation(_GraphTransformer):
         if self.aggregator == "sum":
             agg = spmm(g, x, n_threads=self.n_threads)
         elif self.aggregator == "mean":
-            agg = spmm(_normalized(g, "row", False), x, n_threads=self.n_threads)
+            agg = spmm(_normalized(g, "row", False, x.dtype), x, n_threads=self.n_threads)
         else:
             agg = _segment_max(g, x, self.n_threads)
         return np.hstack([x, agg]) if self.include_self else agg

@@ -181,10 +181,9 @@ def save_safetensors(path, tensors, metadata=None):
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)  # big-endian input is stored converted
         if a.dtype not in _ST_CODES:
             raise errors.DTypeError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store")
-        b = a.tobytes()
-        header[name] = {"dtype": _ST_CODES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + len(b)]}
-        blobs.append(b)
-        pos += len(b)
+        header[name] = {"dtype": _ST_CODES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + a.nbytes]}
+        blobs.append(a)  # written from its own memory below: no bytes copy of every tensor at once
+        pos += a.nbytes
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     hb = json.dumps(header, separators=(",", ":")).encode()
@@ -192,8 +191,8 @@ def save_safetensors(path, tensors, metadata=None):
     with atomic_file(path) as f:
         f.write(len(hb).to_bytes(8, "little"))
         f.write(hb)
-        for b in blobs:
-            f.write(b)
+        for a in blobs:
+            f.write(a.reshape(-1).view(np.uint8))
 
 
 def _load_npz(path):

@@ -209,17 +209,26 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
                          (long long)n_rows, (long long)n_cols);
 
     const int sym = o.symmetrize != 0;
+    /* Every thread of the counting pass keeps a histogram of n_rows + 1 counts:
+     * cap that team so they hold no more counts than there are entries (a
+     * 64-thread host would otherwise spend 512 bytes per node on a sparse
+     * graph). The result is the same for every team size. */
+    int team = threads;
+    {
+        const uint64_t per_row = ((uint64_t)m << sym) / ((uint64_t)n_rows + 1);
+        if (per_row < (uint64_t)team) team = per_row > 1 ? (int)per_row : 1;
+    }
     /* the work arrays' sizes below must not wrap around */
-    if ((uint64_t)n_rows + 1 > SIZE_MAX / sizeof(int64_t) / (uint64_t)threads ||
+    if ((uint64_t)n_rows + 1 > SIZE_MAX / sizeof(int64_t) / (uint64_t)team ||
         (uint64_t)m > SIZE_MAX / 2 / sizeof(entry))
         return psg__fail(PSG_ERR_OVERFLOW, "%lld rows x %d threads or %lld edges overflow the work arrays' sizes",
-                         (long long)n_rows, threads, (long long)m);
+                         (long long)n_rows, team, (long long)m);
     const int64_t M = m << sym;
     const int drop_loops = o.self_loops == PSG_LOOPS_DROP;
     /* Each thread owns a contiguous slice of the input and one row histogram;
      * offsets are laid out row-major over (row, thread) so the scatter is
      * stable: within a row, entries keep input order whatever the team size. */
-    int64_t *count = calloc((size_t)threads * (size_t)(n_rows + 1), sizeof *count);
+    int64_t *count = calloc((size_t)team * (size_t)(n_rows + 1), sizeof *count);
     int64_t *row_start = malloc((size_t)(n_rows + 1) * sizeof *row_start);
     entry *ent = malloc((size_t)(M > 0 ? M : 1) * sizeof *ent);
     int64_t *indptr = malloc((size_t)(n_rows + 1) * sizeof *indptr);
@@ -228,7 +237,7 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
         return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate the work arrays for %lld edges", (long long)M);
     }
 
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         const int64_t e0 = M * t / nt, e1 = M * (t + 1) / nt;

@@ -1,5 +1,8 @@
 """CSRMatrix construction, conversion, memory and ownership."""
 import gc
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -297,3 +300,53 @@ def test_networkx_empty_unweighted_and_non_square():
     assert nx.get_edge_attributes(io.to_networkx(W), "weight") == {(0, 1): 2.5, (1, 2): 4.0}
     with pytest.raises(errors.ShapeMismatchError, match=r"square.*\(2, 3\)"):
         io.to_networkx(psg.from_edges([0], [1], shape=(2, 3)))
+
+
+def test_matrices_the_library_builds_hand_out_read_only_arrays(tmp_path):
+    (tmp_path / "e.txt").write_text("0 1 0.5\n1 2 2.0\n")
+    built = [psg.generate.grid2d(3, 4), psg.io.read_edgelist(tmp_path / "e.txt", weighted=True, dtype=np.float32)]
+    for g in built:
+        for a in (g.indptr, g.indices, g.values):
+            assert a is None or not a.flags.writeable
+
+
+def test_clear_cache_drops_plans_and_transposes_and_products_still_agree():
+    rng = np.random.default_rng(0)
+    S = sp.random_array((300, 300), density=0.05, format="csr", dtype=np.float32, rng=rng)
+    A = psg.from_scipy(S)
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    p = psg.plan_spmm(A, 16, layout="blocked")
+    psg.spmm(A, x, plan=p)
+    psg.gnn.spmm_transpose(A, x)
+    assert any(isinstance(k, tuple) and k[0] == "spmm_plan" for k in A._cache)
+    A.clear_cache()
+    assert A._cache == {}
+    np.testing.assert_allclose(psg.spmm(A, x, plan=p), S @ x, rtol=1e-5, atol=1e-5)  # a held plan still works
+    np.testing.assert_allclose(psg.gnn.spmm_transpose(A, x), S.T @ x, rtol=1e-5, atol=1e-5)
+
+
+def test_a_transpose_rebuilt_with_edge_ids_drops_what_shared_the_old_one():
+    rng = np.random.default_rng(1)
+    A = psg.from_scipy(sp.random_array((200, 200), density=0.05, format="csr", rng=rng), drop_values=True)
+    x = rng.standard_normal((200, 8))
+    psg.gnn.spmm_transpose(A, x)  # the transpose without edge ids
+    psg.spmm(A, x, reduce="max", transpose=True)  # needs them: built again
+    tp = A._cache[("gnn", "transpose")][0]
+    for k, v in A._cache.items():
+        if isinstance(k, tuple) and k[:2] in (("gnn", "t_csr"), ("gnn", "t_struct")):
+            assert np.shares_memory(v.indptr, tp), k  # no entry keeps the first transpose alive
+
+
+def test_from_edges_counts_with_fewer_histograms_on_a_sparse_graph():
+    # one (n+1)-entry histogram per thread: 64 threads on 2^20 nodes and 2^20 edges took 512 MiB
+    script = ("import numpy as np, pysparsegraph as psg\n"
+              "def hwm():\n"
+              "    return int([ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')][0].split()[1])\n"
+              "n = 1 << 20\nrng = np.random.default_rng(0)\ns, d = rng.integers(0, n, n), rng.integers(0, n, n)\n"
+              "before = hwm()\nA = psg.from_edges(s, d, shape=(n, n), n_threads=64)\n"
+              "B = psg.from_edges(s, d, shape=(n, n), n_threads=1)\n"
+              "assert (A.indptr == B.indptr).all() and (A.indices == B.indices).all()\n"
+              "print((hwm() - before) // 1024)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(psg.__file__))))
+    assert int(out.stdout) < 200, f"from_edges peak grew by {out.stdout.strip()} MiB"

@@ -323,6 +323,10 @@ def test_npz_and_dispatch(tmp_path):
     sp.save_npz(tmp_path / "s.npz", sp.csr_array(np.eye(3)))
     s = io.read_npz(tmp_path / "s.npz")
     np.testing.assert_array_equal(s.to_scipy().toarray(), np.eye(3))
+    for fmt in ("coo_array", "csc_array"):  # other scipy formats are named, not reported as missing keys
+        sp.save_npz(tmp_path / "o.npz", getattr(sp, fmt)(np.eye(3)))
+        with pytest.raises(errors.UnsupportedError, match=f"format '{fmt[:3]}' is not supported"):
+            io.read_npz(tmp_path / "o.npz")
     np.savez(tmp_path / "bad.npz", a=np.zeros(3))
     with pytest.raises(errors.FormatError, match="indptr"):
         io.read_npz(tmp_path / "bad.npz")

@@ -387,3 +387,13 @@ def test_sample_bits_do_not_depend_on_the_batch(isa, act):
         for t in (1, 2):
             part = layer.forward_t(np.ascontiguousarray(x[lo:hi].T), isa=isa, n_threads=t)
             np.testing.assert_array_equal(part, full[:, lo:hi], err_msg=f"{isa} samples {lo}:{hi} T={t}")
+
+
+def test_a_layer_owns_its_weights_and_leaves_the_callers_arrays_alone():
+    w = psg.CSRMatrix(np.array([0, 2]), np.array([0, 1], np.int32), np.array([1.0, 2.0], np.float32), shape=(1, 2))
+    src = [np.array(w.indptr), np.array(w.values)]
+    w2 = psg.CSRMatrix(src[0], np.array([0, 1], np.int32), src[1], shape=(1, 2))
+    layer = SparseLinear(w2)
+    assert all(a.flags.writeable for a in src)  # the caller keeps writeable arrays
+    src[1][0] = 100.0  # a later change of the source does not reach the layer
+    np.testing.assert_array_equal(layer.forward(np.ones((1, 2), np.float32)), [[3.0]])

@@ -88,7 +88,7 @@ def test_grid_search_over_k_matches_manual_validation_scores():
     # Propagation must help: any k >= 1 beats the graph-free k = 0 on validation.
     assert scores[0] < min(scores[1:]) - 0.1
     # The normalized adjacency was built once and shared by every clone.
-    assert sum(1 for key in data.graph._cache if key[0] == "sklearn.normalized") == 1
+    assert sum(1 for key in data.graph._cache if key[0] == "sklearn.normalized") == 1  # one dtype: one matrix
 
 
 def test_sgc_features_match_scipy_on_citeseer():

@@ -47,6 +47,10 @@ class FormatError(PSGError, ValueError):
     """A file or stream is malformed."""
 
 
+class MissingEntryError(PSGError, KeyError):
+    """A named entry (an array stored in a file) is not there."""
+
+
 class PSGMemoryError(PSGError, MemoryError):
     """The C core could not allocate memory."""
 

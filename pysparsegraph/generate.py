@@ -50,14 +50,15 @@ def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True
         all at small ids.
     symmetrize : bool
         Store each edge both ways (an undirected graph).
-    duplicates : {"first", "keep"}
-        Repeated edges merged into one entry (default) or all kept.
+    duplicates : {"first", "sum", "keep"}
+        Repeated edges merged into one entry ("first", the default, or "sum":
+        the same here, as the graph has no values to sum) or all kept ("keep").
     self_loops : {"keep", "drop"}
 
     Returns
     -------
     CSRMatrix
-        Unweighted, ``2**scale`` square, int32 indices.
+        Unweighted, ``2**scale`` square, int32 indices (int64 at scale 31).
     """
     scale = _int(scale, "scale", 0, 31)
     edge_factor = _int(edge_factor, "edge_factor", 0)

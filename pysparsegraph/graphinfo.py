@@ -23,6 +23,7 @@ def top_share(deg, frac=0.01):
 
 
 def degree_stats(deg):
+    """dict of max, mean, median, Gini, top-1% share and zero count of a degree array."""
     deg = np.asarray(deg)
     if deg.size == 0:
         return {"max": 0, "mean": 0.0, "median": 0.0, "gini": 0.0, "top1_share": 0.0, "zero": 0}
@@ -62,6 +63,7 @@ def _human(b):
 
 
 def format_info(info, name=""):
+    """The :func:`graph_info` dict as the multi-line text ``pysparsegraph info`` prints, headed by ``name``."""
     n, m = info["shape"]
     lines = [f"{name}", f"  shape          {n:,} x {m:,}", f"  stored entries {info['nnz']:,}",
              f"  self loops     {info['self_loops']:,}", f"  weighted       {info['weighted']}",

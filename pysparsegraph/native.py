@@ -326,5 +326,5 @@ def load_extra(path, name=None, mmap=True, *, verify=None):
     if name is None:
         return {k: _array(buf, entries, k, path, verify) for k in names}
     if name not in entries:
-        raise KeyError(f"{path}: no extra array {name!r} (have {names})")
+        raise errors.MissingEntryError(f"{path}: no extra array {name!r} (have {names})")
     return _array(buf, entries, name, path, verify)

@@ -72,6 +72,8 @@ def test_empty_and_int64_and_extra(tmp_path):
     ex = load_extra(tmp_path / "x.psg")
     np.testing.assert_array_equal(ex["features"], feats)
     np.testing.assert_array_equal(load_extra(tmp_path / "x.psg", "labels"), [1, 0])
+    with pytest.raises(errors.MissingEntryError, match="no extra array 'missing'"):  # also a KeyError
+        load_extra(tmp_path / "x.psg", "missing")
     with pytest.raises(errors.InvalidArgumentError):
         save(g, tmp_path / "y.psg", extra={"indptr": np.zeros(2)})
 

@@ -351,7 +351,10 @@ def _plain_blocks(raw, name, body_start, block_size, progress=None):
                     blk.release()
                 parsed = end // mmap.PAGESIZE * mmap.PAGESIZE
                 if dontneed is not None and parsed > released:
-                    mm.madvise(dontneed, released, parsed - released)
+                    try:
+                        mm.madvise(dontneed, released, parsed - released)
+                    except OSError:  # e.g. EINVAL on locked memory (mlockall): the pages just stay
+                        dontneed = None
                     released = parsed
                 if progress is not None:
                     progress(end - pos)

@@ -237,11 +237,15 @@ def _normalized(g, norm, self_loops, dtype=np.float64):
     key = ("sklearn.normalized", norm, bool(self_loops), np.dtype(dtype).str)
     hit = g._cache.get(key)
     if hit is not None:
-        return hit
+        return g if hit is False else hit
     rows = _edge_rows(g)
     a, rows = _with_self_loops(g, rows) if self_loops else (g, rows)
     if norm == "none":
-        s = a
+        s = a if a.values is None or a.values.dtype == dtype else CSRMatrix._trusted(
+            a.indptr, a.indices, a.values.astype(dtype), a.shape)
+        if s is g:  # a matrix caching itself would be a reference cycle
+            g._cache[key] = False
+            return g
     else:
         vals = _edge_values(a)
         deg = _row_sums(a.indptr, vals)

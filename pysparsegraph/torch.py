@@ -26,6 +26,8 @@ Example
 >>> Y = spmm(A, X, norm="sym", add_self_loops=True)   # GCN propagation
 >>> Y.sum().backward()
 """
+import functools
+
 import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
@@ -48,6 +50,23 @@ def _np(t, name):
     if t.dtype not in (torch.float32, torch.float64):
         raise errors.DTypeError(f"{name} must be float32 or float64, got {t.dtype}")
     return t.detach().contiguous().numpy()
+
+
+def _eager_when_compiled(fn):
+    """``fn``, run eagerly (a graph break) under ``torch.compile``: dynamo
+    cannot trace the C kernels (it failed on their NumPy views). Decorating
+    with ``torch.compiler.disable`` itself would import dynamo with this
+    module (about 1 s), so the disabled version is made only when compiling."""
+    disabled = []
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        if torch.compiler.is_compiling():
+            if not disabled:
+                disabled.append(torch.compiler.disable(fn))
+            return disabled[0](*args, **kwargs)
+        return fn(*args, **kwargs)
+    return run
 
 
 def _t(a):
@@ -79,7 +98,7 @@ class _SpMM(torch.autograd.Function):
         return (None, _t(gx) if need_x else None, _t(ge) if need_e else None, None, None, None, None)
 
 
-@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
+@_eager_when_compiled
 def spmm(A, X, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.gspmm` (all reducers, fused
     normalization, implicit self loops, per-edge or per-edge-and-feature
@@ -110,7 +129,7 @@ class _SDDMM(torch.autograd.Function):
         return None, _t(gx), _t(gy), None, None, None
 
 
-@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
+@_eager_when_compiled
 def sddmm(A, X, Y, *, op="dot", heads=1, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.sddmm`: per-edge
     ``<X[r], Y[c]>`` (``op="dot"``, optionally per head), ``X[r] + Y[c]``
@@ -134,7 +153,7 @@ class _EdgeSoftmax(torch.autograd.Function):
             None
 
 
-@torch.compiler.disable  # dynamo cannot trace the C kernels (it failed on their NumPy views)
+@_eager_when_compiled
 def edge_softmax(A, scores, *, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.edge_softmax` over each row's
     (destination's) incoming edges; scores ``(nnz,)`` or ``(nnz, heads)``."""

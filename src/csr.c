@@ -209,10 +209,11 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
                          (long long)n_rows, (long long)n_cols);
 
     const int sym = o.symmetrize != 0;
-    /* Every thread of the counting pass keeps a histogram of n_rows + 1 counts:
-     * cap that team so they hold no more counts than there are entries (a
-     * 64-thread host would otherwise spend 512 bytes per node on a sparse
-     * graph). The result is the same for every team size. */
+    /* Every thread of the counting and scatter pass keeps a histogram of
+     * n_rows + 1 counts: cap that team so they hold no more counts than there
+     * are entries (a 64-thread host would otherwise spend 512 bytes per node
+     * on a sparse graph); the sort below uses every thread. The result is the
+     * same for every team size. */
     int team = threads;
     {
         const uint64_t per_row = ((uint64_t)m << sym) / ((uint64_t)n_rows + 1);
@@ -265,18 +266,16 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
             if (!edge_at(e, sym, src, dst, &u, &v) || (drop_loops && u == v)) continue;
             ent[cnt[u]++] = (entry){v, e};
         }
-#pragma omp barrier
-        /* Sort each row, then count what it keeps. */
-#pragma omp for schedule(dynamic, 256)
-        for (int64_t r = 0; r < n_rows; r++) {
-            int64_t n = row_start[r + 1] - row_start[r];
-            sort_entries(ent + row_start[r], n);
-            int add_loop = o.self_loops == PSG_LOOPS_ADD && r < n_cols;
-            indptr[r + 1] = emit_row(r, ent + row_start[r], n, sym, values, value_size, &o, add_loop, NULL, 0, NULL,
-                                     0);
-        }
     }
     free(count);
+    /* Sort each row, then count what it keeps: the whole team again (no histograms here). */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+    for (int64_t r = 0; r < n_rows; r++) {
+        int64_t n = row_start[r + 1] - row_start[r];
+        sort_entries(ent + row_start[r], n);
+        int add_loop = o.self_loops == PSG_LOOPS_ADD && r < n_cols;
+        indptr[r + 1] = emit_row(r, ent + row_start[r], n, sym, values, value_size, &o, add_loop, NULL, 0, NULL, 0);
+    }
     indptr[0] = 0;
     for (int64_t r = 0; r < n_rows; r++) indptr[r + 1] += indptr[r];
     const int64_t nnz = indptr[n_rows];

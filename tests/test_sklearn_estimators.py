@@ -485,3 +485,25 @@ def test_float32_features_cache_one_float32_propagation_matrix():
     assert not any(isinstance(k, tuple) and k[0] == "values" for k in cached[0]._cache)  # no converted copy
     y64 = GraphPropagation(g, k=2).fit_transform(x.astype(np.float64))
     np.testing.assert_allclose(y, y64, rtol=1e-4, atol=1e-5)
+
+
+def test_unnormalized_propagation_keeps_features_dtype_and_no_self_reference():
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(2)
+    g = CSRMatrix.from_edges(rng.integers(0, 100, 1000), rng.integers(0, 100, 1000), rng.random(1000),
+                             shape=(100, 100))
+    x = rng.standard_normal((100, 3)).astype(np.float32)
+    np.testing.assert_allclose(GraphPropagation(g, k=1, norm="none", self_loops=True).fit_transform(x),
+                               _norm_ref(g.to_scipy(), "none", True) @ x, rtol=1e-5, atol=1e-5)
+    s = g._cache[("sklearn.normalized", "none", True, np.dtype(np.float32).str)]
+    assert s.values.dtype == np.float32 and not s._cache.get(("values", "<f4"))
+    gc.disable()
+    try:
+        GraphPropagation(g, k=1, norm="none", self_loops=False).fit_transform(x)
+        ref = weakref.ref(g)
+        del g
+        assert ref() is None  # freed at once: the graph does not hold itself in its cache
+    finally:
+        gc.enable()

@@ -45,7 +45,8 @@ import time
 
 import numpy as np
 
-from bench.common import count, counts, fractions, markdown_table, median_spread, non_negative, one_of, timed_block
+from bench.common import (count, counts, fractions, markdown_table, median_spread, non_negative, one_of, placed,
+                          timed_block)
 
 
 def blocked_medians(fns, repeats, rounds=2, pause=0.25, min_block_s=0.0):
@@ -134,6 +135,8 @@ def run_ffn(args):
     # the kernel's batch tile (8 vectors) and vector width; the portable kernel takes the batch whole
     lanes = {"avx512": 16, "avx2": 8}.get(isa, 1)
     shapes, batches, sparsities, threads = args.shapes, args.batch, args.sparsity, args.threads
+    offset = args.x_offset
+    print(f"X and Xt start {offset} bytes past a 64-byte boundary (--x-offset)")
     rows = []
     summary = []
     for (out_f, in_f) in shapes:
@@ -146,8 +149,8 @@ def run_ffn(args):
             csr = prune.to_csr(w, keep)
             layers[s] = (SparseLinear(csr, b), csr.to_scipy().astype(np.float32))
         for batch in batches:
-            x = rng.standard_normal((batch, in_f)).astype(np.float32)
-            xt = np.ascontiguousarray(x.T)
+            x = placed(rng.standard_normal((batch, in_f)).astype(np.float32), offset)
+            xt = placed(np.ascontiguousarray(x.T), offset)
             yt = np.empty((out_f, batch), np.float32)
             for t in threads:
                 fns = {}
@@ -390,6 +393,10 @@ def main(argv=None):
     p.add_argument("--pause", type=non_negative, default=0.25, help="seconds of sleep between tool blocks")
     p.add_argument("--rounds", type=count(), default=2,
                    help="rounds over all tools (repeats are split among them)")
+    p.add_argument("--x-offset", type=int, choices=(0, 16, 32, 48), default=0,
+                   help="bytes past a 64-byte boundary where X and Xt start (ffn part). MKL's sparse product ran "
+                        "1.8x faster with Xt on a line (0) than 16 bytes off, where NumPy often puts it, so a "
+                        "fixed placement makes runs compare; the default, on a line, is MKL's best case")
     p.add_argument("--min-block-ms", type=non_negative, default=50.0,
                    help="each tool repeats its call in a block until this many ms are spent (at least "
                         "--repeats/--rounds calls); 0 = exactly that many calls")

@@ -13,7 +13,7 @@ BAD = [
     ["spmm", "-k", "abc"], ["spmm", "--threads", "0"], ["spmm", "--repeats", "0"], ["spmm", "-k", "-5"],
     ["gnn", "-k", "0"], ["gnn", "--threads", "0"], ["gnn", "--repeats", "0"],
     ["model", "--shapes", "abc"], ["model", "--shapes", "0x4"], ["model", "--sparsity", "2"],
-    ["model", "--batch", "x"], ["model", "--part", "bogus"], ["model", "--pause", "-1"],
+    ["model", "--batch", "x"], ["model", "--part", "bogus"], ["model", "--pause", "-1"], ["model", "--x-offset", "8"],
     ["io", "--part", "bogus"], ["io", "--repeats", "-1"],
     ["propagation", "--hops", "-1"], ["propagation", "-k", "abc"], ["propagation", "--threads", ""],
     ["suite", "--threads", "x"], ["suite", "--k", "abc"], ["suite", "--dtypes", "float16"],

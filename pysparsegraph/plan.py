@@ -17,6 +17,7 @@ _PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
 _SCHEDULES = {"auto": 0, "static": 1, "dynamic": 2, "steal": 3}
 _ISAS = {"auto": 0, "generic": 1, "avx2": 2, "avx512": 3}
 _STORES = {"auto": 0, "cached": 1, "stream": 2}
+MAX_CACHED_PLANS = 8  # per matrix, see plan_spmm(cache=)
 
 
 def _name(table, code):
@@ -184,9 +185,10 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         from :func:`pysparsegraph.empty_aligned`, are aligned. Results are
         the same bits either way.
     cache : bool
-        Keep the plan in ``A._cache`` (and reuse a cached one). A blocked plan
-        holds a copy of A until ``A.clear_cache()`` (or build it with
-        ``cache=False`` and drop it).
+        Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps
+        its ``MAX_CACHED_PLANS`` (8) latest plans, dropping the oldest: a
+        blocked plan holds a copy of A. ``A.clear_cache()`` drops them all;
+        a plan you hold keeps working either way.
 
     Returns
     -------
@@ -213,8 +215,17 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
                                    *opts)
     plan = Plan(handle, A, k, dtype, threads)
     if cache:
-        A._cache[key] = plan
+        _keep(A, key, plan)
     return plan
+
+
+def _keep(A, key, plan):
+    """Caches ``plan`` on A under ``key``, keeping the MAX_CACHED_PLANS latest
+    of its kind (key[0]) and dropping the oldest: a blocked plan holds a copy of A."""
+    A._cache[key] = plan
+    kept = [c for c in list(A._cache) if isinstance(c, tuple) and c[0] == key[0]]
+    for old in kept[:-MAX_CACHED_PLANS]:
+        A._cache.pop(old, None)
 
 
 def _auto_plan(A, k, acc, n_threads):
@@ -225,7 +236,8 @@ def _auto_plan(A, k, acc, n_threads):
            threads if threads > 0 else _core.max_threads())
     plan = A._cache.get(key)
     if plan is None:
-        plan = A._cache[key] = plan_spmm(A, k, acc, n_threads=key[3])
+        plan = plan_spmm(A, k, acc, n_threads=key[3])
+        _keep(A, key, plan)
     return plan
 
 

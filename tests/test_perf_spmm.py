@@ -598,3 +598,15 @@ def test_a_blocked_plan_for_a_huge_column_count_is_refused_not_a_crash():
                          env=dict(os.environ, PYTHONPATH=_PACKAGE_ROOT))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["refused", "refused"]
+
+
+def test_a_matrix_keeps_a_bounded_number_of_plans():
+    from pysparsegraph.plan import MAX_CACHED_PLANS
+    rng = np.random.default_rng(4)
+    S = sp.random_array((200, 300), density=0.05, format="csr", dtype=np.float32, rng=rng)
+    A = psg.from_scipy(S)
+    plans = [psg.plan_spmm(A, k, layout="blocked") for k in range(1, MAX_CACHED_PLANS + 5)]
+    cached = [k for k in A._cache if isinstance(k, tuple) and k[0] == "spmm_plan"]
+    assert len(cached) == MAX_CACHED_PLANS and cached[-1][1] == MAX_CACHED_PLANS + 4  # the oldest dropped
+    x = rng.standard_normal((300, 1)).astype(np.float32)
+    np.testing.assert_allclose(psg.spmm(A, x, plan=plans[0]), S @ x, rtol=1e-5, atol=1e-5)  # held: still works

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from pysparsegraph import errors
 from pysparsegraph.matrix import CSRMatrix
 
 
@@ -50,9 +51,12 @@ def load_cora(features=True):
 
 def shared_data_dir():
     """The folder of real public graphs (``../shared/data`` beside a checkout),
-    or ``$PYSPARSEGRAPH_DATA`` when set; None if it cannot be found."""
+    or ``$PYSPARSEGRAPH_DATA`` when set; None if it cannot be found (a set
+    variable naming no folder gives None, not another folder's data)."""
     env = os.environ.get("PYSPARSEGRAPH_DATA")
-    candidates = [env] if env else []
+    if env:
+        return os.path.abspath(env) if os.path.isdir(env) else None
+    candidates = []
     here = os.path.dirname(os.path.abspath(__file__))
     for base in (os.getcwd(), here):
         candidates += [os.path.join(base, "..", "shared", "data"), os.path.join(base, "..", "..", "shared", "data")]
@@ -65,5 +69,12 @@ def shared_data_dir():
 def load_npz_graph(path):
     """A CSRMatrix from an ``.npz`` with ``indptr``/``indices``/``shape`` (+ optional ``data``)."""
     with np.load(path) as d:
+        missing = {"indptr", "indices", "shape"} - set(d.files)
+        if missing:
+            raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
+                                     f"(missing {sorted(missing)})")
         data = d["data"] if "data" in d.files else None
-        return CSRMatrix(d["indptr"], d["indices"], data, shape=tuple(int(s) for s in d["shape"]))
+        shape = d["shape"]
+        if shape.ndim != 1:
+            raise errors.FormatError(f"{path}: 'shape' must hold two integers, got {shape!r}")
+        return CSRMatrix(d["indptr"], d["indices"], data, shape=tuple(shape.tolist()))  # CSRMatrix checks the sizes

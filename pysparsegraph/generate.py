@@ -24,9 +24,20 @@ def _int(value, name, lo, hi=None):
     return value
 
 
-def _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads):
+def _check_options(duplicates, self_loops, n_threads):
     choice(duplicates, "duplicates", {"sum", "first", "keep"})
     choice(self_loops, "self_loops", {"keep", "drop"})
+    resolve_threads(n_threads)
+
+
+def _probability(v, name):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not (0.0 <= float(v) <= 1.0):
+        raise errors.InvalidArgumentError(f"{name} must be a probability in [0, 1], got {v!r}")
+    return float(v)
+
+
+def _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads):
+    _check_options(duplicates, self_loops, n_threads)
     return CSRMatrix.from_edges(src, dst, shape=(n, n), duplicates=duplicates, self_loops=self_loops,
                                 symmetrize=symmetrize, n_threads=n_threads)
 
@@ -61,11 +72,10 @@ def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True
         Unweighted, ``2**scale`` square, int32 indices (int64 at scale 31).
     """
     scale = _int(scale, "scale", 0, 31)
-    edge_factor = _int(edge_factor, "edge_factor", 0)
+    # at most 2^40 edges (16 TiB of edge arrays): a bound that the C sizes cannot overflow
+    edge_factor = _int(edge_factor, "edge_factor", 0, (1 << 40) >> scale)
     seed = _int(seed, "seed", 0, _SEED_MAX)
-    for name, v in (("a", a), ("b", b), ("c", c)):
-        if not isinstance(v, numbers.Real) or not (0.0 <= float(v) <= 1.0):
-            raise errors.InvalidArgumentError(f"{name} must be a probability in [0, 1], got {v!r}")
+    a, b, c = (_probability(v, name) for v, name in ((a, "a"), (b, "b"), (c, "c")))
     if a + b + c > 1.0 + 1e-12:
         raise errors.InvalidArgumentError(f"a + b + c must be <= 1, got {a + b + c}")
     n = 1 << scale
@@ -76,15 +86,21 @@ def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True
 
 def erdos_renyi(n, avg_degree, seed=0, *, symmetrize=False, duplicates="first", self_loops="keep",
                 n_threads=None):
-    """Erdős–Rényi graph G(n, m) with ``m = round(n * avg_degree)`` uniform edges.
+    """Erdős–Rényi-style random graph: ``m = round(n * avg_degree)`` edges,
+    each drawn uniformly from all ``n * n`` (source, target) pairs, with
+    replacement: a pair drawn twice is merged by ``duplicates`` and self
+    loops can occur (``self_loops="drop"`` removes them), so the graph has at
+    most m distinct edges, close to m when m is much smaller than ``n * n``.
 
     With ``symmetrize=True`` each drawn edge is stored both ways (mean degree
     about ``2 * avg_degree``). Returns an unweighted ``n × n`` CSRMatrix.
     """
     n = _int(n, "n", 0, (1 << 31) - 1)
-    if not isinstance(avg_degree, numbers.Real) or not (0 <= float(avg_degree) <= 1e6):
+    if (isinstance(avg_degree, (bool, np.bool_)) or not isinstance(avg_degree, numbers.Real)
+            or not (0 <= float(avg_degree) <= 1e6)):
         raise errors.InvalidArgumentError(f"avg_degree must be a number in [0, 1e6], got {avg_degree!r}")
     seed = _int(seed, "seed", 0, _SEED_MAX)
+    _check_options(duplicates, self_loops, n_threads)  # also when n == 0
     if n == 0:
         return CSRMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=(0, 0))
     m = int(round(n * float(avg_degree)))
@@ -98,9 +114,12 @@ def grid2d(rows, cols, *, n_threads=None):
     Node ``(i, j)`` has id ``i * cols + j``. Returns an unweighted square
     CSRMatrix with sorted column ids.
     """
-    rows = _int(rows, "rows", 0)
-    cols = _int(cols, "cols", 0)
+    rows = _int(rows, "rows", 0, (1 << 31) - 1)
+    cols = _int(cols, "cols", 0, (1 << 31) - 1)
     if rows * cols > (1 << 31) - 1:
         raise errors.InvalidArgumentError(f"rows * cols must be < 2**31, got {rows * cols}")
-    indptr, indices = _core.generate_grid2d(rows, cols, resolve_threads(n_threads))
+    t = resolve_threads(n_threads)
+    if rows * cols == 0:  # no nodes (the C loop would still walk every row of an empty grid)
+        return CSRMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=(0, 0))
+    indptr, indices = _core.generate_grid2d(rows, cols, t)
     return CSRMatrix._trusted(indptr, indices, None, (rows * cols, rows * cols))

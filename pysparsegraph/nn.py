@@ -124,6 +124,9 @@ class SparseLinear:
         from pysparsegraph import prune as _prune
         w = _prune._as_weight(weight)
         if sparsity is None and pattern == "unstructured":
+            if score != "magnitude" or activations is not None or granularity is not None:
+                raise errors.InvalidArgumentError("score, activations and granularity choose what to prune: pass "
+                                                  "sparsity= too (without it the weight's zeros are the pattern)")
             mask = w != 0
         else:
             mask = _prune.prune(w, sparsity, pattern=pattern, score=score, activations=activations,
@@ -260,7 +263,10 @@ class SparseLinear:
     __call__ = forward
 
     def dense_forward(self, x):
-        """NumPy dense reference of :meth:`forward` (same pruned weights), float32 row-major."""
+        """NumPy dense reference of :meth:`forward` (same pruned weights), float32 row-major.
+
+        It multiplies the pruned zeros too, so an inf or NaN input gives NaN
+        where :meth:`forward`, which only visits stored weights, gives a number."""
         x = np.asarray(x, dtype=np.float32)
         y = x @ self.to_dense().T
         if self._bias is not None:
@@ -394,6 +400,10 @@ class _Scratch(threading.local):
     product itself in measurements here. Thread-local, so concurrent calls from
     several Python threads never share a buffer; the buffers never escape to the
     caller."""
+
+    def __reduce__(self):
+        # a pickled or copied SparseSequential gets empty buffers of its own
+        return (_Scratch, ())
 
     def get(self, key, shape):
         bufs = self.__dict__.setdefault("bufs", {})

@@ -201,8 +201,9 @@ def read_planetoid(folder, name):
             raise errors.FormatError(f"{p(e)}: {arr.shape[1]} classes, but ally has {n_classes}")
         if rows is not None and arr.shape[0] != rows:
             raise errors.FormatError(f"{p(e)}: {arr.shape[0]} rows, but test.index has {rows} ids")
-    if y.shape[0] > n_known:
-        raise errors.FormatError(f"{p('y')}: {y.shape[0]} training rows, more than the {n_known} rows of ally")
+    if y.shape[0] + 500 > n_known:  # the Planetoid split: the 500 rows after the training rows validate
+        raise errors.FormatError(f"{p('y')}: {y.shape[0]} training rows and the 500 validation rows after them "
+                                 f"need {y.shape[0] + 500} rows of ally, which has {n_known}")
     sorted_test = np.sort(test_index)
     lo, hi = int(sorted_test[0]), int(sorted_test[-1])
     # Test nodes are numbered right after the ally rows (a smaller id would take a training row's

@@ -76,11 +76,12 @@ def scores(weight, score="magnitude", activations=None):
     activations : array_like, shape (n_samples, in_features), optional
         Calibration inputs of the layer; required by ``"wanda"``.
 
-    A NaN score (a NaN weight, a NaN or infinite activation column, or an
-    infinite weight over an all-zero activation column) raises
-    :class:`~pysparsegraph.errors.InvalidArgumentError` naming the weight: it
-    has no rank, and sorting would have kept it as the largest in one pattern
-    and dropped it in another. Infinite weights rank above every finite one.
+    Activations holding NaN or inf, or no rows, raise
+    :class:`~pysparsegraph.errors.InvalidArgumentError` naming the column. A
+    NaN score (a NaN weight, or an infinite weight over an all-zero
+    activation column) raises it naming the weight: it has no rank, and
+    sorting would have kept it as the largest in one pattern and dropped it in
+    another. Infinite weights rank above every finite one.
     """
     return _scores(weight, score, activations, "weight")
 
@@ -93,8 +94,7 @@ def _scores(weight, score, activations, name):
         i, j = (int(v) for v in np.argwhere(bad)[0])
         v = float(w[i, j])
         why = ("the weight is NaN" if np.isnan(v) else
-               f"an infinite weight times input column {j}'s all-zero activations" if np.isinf(v) else
-               f"input column {j}'s activations hold a NaN or an infinity")
+               f"an infinite weight times input column {j}'s all-zero activations")
         raise errors.InvalidArgumentError(
             f"{name}[{i}, {j}] has a NaN {score} score ({why}; {int(bad.sum())} NaN score(s) in all): "
             "fix or zero such weights, or drop such calibration rows, before pruning")
@@ -114,10 +114,17 @@ def _raw_scores(w, score, activations):
         if x.ndim != 2 or x.shape[1] != w.shape[1]:
             raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
                                             f"shape {w.shape}, got {x.shape}")
+        if x.shape[0] == 0:
+            raise errors.InvalidArgumentError("activations hold no samples: Wanda needs a calibration batch of at "
+                                              "least one row")
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
+        if bad.size:  # an inf would make every weight of its column score inf and be kept
+            raise errors.InvalidArgumentError(f"activations column {int(bad[0])} holds NaN or inf; fix it or drop "
+                                              "such calibration rows before pruning")
         # each column's norm scaled by its largest magnitude, so that squares of large finite
-        # activations (1e200) do not overflow; columns holding NaN or inf keep NaN / inf norms
+        # activations (1e200) do not overflow
         top = np.abs(x).max(axis=0, initial=0.0)
-        scale = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+        scale = np.where(top > 0, top, 1.0)
         xs = x / scale
         with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by the caller, by name
             return a * (scale * np.sqrt(np.einsum("ij,ij->j", xs, xs)))[None, :]
@@ -308,6 +315,9 @@ def storage_bytes(n_rows, n_cols, nnz, *, value_bytes=4, index_dtype="auto"):
     index_dtype = as_dtype(index_dtype, "index_dtype")
     if not np.issubdtype(index_dtype, np.integer):
         raise errors.DTypeError(f"index_dtype must be an integer dtype, got {index_dtype}")
+    if n_cols > 0 and n_cols - 1 > np.iinfo(index_dtype).max:
+        raise errors.IndexOverflowError(f"index_dtype {index_dtype} holds column ids up to "
+                                        f"{np.iinfo(index_dtype).max}, but n_cols = {n_cols}")
     ib = index_dtype.itemsize
     out = {"indptr": 8 * (n_rows + 1), "indices": ib * nnz, "values": value_bytes * nnz}
     out["total"] = out["indptr"] + out["indices"] + out["values"]

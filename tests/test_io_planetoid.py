@@ -199,3 +199,22 @@ def test_planetoid_malformed_graph_dict(cora_copy, graph):
     d = collections.defaultdict(list, graph)
     (cora_copy / "ind.cora.graph").write_bytes(pickle.dumps(d, protocol=2))
     _broken_read(cora_copy, "graph")
+
+
+def test_planetoid_too_few_rows_for_the_validation_split_is_refused(tmp_path):
+    # 2 training rows and 3 rows of ally: the 500 validation ids after the training rows would lie outside
+    import collections
+
+    def dump(ext, obj):
+        (tmp_path / f"ind.tiny.{ext}").write_bytes(pickle.dumps(obj, protocol=2))
+    eye = np.eye(2)
+    dump("y", eye[[0, 1]])
+    dump("ally", eye[[0, 1, 0]])
+    dump("ty", eye[[1, 0]])
+    dump("allx", np.ones((3, 4)))
+    dump("tx", np.ones((2, 4)))
+    dump("x", np.ones((2, 4)))
+    dump("graph", collections.defaultdict(list, {0: [1], 1: [0, 2], 2: [1], 3: [4], 4: [3]}))
+    (tmp_path / "ind.tiny.test.index").write_text("3\n4\n")
+    with pytest.raises(errors.FormatError, match=r"ind\.tiny\.y.*500 validation rows"):
+        io.read_planetoid(tmp_path, "tiny")

@@ -680,3 +680,27 @@ def test_an_implausible_nodes_header_is_ignored_with_a_warning(tmp_path):
     assert A.shape == (3, 3) and A.nnz == 2
     p.write_text("# Nodes: 7 Edges: 2\n0\t1\n1\t2\n")  # plausible: isolated nodes 3..6 kept
     assert io.read_edgelist(p).shape == (7, 7)
+
+
+def test_load_npz_graph_checks_the_shape_and_names_missing_keys(tmp_path):
+    from pysparsegraph.datasets import load_npz_graph
+    ok = dict(indptr=np.array([0, 1]), indices=np.array([0]))
+    np.savez(tmp_path / "f.npz", shape=np.array([1.9, 1.2]), **ok)  # was truncated to (1, 1)
+    with pytest.raises(errors.PSGError):
+        load_npz_graph(tmp_path / "f.npz")
+    np.savez(tmp_path / "m.npz", **ok)
+    with pytest.raises(errors.FormatError, match="missing \\['shape'\\]"):
+        load_npz_graph(tmp_path / "m.npz")
+    np.savez(tmp_path / "s.npz", shape=np.array(3), **ok)
+    with pytest.raises(errors.FormatError, match="two integers"):
+        load_npz_graph(tmp_path / "s.npz")
+    np.savez(tmp_path / "g.npz", shape=np.array([1, 2]), **ok)
+    assert load_npz_graph(tmp_path / "g.npz").shape == (1, 2)
+
+
+def test_a_data_variable_naming_no_folder_finds_no_data(tmp_path, monkeypatch):
+    from pysparsegraph.datasets import shared_data_dir
+    monkeypatch.setenv("PYSPARSEGRAPH_DATA", str(tmp_path / "typo"))
+    assert shared_data_dir() is None  # not another folder's data
+    monkeypatch.setenv("PYSPARSEGRAPH_DATA", str(tmp_path))
+    assert shared_data_dir() == str(tmp_path)

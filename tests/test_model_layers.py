@@ -397,3 +397,19 @@ def test_a_layer_owns_its_weights_and_leaves_the_callers_arrays_alone():
     assert all(a.flags.writeable for a in src)  # the caller keeps writeable arrays
     src[1][0] = 100.0  # a later change of the source does not reach the layer
     np.testing.assert_array_equal(layer.forward(np.ones((1, 2), np.float32)), [[3.0]])
+
+
+def test_sequential_chains_pickle_and_copy_and_from_dense_wants_sparsity_for_a_score():
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(5)
+    w1, w2 = rng.standard_normal((16, 8)).astype(np.float32), rng.standard_normal((4, 16)).astype(np.float32)
+    seq = SparseSequential([SparseLinear.from_dense(w1, sparsity=0.5, activation="relu"),
+                            SparseLinear.from_dense(w2, sparsity=0.5)])
+    x = rng.standard_normal((5, 8)).astype(np.float32)
+    y = seq.forward(x)
+    for twin in (pickle.loads(pickle.dumps(seq)), copy.deepcopy(seq)):
+        np.testing.assert_array_equal(twin.forward(x), y)
+    with pytest.raises(errors.InvalidArgumentError, match="sparsity"):
+        SparseLinear.from_dense(w1, score="wanda", activations=np.ones((3, 8)))

@@ -171,16 +171,16 @@ def test_nan_scores_are_refused_naming_the_weight():
         prune.prune_global({"a": _w((4, 8)), "b": w}, 0.5)
     with pytest.raises(errors.InvalidArgumentError, match=r"weight\[2, 5\]"):
         prune.scores(w)
-    # Wanda: a NaN or infinite activation in column 3, and an infinite weight over a dead column 6
-    x = np.ones((5, 8), np.float32)
-    x[1, 3] = np.inf
-    w2 = _w((8, 8), 4)
-    w2[0, 3] = 0.0
-    with pytest.raises(errors.InvalidArgumentError, match=r"weight\[0, 3\] has a NaN wanda score \(input column 3"):
-        prune.prune(w2, 0.5, score="wanda", activations=x)
-    x[1, 3] = np.nan
-    with pytest.raises(errors.InvalidArgumentError, match=r"column 3's activations hold a NaN"):
-        prune.prune(_w((8, 8), 4), 0.5, score="wanda", activations=x)
+    # Wanda: a NaN or infinite activation in column 3 (an inf made every weight of its column score inf
+    # and be kept, when none of them was 0), and an infinite weight over a dead column 6
+    for bad in (np.inf, -np.inf, np.nan):
+        x = np.ones((5, 8), np.float32)
+        x[1, 3] = bad
+        for w2 in (_w((8, 8), 4), _w((8, 8), 4) + 1.0):
+            with pytest.raises(errors.InvalidArgumentError, match=r"activations column 3 holds NaN or inf"):
+                prune.prune(w2, 0.5, score="wanda", activations=x)
+    with pytest.raises(errors.InvalidArgumentError, match="no samples"):
+        prune.prune(_w((8, 8), 4), 0.5, score="wanda", activations=np.ones((0, 8)))
     x = np.ones((5, 8), np.float32)
     x[:, 6] = 0.0
     w3 = _w((8, 8), 5)
@@ -208,7 +208,7 @@ def test_wanda_norms_of_large_finite_activations_do_not_overflow():
     np.testing.assert_allclose(s, prune.scores(w, "wanda", x / 1e200) * 1e200, rtol=1e-12)
     np.testing.assert_array_equal(prune.prune(w, 0.5, score="wanda", activations=x),
                                   prune.prune(w, 0.5, score="wanda", activations=x / 1e200))
-    # an infinite activation column still has no rank where its weight is 0
+    # an infinite activation is refused by column
     x[0, 2], w[1, 2] = np.inf, 0.0
     with pytest.raises(errors.InvalidArgumentError, match="column 2"):
         prune.scores(w, "wanda", x)
@@ -249,3 +249,11 @@ def test_storage_bytes_and_to_csr_validate_their_arguments():
             prune.storage_bytes(4, 10, 5, index_dtype=dt)
     with pytest.raises(errors.DTypeError, match="dtype"):
         prune.to_csr(_w((2, 2)), dtype="foo")
+
+
+def test_storage_bytes_refuses_an_index_dtype_too_narrow_for_the_columns():
+    assert prune.storage_bytes(4, 65536, 10, index_dtype=np.uint16)["index_dtype"] == "uint16"
+    with pytest.raises(errors.IndexOverflowError, match="65535"):
+        prune.storage_bytes(4, 65537, 10, index_dtype=np.uint16)
+    with pytest.raises(errors.IndexOverflowError):
+        prune.storage_bytes(4, 1000, 10, index_dtype=np.int8)

@@ -97,3 +97,19 @@ def test_generate_reachable_from_package():
     import pysparsegraph
     A = pysparsegraph.generate.rmat(8, 4, seed=0)
     assert A.shape == (256, 256)
+
+
+def test_generators_check_every_argument_and_empty_grids_return_at_once():
+    import time as _time
+    t0 = _time.perf_counter()
+    g = generate.grid2d((1 << 31) - 1, 0)  # no nodes: the C loop walked every row (minutes here)
+    assert g.shape == (0, 0) and _time.perf_counter() - t0 < 1.0
+    for bad in (lambda: generate.grid2d(1 << 40, 1), lambda: generate.rmat(1, edge_factor=1 << 62),
+                lambda: generate.rmat(4, a=True), lambda: generate.erdos_renyi(5, True),
+                lambda: generate.erdos_renyi(0, 2, duplicates="bogus"),
+                lambda: generate.erdos_renyi(0, 2, n_threads=-5)):
+        with pytest.raises(errors.InvalidArgumentError):
+            bad()
+    # m draws with replacement, as documented: duplicates merged, loops possible
+    er = generate.erdos_renyi(10, 5.0, seed=1)
+    assert er.nnz <= 50 and er.shape == (10, 10)

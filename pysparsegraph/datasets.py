@@ -12,7 +12,6 @@ from typing import Optional
 
 import numpy as np
 
-from pysparsegraph import errors
 from pysparsegraph.matrix import CSRMatrix
 
 
@@ -68,13 +67,6 @@ def shared_data_dir():
 
 def load_npz_graph(path):
     """A CSRMatrix from an ``.npz`` with ``indptr``/``indices``/``shape`` (+ optional ``data``)."""
-    with np.load(path) as d:
-        missing = {"indptr", "indices", "shape"} - set(d.files)
-        if missing:
-            raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
-                                     f"(missing {sorted(missing)})")
-        data = d["data"] if "data" in d.files else None
-        shape = d["shape"]
-        if shape.ndim != 1:
-            raise errors.FormatError(f"{path}: 'shape' must hold two integers, got {shape!r}")
-        return CSRMatrix(d["indptr"], d["indices"], data, shape=tuple(shape.tolist()))  # CSRMatrix checks the sizes
+    from pysparsegraph.io import read_npz  # the one npz reader (checks keys and shape); io loads on first use
+
+    return read_npz(path)

@@ -1115,19 +1115,18 @@ def read_npz(path, *, check=True):
             if not (isinstance(fmt, str) and fmt == "csr"):
                 raise errors.UnsupportedError(f"{path}: scipy npz format {fmt!r} is not supported (only csr; "
                                               "convert with scipy's .tocsr() and save_npz again)")
-        if not {"indptr", "indices", "shape"} <= files:
+        missing = {"indptr", "indices", "shape"} - files
+        if missing:
             raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
-                                     f"(found {sorted(files)})")
+                                     f"(found {sorted(files)}, missing {sorted(missing)})")
         arrays = {k: _npz_member(d, k, path) for k in ("indptr", "indices", "shape", "data") if k in files}
     data = arrays.get("data")
     if data is not None and data.dtype.kind == "c":
         raise errors.UnsupportedError(f"{path}: complex values are not supported")
-    try:
-        shape = tuple(int(s) for s in np.atleast_1d(arrays["shape"]))
-    except (TypeError, ValueError):
-        raise errors.FormatError(f"{path}: 'shape' must hold two integers, got {arrays['shape']!r}") from None
-    if len(shape) != 2:
-        raise errors.FormatError(f"{path}: 'shape' must have 2 entries, got {shape}")
+    shape = arrays["shape"]
+    if shape.shape != (2,) or shape.dtype.kind not in "iu":  # int() would truncate a float shape (1.9 -> 1)
+        raise errors.FormatError(f"{path}: 'shape' must hold two integers, got {shape.tolist()!r}")
+    shape = tuple(int(s) for s in shape)
     return CSRMatrix(arrays["indptr"], arrays["indices"], data, shape=shape, check=check)
 
 

@@ -65,7 +65,7 @@ class SparseLinear:
     clamp_max : float, optional
         Upper clamp applied after the activation (the Sparse DNN Graph
         Challenge uses 32). ``None``: no clamp.
-    index_dtype : {"auto", "uint16", "int32"}
+    index_dtype : {"auto", "uint16", "int32"} or the NumPy dtype (np.uint16, np.int32)
     n_threads : int, optional
         Default thread count of this layer's calls; ``None`` = the OpenMP
         runtime's limit at call time (so ``threadpoolctl`` limits apply).
@@ -74,8 +74,9 @@ class SparseLinear:
     def __init__(self, weight, bias=None, *, activation=None, clamp_max=None, index_dtype="auto", n_threads=None):
         indptr, indices, values, shape = _weight_arrays(weight)
         out_f, in_f = shape
-        if index_dtype == "auto":
+        if is_one_of(index_dtype, ("auto",)):
             index_dtype = "uint16" if in_f <= 65536 else "int32"
+        index_dtype = _index_dtype_name(index_dtype)
         if index_dtype not in ("uint16", "int32"):
             raise errors.InvalidArgumentError(f"index_dtype must be 'auto', 'uint16' or 'int32', got {index_dtype!r}")
         if index_dtype == "uint16" and in_f > 65536:
@@ -239,15 +240,7 @@ class SparseLinear:
         first (one documented copy). Returns a float32 ``(batch, out_features)``
         array (1-D for 1-D input).
         """
-        x = np.asarray(x)
-        one = x.ndim == 1
-        if one:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={self.in_features}), got "
-                                            f"{np.shape(x)}")
-        _check_real(x, "x")
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x, one = _rows_input(x, self.in_features)
         y = np.empty((x.shape[0], self.out_features), dtype=np.float32)
         self._run(x, y, n_threads, _X_ROWS | _Y_ROWS)
         return y[0] if one else y
@@ -352,23 +345,20 @@ class SparseSequential:
         return full
 
     def forward(self, x, *, n_threads=None):
-        """Row-major forward: ``(batch, in_features)`` -> ``(batch, out_features)`` float32.
+        """Row-major forward: ``(batch, in_features)`` -> ``(batch, out_features)`` float32
+        (1-D for 1-D input, as :meth:`SparseLinear.forward`).
 
         The first layer reads ``x`` row-major and the last one writes row-major
         output (each thread transposes its own tiles); activations in between stay
         feature-major. With ``drop_dead`` the chain runs on one transposed copy.
         """
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.layers[0].in_features:
-            raise errors.ShapeMismatchError(f"x must have shape (batch, {self.layers[0].in_features}), got "
-                                            f"{np.shape(x)}")
-        _check_real(x, "x")
+        x, one = _rows_input(x, self.layers[0].in_features)
         n_threads = self.n_threads if n_threads is None else n_threads
         nt = resolve_threads(n_threads)
-        x = np.ascontiguousarray(x, dtype=np.float32)
         if self.drop_dead:
             xt = _core.transpose(x, nt, self._scratch.get("xt", (self.layers[0].in_features, x.shape[0])))
-            return _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
+            y = _core.transpose(self.forward_t(xt, n_threads=n_threads), nt)
+            return y[0] if one else y
         batch, last = x.shape[0], len(self.layers) - 1
         h = x
         for i, layer in enumerate(self.layers):
@@ -377,7 +367,7 @@ class SparseSequential:
                    else self._scratch.get(f"h{i % 2}", (layer.out_features, batch)))
             layer._run(h, out, n_threads, layout)
             h = out
-        return h
+        return h[0] if one else h
 
     __call__ = forward
 
@@ -423,6 +413,27 @@ def _as_f32_2d(a, name):
         raise errors.ShapeMismatchError(f"{name} must be 2-D, got shape {a.shape}")
     _check_real(a, name)
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _rows_input(x, in_features):
+    """(C-contiguous float32 2-D x, whether x was 1-D) of a row-major forward's input."""
+    a = np.asarray(x)
+    one = a.ndim == 1
+    if a.ndim not in (1, 2) or a.shape[-1] != in_features:
+        raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={in_features}) or "
+                                        f"(in_features,), got {a.shape}")
+    _check_real(a, "x")
+    return np.ascontiguousarray(a[None, :] if one else a, dtype=np.float32), one
+
+
+def _index_dtype_name(value):
+    """The dtype name of an index_dtype given as a name or a NumPy dtype (np.uint16), else value."""
+    if value is None:  # np.dtype(None) is float64
+        return value
+    try:
+        return np.dtype(value).name
+    except (TypeError, ValueError):
+        return value
 
 
 def _check_out(out, shape):

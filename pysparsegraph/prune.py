@@ -40,6 +40,10 @@ __all__ = ["prune", "prune_global", "scores", "apply_mask", "to_csr", "storage_b
 
 
 def _as_weight(weight, name="weight"):
+    if hasattr(weight, "tocsr") or type(weight).__name__ == "CSRMatrix":
+        raise errors.InvalidArgumentError(f"{name} must be a dense array: pruning ranks every entry, zeros included; "
+                                          "densify with .toarray(), or pass a sparse weight to SparseLinear(...) "
+                                          "directly to keep its pattern")
     w = np.asarray(weight)
     if w.ndim != 2:
         raise errors.ShapeMismatchError(f"{name} must be a 2-D (out_features, in_features) array, got shape {w.shape}")

@@ -413,3 +413,38 @@ def test_sequential_chains_pickle_and_copy_and_from_dense_wants_sparsity_for_a_s
         np.testing.assert_array_equal(twin.forward(x), y)
     with pytest.raises(errors.InvalidArgumentError, match="sparsity"):
         SparseLinear.from_dense(w1, score="wanda", activations=np.ones((3, 8)))
+
+
+@pytest.mark.parametrize("drop_dead", [False, True])
+def test_one_sample_inputs_and_the_messages_of_wrong_shapes(drop_dead):
+    # a 1-D sample runs through a chain as through one layer (it was refused by the chain),
+    # and a wrong shape is reported as given, not as the (1, n) the layer made of it
+    l1, w1, b1 = _layer(12, 6, 0.5, 41, act="relu")
+    l2, w2, b2 = _layer(5, 12, 0.5, 42)
+    net = SparseSequential([l1, l2], drop_dead=drop_dead)
+    x = np.random.default_rng(3).standard_normal(6).astype(np.float32)
+    y = net(x)
+    ref = _dense_ref(_dense_ref(x[None, :], w1, b1, "relu", None), w2, b2, None, None)[0]
+    assert y.shape == (5,)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(y, net(x[None, :])[0])
+    for bad in (np.ones(5, np.float32), np.ones((2, 3, 6), np.float32)):
+        with pytest.raises(errors.ShapeMismatchError, match=r"got \(" + ", ".join(map(str, bad.shape))):
+            l1(bad)
+        with pytest.raises(errors.ShapeMismatchError, match=r"got \(" + ", ".join(map(str, bad.shape))):
+            net(bad)
+
+
+def test_index_dtype_as_numpy_dtype_and_sparse_weights_refused_by_pruning():
+    w = np.random.default_rng(5).standard_normal((4, 9)).astype(np.float32)
+    for dt in (np.uint16, np.dtype("int32"), "int32"):
+        assert SparseLinear(w, index_dtype=dt).index_dtype == np.dtype(dt)
+    for bad in (np.float32, np.int64, None, "int8"):
+        with pytest.raises(errors.InvalidArgumentError, match="index_dtype"):
+            SparseLinear(w, index_dtype=bad)
+    sp = pytest.importorskip("scipy.sparse")
+    for sparse in (sp.csr_array(w), psg.from_scipy(sp.csr_array(w))):
+        with pytest.raises(errors.InvalidArgumentError, match="dense array"):
+            SparseLinear.from_dense(sparse, sparsity=0.5)
+        with pytest.raises(errors.InvalidArgumentError, match="dense array"):
+            prune.prune(sparse, 0.5)

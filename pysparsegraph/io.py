@@ -1081,33 +1081,23 @@ def _atomic_write_bytes(path, data, compress=None):
 # ---------------------------------------------------------------------------
 # npz, scipy, networkx
 # ---------------------------------------------------------------------------
-def _npz_member(d, key, path):
-    try:
-        return d[key]
-    # object arrays, or corrupt members (bad CRC, sizes, compression method or encryption flags)
-    except (ValueError, zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, RuntimeError) as e:
-        raise errors.FormatError(f"{path}: corrupt .npz or an entry is not a plain array ({e})") from None
-
-
 def read_npz(path, *, check=True):
     """A :class:`CSRMatrix` from an ``.npz`` with ``indptr``, ``indices``,
     ``shape`` and optional ``data`` (the convention of ``shared/data`` and of
     :func:`write_npz`; ``scipy.sparse.save_npz`` files of a CSR matrix are
     read too, other scipy formats raise UnsupportedError).
-    ``allow_pickle`` stays off."""
-    try:
-        d = np.load(os.fspath(path), allow_pickle=False)
-    # numpy takes bytes that are neither zip nor .npy for a pickle (ValueError); a mangled
-    # zip header can claim an unsupported zip version (NotImplementedError)
-    except (ValueError, zipfile.BadZipFile, EOFError, NotImplementedError) as e:
-        raise errors.FormatError(f"{path}: not a valid .npz archive or truncated ({e})") from None
-    if not isinstance(d, np.lib.npyio.NpzFile):
-        raise errors.FormatError(f"{path}: a single .npy array, expected an .npz archive with 'indptr', 'indices' "
-                                 "and 'shape'")
-    with d:
-        files = set(d.files)
+    Pickled data is refused, and each array's declared size is checked
+    against the file before it is read."""
+    from pysparsegraph import _npyfiles
+    path = os.fspath(path)
+    kind = _npyfiles.kind(path)
+    if kind != "npz":
+        raise errors.FormatError(f"{path}: " + ("a single .npy array" if kind == "npy" else "not an .npz archive")
+                                 + ", expected an .npz archive with 'indptr', 'indices' and 'shape'")
+    with _npyfiles.NpzArchive(path) as d:
+        files = set(d.keys)
         # the scipy format first: a COO file has no 'indptr' and must say so, not that a key is missing
-        fmt = _npz_member(d, "format", path) if "format" in files else None
+        fmt = d.read("format") if "format" in files else None
         if fmt is not None:
             fmt = fmt.item() if fmt.size == 1 else fmt
             if isinstance(fmt, bytes):  # scipy writes bytes; a str is accepted as scipy.sparse.load_npz does
@@ -1119,7 +1109,7 @@ def read_npz(path, *, check=True):
         if missing:
             raise errors.FormatError(f"{path}: an npz graph needs 'indptr', 'indices' and 'shape' "
                                      f"(found {sorted(files)}, missing {sorted(missing)})")
-        arrays = {k: _npz_member(d, k, path) for k in ("indptr", "indices", "shape", "data") if k in files}
+        arrays = {k: d.read(k) for k in ("indptr", "indices", "shape", "data") if k in files}
     data = arrays.get("data")
     if data is not None and data.dtype.kind == "c":
         raise errors.UnsupportedError(f"{path}: complex values are not supported")

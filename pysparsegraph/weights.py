@@ -6,12 +6,15 @@ Supported files (chosen by extension, then checked against the file's bytes):
   every tensor is a zero-copy, read-only NumPy view into the map. ``BF16``
   tensors (no NumPy dtype) are widened to float32 (a copy) unless
   ``bf16="raw"``, which returns their bits as a uint16 view.
-- ``.npz`` / ``.npy``: ``numpy.load`` with ``allow_pickle=False``.
+- ``.npz`` / ``.npy``: plain arrays only (pickled objects refused); each
+  array's declared size is checked against the file before it is read.
 - ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` (PyTorch): only through
   ``torch.load(..., weights_only=True)`` when torch is installed. A plain
   unpickle is never done: a checkpoint that needs arbitrary code is refused
   with :class:`~pysparsegraph.errors.FormatError`.
-- ``.onnx``: the graph's initializers, when the ``onnx`` package is installed.
+- ``.onnx``: the graph's initializers, when the ``onnx`` package is installed:
+  sparse initializers densified, those of subgraphs (If/Loop/Scan bodies)
+  named ``node.attribute.name``.
 
 Malformed, truncated or wrong-kind files raise
 :class:`~pysparsegraph.errors.FormatError`; a missing optional package raises
@@ -20,9 +23,7 @@ Malformed, truncated or wrong-kind files raise
 import json
 import math
 import os
-import struct
 import zipfile
-import zlib
 
 import numpy as np
 
@@ -58,22 +59,31 @@ def _no_duplicate_keys(path):
     return hook
 
 
-def _check_bf16(bf16):
+def _check_options(bf16, mmap):
     if bf16 not in ("float32", "raw"):
         raise errors.InvalidArgumentError(f"bf16 must be 'float32' or 'raw', got {bf16!r}")
+    if not isinstance(mmap, bool):
+        raise errors.InvalidArgumentError(f"mmap must be True or False, got {mmap!r}")
 
 
 def _check_path(path):
-    """``path`` as str for the loaders: bytes paths decoded, a missing file or a folder refused."""
-    path = os.fsdecode(os.fspath(path))
+    """``path`` as str for the loaders: bytes paths decoded; a missing file, a folder or
+    another non-regular file (a FIFO would block the reader) refused."""
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise errors.InvalidArgumentError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") \
+            from None
     if os.path.isdir(path):
         raise errors.PSGIOError(f"{path}: is a folder, not a weight file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise errors.PSGIOError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise errors.PSGIOError(f"{path}: not a regular file (a FIFO, socket or device)")
     return path
 
 
-def load_safetensors(path, *, bf16="float32"):
+def load_safetensors(path, *, bf16="float32", mmap=True):
     """Tensors of a ``.safetensors`` file as zero-copy read-only views of a memory map.
 
     Parameters
@@ -82,12 +92,20 @@ def load_safetensors(path, *, bf16="float32"):
     bf16 : {"float32", "raw"}
         How to return BF16 tensors: widened to float32 (copy), or their raw
         uint16 bits (zero-copy view).
+    mmap : bool
+        True (default): the arrays view a read-only memory map of the file, so
+        loading costs no memory until the values are read. They read the file
+        itself: if another program shrinks it while they are alive, touching
+        them kills the process (SIGBUS), and rewriting it in place changes
+        them (:func:`save_safetensors` replaces a file instead, so it is
+        safe). False: the file is read into memory once and the arrays view
+        that copy.
 
     Returns
     -------
     dict of str -> numpy.ndarray (insertion order = file order of data offsets)
     """
-    _check_bf16(bf16)
+    _check_options(bf16, mmap)
     path = _check_path(path)
     size = os.path.getsize(path)
     if size < 8:
@@ -100,7 +118,10 @@ def load_safetensors(path, *, bf16="float32"):
         raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys(path))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except errors.FormatError:
+        raise
+    # ValueError: JSONDecodeError, or an integer of thousands of digits (past Python's conversion limit)
+    except (UnicodeDecodeError, ValueError) as e:
         raise errors.FormatError(f"{path}: safetensors header is not valid JSON ({e})") from None
     except RecursionError:
         raise errors.FormatError(f"{path}: safetensors header nests too deeply to be a tensor table") from None
@@ -109,7 +130,14 @@ def load_safetensors(path, *, bf16="float32"):
     header.pop("__metadata__", None)
     data_len = size - 8 - n
     base = 8 + n
-    mm = np.memmap(path, dtype=np.uint8, mode="r") if data_len > 0 else np.zeros(0, np.uint8)
+    if data_len == 0:
+        mm = np.zeros(0, np.uint8)
+    elif mmap:
+        mm = np.memmap(path, dtype=np.uint8, mode="r")
+    else:
+        mm = np.fromfile(path, dtype=np.uint8)
+        if mm.size != size:
+            raise errors.FormatError(f"{path}: the file changed size while it was read ({size} -> {mm.size} bytes)")
     out = {}
     entries = []
     for name, info in header.items():
@@ -196,25 +224,15 @@ def save_safetensors(path, tensors, metadata=None):
 
 
 def _load_npz(path):
-    try:
-        obj = np.load(path, allow_pickle=False)
-    except ValueError as e:  # a pickle, or an object array
-        raise errors.FormatError(f"{path}: not a plain NumPy array file ({e}); pickled objects are refused") from None
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
-        raise errors.FormatError(f"{path}: not a valid .npz/.npy file or truncated ({e})") from None
-    if isinstance(obj, np.ndarray):
-        return {os.path.splitext(os.path.basename(path))[0]: obj}
-    try:
-        with obj:
-            out = {k: obj[k] for k in obj.files}
-    except ValueError as e:
-        raise errors.FormatError(f"{path}: an entry is not a plain array ({e}); pickled objects are refused") from None
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
-        raise errors.FormatError(f"{path}: corrupt or truncated .npz ({e})") from None
-    for k, v in out.items():
-        if not isinstance(v, np.ndarray):  # NumPy hands members that are not .npy over as bytes
-            raise errors.FormatError(f"{path}: member {k!r} is not a NumPy array (.npy) file")
-    return out
+    from pysparsegraph import _npyfiles
+    kind = _npyfiles.kind(path)
+    if kind == "npy":
+        return {os.path.splitext(os.path.basename(path))[0]: _npyfiles.read_npy(path)}
+    if kind is None:
+        raise errors.FormatError(f"{path}: neither an .npy array nor an .npz archive (its first bytes are not "
+                                 "NumPy's or zip's magic)")
+    with _npyfiles.NpzArchive(path) as z:
+        return {k: z.read(k) for k in z.keys}
 
 
 def _tensor_to_numpy(t, name, path):
@@ -222,13 +240,39 @@ def _tensor_to_numpy(t, name, path):
     try:
         t = t.detach().cpu()
         if t.dtype == torch.bfloat16:
-            t = t.float()
-        return t.numpy()
-    # sparse, quantized, float8 ...: no dense NumPy equivalent; a meta tensor has no data at all
-    except (TypeError, RuntimeError, NotImplementedError) as e:
+            return _bf16_to_f32_strided(t.view(torch.int16).numpy().view(np.uint16))
+        a = t.numpy()
+    # sparse, quantized, float8 ...: no dense NumPy equivalent; a meta tensor has no data at all;
+    # ValueError: a shape NumPy cannot make
+    except (TypeError, RuntimeError, NotImplementedError, ValueError) as e:
         raise errors.UnsupportedError(f"{path}: tensor {name!r} ({t.layout}, {t.dtype}) cannot be read as a dense "
                                       f"NumPy array ({str(e).strip().splitlines()[0] if str(e).strip() else ''})"
                                       ) from None
+    if _span(a) < a.size:  # an expanded tensor (a zero stride): writing one element would change many
+        a.flags.writeable = False
+    return a
+
+
+def _span(a):
+    """Elements of the memory block that strided array ``a`` reads (strides >= 0, as torch's)."""
+    if a.size == 0:
+        return 0
+    return 1 + sum((n - 1) * s for n, s in zip(a.shape, a.strides)) // a.itemsize
+
+
+def _bf16_to_f32_strided(bits):
+    """float32 values of a strided bfloat16 bit array, widening the memory block it
+    reads rather than every element: an expanded tensor (strides 0) of 2**30
+    elements over one stored value costs 4 bytes, not 4 GiB, and comes back as a
+    read-only view with the same strides."""
+    span = _span(bits)
+    if span >= bits.size:
+        return _bf16_to_f32(bits)
+    block = np.lib.stride_tricks.as_strided(bits, shape=(span,), strides=(bits.itemsize,))
+    wide = _bf16_to_f32(block)
+    return np.lib.stride_tricks.as_strided(wide, shape=bits.shape,
+                                           strides=tuple(s // bits.itemsize * wide.itemsize for s in bits.strides),
+                                           writeable=False)
 
 
 def _flatten(obj, prefix, out, torch, path, open_=()):
@@ -284,8 +328,9 @@ def _load_torch(path):
                                      f"would run arbitrary code (torch weights_only=True: {first})") from None
         raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint: expected a zip archive or pickle "
                                  "written by torch.save") from None
-    # torch's unpickler raises KeyError / IndexError / struct.error on garbage (e.g. a memo lookup of a text byte)
-    except (RuntimeError, EOFError, ValueError, LookupError, struct.error, zipfile.BadZipFile, OSError) as e:
+    # torch's unpickler raises KeyError / IndexError / struct.error on garbage (e.g. a memo lookup of a text
+    # byte), AttributeError / AssertionError on forged persistent ids, ... : any of them means a bad file
+    except Exception as e:
         raise errors.FormatError(f"{path}: not a valid PyTorch checkpoint or truncated: expected a zip archive or "
                                  f"pickle written by torch.save ({type(e).__name__}: "
                                  f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
@@ -310,27 +355,76 @@ def _load_onnx(path, bf16):
     if not model.ir_version or not model.HasField("graph"):  # protobuf parses empty or stray bytes as a blank model
         raise errors.FormatError(f"{path}: not an ONNX model (no IR version or no graph)")
     out = {}
-    for init in model.graph.initializer:
-        if init.name in out:
-            raise errors.FormatError(f"{path}: two initializers are named {init.name!r}")
-        if any(d < 0 for d in init.dims):
-            raise errors.FormatError(f"{path}: initializer {init.name!r} has negative dimensions {list(init.dims)}")
-        try:
-            a = numpy_helper.to_array(init)
-        except Exception as e:  # onnx raises ValueError/KeyError/TypeError on inconsistent tensors
-            raise errors.FormatError(f"{path}: initializer {init.name!r} cannot be read ({type(e).__name__}: {e})") \
-                from None
-        if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: widened (or raw bits) as for safetensors
-            bits = a.view(np.uint16)
-            a = bits if bf16 == "raw" else _bf16_to_f32(bits)
-        out[init.name] = a
+    try:
+        for prefix, graph in _onnx_graphs(model.graph, ""):
+            for init in graph.initializer:
+                _add_onnx(out, prefix + init.name, lambda: numpy_helper.to_array(init), init.dims, bf16, path)
+            for sp in graph.sparse_initializer:
+                _add_onnx(out, prefix + sp.values.name, lambda: _onnx_sparse_to_dense(sp, numpy_helper), sp.dims,
+                          bf16, path)
+    except RecursionError:
+        raise errors.FormatError(f"{path}: the model's subgraphs nest too deeply") from None
     return out
+
+
+def _onnx_graphs(graph, prefix):
+    """(name prefix, graph) of ``graph`` and of every subgraph in its nodes' attributes
+    (If/Loop/Scan bodies), depth first. A subgraph's initializers are scoped to it (two
+    branches may each hold a "w"), so they are named ``node.attribute.name``."""
+    yield prefix, graph
+    for i, node in enumerate(graph.node):
+        node_name = node.name or f"{node.op_type}{i}"
+        for attr in node.attribute:
+            subs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+            for j, g in enumerate(subs):
+                part = attr.name if len(subs) == 1 else f"{attr.name}{j}"
+                yield from _onnx_graphs(g, f"{prefix}{node_name}.{part}.")
+
+
+def _add_onnx(out, name, read, dims, bf16, path):
+    """out[name] = read(), with the checks and bf16 handling every ONNX weight gets."""
+    if name in out:
+        raise errors.FormatError(f"{path}: two initializers are named {name!r}")
+    if any(d < 0 for d in dims):
+        raise errors.FormatError(f"{path}: initializer {name!r} has negative dimensions {list(dims)}")
+    try:
+        a = read()
+    except Exception as e:  # onnx raises ValueError/KeyError/TypeError on inconsistent tensors
+        why = e if isinstance(e, errors.FormatError) else f"{type(e).__name__}: {e}"
+        raise errors.FormatError(f"{path}: initializer {name!r} cannot be read ({why})") from None
+    if a.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: widened (or raw bits) as for safetensors
+        bits = a.view(np.uint16)
+        a = bits if bf16 == "raw" else _bf16_to_f32(bits)
+    out[name] = a
+
+
+def _onnx_sparse_to_dense(sp, numpy_helper):
+    """The dense array of a SparseTensorProto: ``values`` (nnz,) at ``indices``, either
+    (nnz,) positions in the flattened array or (nnz, rank) coordinates."""
+    dims = tuple(int(d) for d in sp.dims)
+    vals = numpy_helper.to_array(sp.values)
+    idx = numpy_helper.to_array(sp.indices)
+    nnz = vals.shape[0] if vals.ndim == 1 else -1
+    if nnz < 0 or idx.dtype.kind not in "iu" or idx.shape not in ((nnz,), (nnz, len(dims))):
+        raise errors.FormatError(f"sparse initializer of shape {dims} has values {vals.shape} and indices "
+                                 f"{idx.shape}: expected (nnz,) values and (nnz,) or (nnz, {len(dims)}) indices")
+    idx = idx.astype(np.int64)
+    if idx.ndim == 2:
+        if ((idx < 0) | (idx >= np.array(dims, dtype=np.int64))).any():
+            raise errors.FormatError(f"sparse initializer has coordinates outside its shape {dims}")
+        idx = np.ravel_multi_index(tuple(idx.T), dims) if idx.size else np.zeros(0, np.int64)
+    size = math.prod(dims)
+    if ((idx < 0) | (idx >= size)).any():
+        raise errors.FormatError(f"sparse initializer has positions outside its {size} elements")
+    dense = np.zeros(size, dtype=vals.dtype)
+    dense[idx] = vals
+    return dense.reshape(dims)
 
 
 _TORCH_EXT = (".pt", ".pth", ".bin", ".ckpt")
 
 
-def load(path, *, bf16="float32"):
+def load(path, *, bf16="float32", mmap=True):
     """Weights of a model file as ``{name: numpy.ndarray}``.
 
     Parameters
@@ -340,6 +434,10 @@ def load(path, *, bf16="float32"):
         or ``.onnx`` file.
     bf16 : {"float32", "raw"}
         BF16 handling of safetensors and ONNX tensors (see :func:`load_safetensors`).
+    mmap : bool
+        Whether safetensors arrays view a memory map of the file (default) or
+        an in-memory copy (see :func:`load_safetensors`); other formats are
+        always read into memory.
 
     Raises
     ------
@@ -348,11 +446,11 @@ def load(path, *, bf16="float32"):
     UnsupportedError
         Unknown extension, or the optional package (torch, onnx) is missing.
     """
-    _check_bf16(bf16)
+    _check_options(bf16, mmap)
     path = _check_path(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".safetensors":
-        return load_safetensors(path, bf16=bf16)
+        return load_safetensors(path, bf16=bf16, mmap=mmap)
     if ext in (".npz", ".npy"):
         return _load_npz(path)
     if ext in _TORCH_EXT:

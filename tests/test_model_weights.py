@@ -354,3 +354,148 @@ def test_onnx_malformed_initializers_and_bf16(tmp_path):
     np.testing.assert_array_equal(got, vals.reshape(2, 2))
     raw = weights.load(p, bf16="raw")["w"]
     np.testing.assert_array_equal(raw, (vals.view(np.uint32) >> 16).astype(np.uint16).reshape(2, 2))
+
+
+def _npy_bytes(a):
+    import io
+    b = io.BytesIO()
+    np.save(b, a)
+    return b.getvalue()
+
+
+def test_declared_sizes_are_checked_before_numpy_allocates(tmp_path):
+    # a 144-byte file declaring 2**40 float64 values (8 TiB): numpy.load would try to allocate them
+    import io
+    import zipfile
+    hdr = np.lib.format.header_data_from_array_1_0(np.zeros(2, np.float64))
+    hdr["shape"] = (2 ** 40,)
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, hdr)
+    lie = b.getvalue() + bytes(16)  # the two values really stored
+    (tmp_path / "w.npy").write_bytes(lie)
+    with zipfile.ZipFile(tmp_path / "w.npz", "w") as z:
+        z.writestr("w.npy", lie)
+    for name in ("w.npy", "w.npz"):
+        with pytest.raises(errors.FormatError, match="declares shape"):
+            weights.load(tmp_path / name)
+    with zipfile.ZipFile(tmp_path / "g.npz", "w") as z:  # a graph file: the same check
+        for key in ("indptr", "indices", "shape"):
+            z.writestr(key + ".npy", lie if key == "indptr" else _npy_bytes(np.zeros(2, np.int64)))
+    with pytest.raises(errors.FormatError, match="'indptr.npy' declares shape"):
+        __import__("pysparsegraph").io.read_npz(tmp_path / "g.npz")
+
+
+def test_npz_zip_level_damage_and_duplicate_names_are_format_errors(tmp_path):
+    import struct
+    import zipfile
+    p = tmp_path / "z.npz"
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("a.npy", _npy_bytes(np.ones(3)))
+    raw = p.read_bytes()
+    enc = bytearray(raw)  # the "encrypted" flag (RuntimeError in zipfile)
+    enc[enc.find(b"PK\x03\x04") + 6] |= 1
+    enc[enc.find(b"PK\x01\x02") + 8] |= 1
+    meth = bytearray(raw)  # an unknown compression method (NotImplementedError)
+    i = meth.find(b"PK\x03\x04")
+    meth[i + 8:i + 10] = struct.pack("<H", 99)
+    i = meth.find(b"PK\x01\x02")
+    meth[i + 10:i + 12] = struct.pack("<H", 99)
+    for bad in (enc, meth):
+        p.write_bytes(bytes(bad))
+        with pytest.raises(errors.FormatError, match="'a.npy'"):
+            weights.load(p)
+    # two members that both mean "a": one array would be lost
+    for second in ("a.npy", "a"):
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("a.npy", _npy_bytes(np.ones(1)))
+            with pytest.warns(UserWarning) if second == "a.npy" else __import__("contextlib").nullcontext():
+                z.writestr(second, _npy_bytes(np.full(1, 2.0)))
+        with pytest.raises(errors.FormatError, match="twice"):
+            weights.load(p)
+    # neither magic: not taken for a pickle (no advice to allow pickles)
+    p.write_bytes(b"\x01" * 64)
+    with pytest.raises(errors.FormatError, match="neither") as e:
+        weights.load(p)
+    assert "pickle" not in str(e.value)
+
+
+def test_safetensors_huge_integers_and_non_paths_and_fifos(tmp_path):
+    p = tmp_path / "h.safetensors"
+    hb = ('{"a":{"dtype":"F32","shape":[' + "9" * 5000 + '],"data_offsets":[0,4]}}').encode()
+    p.write_bytes(len(hb).to_bytes(8, "little") + hb + bytes(4))
+    with pytest.raises(errors.FormatError, match="JSON"):
+        weights.load(p)
+    for bad in (None, 3, 3.5):
+        with pytest.raises(errors.InvalidArgumentError, match="path"):
+            weights.load(bad)
+    fifo = tmp_path / "f.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(errors.PSGIOError, match="not a regular file"):
+        weights.load(fifo)
+    with pytest.raises(errors.InvalidArgumentError, match="mmap"):
+        weights.load(p, mmap="no")
+
+
+def test_safetensors_without_mmap_survive_the_file_changing(tmp_path):
+    p = tmp_path / "m.safetensors"
+    t = {"w": np.arange(12, dtype=np.float32).reshape(3, 4)}
+    weights.save_safetensors(p, t)
+    got = weights.load(p, mmap=False)
+    assert _memmap_base(got["w"]) is None and not got["w"].flags.writeable
+    with open(p, "r+b") as f:  # rewritten in place, then cut short: a mapped array would change or crash
+        f.seek(-8, 2)
+        f.write(bytes(8))
+        f.truncate(16)
+    np.testing.assert_array_equal(got["w"], t["w"])
+
+
+def test_torch_expanded_bf16_is_not_materialised_and_forged_ids_are_format_errors(tmp_path):
+    torch = pytest.importorskip("torch")
+    import zipfile
+    p = tmp_path / "e.pt"
+    src = torch.tensor([1.5, -2.25], dtype=torch.bfloat16)
+    torch.save({"w": src[:1].expand(2 ** 15, 2 ** 15), "v": src[1:].expand(3, 4), "f": torch.ones(1).expand(5)}, p)
+    got = weights.load(p)
+    w = got["w"]
+    assert w.shape == (2 ** 15, 2 ** 15) and w.dtype == np.float32 and w.strides == (0, 0)
+    assert not w.flags.writeable and w[123, 4567] == 1.5
+    np.testing.assert_array_equal(got["v"], np.full((3, 4), -2.25, np.float32))
+    assert not got["f"].flags.writeable  # a float32 expansion is a stride-0 view too
+    np.testing.assert_array_equal(got["f"], np.ones(5, np.float32))
+    # a forged persistent id (an int): torch raises AssertionError, reported as a bad file
+    good = tmp_path / "g.pt"
+    torch.save({"a": torch.ones(2)}, good)
+    forged = tmp_path / "forged.pt"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(forged, "w") as z:
+        for n in zin.namelist():
+            pk = pickle.PROTO + b"\x02" + pickle.BININT1 + b"\x05" + pickle.BINPERSID + pickle.STOP
+            z.writestr(n, pk if n.endswith("data.pkl") else zin.read(n))
+    with pytest.raises(errors.FormatError, match="not a valid PyTorch checkpoint"):
+        weights.load(forged)
+
+
+def test_onnx_sparse_and_subgraph_initializers_are_returned(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    flat = helper.make_sparse_tensor(numpy_helper.from_array(np.array([5.0, 7.0], np.float32), "sparse_w"),
+                                     numpy_helper.from_array(np.array([1, 4], np.int64), "idx"), [2, 3])
+    coords = helper.make_sparse_tensor(numpy_helper.from_array(np.array([2.0], np.float32), "coo_w"),
+                                       numpy_helper.from_array(np.array([[1, 0]], np.int64), "idx2"), [2, 2])
+    sub = helper.make_graph([], "body", [], [helper.make_tensor_value_info("sub_w", TensorProto.FLOAT, [2])],
+                            initializer=[numpy_helper.from_array(np.ones(2, np.float32), "sub_w")])
+    node = helper.make_node("If", ["cond"], ["o"], then_branch=sub, else_branch=sub)
+    g = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("o", TensorProto.FLOAT, [2])],
+                          initializer=[numpy_helper.from_array(np.array(True), "cond")],
+                          sparse_initializer=[flat, coords])
+    p = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g), p)
+    got = weights.load(p)
+    assert sorted(got) == ["If0.else_branch.sub_w", "If0.then_branch.sub_w", "cond", "coo_w", "sparse_w"]
+    np.testing.assert_array_equal(got["sparse_w"], [[0, 5, 0], [0, 7, 0]])
+    np.testing.assert_array_equal(got["coo_w"], [[0, 0], [2, 0]])
+    np.testing.assert_array_equal(got["If0.then_branch.sub_w"], np.ones(2))
+    bad = helper.make_sparse_tensor(numpy_helper.from_array(np.array([5.0], np.float32), "oob"),
+                                    numpy_helper.from_array(np.array([6], np.int64), "i"), [2, 3])
+    onnx.save(helper.make_model(helper.make_graph([], "g", [], [], sparse_initializer=[bad])), p)
+    with pytest.raises(errors.FormatError, match="'oob'.*outside"):
+        weights.load(p)

@@ -1,6 +1,7 @@
 """Shared pieces of the benchmark scripts: timing, graph lookup, tables, option types."""
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -12,12 +13,15 @@ def timed_block(fn, calls, min_s=0.0):
     """Seconds of each of at least ``calls`` back-to-back calls of ``fn``; it
     keeps calling until ``min_s`` seconds are spent (like timeit's autorange),
     so a call of tens of microseconds is not timed only in the first calls
-    after a pause, which measure how fast idle cores wake up."""
+    after a pause, which measure how fast idle cores wake up. A ``fn`` with
+    ``self_timed = True`` returns its own seconds (a probe that times its
+    passes inside C)."""
     ts, spent = [], 0.0
+    own = getattr(fn, "self_timed", False)
     while len(ts) < calls or spent < min_s:
         t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
+        r = fn()
+        dt = r if own else time.perf_counter() - t0
         ts.append(dt)
         spent += dt
     return ts
@@ -32,18 +36,50 @@ def median_spread(times):
     return out
 
 
-def interleaved_medians(fns, repeats, warmup=1):
-    """Runs every callable of ``fns`` (a dict) ``repeats`` times, interleaving
-    them round-robin so machine noise hits all alike. Returns per name the
-    median and the spread (interquartile range / median) in seconds."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name] += timed_block(fn, 1)
+def warm_state_medians(fns, repeats, rounds=2, pause=0.3, min_round_s=0.0):
+    """Median and spread (IQR/median) per tool, each tool timed in its own
+    warm state: a pause (idle OpenMP/MKL workers of the previous tool stop
+    spinning), one warm-up call, then back-to-back repetitions. Tools take
+    turns, in rotated order, over `rounds` rounds, so drifts of the machine
+    hit every tool alike. Strict call-by-call interleaving is unfair on a
+    2-core machine: the runtimes of MKL and torch keep their workers spinning
+    ~200 ms after a call, which steals the cores from whichever tool runs next.
+
+    `min_round_s`: each tool keeps calling in a round until it has spent at
+    least this long (and made its share of `repeats`), like timeit's
+    autorange. Without it, a call of 0.05 ms is timed three times right
+    after the pause, which measures how fast the idle cores wake, not the
+    call; every tool gets the same rule."""
+    names = list(fns)
+    times = {n: [] for n in names}
+    per_round = max(1, -(-repeats // rounds))
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            getattr(fns[n], "activate", lambda: None)()  # its own thread count (peers overwrite each other's)
+            time.sleep(pause)
+            fns[n]()
+            times[n] += timed_block(fns[n], per_round, min_round_s)
     return median_spread(times)
+
+
+def add_wait_policy(parser):
+    """The --wait-policy option every subcommand shares (see apply_wait_policy)."""
+    parser.add_argument("--wait-policy", default="passive", choices=["passive", "active", "inherit"],
+                        help="OMP_WAIT_POLICY for every OpenMP runtime in the run (GNU: ours, GraphBLAS, torch; "
+                             "Intel: MKL). passive (default): idle workers sleep at once, which on a shared, "
+                             "oversubscribed machine avoids spinning threads holding the cores that a woken "
+                             "worker needs; it is the same for every tool. 'inherit' keeps the environment's.")
+
+
+def apply_wait_policy(args, subcommand, argv):
+    """Restarts the process with OMP_WAIT_POLICY set as --wait-policy asks (the
+    OpenMP runtimes read it once, when loaded); returns the line to print."""
+    if args.wait_policy != "inherit" and os.environ.get("OMP_WAIT_POLICY", "").lower() != args.wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = args.wait_policy
+        os.execv(sys.executable, [sys.executable, "-m", "bench", subcommand] + list(
+            argv if argv is not None else sys.argv[1:]))
+    return f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}"
 
 
 def placed(a, offset):

@@ -26,9 +26,35 @@ import argparse
 
 import numpy as np
 
-from bench.common import count, interleaved_medians, load_graph, markdown_table
+from bench.common import add_wait_policy, apply_wait_policy, count, load_graph, markdown_table, warm_state_medians
+from bench.peers import as_array
 import pysparsegraph as psg
 from pysparsegraph import gnn
+
+
+def _dense_out(r):
+    """A tool's output as a NumPy array: the product of a (Y, argidx) pair, the
+    stored values of a sparse torch result (sampled_addmm), else as_array."""
+    if isinstance(r, tuple):
+        r = r[0]
+    if getattr(r, "layout", None) is not None and str(r.layout) != "torch.strided":
+        r = r.values()
+    return as_array(r)
+
+
+def _check(fns, refs, what, failures, tol=1e-4):
+    """Each tool of ``fns`` whose key (or its part before '|') names a reference in
+    ``refs`` (float64 arrays), called once more after timing and compared:
+    max |out - ref| / max |ref| above ``tol`` is added to ``failures``."""
+    for key, fn in fns.items():
+        ref = refs.get(key, refs.get(key.split("|")[0]))
+        if ref is None:
+            continue
+        got = _dense_out(fn())
+        err = (float(np.max(np.abs(got - ref))) / max(float(np.max(np.abs(ref))), 1e-30) if ref.size else 0.0) \
+            if got.shape == ref.shape else float("inf")
+        if not err <= tol:
+            failures.append(f"{what}: {key} (error {err:.1e})")
 
 
 def _torch():
@@ -44,11 +70,14 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--graphs", default="cora,soc-Slashdot0902,coAuthorsDBLP",
                    help="comma-separated: cora or folders of the shared data (default: %(default)s)")
-    p.add_argument("-k", type=count(), default=64, help="feature width (default: %(default)s)")
-    p.add_argument("--threads", type=count(), default=2, help="threads for every tool (default: %(default)s)")
+    p.add_argument("-k", "--k", type=count(), default=64, help="feature width (default: %(default)s)")
+    p.add_argument("--threads", type=count(), default=2,
+                   help="threads of pysparsegraph and torch (scipy and NumPy run on one) (default: %(default)s)")
     p.add_argument("--repeats", type=count(), default=7)
     p.add_argument("--skip-baselines", action="store_true", help="only the transpose ratios")
+    add_wait_policy(p)
     args = p.parse_args(argv)
+    print(apply_wait_policy(args, "gnn", argv))
     import scipy.sparse as sp
 
     torch = _torch()
@@ -58,7 +87,7 @@ def main(argv=None):
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         torch.set_num_threads(args.threads)
     t, k = args.threads, args.k
-    frows, trows, rrows, srows, brows = [], [], [], [], []
+    frows, trows, rrows, srows, brows, failures = [], [], [], [], [], []
     for name in args.graphs.split(","):
         A = load_graph(name)
         if A.n_rows != A.n_cols:
@@ -87,7 +116,15 @@ def main(argv=None):
             "reduce=min + self loops": lambda: psg.spmm(A, X, reduce="min", add_self_loops=True, n_threads=t),
             "int64 argidx alone (np.full)": lambda: np.full((A.n_rows, k), -1, np.int64),
         }
-        res = interleaved_medians(fns, args.repeats)
+        res = warm_state_medians(fns, args.repeats)
+        S64, X64 = S.astype(np.float64), X.astype(np.float64)
+        deg = np.diff(A.indptr)
+        d1 = deg + 1.0  # degrees with the self loop
+        Sn64 = sp.csr_array(sp.diags_array(d1 ** -0.5) @ (S64 + sp.eye_array(A.n_rows)) @ sp.diags_array(d1 ** -0.5))
+        Srow64 = sp.csr_array(sp.diags_array(1.0 / np.where(deg > 0, deg, 1)) @ S64)
+        Sev64 = sp.csr_array((ev.astype(np.float64), A.indices, A.indptr), shape=A.shape)
+        _check(fns, {"plain sum": S64 @ X64, "norm=sym + self loops": Sn64 @ X64, "norm=row": Srow64 @ X64,
+                     "reduce=mean": Srow64 @ X64, "edge_values (nnz,)": Sev64 @ X64}, f"{name} fused", failures)
         base = res["plain sum"][0]
         for op, (med, spread) in res.items():
             frows.append([name, A.nnz, k, op, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / base:.2f}"])
@@ -102,7 +139,9 @@ def main(argv=None):
             "max T": lambda: gnn.spmm_transpose(A, X, reduce="max", n_threads=t),
             "scipy S.T@X": lambda: S.T @ X,
         }
-        res = interleaved_medians(fns, args.repeats)
+        res = warm_state_medians(fns, args.repeats)
+        _check(fns, {"sum fwd": S64 @ X64, "sum T": S64.T @ X64, "gcn fwd": Sn64 @ X64, "gcn T": Sn64.T @ X64,
+                     "scipy S.T@X": S64.T @ X64}, f"{name} transpose", failures)
         for op in ("sum", "gcn", "max"):
             f, tr = res[f"{op} fwd"][0], res[f"{op} T"][0]
             trows.append([name, A.nnz, k, op, f"{f * 1e3:.2f}", f"{tr * 1e3:.2f}", f"{tr / f:.2f}",
@@ -114,7 +153,6 @@ def main(argv=None):
         # ---- reducers
         rows_of = np.repeat(np.arange(A.n_rows), np.diff(A.indptr))
         cols = A.indices.astype(np.int64)
-        deg = np.diff(A.indptr)
         Smean = sp.csr_array(sp.diags_array(1.0 / np.maximum(deg, 1)).astype(np.float32) @ S)
         starts = A.indptr[:-1][deg > 0]
 
@@ -142,7 +180,9 @@ def main(argv=None):
                 fns[f"{red}|torch gather+scatter_reduce"] = (
                     lambda tred=tred: torch.zeros(A.n_rows, k).scatter_reduce(0, ridx, Tx[cidx], tred,
                                                                             include_self=False))
-        res = interleaved_medians(fns, args.repeats)
+        res = warm_state_medians(fns, args.repeats)
+        _check(fns, {"sum": S64 @ X64, "mean": Srow64 @ X64, "max": np_reduceat(np.maximum).astype(np.float64),
+                     "min": np_reduceat(np.minimum).astype(np.float64)}, f"{name} reducers", failures)
         for key, (med, spread) in res.items():
             red, tool = key.split("|")
             mine = res[f"{red}|pysparsegraph"][0]
@@ -167,7 +207,13 @@ def main(argv=None):
         if torch is not None:
             Ty = torch.from_numpy(Y)
             fns["sddmm|torch.sparse.sampled_addmm"] = lambda: torch.sparse.sampled_addmm(Tc, Tx, Ty.T, beta=0.0)
-        res = interleaved_medians(fns, args.repeats)
+        res = warm_state_medians(fns, args.repeats)
+        m64 = np.full(A.n_rows, -np.inf)
+        np.maximum.at(m64, rows_of, s.astype(np.float64))
+        soft = np.exp(s.astype(np.float64) - m64[rows_of])
+        soft /= np.bincount(rows_of, weights=soft, minlength=A.n_rows)[rows_of]
+        _check(fns, {"sddmm": np.einsum("ij,ij->i", X64[rows_of], Y.astype(np.float64)[cols]), "edge_softmax": soft},
+               f"{name} sddmm/softmax", failures)
         for key, (med, spread) in res.items():
             op, tool = key.split("|")
             mine = res[f"{op}|pysparsegraph"][0]
@@ -209,7 +255,9 @@ def main(argv=None):
                     return xx.grad
 
                 fns["pysparsegraph.torch.spmm + autograd"] = psg_torch_fb
-            res = interleaved_medians(fns, args.repeats)
+            res = warm_state_medians(fns, args.repeats)
+            gcn_grad = Sn64.T @ G.astype(np.float64)
+            _check(fns, {tool: gcn_grad for tool in fns}, f"{name} gcn backward", failures)
             mine = res["pysparsegraph (fused norm)"][0]
             for tool, (med, spread) in res.items():
                 brows.append([name, k, "gcn sum", tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
@@ -232,7 +280,15 @@ def main(argv=None):
                     return xx.grad
 
                 fns["pysparsegraph.torch.spmm + autograd"] = psg_torch_max_fb
-            res = interleaved_medians(fns, args.repeats)
+            res = warm_state_medians(fns, args.repeats)
+            # the gradient of a row's max goes to the X row of its winning entry (random normal X: no ties;
+            # the winners from NumPy: the entry of each row and column equal to the row's max)
+            vals = X[cols]
+            win = vals == np.repeat(np_reduceat(np.maximum)[deg > 0], deg[deg > 0], axis=0)
+            max_grad = np.zeros((A.n_cols, k))
+            e_idx, c_idx = np.nonzero(win)
+            np.add.at(max_grad, (cols[e_idx], c_idx), G.astype(np.float64)[rows_of[e_idx], c_idx])
+            _check(fns, {tool: max_grad for tool in fns}, f"{name} max backward", failures)
             mine = res["pysparsegraph"][0]
             for tool, (med, spread) in res.items():
                 brows.append([name, k, "max", tool, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / mine:.2f}x"])
@@ -250,4 +306,8 @@ def main(argv=None):
     if brows:
         print(f"\n## Forward + backward: GCN aggregation D^-1/2 (A+I) D^-1/2 X, and max aggregation ({t} threads)\n")
         print(markdown_table(["graph", "K", "aggregation", "tool", "median ms", "IQR/med", "vs psg"], brows))
-    return 0
+    print("\nevery checked output (tables 1 and 2 against scipy/NumPy float64 math where it has an equivalent, "
+          "every tool of the others) after timing: "
+          + ("\n  ".join([f"{len(failures)} off by more than 1e-4 of the largest value:"] + failures) if failures
+             else "all within 1e-4 of the largest value"))
+    return 1 if failures else 0

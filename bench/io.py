@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from bench.common import count, interleaved_medians, markdown_table, one_of
+from bench.common import add_wait_policy, apply_wait_policy, count, markdown_table, one_of, warm_state_medians
 from pysparsegraph.datasets import shared_data_dir
 
 SLASHDOT = ("soc-Slashdot0902", "soc-Slashdot0902.txt.gz")
@@ -108,7 +108,7 @@ def part_read(repeats):
 
 
 def _interleaved_wall_and_cpu(fns, repeats):
-    """Like bench.common.interleaved_medians, plus the median process CPU time
+    """Call-by-call interleaving (files read in turn), plus the median process CPU time
     (all threads) of each callable, which is steadier on a shared machine."""
     for fn in fns.values():
         fn()
@@ -224,7 +224,7 @@ def part_mmap(repeats):
             size = os.path.getsize(path)
             fns = {"mmap": lambda: io.load(path, mmap=True),
                    "mmap+verify": lambda: io.load(path, mmap=True, verify=True)}
-            res = interleaved_medians(fns, repeats)
+            res = warm_state_medians(fns, repeats)
             rows.append([f"{m:,}", f"{size / 2**20:.1f}", f"{res['mmap'][0] * 1e6:.0f}",
                          f"{res['mmap+verify'][0] * 1e3:.1f}"])
     print("\n### Native format: load time against graph size\n")
@@ -255,7 +255,7 @@ def part_reorder(repeats, k=64, graphs=None):
             got = reorder.unpermute_rows(spmm(B, Xp), perm)
             assert np.allclose(ref, got, rtol=1e-4, atol=1e-3), (name, method)
             fns[method] = lambda B=B, Xp=Xp: spmm(B, Xp)
-        res = interleaved_medians(fns, repeats)
+        res = warm_state_medians(fns, repeats)
         t0 = res["original"][0]
         rows.append([name, "original", f"{t0 * 1e3:.2f}", "1.00", "-", "-"])
         for method in reorder.METHODS:
@@ -284,13 +284,17 @@ def main(argv=None):
     ap.add_argument("--part", type=one_of("read", "memory", "mmap", "reorder"), default="read,memory,mmap,reorder")
     ap.add_argument("--repeats", type=count(), default=9)
     ap.add_argument("--graphs", help="comma-separated graphs for the reorder part")
+    add_wait_policy(ap)
     args = ap.parse_args(argv)
     parts = args.part
-    import threadpoolctl
-
+    graphs = [g for g in (args.graphs or "").split(",") if g] or None
+    for g in graphs or ():
+        if not os.path.exists(_path(g, g + ".npz")):
+            ap.error(f"no graph {g!r}: {_path(g, g + '.npz')} does not exist")
+    policy = apply_wait_policy(args, "io", argv)
     import pysparsegraph
 
-    print(f"pysparsegraph {pysparsegraph.__version__}, threads {threadpoolctl.threadpool_info()[0]['num_threads'] if threadpoolctl.threadpool_info() else '?'}, "
+    print(f"pysparsegraph {pysparsegraph.__version__}, threads {pysparsegraph._core.max_threads()}, {policy}, "
           f"python -m bench io {' '.join(argv)}")
     if "read" in parts:
         part_read(args.repeats)
@@ -299,7 +303,7 @@ def main(argv=None):
     if "mmap" in parts:
         part_mmap(max(5, args.repeats))
     if "reorder" in parts:
-        part_reorder(args.repeats, graphs=args.graphs.split(",") if args.graphs else None)
+        part_reorder(args.repeats, graphs=graphs)
     return 0
 
 

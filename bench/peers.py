@@ -48,7 +48,7 @@ class Scipy(Peer):
     threaded = False  # scipy's SpMM is single-threaded
 
     def _prepare(self, S, X, threads):
-        return lambda: S @ X
+        return lambda: S @ X  # allocates its output in every call: scipy has no out=
 
 
 class GraphBLAS(Peer):
@@ -140,6 +140,8 @@ class MKLInspectorExecutor(Peer):
 
 
 class TorchCSR(Peer):
+    """torch.mm on a sparse CSR tensor with int32 ids (as every other tool reads)
+    into a preallocated output (as pysparsegraph, MKL and GraphBLAS write)."""
     name = "torch"
 
     def __init__(self):
@@ -151,18 +153,54 @@ class TorchCSR(Peer):
 
     def _prepare(self, S, X, threads):
         torch = self.torch
-        A = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(np.int64)),
-                                    torch.from_numpy(S.indices.astype(np.int64)),
+        ids = np.int32 if max(S.nnz, S.shape[1]) < 2 ** 31 else np.int64
+        A = torch.sparse_csr_tensor(torch.from_numpy(S.indptr.astype(ids)),
+                                    torch.from_numpy(S.indices.astype(ids)),
                                     torch.from_numpy(S.data), size=S.shape,
                                     check_invariants=False)
         B = torch.from_numpy(X)
-        return lambda: torch.sparse.mm(A, B)
+        out = torch.empty((S.shape[0], X.shape[1]), dtype=B.dtype)
+        return lambda: torch.mm(A, B, out=out)
+
+
+def as_array(result):
+    """A tool's result as a NumPy array (torch tensor, GraphBLAS matrix or ndarray)."""
+    if hasattr(result, "numpy"):
+        return result.numpy()
+    if hasattr(result, "to_dense"):
+        return result.to_dense(fill_value=0)
+    return np.asarray(result)
+
+
+def check_outputs(fns, ref, tol, skip=()):
+    """Per tool name of ``fns`` (calls returning the product), the error of one more
+    call's output against ``ref``: max |out - ref| / max |ref|, and whether it is
+    within ``tol``. Each tool is activated first (its own thread count)."""
+    out = {}
+    scale = max(float(np.max(np.abs(ref))), 1e-30) if ref.size else 1.0
+    for name, fn in fns.items():
+        if name in skip:
+            continue
+        getattr(fn, "activate", lambda: None)()
+        got = as_array(fn())
+        if got.shape != ref.shape:
+            out[name] = (float("inf"), False)
+            continue
+        err = float(np.max(np.abs(got.astype(np.float64) - ref))) / scale if ref.size else 0.0
+        out[name] = (err, err <= tol)  # NaN fails
+    return out
+
+
+PEERS = {"scipy": Scipy, "graphblas": GraphBLAS, "mkl": MKL, "mkl-ie": MKLInspectorExecutor, "torch": TorchCSR}
 
 
 def available_peers(names=None):
     """Instances of the peers that import here (all by default), plus the list skipped with reasons."""
-    table = {"scipy": Scipy, "graphblas": GraphBLAS, "mkl": MKL, "mkl-ie": MKLInspectorExecutor, "torch": TorchCSR}
-    wanted = list(table) if names is None else names
+    wanted = list(PEERS) if names is None else names
+    unknown = [n for n in wanted if n not in PEERS]
+    if unknown:
+        raise ValueError(f"unknown peer(s) {', '.join(map(repr, unknown))}; the peers are {', '.join(PEERS)}")
+    table = PEERS
     peers, skipped = [], []
     for n in wanted:
         try:

@@ -42,3 +42,21 @@ def test_option_types_parse_what_the_defaults_and_results_use():
     assert fractions("0.5,0.9,1") == [0.5, 0.9, 1.0]
     assert non_negative("0") == 0.0
     assert one_of("ffn", "dnn")("dnn, ffn") == ["dnn", "ffn"]
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["suite", "--graphs", "cora,nosuch"], "no graph 'nosuch'"),
+    (["suite", "--graphs", "rmatX"], "no graph 'rmatX'"),
+    (["suite", "--graphs", "er99"], "no graph 'er99'"),
+    (["suite", "--graphs", "cora", "--bf16-graphs", "typo"], "no graph 'typo'"),
+    (["suite", "--graphs", "cora", "--peers", "scipy,mkl_ie"], "unknown peer(s) 'mkl_ie'"),
+    (["suite", "--graphs", "cora", "--k", "16", "--f64-k", "64"], "--f64-k 64 is not one of --k 16"),
+])
+def test_suite_names_are_checked_before_the_run(argv, says, capsys, tmp_path):
+    # a typo used to drop a graph or a peer from the run (exit 0) or fail halfway with a traceback
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

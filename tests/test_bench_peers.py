@@ -9,7 +9,7 @@ import pytest
 
 sp = pytest.importorskip("scipy.sparse")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from bench.peers import available_peers  # noqa: E402
+from bench.peers import PEERS, as_array, available_peers, check_outputs  # noqa: E402
 
 
 def _case():
@@ -17,15 +17,6 @@ def _case():
     S = sp.random(300, 200, density=0.05, format="csr", dtype=np.float32, random_state=rng)
     X = rng.standard_normal((200, 24)).astype(np.float32)
     return S, X
-
-
-def _dense(result):
-    """A peer's result as a NumPy array (torch tensor, GraphBLAS matrix or ndarray)."""
-    if hasattr(result, "numpy"):
-        return result.numpy()
-    if hasattr(result, "to_dense"):
-        return result.to_dense()
-    return np.asarray(result)
 
 
 def test_every_installed_peer_matches_scipy():
@@ -37,7 +28,7 @@ def test_every_installed_peer_matches_scipy():
         fn = p.prepare(S, X, 1)
         fn.activate()
         for call in range(2):  # a second call catches a product that adds onto its output
-            np.testing.assert_allclose(_dense(fn()), ref, rtol=1e-4, atol=1e-4, err_msg=f"{p.name}, call {call}")
+            np.testing.assert_allclose(as_array(fn()), ref, rtol=1e-4, atol=1e-4, err_msg=f"{p.name}, call {call}")
         p.release()
 
 
@@ -53,3 +44,29 @@ def test_activate_restores_mkl_threads_after_torch():
     f_mkl.activate()
     assert sparse_dot_mkl.mkl_get_max_threads() == 1
     mkl.release()
+
+
+def test_output_check_flags_a_wrong_or_partial_product():
+    S, X = _case()
+    ref = S.astype(np.float64) @ X.astype(np.float64)
+    half = ref.astype(np.float32)
+    half[150:] = 0  # a tool that computed only some rows
+    res = check_outputs({"right": lambda: S @ X, "partial": lambda: half, "nan": lambda: np.full_like(half, np.nan),
+                         "shape": lambda: half[:10]}, ref, 1e-4)
+    assert res["right"][1] and res["right"][0] < 1e-5
+    assert not res["partial"][1] and not res["nan"][1] and not res["shape"][1]
+
+
+def test_unknown_peer_names_are_refused():
+    with pytest.raises(ValueError, match="mkl_ie"):
+        available_peers(["scipy", "mkl_ie"])
+    assert set(PEERS) == {"scipy", "graphblas", "mkl", "mkl-ie", "torch"}
+
+
+def test_gnn_bench_checks_flag_wrong_outputs():
+    from bench.gnn import _check
+    failures = []
+    _check({"a|psg": lambda: np.ones(3), "a|peer": lambda: np.zeros(3), "b": lambda: (np.ones(2), None),
+            "c": lambda: np.ones(4), "unchecked": lambda: None},
+           {"a": np.ones(3), "b": np.ones(2), "c": np.ones(5)}, "case", failures)
+    assert failures == ["case: a|peer (error 1.0e+00)", "case: c (error inf)"]

@@ -6,7 +6,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from bench.suite import warm_state_medians  # noqa: E402
+from bench.common import timed_block, warm_state_medians  # noqa: E402
 
 
 def _counting(sleep_s):
@@ -69,3 +69,14 @@ def test_placed_puts_x_at_the_asked_offset():
             placed(np.zeros((3, 2), np.float32), off)
     with pytest.raises(SystemExit):
         main(["--x-offset", "12", "--wait-policy", "inherit"])
+
+
+def test_a_self_timed_probe_reports_its_own_seconds():
+    # the gather floor probe times its passes in C: the loop takes the seconds it returns
+    def probe():
+        time.sleep(0.002)
+        return 0.5
+    probe.self_timed = True
+    assert timed_block(probe, 3) == [0.5, 0.5, 0.5]
+    res = warm_state_medians({"probe": probe}, repeats=2, rounds=1, pause=0.0)
+    assert res["probe"] == (0.5, 0.0)

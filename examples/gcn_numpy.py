@@ -131,9 +131,11 @@ def train(epochs=200, seed=0, hidden=16, lr=0.01, verbose=False, n_threads=None)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=200, help="training epochs (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the weight initialization (default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.epochs < 1:
+        ap.error(f"--epochs must be at least 1, got {args.epochs}")
     t0 = time.perf_counter()
     losses, val_acc, test_acc = train(args.epochs, args.seed, verbose=True)
     dt = time.perf_counter() - t0

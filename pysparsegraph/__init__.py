@@ -36,7 +36,7 @@ from pysparsegraph import errors, generate, gnn, io, reorder
 from pysparsegraph.config import show_config
 from pysparsegraph.gnn import (edge_softmax, edge_softmax_backward, sddmm, sddmm_backward, spmm_backward,
                                spmm_transpose)
-from pysparsegraph.io import load, read, save, write
+from pysparsegraph.io import load, load_extra, read, save, write
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.ops import empty_aligned, spmm
 from pysparsegraph.plan import Plan, plan_spmm, spmm_bf16, to_bfloat16
@@ -46,6 +46,6 @@ from_edges = CSRMatrix.from_edges
 
 __all__ = ["CSRMatrix", "empty_aligned", "errors", "from_edges", "from_scipy", "show_config", "spmm", "__version__",
            "Plan", "generate", "plan_spmm", "spmm_bf16", "to_bfloat16",
-           "io", "load", "read", "reorder", "save", "write",
+           "io", "load", "load_extra", "read", "reorder", "save", "write",
            "gnn", "edge_softmax", "edge_softmax_backward", "sddmm", "sddmm_backward", "spmm_backward",
            "spmm_transpose"]

@@ -15,7 +15,22 @@ def _read_any(path, args):
         kw["progress"] = not args.quiet and sys.stderr.isatty()  # a bar in a log only garbles it
         if fmt == "edgelist" and getattr(args, "symmetrize", False):
             kw["symmetrize"] = True
-    return io.read(path, format=fmt, **kw)
+    g = io.read(path, format=fmt, **kw)
+    if getattr(args, "symmetrize", False) and fmt != "edgelist":
+        g = _symmetrized(g, path)
+    return g
+
+
+def _symmetrized(g, path):
+    """``g`` with (c, r) added for every entry (r, c), as an edge list read with
+    --symmetrize gives: a pair stored both ways sums (read_edgelist's duplicates="sum")."""
+    from pysparsegraph import errors, from_edges
+
+    if g.shape[0] != g.shape[1]:
+        raise errors.ShapeMismatchError(f"{path}: --symmetrize needs a square matrix, this one is "
+                                        f"{g.shape[0]} x {g.shape[1]}")
+    src, dst, w = g.to_edges()
+    return from_edges(src, dst, w, shape=g.shape, symmetrize=True)
 
 
 def _cmd_info(args):
@@ -42,6 +57,10 @@ def _cmd_info(args):
 def _cmd_convert(args):
     from pysparsegraph import io
 
+    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
+        print(f"pysparsegraph convert: {args.output} is the input file; write the result elsewhere",
+              file=sys.stderr)
+        return 2
     t = time.perf_counter()
     g = _read_any(args.input, args)
     t1 = time.perf_counter()
@@ -78,14 +97,16 @@ def main(argv=None):
     p_info = sub.add_parser("info", help="nodes, edges, degree statistics and memory per format of a graph file")
     p_info.add_argument("file")
     p_info.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
-    p_info.add_argument("--symmetrize", action="store_true", help="edge lists: store both directions")
+    p_info.add_argument("--symmetrize", action="store_true",
+                        help="store both directions of every edge (a pair given both ways sums)")
     p_info.add_argument("--plot", metavar="PNG", help="write a log-log degree distribution plot")
     p_info.add_argument("--quiet", action="store_true", help="no progress bar")
     p_conv = sub.add_parser("convert", help="convert between formats (.psg .npz .mtx[.gz] .txt[.gz] ...)")
     p_conv.add_argument("input")
     p_conv.add_argument("output")
     p_conv.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
-    p_conv.add_argument("--symmetrize", action="store_true", help="edge lists: store both directions")
+    p_conv.add_argument("--symmetrize", action="store_true",
+                        help="store both directions of every edge (a pair given both ways sums)")
     p_conv.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sub.add_parser("bench", help="run the benchmark harness (python -m bench ...)")
     args = parser.parse_args(argv)
@@ -105,7 +126,9 @@ def main(argv=None):
         try:
             return _cmd_info(args) if args.command == "info" else _cmd_convert(args)
         except (errors.PSGError, OSError) as exc:
-            print(f"pysparsegraph {args.command}: {exc}", file=sys.stderr)
+            # the library's hints name keyword arguments; here they are options
+            msg = str(exc).replace("pass format=", "pass --format").replace("format=", "--format ")
+            print(f"pysparsegraph {args.command}: {msg}", file=sys.stderr)
             return 1
     return 0
 

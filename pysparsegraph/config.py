@@ -29,7 +29,16 @@ def config_dict():
                             for r in _openmp_runtimes()],
         "cpu_features": _core.cpu_features(),
         "effective_threads": _core.max_threads(),
+        "spmm_isa": _spmm_isa(),
     }
+
+
+def _spmm_isa():
+    from pysparsegraph.plan import active_isa
+    import os
+
+    forced = os.environ.get("PYSPARSEGRAPH_ISA")
+    return active_isa() + (f" (PYSPARSEGRAPH_ISA={forced})" if forced else "")
 
 
 def show_config(file=None):
@@ -46,4 +55,5 @@ def show_config(file=None):
               f"(num_threads={r['num_threads']})", file=out)
     print(f"CPU SIMD features:  {' '.join(cfg['cpu_features']) or 'none detected'}", file=out)
     print(f"effective threads:  {cfg['effective_threads']}", file=out)
+    print(f"SpMM SIMD path:     {cfg['spmm_isa']}", file=out)
     return cfg

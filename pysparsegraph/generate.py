@@ -26,7 +26,7 @@ def _int(value, name, lo, hi=None):
 
 def _check_options(duplicates, self_loops, n_threads):
     choice(duplicates, "duplicates", {"sum", "first", "keep"})
-    choice(self_loops, "self_loops", {"keep", "drop"})
+    choice(self_loops, "self_loops", {"keep", "drop", "add"})
     resolve_threads(n_threads)
 
 
@@ -64,7 +64,10 @@ def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True
     duplicates : {"first", "sum", "keep"}
         Repeated edges merged into one entry ("first", the default, or "sum":
         the same here, as the graph has no values to sum) or all kept ("keep").
-    self_loops : {"keep", "drop"}
+    self_loops : {"keep", "drop", "add"}
+    n_threads : int, optional
+        Threads of the generation and the build; ``None`` = the OpenMP limit.
+        The graph does not depend on it.
 
     Returns
     -------

@@ -62,8 +62,11 @@ def _reduce_code(reduce):
 
 
 def _check_norm(norm):
-    if norm not in NORMS:
-        raise errors.InvalidArgumentError(f"norm must be one of {list(NORMS)}, got {norm!r}")
+    """``norm`` checked; ``"none"`` (the scikit-learn estimators' spelling) is None."""
+    if isinstance(norm, str) and norm == "none":
+        return None
+    if not (norm is None or (isinstance(norm, str) and norm in NORMS)):
+        raise errors.InvalidArgumentError(f"norm must be one of {list(NORMS)} (or 'none'), got {norm!r}")
     return norm
 
 
@@ -254,7 +257,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
         see the module notes). Rows without entries give 0.
     norm : {None, "sym", "row", "col"}
         Fused normalization from cached degrees (see the module docstring); no
-        value array is materialized.
+        value array is materialized. ``"none"`` (the scikit-learn estimators'
+        spelling) is None.
     add_self_loops : bool
         Adds an implicit entry (r, r) of weight 1 to every row (square A).
     edge_values : array_like, optional
@@ -291,7 +295,7 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     """
     A = as_csr(A)
     code = _reduce_code(reduce)
-    _check_norm(norm)
+    norm = _check_norm(norm)
     _check_loops(A, add_self_loops)
     if return_argidx and code < 2:
         raise errors.InvalidArgumentError(f"return_argidx needs reduce='max' or 'min', got reduce={reduce!r}")
@@ -343,10 +347,12 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     return res
 
 
-def spmm_transpose(A, X, out=None, **kwargs):
+def spmm_transpose(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
+                   return_argidx=False, argidx_out=None, n_threads=None):
     """``N(A)ᵀ @ X`` with the options of :func:`gspmm` (same as
     ``gspmm(..., transpose=True)``): the backward of SpMM without building CSC."""
-    return gspmm(A, X, out, transpose=True, **kwargs)
+    return gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops, edge_values=edge_values,
+                 return_argidx=return_argidx, argidx_out=argidx_out, transpose=True, n_threads=n_threads)
 
 
 def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
@@ -369,6 +375,8 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
         for ``A.values`` includes their effect through the degrees (sums of
         ``A.values``; ones when unweighted); ``edge_values`` do not enter the
         degrees, so theirs has no such term.
+    n_threads : int, optional
+        ``None`` = the OpenMP limit at call time.
 
     Returns
     -------
@@ -376,7 +384,7 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
     """
     A = as_csr(A)
     code = _reduce_code(reduce)
-    _check_norm(norm)
+    norm = _check_norm(norm)
     _check_loops(A, add_self_loops)
     gy, vector = _dense(grad_out, "grad_out", (A.n_rows, f"A has {A.n_rows} rows"))
     k = gy.shape[1]
@@ -491,6 +499,11 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
       of slice h (shape ``(nnz, H)``).
     * ``op="u_add_v"``: ``out[j] = X[r] + Y[c]``; ``op="u_mul_v"``: the
       product. Shape ``(nnz, K)``; a side of width 1 broadcasts.
+
+    ``u`` is the row end ``r`` (the node that aggregates in :func:`gspmm`)
+    and ``v`` the column end ``c``. DGL names the message's source ``u``: for
+    a DGL graph's edge ``src -> dst`` stored as ``A[dst, src]``, DGL's
+    ``u_add_v(Xsrc, Ydst)`` is ``sddmm(A, Ydst, Xsrc, op="u_add_v")`` here.
 
     X: ``(n_rows, Kx)``, Y: ``(n_cols, Ky)``, same float dtype. Parallel over
     chunks of equal edge counts (a hub row is split among threads); output in

@@ -29,13 +29,13 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import choice, resolve_threads
+from pysparsegraph._validate import as_dim, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
-from pysparsegraph.native import load, save  # noqa: F401  (re-exported)
+from pysparsegraph.native import load, load_extra, save  # noqa: F401  (re-exported)
 
 __all__ = ["read", "write", "read_edgelist", "write_edgelist", "read_pace", "read_matrix_market", "write_matrix_market",
            "read_npz", "write_npz", "read_planetoid", "read_bvgraph", "from_networkx", "to_networkx",
-           "save", "load", "MatrixMarketHeader"]
+           "save", "load", "load_extra", "MatrixMarketHeader"]
 
 BLOCK_SIZE = 256 << 10  # small blocks keep peak memory near the CSR size
 
@@ -534,7 +534,9 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         Ids must be below it.
     duplicates : {"sum", "first", "keep"}
         Repeated (src, dst) pairs (in file order).
-    self_loops : {"keep", "drop"}
+    self_loops : {"keep", "drop", "add"}
+        ``"add"`` gives every node without a self loop one of weight 1, as
+        :meth:`CSRMatrix.from_edges` does (one more pass over the graph).
     dtype : float32 or float64
         Value type of a weighted result.
     member : str, optional
@@ -574,11 +576,11 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         An id above 2**31 - 2.
     """
     choice(duplicates, "duplicates", {"sum", "first", "keep"})
-    choice(self_loops, "self_loops", {"keep", "drop"})
+    choice(self_loops, "self_loops", {"keep", "drop", "add"})
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
-    bound = -1 if n_nodes is None else int(n_nodes)
+    bound = -1 if n_nodes is None else as_dim(n_nodes, "n_nodes")
     stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
     try:
         declared, head = _edgelist_head(stream, name)
@@ -598,20 +600,26 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
                       stacklevel=2)
         declared = None
     if n_nodes is not None:
-        shape = (int(n_nodes),) * 2
+        shape = (bound,) * 2
     elif declared is not None and len(declared) == 2 and not symmetrize:
         shape = (max(declared[0], st["max_a"] + 1), max(declared[1], st["max_b"] + 1))
     else:  # square ("# Nodes: N", no header, or symmetrize storing both directions)
         shape = (max(st["max_a"] + 1, st["max_b"] + 1, *(declared or ())),) * 2
     keep_values = st["fields"] == 3 and weighted is not False
     try:
-        indptr, indices, vals = tb.finish(*shape, False, 1 if symmetrize else 0, duplicates, self_loops,
-                                          keep_values)
+        indptr, indices, vals = tb.finish(*shape, False, 1 if symmetrize else 0, duplicates,
+                                          "keep" if self_loops == "add" else self_loops, keep_values)
     except errors.PSGError as exc:
         _reraise(exc, name)
     if vals is not None and dtype != np.float64:
         vals = vals.astype(dtype)
-    return CSRMatrix._trusted(indptr, indices, vals, shape)
+    g = CSRMatrix._trusted(indptr, indices, vals, shape)
+    if self_loops == "add":  # the text builder keeps or drops loops; adding them is one more pass
+        if shape[0] != shape[1]:
+            raise errors.ShapeMismatchError(f"{name}: self_loops='add' needs a square graph, got {shape}")
+        g = CSRMatrix.from_edges(*g.to_edges(), shape=shape, duplicates="keep", self_loops="add",
+                                 n_threads=n_threads)
+    return g
 
 
 def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
@@ -624,7 +632,7 @@ def write_edgelist(path, graph, *, header=None, weights=None, compress=None):
     The last header line records the shape for :func:`read_edgelist`:
     ``# Nodes: N Edges: M`` (SNAP) for a square matrix, ``# Rows: R
     Columns: C Edges: M`` otherwise."""
-    graph = _as_csr(graph)
+    graph = _as_csr(graph, "write_edgelist(path, graph)")
     src, dst, vals = graph.to_edges()
     if weights is False:
         vals = None
@@ -781,6 +789,9 @@ def read_matrix_market(path, *, member=None, dtype=np.float64, pattern=False, n_
 
     Parameters
     ----------
+    path : str or PathLike
+        A ``.mtx`` file, compressed (``.gz``, ``.xz``, ``.bz2``) or not, or a
+        tar archive holding one.
     member : str, optional
         Member of a tar archive; default: ``NAME/NAME.mtx`` or the only ``.mtx``.
     dtype : float32 or float64
@@ -920,7 +931,7 @@ def write_matrix_market(path, matrix, *, symmetry="general", comment=None, field
     choice(symmetry, "symmetry", {"general", "symmetric", "skew-symmetric"})
     if isinstance(matrix, np.ndarray):
         return _write_mm_array(path, matrix, symmetry, comment, compress)
-    A = _as_csr(matrix)
+    A = _as_csr(matrix, "write_matrix_market(path, matrix)")
     src, dst, vals = A.to_edges()  # converted to the text's int64 / float64 by chunks as they are written
     if field is None:
         field = "pattern" if vals is None else "real"
@@ -1124,7 +1135,7 @@ def write_npz(path, graph, *, compressed=True):
     """Writes ``indptr``, ``indices``, ``shape`` (+ ``data``) to an ``.npz`` (atomically)."""
     from pysparsegraph.native import atomic_file
 
-    g = _as_csr(graph)
+    g = _as_csr(graph, "write_npz(path, graph)")
     arrays = {"indptr": np.asarray(g.indptr), "indices": np.asarray(g.indices),
               "shape": np.array(g.shape, dtype=np.int64)}
     if g.values is not None:
@@ -1173,9 +1184,13 @@ def to_networkx(graph, *, directed=True):
     return G
 
 
-def _as_csr(obj):
+def _as_csr(obj, call=None):
+    """``obj`` as a CSRMatrix; ``call`` (e.g. "write_npz(path, graph)") names the
+    argument order when a path stands where the graph belongs."""
     if isinstance(obj, CSRMatrix):
         return obj
+    if call and isinstance(obj, (str, bytes, os.PathLike)):
+        raise errors.InvalidArgumentError(f"got the path {obj!r} where the graph belongs: the arguments are {call}")
     if hasattr(obj, "tocsr") and hasattr(obj, "format"):
         return CSRMatrix.from_scipy(obj)
     if type(obj).__module__.startswith("networkx"):
@@ -1230,7 +1245,7 @@ def detect_format(path):
             if fh.read(4) == b"PSG\x00":
                 return "native"
     raise errors.UnsupportedError(f"{path}: cannot tell the format from the name; pass format= "
-                                  "('native', 'npz', 'mtx', 'edgelist', 'bvgraph', 'planetoid')")
+                                  "('native', 'npz', 'mtx', 'edgelist', 'pace', 'bvgraph', 'planetoid')")
 
 
 def read(path, format=None, **kw):
@@ -1269,13 +1284,19 @@ def read(path, format=None, **kw):
                 raise errors.FormatError(f"{p}: expected Planetoid files of one dataset, found {names}")
             return read_planetoid(p, names[0]).graph
         folder, base = os.path.split(p)
-        return read_planetoid(folder or ".", base.split(".")[1]).graph
+        parts = base.split(".")
+        if parts[0] != "ind" or len(parts) < 3:
+            raise errors.FormatError(f"{p}: a Planetoid dataset is a folder of ind.NAME.* files or one of those "
+                                     "files (e.g. ind.cora.graph)")
+        return read_planetoid(folder or ".", parts[1]).graph
     raise errors.UnsupportedError(f"unknown format {fmt!r}")
 
 
 def write(graph, path, format=None, **kw):
     """Writes a graph in the format its name says: ``.psg`` (native), ``.npz``,
     ``.mtx[.gz]``, ``.txt/.tsv/.edges[.gz]`` (edge list)."""
+    if isinstance(graph, (str, bytes, os.PathLike)):
+        _as_csr(graph, "write(graph, path)")
     p = os.fspath(path)
     low = p.lower()
     compressed = None

@@ -192,8 +192,15 @@ class CSRMatrix:
             in input order ("first": the pair's first occurrence, either way
             round, gives both directions their value), so the result is
             symmetric, as :func:`~pysparsegraph.io.read_edgelist` gives.
+        loop_value : float
+            Value of the loops ``self_loops="add"`` adds. Other than 1 on an
+            unweighted graph, the result is weighted (float64): 1 on every
+            given edge (one per repeated pair, as unweighted), ``loop_value``
+            on the added loops.
         index_dtype : {None, int32, int64}
             Column id type; ``None`` picks int32 when the column count fits.
+        n_threads : int, optional
+            Threads of the build; ``None`` = the OpenMP limit at call time.
 
         Column ids come out sorted within each row. The result does not depend
         on the thread count. ``src``/``dst`` not already int64 are converted
@@ -230,6 +237,11 @@ class CSRMatrix:
             index_size = dt.itemsize
         if isinstance(loop_value, (bool, np.bool_)) or not isinstance(loop_value, numbers.Real):
             raise errors.InvalidArgumentError(f"loop_value must be a real number, got {loop_value!r}")
+        if values is None and self_loops == "add" and float(loop_value) != 1.0:
+            # the loops need a value the implicit ones cannot hold: weigh every edge 1, as unweighted
+            # (a repeated pair stays one edge of weight 1, not a sum)
+            values = np.ones(src.shape[0], np.float64)
+            duplicates = "first" if duplicates == "sum" else duplicates
         indptr, indices, vals = _core.edges_to_csr(n_rows, n_cols, src, dst, values, index_size, duplicates,
                                                    self_loops, bool(symmetrize), float(loop_value),
                                                    resolve_threads(n_threads))

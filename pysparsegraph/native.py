@@ -156,7 +156,7 @@ def save(graph, path, *, extra=None):
     """
     from pysparsegraph.io import _as_csr
 
-    g = _as_csr(graph)
+    g = _as_csr(graph, "save(graph, path)")
     arrays = [("indptr", np.asarray(g.indptr)), ("indices", np.asarray(g.indices))]
     if g.values is not None:
         arrays.append(("values", np.asarray(g.values)))
@@ -266,6 +266,7 @@ def load(path, mmap=True, *, verify=None):
 
     Parameters
     ----------
+    path : str or PathLike
     mmap : bool
         ``True`` (default): the arrays are read-only views of the memory-mapped
         file, nothing is copied and the time is O(1) in the graph size. The

@@ -351,3 +351,23 @@ class force_isa:
 def active_isa():
     """The SIMD path SpMM uses now: "avx512", "avx2" or "generic"."""
     return _name(_ISAS, _core.spmm_active_isa())
+
+
+def _check_isa_env():
+    """Warns when PYSPARSEGRAPH_ISA names no path, or one this CPU lacks: the C core
+    then quietly runs the automatic choice, which the user did not ask for."""
+    import os
+    import warnings
+
+    want = os.environ.get("PYSPARSEGRAPH_ISA")
+    if want is None or want == "auto":
+        return
+    if want not in _ISAS:
+        warnings.warn(f"PYSPARSEGRAPH_ISA={want!r} is not one of 'generic', 'avx2', 'avx512' (lower case); "
+                      f"SpMM uses {active_isa()!r}, chosen automatically", RuntimeWarning, stacklevel=3)
+    elif active_isa() != want:
+        warnings.warn(f"PYSPARSEGRAPH_ISA={want!r}: this CPU lacks it; SpMM uses {active_isa()!r}",
+                      RuntimeWarning, stacklevel=3)
+
+
+_check_isa_env()

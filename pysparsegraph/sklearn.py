@@ -595,8 +595,9 @@ class GraphPropagation(_GraphTransformer):
         ``X`` (e.g. :class:`KNNGraph`).
     k : int, default=2
         Number of hops (0 returns the features unchanged).
-    norm : {"sym", "row", "none"}, default="sym"
-        Normalization of ``A + I`` (see above); ``"none"`` uses it as is.
+    norm : {"sym", "row", "none"} or None, default="sym"
+        Normalization of ``A + I`` (see above); ``"none"`` (or None, as
+        :func:`~pysparsegraph.spmm` spells it) uses it as is.
     self_loops : bool, default=True
         Add a weight-1 self loop to every node that has none before normalizing.
     hops : {"last", "all"}, default="last"
@@ -654,14 +655,14 @@ class GraphPropagation(_GraphTransformer):
 
     def _check_params(self):
         _check_int(self.k, "k", 0)
-        _check_choice(self.norm, "norm", {"sym", "row", "none"})
+        _check_choice("none" if self.norm is None else self.norm, "norm", {"sym", "row", "none"})
         _check_choice(self.hops, "hops", {"last", "all"})
         _check_bool(self.self_loops, "self_loops")
         self._check_graph()
 
     def _compute(self, g, x):
         h = np.ascontiguousarray(x)
-        s = _normalized(g, self.norm, self.self_loops, h.dtype)
+        s = _normalized(g, "none" if self.norm is None else self.norm, self.self_loops, h.dtype)
         out = [h] if self.hops == "all" else None
         for _ in range(self.k):
             h = spmm(s, h, n_threads=self.n_threads)

@@ -109,7 +109,7 @@ def spmm(A, X, *, reduce="sum", norm=None, add_self_loops=False, edge_values=Non
     edge of each output element."""
     A = as_csr(A)
     gnn._reduce_code(reduce)
-    gnn._check_norm(norm)
+    norm = gnn._check_norm(norm)
     return _SpMM.apply(A, X, edge_values, reduce, norm, add_self_loops, n_threads)
 
 

@@ -76,8 +76,8 @@ def _check_path(path):
             from None
     if os.path.isdir(path):
         raise errors.PSGIOError(f"{path}: is a folder, not a weight file")
-    if not os.path.exists(path):
-        raise errors.PSGIOError(f"{path}: no such file")
+    if not os.path.exists(path):  # FileNotFoundError, as every other loader of the library raises
+        raise FileNotFoundError(f"{path}: no such file")
     if not os.path.isfile(path):
         raise errors.PSGIOError(f"{path}: not a regular file (a FIFO, socket or device)")
     return path

@@ -350,3 +350,31 @@ def test_from_edges_counts_with_fewer_histograms_on_a_sparse_graph():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(psg.__file__))))
     assert int(out.stdout) < 200, f"from_edges peak grew by {out.stdout.strip()} MiB"
+
+
+def test_loop_value_of_an_unweighted_graph_is_kept():
+    # loop_value was dropped for unweighted input: the added loops weighed 1 whatever was asked
+    import pysparsegraph as psg
+    A = psg.from_edges([0, 1, 1, 2], [1, 2, 2, 2], self_loops="add", loop_value=2.5)
+    assert A.values is not None and A.values.dtype == np.float64
+    # the repeated (1, 2) stays one edge of weight 1, as unweighted; node 2's own loop is kept at 1
+    np.testing.assert_array_equal(A.to_scipy().toarray(), [[2.5, 1, 0], [0, 2.5, 1], [0, 0, 1]])
+    B = psg.from_edges([0, 1], [1, 2], self_loops="add")  # loop_value 1: still unweighted
+    assert B.values is None
+
+
+def test_self_loops_add_in_the_text_reader_and_generators(tmp_path):
+    import pysparsegraph as psg
+    from pysparsegraph import errors, generate, io
+    p = tmp_path / "e.txt"
+    for text, weighted in (("0 1\n1 2\n2 2\n", False), ("0 1 0.5\n1 2 2.0\n2 2 3.0\n", True)):
+        p.write_text(text)
+        got = io.read_edgelist(p, self_loops="add")
+        src, dst, w = io.read_edgelist(p).to_edges()
+        ref = psg.from_edges(src, dst, w, shape=(3, 3), self_loops="add")
+        np.testing.assert_array_equal(got.to_scipy().toarray(), ref.to_scipy().toarray())
+        assert (got.values is not None) == weighted
+    assert (generate.erdos_renyi(50, 3, self_loops="add").to_scipy().diagonal() == 1).all()
+    assert (generate.rmat(6, 4, self_loops="add").to_scipy().diagonal() == 1).all()
+    with pytest.raises(errors.InvalidArgumentError, match="n_nodes"):
+        io.read_edgelist(p, n_nodes=-1)

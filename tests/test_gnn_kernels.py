@@ -759,3 +759,19 @@ def test_a_degree_whose_scale_overflows_the_dtype_is_refused_not_inf(norm):
     else:
         with pytest.raises(errors.InvalidArgumentError, match="float32's range"):
             psg.spmm(tiny, X.astype(np.float32), norm=norm)
+
+
+def test_norm_none_is_spelled_both_ways():
+    # spmm took None and refused "none"; the scikit-learn estimators took "none" and refused None
+    import pysparsegraph as psg
+    from pysparsegraph.sklearn import GraphPropagation
+    A = psg.from_edges([0, 1, 2, 2], [1, 2, 0, 1])
+    X = np.arange(12, dtype=np.float64).reshape(3, 4)
+    np.testing.assert_array_equal(psg.spmm(A, X, norm="none"), psg.spmm(A, X))
+    np.testing.assert_array_equal(spmm_transpose(A, X, norm="none"), spmm_transpose(A, X))
+    a = GraphPropagation(A, k=1, norm=None, self_loops=False).fit_transform(X)
+    b = GraphPropagation(A, k=1, norm="none", self_loops=False).fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, A.to_scipy().toarray() @ X)
+    with pytest.raises(psg.errors.InvalidArgumentError, match="norm"):
+        psg.spmm(A, X, norm="None")

@@ -82,3 +82,31 @@ def test_cli_output_and_plot_errors_are_one_line(tmp_path, capsys):
     assert main(["info", str(src), "--quiet", "--plot", str(tmp_path / "d.xyz")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("pysparsegraph info: --plot") and err.count("\n") == 1
+
+
+def test_symmetrize_applies_to_every_format_and_convert_refuses_its_input_as_output(tmp_path, capsys):
+    # --symmetrize was applied to edge lists only and silently ignored for the other formats
+    sp = pytest.importorskip("scipy.sparse")
+    src = os.path.join(DATA, "suitesparse-small", "west0067.mtx.gz")  # not symmetric
+    S = io.read(src).to_scipy()
+    ref = sp.csr_array(S + S.T)  # a pair given both ways sums, as read_edgelist(symmetrize=True)
+    ref.setdiag(S.diagonal())  # a loop is not mirrored
+    ref.eliminate_zeros()
+    assert main(["convert", src, str(tmp_path / "w.npz"), "--symmetrize", "--quiet"]) == 0
+    got = io.read(tmp_path / "w.npz").to_scipy()
+    assert (got != got.T).nnz == 0
+    np.testing.assert_allclose(got.toarray(), ref.toarray())
+    assert main(["convert", src, str(tmp_path / "plain.npz"), "--quiet"]) == 0
+    assert (io.read(tmp_path / "plain.npz").to_scipy() != S).nnz == 0
+    capsys.readouterr()
+    io.write(io.read(src), tmp_path / "copy.mtx")
+    before = (tmp_path / "copy.mtx").read_bytes()
+    assert main(["convert", str(tmp_path / "copy.mtx"), str(tmp_path / "copy.mtx")]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert (tmp_path / "copy.mtx").read_bytes() == before
+    (tmp_path / "g.xyz").write_text("0 1\n")
+    assert main(["info", str(tmp_path / "g.xyz")]) == 1
+    err = capsys.readouterr().err
+    assert "pass --format" in err and "'pace'" in err and "format=" not in err
+    assert main(["info", str(tmp_path / "copy.mtx"), "--format", "planetoid"]) == 1
+    assert "ind.NAME" in capsys.readouterr().err

@@ -351,3 +351,22 @@ def test_deferred_check_of_a_mapped_file_holds_for_concurrent_first_uses(tmp_pat
         C.to_edges()
     with pytest.raises(errors.IndexOutOfRangeError):
         C.to_edges()
+
+
+def test_writers_name_their_argument_order_and_load_extra_is_exported(tmp_path):
+    import pysparsegraph as psg
+    from pysparsegraph import errors, io as pio
+    g = psg.from_edges([0, 1], [1, 2])
+    for call, good in ((lambda: psg.write(str(tmp_path / "b.npz"), g), "write(graph, path)"),
+                       (lambda: psg.save(str(tmp_path / "b.psg"), g), "save(graph, path)"),
+                       (lambda: pio.write_npz(g, str(tmp_path / "b.npz")), "write_npz(path, graph)"),
+                       (lambda: pio.write_edgelist(g, str(tmp_path / "b.txt")), "write_edgelist(path, graph)"),
+                       (lambda: pio.write_matrix_market(g, str(tmp_path / "b.mtx")),
+                        "write_matrix_market(path, matrix)")):
+        with pytest.raises(errors.InvalidArgumentError, match=good.replace("(", r"\(").replace(")", r"\)")):
+            call()
+    x = np.arange(6.0).reshape(3, 2)
+    psg.save(g, tmp_path / "e.psg", extra={"x": x})
+    for load_extra in (psg.load_extra, pio.load_extra):
+        np.testing.assert_array_equal(load_extra(tmp_path / "e.psg", "x"), x)
+        assert list(load_extra(tmp_path / "e.psg")) == ["x"]

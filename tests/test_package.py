@@ -65,3 +65,39 @@ def test_python_dash_m_from_the_source_checkout(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pysparsegraph", "config"], capture_output=True, text=True, cwd=root)
     assert r.returncode == 0, r.stderr
     assert "effective threads" in r.stdout
+
+
+def test_a_pysparsegraph_isa_it_cannot_use_is_named_and_the_path_shown():
+    # an unknown or unsupported PYSPARSEGRAPH_ISA was ignored without a word
+    import os
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(psg.__file__)))
+    code = "import pysparsegraph as p, io; b = io.StringIO(); print(p.show_config(file=b)['spmm_isa'])"
+    for value, says in (("AVX2", "is not one of"), ("avx-2", "is not one of")):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=dict(env, PYSPARSEGRAPH_ISA=value))
+        assert r.returncode == 0, r.stderr
+        assert says in r.stderr and f"PYSPARSEGRAPH_ISA={value}" in r.stdout
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(env, PYSPARSEGRAPH_ISA="generic"))
+    assert r.stdout.startswith("generic") and "Warning" not in r.stderr
+    buf = io.StringIO()
+    psg.show_config(file=buf)
+    assert f"SpMM SIMD path:     {psg.plan.active_isa()}" in buf.getvalue()
+
+
+def test_examples_refuse_bad_arguments_before_working():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isdir(os.path.join(root, "examples")):
+        import pytest
+
+        pytest.skip("not run from a source checkout")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(psg.__file__)))
+    for script, args in (("gcn_numpy.py", ["--epochs", "-3"]), ("gat_numpy.py", ["--epochs", "0"]),
+                         ("minilm_prune.py", ["--sparsity", "0.5,abc"]), ("minilm_prune.py", ["--threads", "0"]),
+                         ("sgc_pipeline.py", ["--bogus"])):
+        r = subprocess.run([sys.executable, os.path.join(root, "examples", script), *args], capture_output=True,
+                           text=True, env=env, timeout=120)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (script, args, r.stderr)

@@ -493,7 +493,9 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     with ``\\n`` or ``\\r\\n`` ends (bare ``\\r`` ends raise FormatError);
     lines starting with ``#`` or ``%`` and blank lines are skipped. ``.gz``,
     ``.xz`` and ``.bz2`` are detected from the file's magic bytes. Ids are
-    used as given (0-based).
+    used as given (0-based). Comma-separated files (CSV) are not read: load
+    their two columns with NumPy or pandas and build the graph with
+    :meth:`CSRMatrix.from_edges`.
 
     The shape comes from ``n_nodes`` when given. Otherwise a comment before
     the first data line sets it: ``# Nodes: N`` (SNAP) gives
@@ -543,7 +545,7 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
         Member to read when ``path`` is a tar archive (``.tar``, ``.tar.gz``,
         ``.tgz``, ``.tar.xz``, ``.tar.bz2``); default: ``NAME/NAME<suffix>``
         (NAME: the archive's name), else the only member with a suffix among
-        ``.txt``, ``.tsv``, ``.edges``, ``.el``, ``.csv``. Ignored for other files.
+        ``.txt``, ``.tsv``, ``.edges``, ``.el``. Ignored for other files.
     n_threads : int or None
         Parser threads. ``None``: one parser thread for compressed input
         (decompression runs beside it in a background thread, so two cores
@@ -581,7 +583,7 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
     bound = -1 if n_nodes is None else as_dim(n_nodes, "n_nodes")
-    stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el", ".csv"))
+    stream, name, closers, plain = _open_text(path, member, suffixes=(".txt", ".tsv", ".edges", ".el"))
     try:
         declared, head = _edgelist_head(stream, name)
         threads = _parse_threads(n_threads, plain is None)
@@ -1238,7 +1240,8 @@ def detect_format(path):
         return "planetoid"
     if low.endswith((".graph", ".properties")) or os.path.exists(p + ".properties"):
         return "bvgraph"
-    if low.endswith((".txt", ".tsv", ".edges", ".el", ".csv", ".edgelist")):
+    # not .csv: fields here are separated by whitespace, and a CSV's commas would fail on line 1
+    if low.endswith((".txt", ".tsv", ".edges", ".el", ".edgelist")):
         return "edgelist"
     if os.path.exists(p):
         with open(p, "rb") as fh:

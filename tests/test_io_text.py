@@ -704,3 +704,13 @@ def test_a_data_variable_naming_no_folder_finds_no_data(tmp_path, monkeypatch):
     assert shared_data_dir() is None  # not another folder's data
     monkeypatch.setenv("PYSPARSEGRAPH_DATA", str(tmp_path))
     assert shared_data_dir() == str(tmp_path)
+
+
+def test_csv_is_not_taken_for_a_whitespace_edge_list(tmp_path):
+    # .csv was detected as an edge list, whose parser then failed on the commas of line 1
+    from pysparsegraph import errors, io as pio
+    p = tmp_path / "e.csv"
+    p.write_text("0,1\n1,2\n")
+    with pytest.raises(errors.UnsupportedError, match="cannot tell the format"):
+        pio.read(p)
+    assert pio.detect_format(tmp_path / "e.txt") == "edgelist"

@@ -136,7 +136,7 @@ def _check_ffn(fns, x, w, b, layers, threads, what):
     bias), pysparsegraph S Xt + b (forward_t) or its transpose (forward)."""
     from threadpoolctl import threadpool_limits
 
-    from bench.peers import as_array
+    from bench.peers import as_array, poison
     x64, xt64 = x.astype(np.float64), x.T.astype(np.float64)
     dense = x64 @ w.astype(np.float64).T + b
     bad = []
@@ -149,6 +149,7 @@ def _check_ffn(fns, x, w, b, layers, threads, what):
             ref = (plain + b[:, None]) if name.startswith("psg") else plain
             if "row-major" in name:
                 ref = ref.T
+        poison(fn)
         with threadpool_limits(threads):
             got = as_array(fn())
         err = float(np.max(np.abs(got - ref)) / max(float(np.max(np.abs(ref))), 1e-30)) if got.shape == ref.shape \
@@ -201,6 +202,7 @@ def run_ffn(args):
                     for s in sparsities:
                         layer, S = layers[s]
                         fns[f"psg {s:.2f}"] = (lambda layer=layer: layer.forward_t(xt, out=yt, n_threads=t))
+                        fns[f"psg {s:.2f}"].out = yt  # shared by the sparsities: poisoned before each check
                         if abs(s - 0.9) < 1e-9:  # row-major in and out: forward() incl. both transposes
                             fns["psg row-major 0.90"] = (lambda layer=layer: layer.forward(x, n_threads=t))
                         fns[f"scipy {s:.2f}"] = (lambda S=S: S @ xt)
@@ -210,6 +212,7 @@ def run_ffn(args):
                                                          torch.from_numpy(S.data), size=S.shape)
                             tout = torch.empty((out_f, batch), dtype=torch.float32)
                             fns[f"torch.sparse {s:.2f}"] = (lambda tS=tS, tout=tout: torch.mm(tS, txt, out=tout))
+                            fns[f"torch.sparse {s:.2f}"].out = tout
                         if mkl is not None:
                             fns[f"mkl {s:.2f}"] = (lambda S=S: mkl(S, xt))
                     res = blocked_medians(fns, args.repeats, rounds=args.rounds, pause=args.pause,
@@ -303,6 +306,7 @@ def run_ablation(args):
                                           min_block_s=args.min_block_ms / 1e3)
                     plain = csr.to_scipy().astype(np.float64) @ xt.astype(np.float64)
                     for name, fn in fns.items():  # every variant's output, against float64 math
+                        yt.fill(np.nan)  # shared by the variants: what this call writes, not the last one's
                         fn()
                         ref = _gelu(plain) if "GELU" in name else plain
                         err = float(np.max(np.abs(yt - ref)) / max(float(np.max(np.abs(ref))), 1e-30))

@@ -90,7 +90,9 @@ class MKL(Peer):
         import scipy.sparse as sp
         Sm = sp.csr_matrix(S)
         out = np.empty((S.shape[0], X.shape[1]), dtype=X.dtype)
-        return lambda: self.m.dot_product_mkl(Sm, X, out=out, out_scalar=0)  # default adds onto out
+        run = lambda: self.m.dot_product_mkl(Sm, X, out=out, out_scalar=0)  # noqa: E731 (default adds onto out)
+        run.out = out  # poisoned before the output check (see check_outputs)
+        return run
 
 
 class MKLInspectorExecutor(Peer):
@@ -130,6 +132,7 @@ class MKLInspectorExecutor(Peer):
             if ret != 0:
                 raise RuntimeError(f"mkl_sparse_?_mm returned {ret}")
             return out
+        run.out = out
         return run
 
     def release(self):
@@ -160,7 +163,9 @@ class TorchCSR(Peer):
                                     check_invariants=False)
         B = torch.from_numpy(X)
         out = torch.empty((S.shape[0], X.shape[1]), dtype=B.dtype)
-        return lambda: torch.mm(A, B, out=out)
+        run = lambda: torch.mm(A, B, out=out)  # noqa: E731
+        run.out = out
+        return run
 
 
 def as_array(result):
@@ -172,16 +177,31 @@ def as_array(result):
     return np.asarray(result)
 
 
+def poison(fn):
+    """Fills the preallocated output of tool ``fn`` (its ``out`` attribute, if any)
+    with NaN, so that an output check sees what one more call writes, not a product
+    an earlier call (another thread count, another tool) left there."""
+    buf = getattr(fn, "out", None)
+    if buf is None:
+        return
+    if hasattr(buf, "fill_"):  # a torch tensor
+        buf.fill_(float("nan"))
+    else:
+        np.asarray(buf).fill(np.nan)
+
+
 def check_outputs(fns, ref, tol, skip=()):
     """Per tool name of ``fns`` (calls returning the product), the error of one more
     call's output against ``ref``: max |out - ref| / max |ref|, and whether it is
-    within ``tol``. Each tool is activated first (its own thread count)."""
+    within ``tol``. Each tool is activated first (its own thread count), and its
+    preallocated output poisoned (see ``poison``)."""
     out = {}
     scale = max(float(np.max(np.abs(ref))), 1e-30) if ref.size else 1.0
     for name, fn in fns.items():
         if name in skip:
             continue
         getattr(fn, "activate", lambda: None)()
+        poison(fn)
         got = as_array(fn())
         if got.shape != ref.shape:
             out[name] = (float("inf"), False)

@@ -196,6 +196,7 @@ def main(argv=None):
                         else:
                             fns[q.name] = q.prepare(S, X, t)
                     fns["pysparsegraph"] = lambda: psg.spmm(A, X, out=Y, n_threads=t, plan=plan)
+                    fns["pysparsegraph"].out = Y  # poisoned before its output check
                     if f32 and own_idx is not None:
                         fns[FLOOR] = floor_probe(X, own_idx, t)
                     res = warm_state_medians(fns, args.repeats, rounds=args.rounds,
@@ -388,7 +389,8 @@ def store_table(names, graphs, ks, threads, repeats, x_offset, timing, failures)
             Y = psg.empty_aligned((A.n_rows, k), np.float32)
             for t in threads:
                 plans = {s: psg.plan_spmm(A, k, n_threads=t, store=s, cache=False) for s in ("cached", "stream")}
-                fns = {s: (lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p)) for s, p in plans.items()}
+                fns = {s: _out_fn(lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p), Y)
+                       for s, p in plans.items()}
                 res = warm_state_medians(fns, repeats, **timing)
                 _check_table(fns, A, X, f"stores {name} K={k} {t}T", failures)
                 auto = psg.plan_spmm(A, k, n_threads=t, cache=False).stream
@@ -407,6 +409,12 @@ ABLATION = [
     ("nnz dynamic + hub split", dict(schedule="dynamic")),
     ("work stealing + hub split (default)", dict()),
 ]
+
+
+def _out_fn(fn, out):
+    """``fn`` marked as writing into ``out`` (poisoned before its output check)."""
+    fn.out = out
+    return fn
 
 
 def _check_table(fns, A, X, what, failures):
@@ -439,7 +447,7 @@ def ablation(names, graphs, t, repeats, x_offset, timing, failures):
                     opts.pop("split_len", None)
                 plan = psg.plan_spmm(A, k, n_threads=t, layout=lay, cache=False, **opts)
                 builds[(label, lay)] = plan.build_seconds
-                fns[(label, lay)] = (lambda plan=plan: psg.spmm(A, X, out=Y, n_threads=t, plan=plan))
+                fns[(label, lay)] = _out_fn(lambda plan=plan: psg.spmm(A, X, out=Y, n_threads=t, plan=plan), Y)
         res = warm_state_medians(fns, repeats, **timing)
         _check_table(fns, A, X, f"ablation {name}", failures)
         base = res[(ABLATION[0][0], "csr")][0]

@@ -23,14 +23,22 @@ def _read_any(path, args):
 
 def _symmetrized(g, path):
     """``g`` with (c, r) added for every entry (r, c), as an edge list read with
-    --symmetrize gives: a pair stored both ways sums (read_edgelist's duplicates="sum")."""
+    --symmetrize gives: a pair stored both ways sums (read_edgelist's duplicates="sum").
+    A matrix that is symmetric already (a MatrixMarket "symmetric" file, which
+    the reader expands) is returned as it is: summing would double its weights."""
+    import numpy as np
+
     from pysparsegraph import errors, from_edges
 
     if g.shape[0] != g.shape[1]:
         raise errors.ShapeMismatchError(f"{path}: --symmetrize needs a square matrix, this one is "
                                         f"{g.shape[0]} x {g.shape[1]}")
     src, dst, w = g.to_edges()
-    return from_edges(src, dst, w, shape=g.shape, symmetrize=True)
+    a = from_edges(src, dst, w, shape=g.shape, duplicates="keep")  # sorted rows: comparable
+    t = from_edges(dst, src, w, shape=g.shape, duplicates="keep")
+    same = (np.array_equal(a.indptr, t.indptr) and np.array_equal(a.indices, t.indices)
+            and (w is None or np.array_equal(a.values, t.values, equal_nan=True)))
+    return g if same else from_edges(src, dst, w, shape=g.shape, symmetrize=True)
 
 
 def _cmd_info(args):
@@ -57,7 +65,8 @@ def _cmd_info(args):
 def _cmd_convert(args):
     from pysparsegraph import io
 
-    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
+    # (a BVGraph basename or a Planetoid folder name is no single file: only files compare)
+    if os.path.isfile(args.input) and os.path.isfile(args.output) and os.path.samefile(args.input, args.output):
         print(f"pysparsegraph convert: {args.output} is the input file; write the result elsewhere",
               file=sys.stderr)
         return 2
@@ -98,7 +107,8 @@ def main(argv=None):
     p_info.add_argument("file")
     p_info.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
     p_info.add_argument("--symmetrize", action="store_true",
-                        help="store both directions of every edge (a pair given both ways sums)")
+                        help="store both directions of every edge (a pair given both ways sums; a symmetric "
+                             "matrix is kept as it is)")
     p_info.add_argument("--plot", metavar="PNG", help="write a log-log degree distribution plot")
     p_info.add_argument("--quiet", action="store_true", help="no progress bar")
     p_conv = sub.add_parser("convert", help="convert between formats (.psg .npz .mtx[.gz] .txt[.gz] ...)")
@@ -106,7 +116,8 @@ def main(argv=None):
     p_conv.add_argument("output")
     p_conv.add_argument("--format", choices=fmts, help="input format (default: from the file name)")
     p_conv.add_argument("--symmetrize", action="store_true",
-                        help="store both directions of every edge (a pair given both ways sums)")
+                        help="store both directions of every edge (a pair given both ways sums; a symmetric "
+                             "matrix is kept as it is)")
     p_conv.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sub.add_parser("bench", help="run the benchmark harness (python -m bench ...)")
     args = parser.parse_args(argv)

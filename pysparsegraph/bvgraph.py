@@ -83,7 +83,7 @@ def read_bvgraph(basename, *, return_counters=False):
     ppath, gpath = basename + ".properties", basename + ".graph"
     for p in (ppath, gpath):
         if not os.path.exists(p):
-            raise FileNotFoundError(f"{p}: missing BVGraph file")
+            raise errors.MissingFileError(f"{p}: missing BVGraph file")
     props = read_properties(ppath)
     params = _params(props, ppath)
     data = np.fromfile(gpath, dtype=np.uint8)

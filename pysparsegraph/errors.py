@@ -59,4 +59,8 @@ class PSGIOError(PSGError, OSError):
     """The operating system refused a read or a write."""
 
 
+class MissingFileError(PSGIOError, FileNotFoundError):
+    """A file to read is not there (``except FileNotFoundError`` catches it too)."""
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]

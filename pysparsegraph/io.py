@@ -97,7 +97,7 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
     """(binary stream of the decompressed text, name for messages, closer list)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
+        raise errors.MissingFileError(f"{path}: no such file")
     if _is_tar(path):
         # The archive is decompressed once, front to back (isal for gzip when
         # available); member headers are parsed with TarInfo.frombuf and the
@@ -1102,7 +1102,7 @@ def read_npz(path, *, check=True):
     Pickled data is refused, and each array's declared size is checked
     against the file before it is read."""
     from pysparsegraph import _npyfiles
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))  # zipfile takes bytes for a file object, not a path
     kind = _npyfiles.kind(path)
     if kind != "npz":
         raise errors.FormatError(f"{path}: " + ("a single .npy array" if kind == "npy" else "not an .npz archive")
@@ -1240,9 +1240,12 @@ def detect_format(path):
         return "planetoid"
     if low.endswith((".graph", ".properties")) or os.path.exists(p + ".properties"):
         return "bvgraph"
-    # not .csv: fields here are separated by whitespace, and a CSV's commas would fail on line 1
     if low.endswith((".txt", ".tsv", ".edges", ".el", ".edgelist")):
         return "edgelist"
+    if low.endswith(".csv"):  # edge lists here are whitespace-separated: a CSV's commas fail on line 1
+        raise errors.UnsupportedError(f"{path}: CSV files are not read: load the two columns with NumPy or "
+                                      "pandas and build the graph with from_edges (or pass format='edgelist' "
+                                      "if the fields are separated by spaces or tabs)")
     if os.path.exists(p):
         with open(p, "rb") as fh:
             if fh.read(4) == b"PSG\x00":

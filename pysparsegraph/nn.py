@@ -76,9 +76,9 @@ class SparseLinear:
         out_f, in_f = shape
         if is_one_of(index_dtype, ("auto",)):
             index_dtype = "uint16" if in_f <= 65536 else "int32"
-        index_dtype = _index_dtype_name(index_dtype)
+        asked, index_dtype = index_dtype, _index_dtype_name(index_dtype)
         if index_dtype not in ("uint16", "int32"):
-            raise errors.InvalidArgumentError(f"index_dtype must be 'auto', 'uint16' or 'int32', got {index_dtype!r}")
+            raise errors.InvalidArgumentError(f"index_dtype must be 'auto', 'uint16' or 'int32', got {asked!r}")
         if index_dtype == "uint16" and in_f > 65536:
             raise errors.IndexOverflowError(f"index_dtype='uint16' holds column ids < 65536, but in_features = {in_f}")
         if in_f > np.iinfo(np.int32).max:

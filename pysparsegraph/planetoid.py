@@ -178,7 +178,7 @@ def read_planetoid(folder, name):
     p = lambda ext: os.path.join(folder, f"ind.{name}.{ext}")  # noqa: E731
     for ext in ("y", "ty", "ally", "graph", "test.index"):
         if not os.path.exists(p(ext)):
-            raise FileNotFoundError(f"{p(ext)}: missing Planetoid file")
+            raise errors.MissingFileError(f"{p(ext)}: missing Planetoid file")
     y, ty, ally = (safe_load_pickle(p(e)) for e in ("y", "ty", "ally"))
     for arr, e in ((y, "y"), (ty, "ty"), (ally, "ally")):
         if not isinstance(arr, np.ndarray) or arr.ndim != 2:

@@ -72,12 +72,11 @@ def _check_path(path):
     try:
         path = os.fsdecode(os.fspath(path))
     except TypeError:
-        raise errors.InvalidArgumentError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") \
-            from None
+        raise errors.DTypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
     if os.path.isdir(path):
         raise errors.PSGIOError(f"{path}: is a folder, not a weight file")
-    if not os.path.exists(path):  # FileNotFoundError, as every other loader of the library raises
-        raise FileNotFoundError(f"{path}: no such file")
+    if not os.path.exists(path):
+        raise errors.MissingFileError(f"{path}: no such file")
     if not os.path.isfile(path):
         raise errors.PSGIOError(f"{path}: not a regular file (a FIFO, socket or device)")
     return path

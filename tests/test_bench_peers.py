@@ -70,3 +70,16 @@ def test_gnn_bench_checks_flag_wrong_outputs():
             "c": lambda: np.ones(4), "unchecked": lambda: None},
            {"a": np.ones(3), "b": np.ones(2), "c": np.ones(5)}, "case", failures)
     assert failures == ["case: a|peer (error 1.0e+00)", "case: c (error inf)"]
+
+
+def test_output_check_poisons_a_reused_buffer():
+    # a tool that writes only part of a buffer an earlier (right) call filled must not pass
+    S, X = _case()
+    ref = S.astype(np.float64) @ X.astype(np.float64)
+    buf = (S @ X).astype(np.float32)
+
+    def partial():
+        buf[:150] = (S @ X)[:150]
+        return buf
+    partial.out = buf
+    assert not check_outputs({"partial": partial}, ref, 1e-4)["partial"][1]

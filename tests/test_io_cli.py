@@ -110,3 +110,18 @@ def test_symmetrize_applies_to_every_format_and_convert_refuses_its_input_as_out
     assert "pass --format" in err and "'pace'" in err and "format=" not in err
     assert main(["info", str(tmp_path / "copy.mtx"), "--format", "planetoid"]) == 1
     assert "ind.NAME" in capsys.readouterr().err
+
+
+def test_symmetrize_keeps_a_symmetric_weighted_file_and_convert_reads_bvgraph_basenames(tmp_path, capsys):
+    # a MatrixMarket "symmetric" file is expanded by the reader: symmetrizing it again doubled its weights
+    (tmp_path / "s.mtx").write_text("%%MatrixMarket matrix coordinate real symmetric\n3 3 2\n2 1 4.0\n3 3 1.5\n")
+    assert main(["convert", str(tmp_path / "s.mtx"), str(tmp_path / "s.npz"), "--symmetrize", "--quiet"]) == 0
+    np.testing.assert_array_equal(io.read(tmp_path / "s.npz").to_scipy().toarray(),
+                                  [[0, 4, 0], [4, 0, 0], [0, 0, 1.5]])
+    base = os.path.join(DATA, "cnr-2000", "cnr-2000")  # a BVGraph is named by its basename, not one file
+    if not os.path.exists(base + ".graph"):
+        pytest.skip("cnr-2000 not in the shared data")
+    out = tmp_path / "cnr.psg"
+    out.write_bytes(b"old")  # an existing output used to make the input==output check fail
+    assert main(["convert", base, str(out), "--format", "bvgraph", "--quiet"]) == 0
+    assert io.read(out).nnz == io.read_bvgraph(base).nnz

@@ -442,6 +442,8 @@ def test_index_dtype_as_numpy_dtype_and_sparse_weights_refused_by_pruning():
     for bad in (np.float32, np.int64, None, "int8"):
         with pytest.raises(errors.InvalidArgumentError, match="index_dtype"):
             SparseLinear(w, index_dtype=bad)
+    with pytest.raises(errors.InvalidArgumentError, match="got 'int'"):  # as given, not as numpy reads it
+        SparseLinear(w, index_dtype="int")
     sp = pytest.importorskip("scipy.sparse")
     for sparse in (sp.csr_array(w), psg.from_scipy(sp.csr_array(w))):
         with pytest.raises(errors.InvalidArgumentError, match="dense array"):

@@ -121,7 +121,10 @@ def test_unknown_extension_and_missing_file(tmp_path):
     (tmp_path / "w.h5").write_bytes(b"data")
     with pytest.raises(errors.UnsupportedError, match="extension"):
         weights.load(tmp_path / "w.h5")
-    with pytest.raises(FileNotFoundError):  # as every other loader of the library (psg.load, io.read ...)
+    # FileNotFoundError as every loader of the library, and a PSGIOError as before
+    with pytest.raises(FileNotFoundError):
+        weights.load(tmp_path / "nope.safetensors")
+    with pytest.raises(errors.PSGIOError):
         weights.load(tmp_path / "nope.safetensors")
 
 
@@ -426,7 +429,7 @@ def test_safetensors_huge_integers_and_non_paths_and_fifos(tmp_path):
     with pytest.raises(errors.FormatError, match="JSON"):
         weights.load(p)
     for bad in (None, 3, 3.5):
-        with pytest.raises(errors.InvalidArgumentError, match="path"):
+        with pytest.raises(errors.DTypeError, match="path"):  # a TypeError, as os.fspath raised
             weights.load(bad)
     fifo = tmp_path / "f.safetensors"
     os.mkfifo(fifo)
@@ -499,3 +502,14 @@ def test_onnx_sparse_and_subgraph_initializers_are_returned(tmp_path):
     onnx.save(helper.make_model(helper.make_graph([], "g", [], [], sparse_initializer=[bad])), p)
     with pytest.raises(errors.FormatError, match="'oob'.*outside"):
         weights.load(p)
+
+
+def test_bytes_paths_reach_every_npz_reader(tmp_path):
+    from pysparsegraph import io as pio
+    import pysparsegraph as psg
+    g = psg.from_edges([0, 1], [1, 2])
+    pio.write_npz(tmp_path / "g.npz", g)
+    back = pio.read_npz(os.fsencode(tmp_path / "g.npz"))
+    np.testing.assert_array_equal(back.indices, g.indices)
+    np.savez(tmp_path / "w.npz", a=np.arange(3.0))
+    np.testing.assert_array_equal(weights.load(os.fsencode(tmp_path / "w.npz"))["a"], np.arange(3.0))

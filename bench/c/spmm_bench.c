@@ -104,6 +104,7 @@ int main(int argc, char **argv)
                 continue;
             }
             double t[64];
+            for (int64_t i = 0; i < n * k; i++) y[i] = NAN; /* what this configuration writes, not the last one's */
             st = psg_spmm_plan_exec_i32_f32(p, A.indptr, A.indices, NULL, x, k, y, threads);
             for (int r = 0; r < reps && !st; r++) {
                 double t0 = now();

@@ -3,13 +3,77 @@
  * edge softmax, the error path for a bad reducer, psg_gspmm_plan on a hub
  * row cut into pieces of two entries (NaN, -inf and ties across pieces), and
  * whole max/min rows 16 features wide on every ISA (NaN first messages, self
- * loops compared last). */
+ * loops compared last), and a column scale read only where it exists (a tall
+ * matrix, the scale array followed by a guard page). */
+#define _DEFAULT_SOURCE /* mmap, mprotect */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef __unix__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include "pysparsegraph/pysparsegraph.h"
 
 #include "check.h"
+
+#ifdef __unix__
+/* A column scale of n_cols = 2 entries ending where a PROT_NONE page starts:
+ * the kernels read col_scale[r] only for the self loop of a row r < n_cols.
+ * They used to read it for every row of a tall matrix (a read past the array,
+ * a crash when it reached unmapped memory); now such a read faults here. */
+static void test_tall_col_scale(void)
+{
+    const long page = sysconf(_SC_PAGESIZE);
+    char *mem = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED && mprotect(mem + page, (size_t)page, PROT_NONE) == 0, "guard page");
+    if (mem == MAP_FAILED) return;
+    double *cs = (double *)(mem + page) - 2;
+    cs[0] = 0.5;
+    cs[1] = 4.0;
+    enum { N = 4096, K = 16 };
+    int64_t *indptr = malloc((N + 1) * sizeof *indptr);
+    int32_t *indices = malloc(N * sizeof *indices);
+    double *ev = malloc(N * sizeof *ev), *x = malloc(2 * K * sizeof *x), *y = malloc((size_t)N * K * sizeof *y);
+    for (int r = 0; r <= N; r++) indptr[r] = r;
+    for (int r = 0; r < N; r++) { indices[r] = r % 2; ev[r] = 1 + r % 3; }
+    for (int f = 0; f < 2 * K; f++) x[f] = f + 1;
+    const int reduces[3] = {PSG_REDUCE_SUM, PSG_REDUCE_MEAN, PSG_REDUCE_MAX};
+    for (int ri = 0; ri < 3; ri++)
+        for (int loops = 0; loops <= 1; loops++)
+            for (int with_ev = 0; with_ev <= 1; with_ev++)
+                for (int k = 3; k <= K; k += K - 3) {
+                    psg_gspmm_opts o;
+                    memset(&o, 0, sizeof o);
+                    o.reduce = reduces[ri];
+                    o.col_scale = cs;
+                    o.self_loops = loops;
+                    o.edge_values = with_ev ? ev : NULL;
+                    o.edge_width = 1;
+                    o.nnz_edges = N;
+                    psg_status st = psg_gspmm(4, 8, N, 2, indptr, indices, &o, x, k, y, 2);
+                    int bad = 0;
+                    for (int r = 0; r < N && st == PSG_OK; r++)
+                        for (int f = 0; f < k; f++) {
+                            const int c = r % 2;
+                            double m = (with_ev ? ev[r] : 1) * cs[c] * x[c * k + f], want = m;
+                            if (loops && r < 2) { /* row r's loop (r, r): weight cs[r] */
+                                const double l = cs[r] * x[r * k + f];
+                                want = o.reduce == PSG_REDUCE_MAX ? fmax(m, l) : m + l;
+                                if (o.reduce == PSG_REDUCE_MEAN) want /= 2;
+                            }
+                            bad += fabs(y[(int64_t)r * k + f] - want) > 1e-12 * fabs(want);
+                        }
+                    CHECK(st == PSG_OK && bad == 0, "tall matrix, col_scale, reduce %d loops %d ev %d k %d: %s, "
+                          "%d wrong", o.reduce, loops, with_ev, k, st ? psg_last_error() : "ok", bad);
+                }
+    free(indptr); free(indices); free(ev); free(x); free(y);
+    munmap(mem, 2 * (size_t)page);
+}
+#else
+static void test_tall_col_scale(void) {}
+#endif
 
 /* Row 0 of a 2x8 matrix holds 7 entries (columns 1..7), cut every 2 entries
  * by the plan; x has one feature. A sequential scan (first message starts,
@@ -132,6 +196,7 @@ int main(void)
 {
     test_planned_pieces();
     test_whole_rows_simd();
+    test_tall_col_scale();
     /* 4x4: row 0 -> {1, 2}, row 1 -> {0}, row 2 empty, row 3 -> {0, 1, 2} */
     const int64_t indptr[5] = {0, 2, 3, 3, 6};
     const int32_t indices[6] = {1, 2, 0, 0, 1, 2};

@@ -169,7 +169,7 @@ int main(void)
         const int bbatches[] = {128, 131, 300, 512};
         for (size_t bi = 0; bi < sizeof bbatches / sizeof bbatches[0]; bi++) {
             const int b = bbatches[bi];
-            float *base = aligned_alloc(64, sizeof(float) * ((size_t)BI * b + 64));
+            float *base = aligned_alloc(64, (sizeof(float) * ((size_t)BI * b + 64) + 63) / 64 * 64); /* C11: a multiple */
             float *y1 = malloc(sizeof(float) * BO * b), *y2 = malloc(sizeof(float) * BO * b);
             for (int off = 0; off <= 4; off += 4) { /* 64-byte aligned, then 16 bytes off */
                 float *xt = base + off;

@@ -48,6 +48,7 @@ import numpy as np
 
 from bench.common import (add_wait_policy, apply_wait_policy, count, counts, fractions, markdown_table,
                           median_spread, non_negative, one_of, placed, timed_block)
+from bench.peers import as_array, poison, rel_error
 
 
 def blocked_medians(fns, repeats, rounds=2, pause=0.25, min_block_s=0.0):
@@ -136,7 +137,6 @@ def _check_ffn(fns, x, w, b, layers, threads, what):
     bias), pysparsegraph S Xt + b (forward_t) or its transpose (forward)."""
     from threadpoolctl import threadpool_limits
 
-    from bench.peers import as_array, poison
     x64, xt64 = x.astype(np.float64), x.T.astype(np.float64)
     dense = x64 @ w.astype(np.float64).T + b
     bad = []
@@ -152,8 +152,7 @@ def _check_ffn(fns, x, w, b, layers, threads, what):
         poison(fn)
         with threadpool_limits(threads):
             got = as_array(fn())
-        err = float(np.max(np.abs(got - ref)) / max(float(np.max(np.abs(ref))), 1e-30)) if got.shape == ref.shape \
-            else float("inf")
+        err = rel_error(got, ref)
         if not err <= 1e-4:
             bad.append(f"{what} {name} (error {err:.1e})")
     return bad
@@ -309,7 +308,7 @@ def run_ablation(args):
                         yt.fill(np.nan)  # shared by the variants: what this call writes, not the last one's
                         fn()
                         ref = _gelu(plain) if "GELU" in name else plain
-                        err = float(np.max(np.abs(yt - ref)) / max(float(np.max(np.abs(ref))), 1e-30))
+                        err = rel_error(yt, ref)
                         if not err <= 1e-4:
                             failures.append(f"ablation {shape} {s:.0%} batch {batch} {threads}T {name} "
                                             f"(error {err:.1e})")

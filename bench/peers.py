@@ -190,23 +190,29 @@ def poison(fn):
         np.asarray(buf).fill(np.nan)
 
 
+def rel_error(got, ref):
+    """max |got - ref| / max |ref| (inf for another shape, 0 for empty arrays,
+    NaN when got holds one: every ``err <= tol`` test then fails)."""
+    got = np.asarray(got)
+    if got.shape != ref.shape:
+        return float("inf")
+    if not ref.size:
+        return 0.0
+    return float(np.max(np.abs(got.astype(np.float64) - ref))) / max(float(np.max(np.abs(ref))), 1e-30)
+
+
 def check_outputs(fns, ref, tol, skip=()):
     """Per tool name of ``fns`` (calls returning the product), the error of one more
     call's output against ``ref``: max |out - ref| / max |ref|, and whether it is
     within ``tol``. Each tool is activated first (its own thread count), and its
     preallocated output poisoned (see ``poison``)."""
     out = {}
-    scale = max(float(np.max(np.abs(ref))), 1e-30) if ref.size else 1.0
     for name, fn in fns.items():
         if name in skip:
             continue
         getattr(fn, "activate", lambda: None)()
         poison(fn)
-        got = as_array(fn())
-        if got.shape != ref.shape:
-            out[name] = (float("inf"), False)
-            continue
-        err = float(np.max(np.abs(got.astype(np.float64) - ref))) / scale if ref.size else 0.0
+        err = rel_error(as_array(fn()), ref)
         out[name] = (err, err <= tol)  # NaN fails
     return out
 

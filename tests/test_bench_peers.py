@@ -83,3 +83,13 @@ def test_output_check_poisons_a_reused_buffer():
         return buf
     partial.out = buf
     assert not check_outputs({"partial": partial}, ref, 1e-4)["partial"][1]
+
+
+def test_rel_error_of_outputs():
+    from bench.peers import rel_error
+    ref = np.array([[1.0, -4.0], [2.0, 0.0]])
+    assert rel_error(ref.astype(np.float32), ref) == 0.0
+    assert rel_error(ref + [[0, 0], [0, 1]], ref) == 0.25
+    assert rel_error(ref[:1], ref) == float("inf")
+    assert not rel_error(np.full_like(ref, np.nan), ref) <= 1.0
+    assert rel_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0

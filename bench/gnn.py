@@ -56,6 +56,34 @@ def _check(fns, refs, what, failures, tol=1e-4):
             failures.append(f"{what}: {key} (error {err:.1e})")
 
 
+def _segment(ufunc, indptr, indices, X):
+    """``ufunc`` (np.maximum / np.minimum) over each row's X rows; 0 for an empty row."""
+    indptr = np.asarray(indptr)
+    full = np.diff(indptr) > 0
+    out = np.zeros((len(indptr) - 1, X.shape[1]), X.dtype)
+    if full.any():
+        out[full] = ufunc.reduceat(X[np.asarray(indices)], indptr[:-1][full], axis=0)
+    return out
+
+
+def _check_argidx(fn, A, X, what, failures):
+    """The arg indices of a (Y, argidx) max/min product: each names an edge of
+    its own row (-1 only in empty rows) whose X value is the output."""
+    poison(fn)
+    Y, arg = fn()
+    indptr = np.asarray(A.indptr)
+    full = np.diff(indptr) > 0
+    ok = bool(np.all(arg[~full] == -1))
+    a = arg[full]
+    lo, hi = indptr[:-1][full, None], indptr[1:][full, None]
+    ok = ok and bool(np.all((a >= lo) & (a < hi)))
+    if ok:  # the X value of output (r, c)'s winning edge, in column c
+        picked = X[np.asarray(A.indices)[a], np.arange(X.shape[1])[None, :]]
+        ok = np.array_equal(picked, np.asarray(Y)[full])
+    if not ok:
+        failures.append(f"{what}: arg indices do not name each output's winning edge")
+
+
 def _torch():
     try:
         import torch
@@ -118,12 +146,24 @@ def main(argv=None):
         res = warm_state_medians(fns, args.repeats)
         S64, X64 = S.astype(np.float64), X.astype(np.float64)
         deg = np.diff(A.indptr)
-        d1 = deg + 1.0  # degrees with the self loop
-        Sn64 = sp.csr_array(sp.diags_array(d1 ** -0.5) @ (S64 + sp.eye_array(A.n_rows)) @ sp.diags_array(d1 ** -0.5))
+        # norm="sym" is D_out^-1/2 A D_in^-1/2 (row and column sums, here with the self loop): the two
+        # differ on a directed graph such as soc-Slashdot0902
+        L64 = S64 + sp.eye_array(A.n_rows)
+        d_out, d_in = np.asarray(L64.sum(axis=1)).ravel(), np.asarray(L64.sum(axis=0)).ravel()
+        Sn64 = sp.csr_array(sp.diags_array(d_out ** -0.5) @ L64 @ sp.diags_array(d_in ** -0.5))
         Srow64 = sp.csr_array(sp.diags_array(1.0 / np.where(deg > 0, deg, 1)) @ S64)
         Sev64 = sp.csr_array((ev.astype(np.float64), A.indices, A.indptr), shape=A.shape)
+        # 8 heads: head h weights features [h*k/8, (h+1)*k/8) of each edge
+        heads64 = np.hstack([sp.csr_array((eh[:, h].astype(np.float64), A.indices, A.indptr), shape=A.shape)
+                             @ X64[:, h * k // 8:(h + 1) * k // 8] for h in range(8)])
+        L = sp.csr_array(L64)  # the pattern with every self loop
+        max64, min64 = _segment(np.maximum, A.indptr, A.indices, X64), _segment(np.minimum, L.indptr, L.indices, X64)
         _check(fns, {"plain sum": S64 @ X64, "norm=sym + self loops": Sn64 @ X64, "norm=row": Srow64 @ X64,
-                     "reduce=mean": Srow64 @ X64, "edge_values (nnz,)": Sev64 @ X64}, f"{name} fused", failures)
+                     "reduce=mean": Srow64 @ X64, "edge_values (nnz,)": Sev64 @ X64,
+                     "edge_values (nnz, 8 heads)": heads64, "reduce=max": max64, "reduce=max + argidx": max64,
+                     "reduce=max + argidx, reused out= and argidx_out=": max64, "reduce=min + self loops": min64},
+               f"{name} fused", failures)
+        _check_argidx(fns["reduce=max + argidx"], A, X, f"{name} fused argidx", failures)
         base = res["plain sum"][0]
         for op, (med, spread) in res.items():
             frows.append([name, A.nnz, k, op, f"{med * 1e3:.2f}", f"{spread:.2f}", f"{med / base:.2f}"])
@@ -227,9 +267,7 @@ def main(argv=None):
                 psg.spmm(A, X, norm="sym", add_self_loops=True, n_threads=t)
                 return gnn.spmm_backward(A, G, norm="sym", add_self_loops=True, n_threads=t)
 
-            d = np.asarray(S.sum(axis=1)).ravel() + 1
-            Sn = sp.csr_array(sp.diags_array(d ** -0.5) @ (S + sp.eye_array(A.n_rows)) @ sp.diags_array(d ** -0.5))
-            Sn = Sn.astype(np.float32)
+            Sn = Sn64.astype(np.float32)  # the same D_out^-1/2 (A + I) D_in^-1/2, normalized once outside the timing
             Tn = torch.sparse_csr_tensor(torch.from_numpy(Sn.indptr.astype(np.int64)),
                                          torch.from_numpy(Sn.indices.astype(np.int64)), torch.from_numpy(Sn.data),
                                          size=A.shape, check_invariants=False)

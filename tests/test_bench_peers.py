@@ -93,3 +93,35 @@ def test_rel_error_of_outputs():
     assert rel_error(ref[:1], ref) == float("inf")
     assert not rel_error(np.full_like(ref, np.nan), ref) <= 1.0
     assert rel_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+
+
+def test_gnn_bench_max_references_and_arg_index_check():
+    # the fused table's max/min references (segment max/min, 0 on empty rows) against a loop,
+    # and the arg-index check: pysparsegraph's pass, a tampered copy fails
+    import pysparsegraph as psg
+    from bench.gnn import _check_argidx, _segment
+    rng = np.random.default_rng(3)
+    S = sp.random_array((40, 40), density=0.08, format="csr", rng=rng)
+    S.data[:] = 1.0
+    A = psg.CSRMatrix.from_scipy(S)
+    X = rng.standard_normal((40, 16)).astype(np.float32)
+    want = np.zeros_like(X)
+    for r in range(40):
+        nb = S.indices[S.indptr[r]:S.indptr[r + 1]]
+        if len(nb):
+            want[r] = X[nb].max(axis=0)
+    assert np.diff(S.indptr).min() == 0  # an empty row is covered
+    np.testing.assert_array_equal(_segment(np.maximum, S.indptr, S.indices, X), want)
+    np.testing.assert_array_equal(psg.spmm(A, X, reduce="max"), want)
+    failures = []
+    _check_argidx(lambda: psg.spmm(A, X, reduce="max", return_argidx=True), A, X, "ok", failures)
+    Y, arg = psg.spmm(A, X, reduce="max", return_argidx=True)
+    full = np.flatnonzero(np.diff(S.indptr) > 1)[0]  # a row with two edges: name the other one
+    bad = arg.copy()
+    bad[full, 0] = S.indptr[full] + (bad[full, 0] == S.indptr[full])
+    _check_argidx(lambda: (Y, bad), A, X, "tampered", failures)
+    empty = arg.copy()
+    empty[np.flatnonzero(np.diff(S.indptr) == 0)[0], 0] = 0
+    _check_argidx(lambda: (Y, empty), A, X, "empty row", failures)
+    assert failures == ["tampered: arg indices do not name each output's winning edge",
+                        "empty row: arg indices do not name each output's winning edge"]

@@ -101,6 +101,9 @@ def main(argv=None):
     p.add_argument("--store-graphs", default="none",
                    help="graphs for the streaming-stores table (plain vs streaming stores of Y at every "
                         "--k and --threads); 'none' to skip")
+    p.add_argument("--prefetch-graphs", default="none",
+                   help="graphs for the narrow-prefetch table (X prefetched or not in one-vector rows, at "
+                        "every --k and --threads); 'none' to skip")
     p.add_argument("--x-offset", type=int, default=16,
                    help="bytes past a 64-byte boundary where every case's X starts (default 16, where NumPy puts "
                         "large arrays; 0: on a line). Fixed, so that runs compare: left to the allocator, it "
@@ -114,7 +117,8 @@ def main(argv=None):
     if args.quick:
         args.graphs, args.k, args.repeats = "cora,soc-Slashdot0902,rmat16", [64], 3
         args.bf16_graphs, args.ablation_graphs = "rmat16", "rmat16"
-    lists = (args.graphs, args.bf16_graphs, args.store_graphs) + (() if args.skip_ablation else (args.ablation_graphs,))
+    lists = ((args.graphs, args.bf16_graphs, args.store_graphs, args.prefetch_graphs) +
+             (() if args.skip_ablation else (args.ablation_graphs,)))
     for gname in {g for arg in lists for g in arg.split(",") if g and g != "none"}:
         if graph_problem(gname):
             p.error(graph_problem(gname))
@@ -260,10 +264,11 @@ def main(argv=None):
         emit("")
         emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats, args.x_offset,
                         timing))
-    if args.store_graphs and args.store_graphs != "none":
-        emit("")
-        emit(store_table([g for g in args.store_graphs.split(",") if g], graphs, ks, threads, args.repeats,
-                         args.x_offset, timing, failures))
+    for which, arg in (("store", args.store_graphs), ("prefetch", args.prefetch_graphs)):
+        if arg and arg != "none":
+            emit("")
+            emit(option_table(which, [g for g in arg.split(",") if g], graphs, ks, threads, args.repeats,
+                              args.x_offset, timing, failures))
     if not args.skip_ablation:
         emit("")
         emit(ablation([g for g in args.ablation_graphs.split(",") if g], graphs, max(threads), args.repeats,
@@ -377,10 +382,22 @@ def bf16_table(names, graphs, threads, repeats, x_offset, timing):
                             "vs aligned f32", "rel err vs f64"], rows))
 
 
-def store_table(names, graphs, ks, threads, repeats, x_offset, timing, failures):
-    """Plain against streaming stores of Y (plan option ``store``), same plan otherwise;
-    both outputs checked against scipy (a failure is added to ``failures``)."""
+# Plan options with two settings worth comparing: (option, (baseline, alternative), Plan attribute that says
+# what auto picks, table title)
+OPTION_TABLES = {
+    "store": ("store", ("cached", "stream"), "stream",
+              "Stores of Y: plain (cached) vs streaming, float32, same plan otherwise (median ms)"),
+    "prefetch": ("narrow_prefetch", ("off", "on"), "narrow_prefetch",
+                 "Prefetching X in one-vector rows (narrow_prefetch; K = 16 float32 on AVX-512): off vs on, "
+                 "float32, same plan otherwise (median ms)"),
+}
+
+
+def option_table(which, names, graphs, ks, threads, repeats, x_offset, timing, failures):
+    """One plan option's two settings (OPTION_TABLES[which]) side by side, same plan otherwise, and
+    what auto picks; both outputs checked against scipy (a failure is added to ``failures``)."""
     import pysparsegraph as psg
+    option, (base, alt), attr, title = OPTION_TABLES[which]
     rows = []
     for name in names:
         A = graphs.get(name) or get_graph(name)
@@ -388,18 +405,18 @@ def store_table(names, graphs, ks, threads, repeats, x_offset, timing, failures)
             X = placed(np.random.default_rng(3).standard_normal((A.n_cols, k)).astype(np.float32), x_offset)
             Y = psg.empty_aligned((A.n_rows, k), np.float32)
             for t in threads:
-                plans = {s: psg.plan_spmm(A, k, n_threads=t, store=s, cache=False) for s in ("cached", "stream")}
+                plans = {s: psg.plan_spmm(A, k, n_threads=t, cache=False, **{option: s}) for s in (base, alt)}
                 fns = {s: _out_fn(lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p), Y)
                        for s, p in plans.items()}
                 res = warm_state_medians(fns, repeats, **timing)
-                _check_table(fns, A, X, f"stores {name} K={k} {t}T", failures)
-                auto = psg.plan_spmm(A, k, n_threads=t, cache=False).stream
-                rows.append([name, k, t, f"{Y.nbytes / 2**20:.0f}", f"{res['cached'][0] * 1e3:.2f}",
-                             f"{res['stream'][0] * 1e3:.2f}", f"{res['cached'][0] / res['stream'][0]:.2f}x",
-                             "stream" if auto else "cached"])
-    return ("## Stores of Y: plain (cached) vs streaming, float32, same plan otherwise (median ms)\n" +
-            markdown_table(["graph", "K", "T", "Y MiB", "cached ms", "stream ms", "stream speedup", "auto picks"],
-                           rows))
+                _check_table(fns, A, X, f"{option} {name} K={k} {t}T", failures)
+                auto = getattr(psg.plan_spmm(A, k, n_threads=t, cache=False), attr)
+                rows.append([name, k, t, f"{X.nbytes / 2**20:.0f}", f"{Y.nbytes / 2**20:.0f}",
+                             f"{res[base][0] * 1e3:.2f}", f"{res[alt][0] * 1e3:.2f}",
+                             f"{res[base][0] / res[alt][0]:.2f}x", alt if auto else base])
+    return (f"## {title}\n" +
+            markdown_table(["graph", "K", "T", "X MiB", "Y MiB", f"{base} ms", f"{alt} ms", f"{alt} speedup",
+                            "auto picks"], rows))
 
 
 ABLATION = [

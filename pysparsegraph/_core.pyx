@@ -24,6 +24,7 @@ cdef extern from "pysparsegraph/pysparsegraph.h" nogil:
     int psg_max_threads()
     int psg_has_openmp()
     int psg_cpu_features(char *buf, int size)
+    int64_t psg_cache_bytes()
     void psg_free(void *ptr)
     enum:
         PSG_OK
@@ -193,6 +194,11 @@ def max_threads():
 def has_openmp():
     """True when the C core was compiled with OpenMP."""
     return bool(psg_has_openmp())
+
+
+def cache_bytes():
+    """Bytes of the last-level cache the SpMM planner assumes (``psg_cache_bytes``)."""
+    return psg_cache_bytes()
 
 
 def cpu_features():

@@ -30,6 +30,7 @@ def config_dict():
         "cpu_features": _core.cpu_features(),
         "effective_threads": _core.max_threads(),
         "spmm_isa": _spmm_isa(),
+        "cache_bytes": _core.cache_bytes(),
     }
 
 
@@ -56,4 +57,5 @@ def show_config(file=None):
     print(f"CPU SIMD features:  {' '.join(cfg['cpu_features']) or 'none detected'}", file=out)
     print(f"effective threads:  {cfg['effective_threads']}", file=out)
     print(f"SpMM SIMD path:     {cfg['spmm_isa']}", file=out)
+    print(f"last-level cache:   {cfg['cache_bytes'] / 2**20:g} MiB (as the SpMM planner assumes)", file=out)
     return cfg

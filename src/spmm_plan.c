@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "partition.h"
 #include "spmm_plan.h"
+#include "pysparsegraph/threads.h"
 
 double psg__now(void)
 {
@@ -204,6 +205,13 @@ psg_status psg_spmm_plan_free(psg_spmm_plan *p)
     return PSG_OK;
 }
 
+int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
+{
+    if (p->layout != PSG_LAYOUT_CSR) return 0; /* a blocked plan's X slices are sized to fit */
+    if (p->narrow_prefetch != PSG_PREFETCH_AUTO) return p->narrow_prefetch == PSG_PREFETCH_ON;
+    return p->n_cols > psg_cache_bytes() / x_elem_bytes / (p->k > 0 ? p->k : 1); /* n_cols*k*bytes > LLC */
+}
+
 psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *info)
 {
     psg__clear_error();
@@ -216,6 +224,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->n_threads = p->n_threads;
     info->serial = p->serial;
     info->stream = p->stream;
+    info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
     info->k = p->k;

@@ -38,6 +38,7 @@ struct psg_spmm_plan {
     psg__blocked blocked;
     int serial;          /* work too small to be worth waking a second thread */
     int stream;          /* write Y rows with streaming stores (psg_spmm_options.store) */
+    int narrow_prefetch; /* psg_spmm_options.narrow_prefetch, as asked (PSG_PREFETCH_*) */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
 };
@@ -74,6 +75,11 @@ PSG_RUN_DECL_(i32_f64, int32_t, double)
 PSG_RUN_DECL_(i64_f32, int64_t, float)
 PSG_RUN_DECL_(i64_f64, int64_t, double)
 #undef PSG_RUN_DECL_
+
+/* 1 when a plain CSR product of this plan prefetches X rows in one-vector
+ * tiles, for an X of x_elem_bytes-byte elements: as asked, or (auto) when X
+ * is larger than the last-level cache. */
+int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
 
 /* ISA ids shared by the dispatch code. */
 int psg__spmm_select_isa(int requested, psg_status *st);

@@ -2,6 +2,7 @@
 work stealing, blocked layout and bfloat16, against scipy.sparse, and
 bit-identical across thread counts, schedules and SIMD paths."""
 import gc
+import io
 import os
 import subprocess
 import sys
@@ -498,6 +499,77 @@ def test_planner_streams_only_a_y_bigger_than_l3(rng):
     assert not psg.plan_spmm(big, 64, layout="blocked", store="stream", cache=False).stream
     with pytest.raises(errors.InvalidArgumentError, match="store"):
         psg.plan_spmm(big, 64, store="nontemporal")
+
+
+# ---- prefetching X in one-vector rows ------------------------------------
+
+@pytest.mark.parametrize("k", [4, 8, 16, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_narrow_prefetch_same_bits(k, dtype, weighted, rng):
+    # a split hub row as the last row (the prefetch looks ahead and must stop at nnz), duplicates,
+    # unsorted columns and empty rows; every ISA and thread count, bfloat16 X too
+    A = random_csr(600, 900, 15000, rng, hub=599, hub_frac=0.3, empty_every=9, weighted=weighted)
+    X = rng.standard_normal((900, k)).astype(dtype)
+    ref = reference(A, X)
+    for isa in ISAS:
+        off, on = (psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=900, narrow_prefetch=m, cache=False)
+                   for m in ("off", "on"))
+        assert on.narrow_prefetch and not off.narrow_prefetch and on.n_hubs == 1
+        assert "narrow_prefetch=True" in repr(on) and "narrow_prefetch" not in repr(off)
+        for t in (1, 2):
+            y_on = psg.spmm(A, X, n_threads=t, plan=on)
+            np.testing.assert_array_equal(y_on, psg.spmm(A, X, n_threads=t, plan=off))
+            assert_close(y_on, ref, dtype)
+            if dtype == np.float32:
+                Xb = psg.to_bfloat16(X)
+                yb = psg.spmm_bf16(A, Xb, n_threads=t, plan=on)
+                np.testing.assert_array_equal(yb, psg.spmm_bf16(A, Xb, n_threads=t, plan=off))
+                assert_close(yb, reference(A, from_bfloat16(Xb)), np.float32)
+
+
+def _sysfs_llc_bytes():
+    """CPU 0's highest-level cache as Linux lists it, read here apart from the C core (None if absent)."""
+    import glob
+
+    best = None
+    for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            level = int(open(os.path.join(d, "level")).read())
+            text = open(os.path.join(d, "size")).read().strip()
+        except (OSError, ValueError):
+            continue
+        size = int(text.rstrip("KM")) << {"K": 10, "M": 20}.get(text[-1:], 0)
+        if size > 0 and (best is None or level > best[0]):
+            best = (level, size)
+    return best[1] if best else None
+
+
+def test_planner_prefetches_narrow_rows_only_when_x_outgrows_the_cache():
+    from pysparsegraph.plan import cache_bytes
+
+    llc = cache_bytes()
+    sysfs = _sysfs_llc_bytes()
+    assert (256 << 10) <= llc <= (4 << 30)
+    if sysfs and (256 << 10) <= sysfs <= (4 << 30):
+        assert llc == sysfs
+    assert psg.show_config(file=io.StringIO())["cache_bytes"] == llc
+
+    def plan(n_cols, k=16, dtype=np.float32, **kw):
+        A = psg.CSRMatrix(np.zeros(3, np.int64), np.zeros(0, np.int32), None, shape=(2, n_cols))
+        return psg.plan_spmm(A, k, dtype, cache=False, **kw)
+
+    assert not plan(llc // 64).narrow_prefetch  # X exactly the size of the cache
+    assert plan(llc // 64 + 1).narrow_prefetch
+    assert plan(llc // 128 + 1, dtype=np.float64).narrow_prefetch
+    assert not plan(llc // 128, dtype=np.float64).narrow_prefetch
+    assert plan(llc // 16 + 1, k=4).narrow_prefetch  # the rule is X's bytes, whatever the width
+    assert not plan(llc // 16, k=4).narrow_prefetch
+    assert not plan(llc // 64 + 1, layout="blocked").narrow_prefetch
+    assert not plan(llc // 64 + 1, narrow_prefetch="off").narrow_prefetch
+    assert plan(10, narrow_prefetch="on").narrow_prefetch and not plan(10).narrow_prefetch
+    with pytest.raises(errors.InvalidArgumentError, match="narrow_prefetch"):
+        plan(10, narrow_prefetch=True)
 
 
 def test_empty_aligned():

@@ -43,6 +43,7 @@ enum { PSG_LAYOUT_AUTO = 0, PSG_LAYOUT_CSR = 1, PSG_LAYOUT_BLOCKED = 2 };
 enum { PSG_PART_AUTO = 0, PSG_PART_NNZ = 1, PSG_PART_ROWS = 2 };
 enum { PSG_SCHED_AUTO = 0, PSG_SCHED_STATIC = 1, PSG_SCHED_DYNAMIC = 2, PSG_SCHED_STEAL = 3 };
 enum { PSG_STORE_AUTO = 0, PSG_STORE_CACHED = 1, PSG_STORE_STREAM = 2 };
+enum { PSG_PREFETCH_AUTO = 0, PSG_PREFETCH_OFF = 1, PSG_PREFETCH_ON = 2 };
 
 typedef struct {
     int layout;        /* PSG_LAYOUT_*: CSR, cache-blocked column segments, or auto (planner) */
@@ -58,6 +59,11 @@ typedef struct {
                           than a 32 MiB L3. They apply to CSR plans of the plain product and of
                           fused sum/mean products (psg_gspmm_plan) when
                           y is 64-byte aligned and a row of Y is whole cache lines */
+    int narrow_prefetch; /* PSG_PREFETCH_*: whether plain CSR products whose row of X is one SIMD
+                          vector (k = 16 float32 on AVX-512, 8 on AVX2) prefetch the X rows
+                          they will gather. Wider rows always do; one-vector rows gain only
+                          when X comes from DRAM, so auto prefetches when X is larger than the
+                          last-level cache (psg_cache_bytes), judged per call by X's type */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;
@@ -66,6 +72,8 @@ typedef struct {
     int layout, partition, schedule, isa, n_threads, value_bytes, index_bytes;
     int serial;             /* 1: the plan runs on one thread whatever is asked (tiny work) */
     int stream;             /* 1: rows of Y are written with streaming stores (see store) */
+    int narrow_prefetch;    /* 1: one-vector rows prefetch X (see narrow_prefetch) for an X of
+                               the plan's value type */
     int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty;
     int64_t bytes;          /* memory the plan holds (incl. a blocked copy of A) */
     double build_seconds;   /* wall time psg_spmm_plan_build_* took */

@@ -1,4 +1,4 @@
-/* pysparsegraph — thread-count queries.
+/* pysparsegraph — thread-count queries and what the CPU offers.
  *
  * Kernels take an explicit n_threads (<= 0 means the OpenMP runtime's limit at
  * call time, omp_get_max_threads()). The library never calls
@@ -6,6 +6,8 @@
  */
 #ifndef PYSPARSEGRAPH_THREADS_H
 #define PYSPARSEGRAPH_THREADS_H
+
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +25,12 @@ int psg_has_openmp(void);
 /* Writes the SIMD features of the running CPU ("avx2 fma avx512f ...") into
  * buf[size] out, NUL-terminated; returns the length written. */
 int psg_cpu_features(char *buf, int size);
+
+/* Bytes of the last-level cache the planner assumes (read once): what Linux
+ * reports in /sys for CPU 0's highest cache level, else the C library's
+ * sysconf, else 32 MiB. (glibc's sysconf said 320 MiB for the 32 MiB L3 of
+ * an AMD EPYC VM; /sys had it right.) */
+int64_t psg_cache_bytes(void);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /* C-only tests of the performance core: the work-stealing scheduler hands
  * out every chunk exactly once; planned SpMM (hub splitting, every schedule,
  * every ISA the CPU has, blocked layout) matches a dense reference and is
- * bit-identical across thread counts; streaming stores of Y give the same
- * bits; generators are thread-count independent. */
+ * bit-identical across thread counts; streaming stores of Y and prefetching
+ * X give the same bits; generators are thread-count independent. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,24 +47,51 @@ static void test_scheduler(void)
     }
 }
 
+/* A test matrix: N rows, the M edges of a seeded Erdos-Renyi list with the
+ * first `hub_edges` of them moved to row `hub`, in edge order within a row;
+ * edge e's value is ((e % mod) - mod / 2) * scale + offset, as float and as
+ * double. Free with free_csr. */
+typedef struct {
+    int64_t *indptr;
+    int32_t *ind;
+    float *val;
+    double *val64;
+} test_csr;
+
+static test_csr hub_csr(int N, int M, uint64_t seed, int hub, int hub_edges, int mod, float scale, float offset)
+{
+    test_csr a;
+    int64_t *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst), *pos = malloc(N * sizeof *pos);
+    CHECK(psg_generate_er(N, M, seed, src, dst, 1) == PSG_OK, "er");
+    for (int e = 0; e < hub_edges; e++) src[e] = hub;
+    a.indptr = calloc(N + 1, sizeof *a.indptr);
+    a.ind = malloc(M * sizeof *a.ind);
+    a.val = malloc(M * sizeof *a.val);
+    a.val64 = malloc(M * sizeof *a.val64);
+    for (int e = 0; e < M; e++) a.indptr[src[e] + 1]++;
+    for (int r = 0; r < N; r++) a.indptr[r + 1] += a.indptr[r];
+    memcpy(pos, a.indptr, N * sizeof *pos);
+    for (int e = 0; e < M; e++) {
+        int64_t q = pos[src[e]]++;
+        a.ind[q] = (int32_t)dst[e];
+        a.val64[q] = a.val[q] = (float)((e % mod) - mod / 2) * scale + offset;
+    }
+    free(src); free(dst); free(pos);
+    return a;
+}
+
+static void free_csr(test_csr a)
+{
+    free(a.indptr); free(a.ind); free(a.val); free(a.val64);
+}
+
 static void test_planned_spmm(void)
 {
     enum { N = 300, M = 20000, K = 37 };
-    int64_t *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst);
-    CHECK(psg_generate_er(N, M, 5, src, dst, 1) == PSG_OK, "er");
-    for (int e = 0; e < M / 2; e++) src[e] = 7; /* hub row */
-    int64_t *indptr = calloc(N + 1, sizeof *indptr);
-    int32_t *ind = malloc(M * sizeof *ind);
-    float *val = malloc(M * sizeof *val);
-    for (int e = 0; e < M; e++) indptr[src[e] + 1]++;
-    for (int r = 0; r < N; r++) indptr[r + 1] += indptr[r];
-    int64_t *pos = malloc(N * sizeof *pos);
-    memcpy(pos, indptr, N * sizeof *pos);
-    for (int e = 0; e < M; e++) {
-        int64_t p = pos[src[e]]++;
-        ind[p] = (int32_t)dst[e];
-        val[p] = (float)((e % 13) - 6) * 0.25f;
-    }
+    test_csr a = hub_csr(N, M, 5, 7, M / 2, 13, 0.25f, 0.0f);
+    int64_t *indptr = a.indptr;
+    int32_t *ind = a.ind;
+    float *val = a.val;
     float *x = malloc((size_t)N * K * sizeof *x), *y = malloc((size_t)N * K * sizeof *y),
           *y0 = malloc((size_t)N * K * sizeof *y0);
     double *ref = calloc((size_t)N * K, sizeof *ref);
@@ -105,7 +132,7 @@ static void test_planned_spmm(void)
         }
     }
     psg_spmm_force_isa(0);
-    free(src); free(dst); free(indptr); free(ind); free(val); free(pos);
+    free_csr(a);
     free(x); free(y); free(y0); free(ref);
 }
 
@@ -117,21 +144,11 @@ static void test_planned_spmm(void)
 static void test_streamed_spmm(void)
 {
     enum { N = 300, M = 20000 };
-    int64_t *src = malloc(M * sizeof *src), *dst = malloc(M * sizeof *dst);
-    CHECK(psg_generate_er(N, M, 11, src, dst, 1) == PSG_OK, "er");
-    for (int e = 0; e < M / 3; e++) src[e] = 5; /* hub row */
-    int64_t *indptr = calloc(N + 1, sizeof *indptr), *pos = malloc(N * sizeof *pos);
-    int32_t *ind = malloc(M * sizeof *ind);
-    float *val = malloc(M * sizeof *val);
-    double *val64 = malloc(M * sizeof *val64);
-    for (int e = 0; e < M; e++) indptr[src[e] + 1]++;
-    for (int r = 0; r < N; r++) indptr[r + 1] += indptr[r];
-    memcpy(pos, indptr, N * sizeof *pos);
-    for (int e = 0; e < M; e++) {
-        int64_t q = pos[src[e]]++;
-        ind[q] = (int32_t)dst[e];
-        val64[q] = val[q] = (float)((e % 17) - 8) * 0.125f + 0.01f;
-    }
+    test_csr a = hub_csr(N, M, 11, 5, M / 3, 17, 0.125f, 0.01f);
+    int64_t *indptr = a.indptr;
+    int32_t *ind = a.ind;
+    float *val = a.val;
+    double *val64 = a.val64;
     const int widths[] = {8, 16, 24, 48, 64, 128};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
         const int K = widths[wi];
@@ -223,7 +240,117 @@ static void test_streamed_spmm(void)
               "store 3 is refused");
         free(ip);
     }
-    free(src); free(dst); free(indptr); free(pos); free(ind); free(val); free(val64);
+    free_csr(a);
+}
+
+/* Prefetching X in one-vector rows (psg_spmm_options.narrow_prefetch): the
+ * same bits as without, for widths one vector wide on each ISA (4 and 8
+ * floats, 16 on AVX-512; 2, 4 and 8 doubles) and others, with and without
+ * values, a split hub row and entries up to the last (the prefetch looks 24
+ * entries ahead and must stop short of nnz), float32, float64 and bfloat16 X,
+ * 1 and 2 threads; and what the planner reports. */
+static void test_narrow_prefetch(void)
+{
+    enum { N = 300, M = 9000 };
+    test_csr a = hub_csr(N, M, 13, N - 1, M / 4, 11, 0.5f, 0.125f); /* the hub is the last row */
+    const int widths[] = {2, 4, 8, 16, 32};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const int K = widths[wi];
+        const size_t n = (size_t)N * K;
+        float *x = malloc(n * 4), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+        double *x64 = malloc(n * 8), *z0 = malloc(n * 8), *z1 = malloc(n * 8);
+        uint16_t *xb = malloc(n * 2);
+        for (size_t i = 0; i < n; i++) x64[i] = x[i] = (float)((i * 7919) % 103) / 51.0f - 1.0f;
+        psg_f32_to_bf16((int64_t)n, x, xb, 1);
+        for (int isa = 1; isa <= 3; isa++) {
+            if (psg_spmm_force_isa(isa) != PSG_OK) continue;
+            for (int hv = 0; hv <= 1; hv++) {
+                const float *v = hv ? a.val : NULL;
+                const double *v64 = hv ? a.val64 : NULL;
+                psg_spmm_options o;
+                psg_spmm_options_default(&o);
+                o.split_len = 700;
+                o.n_chunks = 16;
+                psg_spmm_plan *p[2], *q[2];
+                for (int on = 0; on <= 1; on++) {
+                    o.narrow_prefetch = on ? PSG_PREFETCH_ON : PSG_PREFETCH_OFF;
+                    CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, v, K, 2, &o, &p[on]) == PSG_OK, "build");
+                    CHECK(psg_spmm_plan_build_i32_f64(N, N, a.indptr, a.ind, v64, K, 2, &o, &q[on]) == PSG_OK, "build");
+                    psg_spmm_plan_info info;
+                    psg_spmm_plan_describe(p[on], &info);
+                    CHECK(info.narrow_prefetch == on && info.n_hubs == 1, "plan reports prefetch %d (%d, %lld hubs)",
+                          on, info.narrow_prefetch, (long long)info.n_hubs);
+                }
+                for (int t = 1; t <= 2; t++) {
+                    CHECK(psg_spmm_plan_exec_i32_f32(p[0], a.indptr, a.ind, v, x, K, y0, t) == PSG_OK, "exec");
+                    CHECK(psg_spmm_plan_exec_i32_f32(p[1], a.indptr, a.ind, v, x, K, y1, t) == PSG_OK, "exec");
+                    CHECK(!memcmp(y0, y1, n * 4), "f32 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
+                    CHECK(psg_spmm_plan_exec_i32_f64(q[0], a.indptr, a.ind, v64, x64, K, z0, t) == PSG_OK, "exec");
+                    CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, t) == PSG_OK, "exec");
+                    CHECK(!memcmp(z0, z1, n * 8), "f64 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
+                    CHECK(psg_spmm_plan_exec_i32_bf16(p[0], a.indptr, a.ind, v, xb, K, y0, t) == PSG_OK, "exec");
+                    CHECK(psg_spmm_plan_exec_i32_bf16(p[1], a.indptr, a.ind, v, xb, K, y1, t) == PSG_OK, "exec");
+                    CHECK(!memcmp(y0, y1, n * 4), "bf16 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
+                }
+                /* against an independent double sum */
+                CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, 2) == PSG_OK, "exec");
+                double err = 0;
+                for (int r = 0; r < N; r++)
+                    for (int c = 0; c < K; c++) {
+                        double sum = 0;
+                        for (int64_t j = a.indptr[r]; j < a.indptr[r + 1]; j++)
+                            sum += (hv ? a.val64[j] : 1.0) * x64[(size_t)a.ind[j] * K + c];
+                        err = fmax(err, fabs(z1[(size_t)r * K + c] - sum));
+                    }
+                CHECK(err < 1e-9, "prefetching f64 vs reference K=%d isa=%d: %g", K, isa, err);
+                for (int on = 0; on <= 1; on++) {
+                    psg_spmm_plan_free(p[on]);
+                    psg_spmm_plan_free(q[on]);
+                }
+            }
+        }
+        psg_spmm_force_isa(0);
+        free(x); free(y0); free(y1); free(x64); free(z0); free(z1); free(xb);
+    }
+    free_csr(a);
+    /* the planner: auto prefetches when X (n_cols x k values) is larger than the last-level cache */
+    {
+        const int64_t llc = psg_cache_bytes(), k = 16;
+        CHECK(llc >= (256 << 10), "last-level cache %lld bytes", (long long)llc);
+        int64_t ip[3] = {0, 0, 0};
+        struct { int64_t n_cols; int f64, layout, mode, want; } cases[] = {
+            {llc / (4 * k), 0, 0, 0, 0},     /* X exactly the cache: no */
+            {llc / (4 * k) + 1, 0, 0, 0, 1}, /* one row more: yes */
+            {llc / (8 * k) + 1, 1, 0, 0, 1}, /* float64: half the columns suffice */
+            {llc / (8 * k), 1, 0, 0, 0},
+            {llc / (4 * k) + 1, 0, PSG_LAYOUT_BLOCKED, 0, 0}, /* blocked: its X slices fit */
+            {llc / (4 * k) + 1, 0, 0, PSG_PREFETCH_OFF, 0},
+            {100, 0, 0, PSG_PREFETCH_ON, 1},
+            {100, 0, 0, 0, 0},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            psg_spmm_options o;
+            psg_spmm_options_default(&o);
+            o.layout = cases[i].layout;
+            o.narrow_prefetch = cases[i].mode;
+            psg_spmm_plan *p;
+            psg_spmm_plan_info info;
+            const psg_status st = cases[i].f64
+                ? psg_spmm_plan_build_i32_f64(2, cases[i].n_cols, ip, NULL, NULL, k, 1, &o, &p)
+                : psg_spmm_plan_build_i32_f32(2, cases[i].n_cols, ip, NULL, NULL, k, 1, &o, &p);
+            CHECK(st == PSG_OK, "build %zu", i);
+            psg_spmm_plan_describe(p, &info);
+            CHECK(info.narrow_prefetch == cases[i].want, "case %zu: narrow_prefetch %d, want %d", i,
+                  info.narrow_prefetch, cases[i].want);
+            psg_spmm_plan_free(p);
+        }
+        psg_spmm_options o;
+        psg_spmm_options_default(&o);
+        o.narrow_prefetch = 3;
+        psg_spmm_plan *p;
+        CHECK(psg_spmm_plan_build_i32_f32(2, 2, ip, NULL, NULL, k, 1, &o, &p) == PSG_ERR_INVALID_ARG,
+              "narrow_prefetch 3 is refused");
+    }
 }
 
 static void test_generators(void)
@@ -245,6 +372,7 @@ int main(void)
     test_scheduler();
     test_planned_spmm();
     test_streamed_spmm();
+    test_narrow_prefetch();
     test_generators();
     return CHECK_REPORT("perf");
 }

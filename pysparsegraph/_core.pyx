@@ -24,7 +24,7 @@ cdef extern from "pysparsegraph/pysparsegraph.h" nogil:
     int psg_max_threads()
     int psg_has_openmp()
     int psg_cpu_features(char *buf, int size)
-    int64_t psg_cache_bytes()
+    int64_t psg_cache_bytes(int level)
     void psg_free(void *ptr)
     enum:
         PSG_OK
@@ -196,9 +196,9 @@ def has_openmp():
     return bool(psg_has_openmp())
 
 
-def cache_bytes():
-    """Bytes of the last-level cache the SpMM planner assumes (``psg_cache_bytes``)."""
-    return psg_cache_bytes()
+def cache_bytes(int level=0):
+    """Bytes of the cache at ``level`` (0: the last) the SpMM planner assumes (``psg_cache_bytes``)."""
+    return psg_cache_bytes(level)
 
 
 def cpu_features():

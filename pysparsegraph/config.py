@@ -30,7 +30,7 @@ def config_dict():
         "cpu_features": _core.cpu_features(),
         "effective_threads": _core.max_threads(),
         "spmm_isa": _spmm_isa(),
-        "cache_bytes": _core.cache_bytes(),
+        "cache_bytes": {"l1d": _core.cache_bytes(1), "l2": _core.cache_bytes(2), "last": _core.cache_bytes(0)},
     }
 
 
@@ -57,5 +57,7 @@ def show_config(file=None):
     print(f"CPU SIMD features:  {' '.join(cfg['cpu_features']) or 'none detected'}", file=out)
     print(f"effective threads:  {cfg['effective_threads']}", file=out)
     print(f"SpMM SIMD path:     {cfg['spmm_isa']}", file=out)
-    print(f"last-level cache:   {cfg['cache_bytes'] / 2**20:g} MiB (as the SpMM planner assumes)", file=out)
+    c = cfg["cache_bytes"]
+    print(f"caches:             L1d {c['l1d'] >> 10} KiB and L2 {c['l2'] >> 10} KiB per core, last level "
+          f"{c['last'] >> 10} KiB (as the SpMM planner assumes)", file=out)
     return cfg

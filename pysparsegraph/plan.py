@@ -71,7 +71,10 @@ class Plan:
     ``stream`` (True when rows of Y are written with streaming stores, see
     :func:`plan_spmm`), ``narrow_prefetch`` (True when rows of X one SIMD
     vector wide are prefetched, for an X of the plan's dtype; see
-    :func:`plan_spmm`), ``n_chunks``, ``split_len`` (hub rows are
+    :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
+    miss the L2, which that choice weighs; None when not estimated: wide
+    rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
+    ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
     ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
     blocked copy of A) and ``build_seconds``.
@@ -96,6 +99,7 @@ class Plan:
         self.serial = bool(info["serial"])
         self.stream = bool(info["stream"])
         self.narrow_prefetch = bool(info["narrow_prefetch"])
+        self.gather_miss = None if info["gather_miss"] < 0 else float(info["gather_miss"])
         self.n_chunks = int(info["n_chunks"])
         self.split_len = int(info["split_len"])
         self.n_hubs = int(info["n_hubs"])
@@ -192,11 +196,13 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
     narrow_prefetch : {"auto", "off", "on"}, optional
         Whether plain CSR products whose row of X is one SIMD vector (K = 16
         float32 on AVX-512, 8 on AVX2) prefetch the rows of X they are about
-        to gather. Wider rows always do. One-vector rows gain only when those
-        rows come from DRAM (1.06-1.30x with X of 64 MiB on a 32 MiB L3) and
-        lose when X sits in cache (down to 0.81x), so auto prefetches when X
-        is larger than the last-level cache (:func:`pysparsegraph.plan.cache_bytes`), judged per
-        call by X's dtype (a bfloat16 X is half as large). Results are the same
+        to gather. Wider rows always do. One-vector rows gain when most
+        gathers miss the L2 (1.06-1.39x on an AMD Zen 4 VM) and lose when
+        they hit (down to 0.78x), so auto prefetches when X is larger than
+        the last-level cache (:func:`pysparsegraph.plan.cache_bytes`), or
+        larger than the L2 with over half of the gathers estimated to miss it
+        (``Plan.gather_miss``, sampled from A's column ids), judged per call
+        by X's dtype (a bfloat16 X is half as large). Results are the same
         bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps
@@ -368,10 +374,13 @@ def active_isa():
     return _name(_ISAS, _core.spmm_active_isa())
 
 
-def cache_bytes():
-    """Bytes of the last-level cache the planner assumes: what Linux lists for
-    CPU 0's highest cache level, else what the C library reports, else 32 MiB."""
-    return int(_core.cache_bytes())
+def cache_bytes(level=0):
+    """Bytes of the cache at ``level`` (1: L1 data, 2, 3; 0: the last level)
+    the planner assumes: what Linux lists for CPU 0, else what the C library
+    reports, else 32 KiB, 1 MiB and 32 MiB."""
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 3:
+        raise errors.InvalidArgumentError(f"level must be 0 (the last level), 1, 2 or 3, got {level!r}")
+    return int(_core.cache_bytes(int(level)))
 
 
 def _check_isa_env():

@@ -33,39 +33,30 @@ int psg_cpu_features(char *buf, int size)
     return (int)strlen(buf);
 }
 
-int64_t psg__l1d_bytes(int64_t fallback)
-{
-    static int64_t cached = -1; /* every thread computes the same value: a benign race */
-    int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = 0;
-#if defined(_SC_LEVEL1_DCACHE_SIZE)
-        const long r = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-        /* a VM or an unknown CPU may report 0 or nonsense: trust 16 KiB - 1 MiB only */
-        if (r >= 16 * 1024 && r <= 1024 * 1024) v = r;
-#endif
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v > 0 ? v : fallback;
-}
-
-/* Size of CPU 0's cache at the highest level Linux lists in /sys ("32768K"),
- * 0 when there is none. */
-static int64_t sysfs_llc_bytes(void)
+/* Size of CPU 0's data or unified cache at `level` as Linux lists it in /sys
+ * ("32768K"), the highest level for level 0; 0 when there is none. */
+static int64_t sysfs_cache_bytes(int level)
 {
     int64_t best = 0;
     int best_level = 0;
     for (int i = 0; i < 16; i++) {
         char path[96], text[32];
-        long level = 0;
+        long lv = 0;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
         FILE *f = fopen(path, "r");
         if (!f) break;
-        if (fgets(text, sizeof text, f)) level = strtol(text, NULL, 10);
+        if (fgets(text, sizeof text, f)) lv = strtol(text, NULL, 10);
         fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        f = fopen(path, "r");
+        const int instruction = f && fgets(text, sizeof text, f) && !strncmp(text, "Instruction", 11);
+        if (f) fclose(f);
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
         f = fopen(path, "r");
-        if (!f) continue;
+        if (instruction || !f) {
+            if (f) fclose(f);
+            continue;
+        }
         int64_t bytes = 0;
         if (fgets(text, sizeof text, f)) {
             char *end;
@@ -74,27 +65,55 @@ static int64_t sysfs_llc_bytes(void)
             else if (*end == 'M') bytes <<= 20;
         }
         fclose(f);
-        if (level > best_level && bytes > 0) {
-            best_level = (int)level;
+        if (bytes > 0 && (level ? lv == level : lv > best_level)) {
+            best_level = (int)lv;
             best = bytes;
         }
     }
     return best;
 }
 
-int64_t psg_cache_bytes(void)
-{
-    static int64_t cached = -1; /* every thread computes the same value: a benign race */
-    int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        v = sysfs_llc_bytes();
+/* sysconf's names for the cache sizes (glibc); -1 where the C library has none */
 #if defined(_SC_LEVEL3_CACHE_SIZE)
-        if (v <= 0) v = sysconf(_SC_LEVEL3_CACHE_SIZE);
-        if (v <= 0) v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#define SC_L1D_ _SC_LEVEL1_DCACHE_SIZE
+#define SC_L2_ _SC_LEVEL2_CACHE_SIZE
+#define SC_L3_ _SC_LEVEL3_CACHE_SIZE
+#else
+#define SC_L1D_ (-1)
+#define SC_L2_ (-1)
+#define SC_L3_ (-1)
 #endif
-        /* trust 256 KiB - 4 GiB only: a VM may report 0 or nonsense */
-        if (v < ((int64_t)256 << 10) || v > ((int64_t)4 << 30)) v = (int64_t)32 << 20;
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+
+/* A cache size read once: /sys, else sysconf(name), else fallback; only
+ * 16 KiB - 4 GiB is trusted (a VM may report 0 or nonsense). */
+static int64_t cache_bytes_once(int64_t *cached, int level, int name, int64_t fallback)
+{
+    int64_t v = __atomic_load_n(cached, __ATOMIC_RELAXED); /* every thread computes the same: benign */
+    if (v < 0) {
+        v = sysfs_cache_bytes(level);
+#if defined(__unix__) || defined(__APPLE__)
+        if (v <= 0 && name >= 0) v = sysconf(name);
+#else
+        (void)name;
+#endif
+        if (v < ((int64_t)16 << 10) || v > ((int64_t)4 << 30)) v = fallback;
+        __atomic_store_n(cached, v, __ATOMIC_RELAXED);
     }
     return v;
+}
+
+int64_t psg__l1d_bytes(int64_t fallback)
+{
+    static int64_t cached = -1;
+    const int64_t v = cache_bytes_once(&cached, 1, SC_L1D_, 0);
+    return v > 0 ? v : fallback;
+}
+
+int64_t psg_cache_bytes(int level)
+{
+    static int64_t cached[4] = {-1, -1, -1, -1};
+    static const int64_t fallback[4] = {(int64_t)32 << 20, 0, (int64_t)1 << 20, (int64_t)32 << 20};
+    if (level == 1) return psg__l1d_bytes((int64_t)32 << 10);
+    if (level < 0 || level > 3) return 0;
+    return cache_bytes_once(&cached[level], level, level == 2 ? SC_L2_ : SC_L3_, fallback[level]);
 }

@@ -43,8 +43,8 @@ void psg__set_team_size(int n);
  * OpenMP runtime's current limit". */
 int psg__resolve_threads(int n_threads);
 
-/* Bytes of L1 data cache per core, as the C library reports it (read once);
- * `fallback` where it reports nothing usable. */
+/* Bytes of L1 data cache per core, as Linux (/sys) or the C library reports
+ * it (read once); `fallback` where neither reports anything usable. */
 int64_t psg__l1d_bytes(int64_t fallback);
 
 #endif

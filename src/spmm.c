@@ -8,6 +8,7 @@
 #include "partition.h"
 #include "schedule.h"
 #include "spmm_plan.h"
+#include "pysparsegraph/threads.h"
 #include "pysparsegraph/spmm.h"
 #include "pysparsegraph/gnn.h"
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

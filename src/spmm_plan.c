@@ -205,11 +205,24 @@ psg_status psg_spmm_plan_free(psg_spmm_plan *p)
     return PSG_OK;
 }
 
+/* One-vector rows: the core keeps enough gathers in flight itself while they
+ * hit the L2; past it, a prefetch's index load and address pay for
+ * themselves. AMD Zen 4 VM, K = 16, prefetch on against off, 1 and 2 threads
+ * (python -m bench suite --prefetch-graphs ...; bench/RESULTS.md): 1.06-1.39x
+ * on the graphs whose X outgrows the 32 MiB L3 (usa-road-FLA, R-MAT and
+ * Erdos-Renyi at scale 20) and on coAuthorsDBLP (X 18 MiB, 53% of gathers
+ * missing the L2 by the estimate below); 0.78-1.03x on the rest, whose
+ * gathers miss it 3-45% of the time. */
+#define PSG_PREFETCH_MISS 0.5
+
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
 {
     if (p->layout != PSG_LAYOUT_CSR) return 0; /* a blocked plan's X slices are sized to fit */
     if (p->narrow_prefetch != PSG_PREFETCH_AUTO) return p->narrow_prefetch == PSG_PREFETCH_ON;
-    return p->n_cols > psg_cache_bytes() / x_elem_bytes / (p->k > 0 ? p->k : 1); /* n_cols*k*bytes > LLC */
+    const int64_t row = x_elem_bytes * (p->k > 0 ? p->k : 1);
+    /* n_cols * row > cache, without overflow */
+    return p->n_cols > psg_cache_bytes(0) / row ||
+           (p->gather_miss > PSG_PREFETCH_MISS && p->n_cols > psg_cache_bytes(2) / row);
 }
 
 psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *info)
@@ -225,6 +238,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->serial = p->serial;
     info->stream = p->stream;
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
+    info->gather_miss = p->gather_miss;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
     info->k = p->k;

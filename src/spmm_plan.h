@@ -39,6 +39,7 @@ struct psg_spmm_plan {
     int serial;          /* work too small to be worth waking a second thread */
     int stream;          /* write Y rows with streaming stores (psg_spmm_options.store) */
     int narrow_prefetch; /* psg_spmm_options.narrow_prefetch, as asked (PSG_PREFETCH_*) */
+    double gather_miss;  /* estimated share of gathers missing the L2 (psg_spmm_plan_info), -1: none */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
 };
@@ -76,9 +77,13 @@ PSG_RUN_DECL_(i64_f32, int64_t, float)
 PSG_RUN_DECL_(i64_f64, int64_t, double)
 #undef PSG_RUN_DECL_
 
+/* Sample stretches of the gather-miss estimate (templates/spmm.inc). */
+#define PSG_MISS_SAMPLES 8
+
 /* 1 when a plain CSR product of this plan prefetches X rows in one-vector
  * tiles, for an X of x_elem_bytes-byte elements: as asked, or (auto) when X
- * is larger than the last-level cache. */
+ * is larger than the last-level cache or larger than the L2 with most
+ * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
 
 /* ISA ids shared by the dispatch code. */

@@ -401,15 +401,20 @@ def test_bf16_bad_input(rng):
 REAL = ["soc-Slashdot0902", "cnr-2000", "uk-2007-05@100000", "coAuthorsDBLP"]
 
 
-@pytest.mark.parametrize("name", REAL)
-def test_real_graphs(name):
+def _real_graph(name):
+    """A graph of the shared data folder (the test is skipped where the folder or the graph is absent)."""
     d = datasets.shared_data_dir()
     if d is None:
         pytest.skip("shared data folder not found (set PYSPARSEGRAPH_DATA)")
     path = os.path.join(d, name, name + ".npz")
     if not os.path.exists(path):
         pytest.skip(f"{path} is absent")
-    A = datasets.load_npz_graph(path)
+    return datasets.load_npz_graph(path)
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_graphs(name):
+    A = _real_graph(name)
     rng = np.random.default_rng(7)
     X = rng.standard_normal((A.n_cols, 64)).astype(np.float32)
     ref = reference(A, X)
@@ -423,6 +428,40 @@ def test_real_graphs(name):
     assert np.array_equal(yh, psg.spmm(A, X, n_threads=1, plan=hub))
     bl = psg.plan_spmm(A, 64, layout="blocked", cache=False)
     assert_close(psg.spmm(A, X, n_threads=2, plan=bl), ref, np.float32)
+
+
+def _gather_miss_reference(indices, window, samples=8):
+    """The planner's gather-miss estimate computed exactly (no hashing): in ``samples`` stretches of
+    2 * window entries, the share of the second half's entries whose column the stretch shows first."""
+    nnz = len(indices)
+    window = min(window, nnz // 2)
+    miss = 0
+    for s in range(samples):
+        a = (nnz - 2 * window) // (samples - 1) * s
+        _, first = np.unique(indices[a:a + 2 * window], return_index=True)
+        miss += int(np.count_nonzero(first >= window))
+    return miss / (samples * window)
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_graphs_narrow_rows(name):
+    from pysparsegraph.plan import cache_bytes
+
+    A = _real_graph(name)
+    auto = psg.plan_spmm(A, 16, cache=False)
+    l2_rows = cache_bytes(2) // 64
+    if A.n_cols <= l2_rows:
+        assert auto.gather_miss is None
+    else:
+        ref_miss = _gather_miss_reference(A.indices, l2_rows)
+        assert abs(auto.gather_miss - ref_miss) < 0.01, (auto.gather_miss, ref_miss)
+    X = np.random.default_rng(8).standard_normal((A.n_cols, 16)).astype(np.float32)
+    ref = reference(A, X)
+    y_off = psg.spmm(A, X, n_threads=2, plan=psg.plan_spmm(A, 16, narrow_prefetch="off", cache=False))
+    for t in (1, 2):
+        y_on = psg.spmm(A, X, n_threads=t, plan=psg.plan_spmm(A, 16, narrow_prefetch="on", cache=False))
+        np.testing.assert_array_equal(y_on, y_off)
+    assert_close(y_off, ref, np.float32)
 
 
 def test_small_work_runs_serially_and_large_in_parallel(rng):
@@ -535,8 +574,13 @@ def _sysfs_llc_bytes():
     best = None
     for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
         try:
-            level = int(open(os.path.join(d, "level")).read())
-            text = open(os.path.join(d, "size")).read().strip()
+            with open(os.path.join(d, "level")) as f:
+                level = int(f.read())
+            with open(os.path.join(d, "size")) as f:
+                text = f.read().strip()
+            with open(os.path.join(d, "type")) as f:
+                if f.read().startswith("Instruction"):
+                    continue
         except (OSError, ValueError):
             continue
         size = int(text.rstrip("KM")) << {"K": 10, "M": 20}.get(text[-1:], 0)
@@ -550,10 +594,14 @@ def test_planner_prefetches_narrow_rows_only_when_x_outgrows_the_cache():
 
     llc = cache_bytes()
     sysfs = _sysfs_llc_bytes()
-    assert (256 << 10) <= llc <= (4 << 30)
-    if sysfs and (256 << 10) <= sysfs <= (4 << 30):
+    assert (16 << 10) <= llc <= (4 << 30) and (16 << 10) <= cache_bytes(2) and (16 << 10) <= cache_bytes(1)
+    if sysfs and (16 << 10) <= sysfs <= (4 << 30):
         assert llc == sysfs
-    assert psg.show_config(file=io.StringIO())["cache_bytes"] == llc
+    cfg = psg.show_config(file=io.StringIO())["cache_bytes"]
+    assert cfg == {"l1d": cache_bytes(1), "l2": cache_bytes(2), "last": llc}
+    for bad in (4, -1, True, 1.0):
+        with pytest.raises(errors.InvalidArgumentError, match="level"):
+            cache_bytes(bad)
 
     def plan(n_cols, k=16, dtype=np.float32, **kw):
         A = psg.CSRMatrix(np.zeros(3, np.int64), np.zeros(0, np.int32), None, shape=(2, n_cols))
@@ -568,6 +616,11 @@ def test_planner_prefetches_narrow_rows_only_when_x_outgrows_the_cache():
     assert not plan(llc // 64 + 1, layout="blocked").narrow_prefetch
     assert not plan(llc // 64 + 1, narrow_prefetch="off").narrow_prefetch
     assert plan(10, narrow_prefetch="on").narrow_prefetch and not plan(10).narrow_prefetch
+    l2_rows = cache_bytes(2) // 64
+    assert plan(l2_rows + 1).gather_miss == 0  # no entries, no misses
+    assert plan(l2_rows).gather_miss is None  # X fits the L2: nothing to weigh
+    assert plan(l2_rows + 1, narrow_prefetch="off").gather_miss is None
+    assert plan(l2_rows + 1, k=32).gather_miss is None  # rows of two vectors always prefetch
     with pytest.raises(errors.InvalidArgumentError, match="narrow_prefetch"):
         plan(10, narrow_prefetch=True)
 

@@ -62,8 +62,10 @@ typedef struct {
     int narrow_prefetch; /* PSG_PREFETCH_*: whether plain CSR products whose row of X is one SIMD
                           vector (k = 16 float32 on AVX-512, 8 on AVX2) prefetch the X rows
                           they will gather. Wider rows always do; one-vector rows gain only
-                          when X comes from DRAM, so auto prefetches when X is larger than the
-                          last-level cache (psg_cache_bytes), judged per call by X's type */
+                          when most gathers miss the L2, so auto prefetches when X is larger
+                          than the last-level cache (psg_cache_bytes), or larger than the L2
+                          with over half of the gathers estimated to miss it (gather_miss in
+                          psg_spmm_plan_info), judged per call by X's type */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;
@@ -74,6 +76,9 @@ typedef struct {
     int stream;             /* 1: rows of Y are written with streaming stores (see store) */
     int narrow_prefetch;    /* 1: one-vector rows prefetch X (see narrow_prefetch) for an X of
                                the plan's value type */
+    double gather_miss;     /* auto narrow_prefetch, CSR, rows of X of at most 64 bytes, X larger
+                               than the L2: the estimated share of gathers that miss the L2
+                               (sampled from A's column ids); -1 when not estimated */
     int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty;
     int64_t bytes;          /* memory the plan holds (incl. a blocked copy of A) */
     double build_seconds;   /* wall time psg_spmm_plan_build_* took */

@@ -26,11 +26,12 @@ int psg_has_openmp(void);
  * buf[size] out, NUL-terminated; returns the length written. */
 int psg_cpu_features(char *buf, int size);
 
-/* Bytes of the last-level cache the planner assumes (read once): what Linux
- * reports in /sys for CPU 0's highest cache level, else the C library's
- * sysconf, else 32 MiB. (glibc's sysconf said 320 MiB for the 32 MiB L3 of
- * an AMD EPYC VM; /sys had it right.) */
-int64_t psg_cache_bytes(void);
+/* Bytes of CPU 0's cache at `level` (1: L1 data, 2, 3; 0: the last level)
+ * as the planner assumes them (read once): what Linux lists in /sys, else
+ * the C library's sysconf, else 32 KiB, 1 MiB and 32 MiB; 0 for another
+ * level. (glibc's sysconf said 320 MiB for the 32 MiB L3 of an AMD EPYC VM;
+ * /sys had it right.) */
+int64_t psg_cache_bytes(int level);
 
 #ifdef __cplusplus
 }

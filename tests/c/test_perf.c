@@ -315,8 +315,10 @@ static void test_narrow_prefetch(void)
     free_csr(a);
     /* the planner: auto prefetches when X (n_cols x k values) is larger than the last-level cache */
     {
-        const int64_t llc = psg_cache_bytes(), k = 16;
-        CHECK(llc >= (256 << 10), "last-level cache %lld bytes", (long long)llc);
+        const int64_t llc = psg_cache_bytes(0), k = 16;
+        CHECK(llc >= (16 << 10) && psg_cache_bytes(2) >= (16 << 10) && psg_cache_bytes(1) >= (16 << 10) &&
+              psg_cache_bytes(4) == 0 && psg_cache_bytes(-1) == 0, "cache sizes %lld %lld %lld",
+              (long long)psg_cache_bytes(1), (long long)psg_cache_bytes(2), (long long)llc);
         int64_t ip[3] = {0, 0, 0};
         struct { int64_t n_cols; int f64, layout, mode, want; } cases[] = {
             {llc / (4 * k), 0, 0, 0, 0},     /* X exactly the cache: no */
@@ -350,6 +352,53 @@ static void test_narrow_prefetch(void)
         psg_spmm_plan *p;
         CHECK(psg_spmm_plan_build_i32_f32(2, 2, ip, NULL, NULL, k, 1, &o, &p) == PSG_ERR_INVALID_ARG,
               "narrow_prefetch 3 is refused");
+        int64_t ip1[3] = {0, 1, 1};
+        CHECK(psg_spmm_plan_build_i32_f32(2, 2, ip1, NULL, NULL, k, 1, NULL, &p) == PSG_ERR_INVALID_ARG,
+              "NULL indices with an entry are refused");
+    }
+    /* the gather-miss estimate: about 1 for fresh columns every entry, about 0 for the same few, about
+     * 1/2 for the two alternating; the planner prefetches an X between the L2 and the cache only for
+     * the first (when the L2 is the smaller) */
+    {
+        const int64_t l2 = psg_cache_bytes(2), llc = psg_cache_bytes(0), k = 16;
+        const int64_t n_cols = llc / (4 * k), nnz = 1 << 20, n_rows = nnz / 8;
+        int64_t *ip = malloc((n_rows + 1) * sizeof *ip);
+        int32_t *ind = malloc(nnz * sizeof *ind);
+        for (int64_t r = 0; r <= n_rows; r++) ip[r] = 8 * r;
+        const double want[3] = {1, 0, 0.5};
+        for (int kind = 0; kind < 3; kind++) {
+            uint64_t z = 12345;
+            for (int64_t j = 0; j < nnz; j++) {
+                z = z * 6364136223846793005u + 1442695040888963407u;
+                const int32_t fresh = (int32_t)((z >> 33) % (uint64_t)n_cols);
+                ind[j] = kind == 0 ? fresh : kind == 1 ? (int32_t)(j % 64) : (j % 2 ? fresh : 0);
+            }
+            psg_spmm_plan *p;
+            psg_spmm_plan_info info;
+            CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, k, 1, NULL, &p) == PSG_OK, "build");
+            psg_spmm_plan_describe(p, &info);
+            /* fresh random columns repeat within a window of w entries about w / n_cols of the time */
+            CHECK(fabs(info.gather_miss - want[kind]) < 0.03 + (kind != 1 ? (double)l2 / (4 * k) / n_cols : 0),
+                  "gather_miss %g, want about %g", info.gather_miss, want[kind]);
+            CHECK(info.narrow_prefetch == (kind == 0 && n_cols > l2 / (4 * k)), "kind %d: narrow_prefetch %d",
+                  kind, info.narrow_prefetch);
+            psg_spmm_plan_free(p);
+        }
+        psg_spmm_options o;
+        psg_spmm_options_default(&o);
+        o.narrow_prefetch = PSG_PREFETCH_OFF;
+        psg_spmm_plan *p;
+        psg_spmm_plan_info info;
+        CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, k, 1, &o, &p) == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(info.gather_miss == -1 && info.narrow_prefetch == 0, "no estimate when the option decides");
+        psg_spmm_plan_free(p);
+        CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, 32, 1, NULL, &p) == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(info.gather_miss == -1, "no estimate for rows of 128 bytes");
+        psg_spmm_plan_free(p);
+        free(ip);
+        free(ind);
     }
 }
 

@@ -197,7 +197,7 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         Whether plain CSR products whose row of X is one SIMD vector (K = 16
         float32 on AVX-512, 8 on AVX2) prefetch the rows of X they are about
         to gather. Wider rows always do. One-vector rows gain when most
-        gathers miss the L2 (1.06-1.39x on an AMD Zen 4 VM) and lose when
+        gathers miss the L2 (1.08-1.35x on an AMD Zen 4 VM) and lose when
         they hit (down to 0.78x), so auto prefetches when X is larger than
         the last-level cache (:func:`pysparsegraph.plan.cache_bytes`), or
         larger than the L2 with over half of the gathers estimated to miss it

@@ -208,11 +208,12 @@ psg_status psg_spmm_plan_free(psg_spmm_plan *p)
 /* One-vector rows: the core keeps enough gathers in flight itself while they
  * hit the L2; past it, a prefetch's index load and address pay for
  * themselves. AMD Zen 4 VM, K = 16, prefetch on against off, 1 and 2 threads
- * (python -m bench suite --prefetch-graphs ...; bench/RESULTS.md): 1.06-1.39x
+ * (python -m bench suite --prefetch-graphs ...; bench/RESULTS.md): 1.08-1.35x
  * on the graphs whose X outgrows the 32 MiB L3 (usa-road-FLA, R-MAT and
- * Erdos-Renyi at scale 20) and on coAuthorsDBLP (X 18 MiB, 53% of gathers
- * missing the L2 by the estimate below); 0.78-1.03x on the rest, whose
- * gathers miss it 3-45% of the time. */
+ * Erdos-Renyi at scale 20) and on coAuthorsDBLP (X 18 MiB, 52% of gathers
+ * missing the L2 by the estimate, templates/spmm.inc); 0.78-1.11x (at most
+ * 0.97x at 2 threads) on the suite's other graphs, whose gathers miss it 6-40%
+ * of the time or whose X fits the L2. */
 #define PSG_PREFETCH_MISS 0.5
 
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)

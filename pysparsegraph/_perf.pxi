@@ -68,7 +68,8 @@ cdef class _SpmmPlan:
         _check(psg_spmm_plan_describe(self.ptr, &inf))
         return dict(layout=inf.layout, partition=inf.partition, schedule=inf.schedule, isa=inf.isa,
                     n_threads=inf.n_threads, serial=bool(inf.serial), stream=bool(inf.stream),
-                    narrow_prefetch=bool(inf.narrow_prefetch), gather_miss=inf.gather_miss, value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
+                    narrow_prefetch=bool(inf.narrow_prefetch), gather_miss=inf.gather_miss,
+                    value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
                     k=inf.k, n_chunks=inf.n_chunks, split_len=inf.split_len, n_hubs=inf.n_hubs,
                     n_slots=inf.n_slots, seg_width=inf.seg_width, n_segs=inf.n_segs,
                     n_nonempty=inf.n_nonempty, nbytes=inf.bytes, build_seconds=inf.build_seconds)

@@ -589,7 +589,7 @@ def _sysfs_llc_bytes():
     return best[1] if best else None
 
 
-def test_planner_prefetches_narrow_rows_only_when_x_outgrows_the_cache():
+def test_planner_narrow_prefetch_rule_and_cache_sizes():
     from pysparsegraph.plan import cache_bytes
 
     llc = cache_bytes()

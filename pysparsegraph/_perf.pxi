@@ -12,6 +12,7 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
         int64_t seg_width
         int store
         int narrow_prefetch
+        int align_x
     ctypedef struct psg_spmm_plan:
         pass
     ctypedef struct psg_spmm_plan_info:
@@ -19,6 +20,7 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
         int serial
         int stream
         int narrow_prefetch
+        int align_x
         double gather_miss
         int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty
         int64_t bytes
@@ -68,7 +70,8 @@ cdef class _SpmmPlan:
         _check(psg_spmm_plan_describe(self.ptr, &inf))
         return dict(layout=inf.layout, partition=inf.partition, schedule=inf.schedule, isa=inf.isa,
                     n_threads=inf.n_threads, serial=bool(inf.serial), stream=bool(inf.stream),
-                    narrow_prefetch=bool(inf.narrow_prefetch), gather_miss=inf.gather_miss,
+                    narrow_prefetch=bool(inf.narrow_prefetch), align_x=bool(inf.align_x),
+                    gather_miss=inf.gather_miss,
                     value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
                     k=inf.k, n_chunks=inf.n_chunks, split_len=inf.split_len, n_hubs=inf.n_hubs,
                     n_slots=inf.n_slots, seg_width=inf.seg_width, n_segs=inf.n_segs,
@@ -77,13 +80,15 @@ cdef class _SpmmPlan:
 
 def spmm_plan_build(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, values, int64_t k,
                     bint value64, int n_threads, int layout, int partition, int schedule, int isa,
-                    int64_t n_chunks, int64_t split_len, int64_t seg_width, int store, int narrow_prefetch):
+                    int64_t n_chunks, int64_t split_len, int64_t seg_width, int store, int narrow_prefetch,
+                    int align_x):
     """A _SpmmPlan for validated CSR arrays (values: None or of the plan's value dtype)."""
     cdef psg_spmm_options o
     psg_spmm_options_default(&o)
     o.layout, o.partition, o.schedule, o.isa = layout, partition, schedule, isa
     o.n_chunks, o.split_len, o.seg_width, o.store = n_chunks, split_len, seg_width, store
     o.narrow_prefetch = narrow_prefetch
+    o.align_x = align_x
     cdef int64_t n_rows = indptr.shape[0] - 1
     cdef const int64_t *p = <const int64_t *>_ptr(indptr)
     cdef const void *ix = _ptr(indices)

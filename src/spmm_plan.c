@@ -226,6 +226,32 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
            (p->gather_miss > PSG_PREFETCH_MISS && p->n_cols > psg_cache_bytes(2) / row);
 }
 
+/* X 16 bytes past a line (NumPy's usual start for a large array) makes every
+ * gathered row straddle one line more than it needs to (a 64-byte row two
+ * lines instead of one) and every vector load of it split across two. A
+ * copy that starts on a line costs one read and one write of X; the gathers
+ * then read each row nnz/n_cols times on average with no split. AMD Zen 4 VM,
+ * the suite's eight graphs, K = 16/64/256, 1 and 2 threads, X 16 bytes off a
+ * line, the copy against none (bench/RESULTS.md): 1.09-1.30x on one thread and
+ * 1.00-1.23x on two where rows are gathered 30-44 times on average
+ * (ego-Facebook, uk-2007-05@100000 at K = 16); 0.8-1.04x at 6.5-11.5 times
+ * (soc-Slashdot0902, coAuthorsDBLP, cnr-2000) and a loss below. X and its copy
+ * must both fit the L3: uk-2007-05@100000 at K = 64 (X 24 MiB) gained 1.01-1.06x
+ * on one thread and lost 0.86-0.91x on two, and an X beyond the L3 lost 2-5x. */
+#define PSG_ALIGN_USES 16
+
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off)
+{
+    if (x_off == 0 || p->nnz == 0 || p->n_cols == 0 || p->align_x == PSG_ALIGN_OFF) return 0;
+    if (p->align_x == PSG_ALIGN_ON) return 1;
+    const int64_t row = x_elem_bytes * (p->k > 0 ? p->k : 1);
+    /* CSR (what was measured), rows of whole lines (else an aligned start
+       leaves most rows straddling anyway), X and its copy within the
+       last-level cache (2 * n_cols * row <= cache, without overflow) */
+    return p->layout == PSG_LAYOUT_CSR && row % 64 == 0 && p->nnz / p->n_cols >= PSG_ALIGN_USES &&
+           p->n_cols <= psg_cache_bytes(0) / 2 / row;
+}
+
 psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *info)
 {
     psg__clear_error();
@@ -239,6 +265,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->serial = p->serial;
     info->stream = p->stream;
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
+    info->align_x = psg__align_x(p, p->value_bytes, 1);
     info->gather_miss = p->gather_miss;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;

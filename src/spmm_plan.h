@@ -39,6 +39,7 @@ struct psg_spmm_plan {
     int serial;          /* work too small to be worth waking a second thread */
     int stream;          /* write Y rows with streaming stores (psg_spmm_options.store) */
     int narrow_prefetch; /* psg_spmm_options.narrow_prefetch, as asked (PSG_PREFETCH_*) */
+    int align_x;         /* psg_spmm_options.align_x, as asked (PSG_ALIGN_*) */
     double gather_miss;  /* estimated share of gathers missing the L2 (psg_spmm_plan_info), -1: none */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
@@ -85,6 +86,21 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * is larger than the last-level cache or larger than the L2 with most
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
+
+/* 1 when a product of this plan first copies its X to a 64-byte aligned
+ * buffer, for an X of x_elem_bytes-byte elements whose start is x_off bytes
+ * past a line (0..63; pass 1 to ask whether a misaligned X would be): as
+ * asked, or (auto) CSR with rows of whole lines, X gathered at least
+ * PSG_ALIGN_USES times a row on average and X with its copy within the last-level cache. */
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off);
+/* Bytes of X a thread copies at a time for align_x. */
+#define PSG_COPY_PIECE ((size_t)65536)
+/* A spin-wait's pause (x86: lets the other hyperthread run, saves power). */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define PSG_SPIN_PAUSE_() __builtin_ia32_pause()
+#else
+#define PSG_SPIN_PAUSE_() ((void)0)
+#endif
 
 /* ISA ids shared by the dispatch code. */
 int psg__spmm_select_isa(int requested, psg_status *st);

@@ -625,6 +625,70 @@ def test_planner_narrow_prefetch_rule_and_cache_sizes():
         plan(10, narrow_prefetch=True)
 
 
+
+# ---- gathering from an aligned copy of X ---------------------------------
+
+def _off_line(a, offset=16):
+    """A copy of ``a`` whose data starts ``offset`` bytes past a 64-byte line (where NumPy puts large arrays)."""
+    buf = psg.empty_aligned(a.nbytes + 64, np.uint8)
+    out = buf[offset:offset + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 64 == offset
+    return out
+
+
+@pytest.mark.parametrize("k", [8, 16, 20, 64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_align_x_same_bits(k, dtype, rng):
+    # 25 entries a column (auto copies rows of whole lines), a split hub row, duplicates and empty rows,
+    # X 16 bytes off a line; the plain sum, fused GNN products and bfloat16 X, every ISA and thread count
+    A = random_csr(301, 301, 7525, rng, hub=3, hub_frac=0.2, empty_every=11)
+    X = _off_line(rng.standard_normal((301, k)).astype(dtype))
+    ref = reference(A, X)
+    for isa in ISAS:
+        off, on, auto = (psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=600, align_x=m, cache=False)
+                         for m in ("off", "on", "auto"))
+        assert on.align_x and not off.align_x and auto.align_x == (k * X.itemsize % 64 == 0) and off.n_hubs == 1
+        assert "align_x=True" in repr(on) and "align_x" not in repr(off)
+        for t in (1, 2):
+            y = psg.spmm(A, X, n_threads=t, plan=off)
+            assert_close(y, ref, dtype)
+            for p in (on, auto):
+                np.testing.assert_array_equal(psg.spmm(A, X, n_threads=t, plan=p), y)
+                for kw in (dict(norm="row", add_self_loops=True), dict(reduce="max")):
+                    np.testing.assert_array_equal(psg.spmm(A, X, n_threads=t, plan=p, **kw),
+                                                  psg.spmm(A, X, n_threads=t, plan=off, **kw))
+            if dtype == np.float32:
+                Xb = _off_line(psg.to_bfloat16(X))
+                yb = psg.spmm_bf16(A, Xb, n_threads=t, plan=on)
+                np.testing.assert_array_equal(yb, psg.spmm_bf16(A, Xb, n_threads=t, plan=off))
+                assert_close(yb, reference(A, from_bfloat16(Xb)), np.float32)
+
+
+def test_planner_align_x_rule():
+    from pysparsegraph.plan import cache_bytes
+
+    llc = cache_bytes()
+
+    def plan(n_cols, nnz, k=16, dtype=np.float32, **kw):
+        A = psg.CSRMatrix(np.array([0, nnz // 2, nnz]), (np.arange(nnz) % n_cols).astype(np.int32), None,
+                          shape=(2, n_cols))
+        return psg.plan_spmm(A, k, dtype, cache=False, **kw)
+
+    assert plan(100, 1600).align_x  # 16 entries a column
+    assert not plan(100, 1599).align_x
+    assert not plan(100, 1600, k=20).align_x  # rows of 80 bytes: an aligned start leaves most rows straddling
+    assert plan(100, 1600, k=8, dtype=np.float64).align_x
+    rows = llc // 2 // 16384  # rows of 4096 floats keep the matrix small
+    assert plan(rows, 16 * rows, k=4096).align_x  # X and its copy exactly the size of the cache
+    assert not plan(rows + 1, 16 * (rows + 1), k=4096).align_x
+    assert not plan(100, 1600, layout="blocked").align_x
+    assert not plan(100, 1600, align_x="off").align_x
+    assert plan(100, 100, k=20, align_x="on").align_x
+    assert not plan(100, 0).align_x  # nothing to gather
+    with pytest.raises(errors.InvalidArgumentError, match="align_x"):
+        plan(100, 1600, align_x=True)
+
 def test_empty_aligned():
     for shape, dtype in [((3, 5), np.float64), (7, np.float32), ((0, 4), np.float32), ((2, 3, 4), np.uint16)]:
         a = psg.empty_aligned(shape, dtype)

@@ -44,6 +44,7 @@ enum { PSG_PART_AUTO = 0, PSG_PART_NNZ = 1, PSG_PART_ROWS = 2 };
 enum { PSG_SCHED_AUTO = 0, PSG_SCHED_STATIC = 1, PSG_SCHED_DYNAMIC = 2, PSG_SCHED_STEAL = 3 };
 enum { PSG_STORE_AUTO = 0, PSG_STORE_CACHED = 1, PSG_STORE_STREAM = 2 };
 enum { PSG_PREFETCH_AUTO = 0, PSG_PREFETCH_OFF = 1, PSG_PREFETCH_ON = 2 };
+enum { PSG_ALIGN_AUTO = 0, PSG_ALIGN_OFF = 1, PSG_ALIGN_ON = 2 };
 
 typedef struct {
     int layout;        /* PSG_LAYOUT_*: CSR, cache-blocked column segments, or auto (planner) */
@@ -66,6 +67,14 @@ typedef struct {
                           than the last-level cache (psg_cache_bytes), or larger than the L2
                           with over half of the gathers estimated to miss it (gather_miss in
                           psg_spmm_plan_info), judged per call by X's type */
+    int align_x;       /* PSG_ALIGN_*: whether a call whose X does not start on a 64-byte line
+                          first copies X (in parallel) to a buffer that does, so that no gathered
+                          row straddles one line more than it must and no vector load splits
+                          across two. The copy is read once; the gathers read each row nnz/n_cols
+                          times on average. Auto copies when rows of X are whole 64-byte lines,
+                          X is gathered at least 16 times per row on average and fits half the
+                          last-level cache (psg_cache_bytes); on copies any X off a line. A
+                          copy that cannot be allocated is skipped. Same bits either way. */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;
@@ -76,6 +85,8 @@ typedef struct {
     int stream;             /* 1: rows of Y are written with streaming stores (see store) */
     int narrow_prefetch;    /* 1: one-vector rows prefetch X (see narrow_prefetch) for an X of
                                the plan's value type */
+    int align_x;            /* 1: a call copies an X not on a 64-byte line to one that is (see
+                               align_x), for an X of the plan's value type */
     double gather_miss;     /* auto narrow_prefetch, CSR, rows of X of at most 64 bytes, X larger
                                than the L2: the estimated share of gathers that miss the L2
                                (sampled from A's column ids); -1 when not estimated */

@@ -1,8 +1,9 @@
 /* C-only tests of the performance core: the work-stealing scheduler hands
  * out every chunk exactly once; planned SpMM (hub splitting, every schedule,
  * every ISA the CPU has, blocked layout) matches a dense reference and is
- * bit-identical across thread counts; streaming stores of Y and prefetching
- * X give the same bits; generators are thread-count independent. */
+ * bit-identical across thread counts; streaming stores of Y, prefetching X
+ * and gathering from an aligned copy of X give the same bits; generators are
+ * thread-count independent. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,24 @@ static void test_streamed_spmm(void)
     free_csr(a);
 }
 
+/* What the planner reports for a 2-row matrix with n_cols columns (unweighted,
+ * float64 or float32 values) built with options o. */
+static psg_spmm_plan_info plan_info(int f64, int64_t n_cols, const int64_t *ip, const int32_t *ind, int64_t k,
+                                    const psg_spmm_options *o)
+{
+    psg_spmm_plan *p;
+    psg_spmm_plan_info info;
+    memset(&info, 0, sizeof info);
+    const psg_status st = f64 ? psg_spmm_plan_build_i32_f64(2, n_cols, ip, ind, NULL, k, 1, o, &p)
+                              : psg_spmm_plan_build_i32_f32(2, n_cols, ip, ind, NULL, k, 1, o, &p);
+    CHECK(st == PSG_OK, "build (n_cols %lld, k %lld)", (long long)n_cols, (long long)k);
+    if (st == PSG_OK) {
+        psg_spmm_plan_describe(p, &info);
+        psg_spmm_plan_free(p);
+    }
+    return info;
+}
+
 /* Prefetching X in one-vector rows (psg_spmm_options.narrow_prefetch): the
  * same bits as without, for widths one vector wide on each ISA (4 and 8
  * floats, 16 on AVX-512; 2, 4 and 8 doubles) and others, with and without
@@ -335,16 +354,9 @@ static void test_narrow_prefetch(void)
             psg_spmm_options_default(&o);
             o.layout = cases[i].layout;
             o.narrow_prefetch = cases[i].mode;
-            psg_spmm_plan *p;
-            psg_spmm_plan_info info;
-            const psg_status st = cases[i].f64
-                ? psg_spmm_plan_build_i32_f64(2, cases[i].n_cols, ip, NULL, NULL, k, 1, &o, &p)
-                : psg_spmm_plan_build_i32_f32(2, cases[i].n_cols, ip, NULL, NULL, k, 1, &o, &p);
-            CHECK(st == PSG_OK, "build %zu", i);
-            psg_spmm_plan_describe(p, &info);
+            const psg_spmm_plan_info info = plan_info(cases[i].f64, cases[i].n_cols, ip, NULL, k, &o);
             CHECK(info.narrow_prefetch == cases[i].want, "case %zu: narrow_prefetch %d, want %d", i,
                   info.narrow_prefetch, cases[i].want);
-            psg_spmm_plan_free(p);
         }
         psg_spmm_options o;
         psg_spmm_options_default(&o);
@@ -402,6 +414,134 @@ static void test_narrow_prefetch(void)
     }
 }
 
+/* Gathering from an aligned copy of X (psg_spmm_options.align_x): with X
+ * 16 bytes off a line, off / on / auto give the same bits as each other and
+ * as X on a line, for rows of whole lines (16 and 32 floats, 8 and 16
+ * doubles) and not (20), with and without values, float32, float64 and
+ * bfloat16 X, every ISA, 1 and 2 threads (an odd row count, so the threads'
+ * shares of the copy are uneven); and the planner's rule at its edges. */
+static void test_align_x(void)
+{
+    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies */
+    test_csr a = hub_csr(N, M, 17, 5, M / 5, 9, 0.5f, 0.25f);
+    const int widths[] = {8, 16, 20, 32};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const int K = widths[wi];
+        const size_t n = (size_t)N * K;
+        /* each X twice: on a line, and 16 bytes past one */
+        char *buf = aligned_alloc(64, (n * 8 + 64) / 64 * 64 * 2 + 128);
+        float *x_on = (float *)buf, *x_off = (float *)(buf + (n * 4 + 63) / 64 * 64 + 16);
+        double *x64_on = aligned_alloc(64, (n * 8 + 63) / 64 * 64), *x64_raw = aligned_alloc(64, (n * 8 + 64) / 64 * 64 + 64);
+        double *x64_off = (double *)((char *)x64_raw + 16);
+        uint16_t *xb_raw = aligned_alloc(64, (n * 2 + 64) / 64 * 64 + 64), *xb_off = (uint16_t *)((char *)xb_raw + 16);
+        for (size_t i = 0; i < n; i++) x64_off[i] = x64_on[i] = x_off[i] = x_on[i] = (float)((i * 7919) % 97) / 48.0f - 1.0f;
+        psg_f32_to_bf16((int64_t)n, x_off, xb_off, 1);
+        float *y[4];
+        double *z[4];
+        for (int i = 0; i < 4; i++) {
+            y[i] = malloc(n * 4);
+            z[i] = malloc(n * 8);
+        }
+        for (int isa = 1; isa <= 3; isa++) {
+            if (psg_spmm_force_isa(isa) != PSG_OK) continue;
+            for (int hv = 0; hv <= 1; hv++) {
+                const float *v = hv ? a.val : NULL;
+                const double *v64 = hv ? a.val64 : NULL;
+                const int modes[3] = {PSG_ALIGN_OFF, PSG_ALIGN_ON, PSG_ALIGN_AUTO};
+                psg_spmm_plan *p[3], *q[3];
+                for (int m = 0; m < 3; m++) {
+                    psg_spmm_options o;
+                    psg_spmm_options_default(&o);
+                    o.align_x = modes[m];
+                    o.split_len = 500; /* the hub row in pieces too */
+                    CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, v, K, 2, &o, &p[m]) == PSG_OK, "build");
+                    CHECK(psg_spmm_plan_build_i32_f64(N, N, a.indptr, a.ind, v64, K, 2, &o, &q[m]) == PSG_OK, "build");
+                    psg_spmm_plan_info info, info64;
+                    psg_spmm_plan_describe(p[m], &info);
+                    psg_spmm_plan_describe(q[m], &info64);
+                    const int want = m == 1 || (m == 2 && K % 16 == 0), want64 = m == 1 || (m == 2 && K % 8 == 0);
+                    CHECK(info.align_x == want && info64.align_x == want64, "K=%d mode %d: align_x %d/%d, want %d/%d",
+                          K, modes[m], info.align_x, info64.align_x, want, want64);
+                }
+                for (int t = 1; t <= 2; t++) {
+                    CHECK(psg_spmm_plan_exec_i32_f32(p[0], a.indptr, a.ind, v, x_on, K, y[3], t) == PSG_OK, "exec");
+                    CHECK(psg_spmm_plan_exec_i32_f64(q[0], a.indptr, a.ind, v64, x64_on, K, z[3], t) == PSG_OK, "exec");
+                    for (int m = 0; m < 3; m++) {
+                        CHECK(psg_spmm_plan_exec_i32_f32(p[m], a.indptr, a.ind, v, x_off, K, y[m], t) == PSG_OK, "exec");
+                        CHECK(!memcmp(y[m], y[3], n * 4), "f32 align_x mode %d changed bits K=%d isa=%d values=%d t=%d",
+                              modes[m], K, isa, hv, t);
+                        CHECK(psg_spmm_plan_exec_i32_f64(q[m], a.indptr, a.ind, v64, x64_off, K, z[m], t) == PSG_OK, "exec");
+                        CHECK(!memcmp(z[m], z[3], n * 8), "f64 align_x mode %d changed bits K=%d isa=%d values=%d t=%d",
+                              modes[m], K, isa, hv, t);
+                    }
+                    CHECK(psg_spmm_plan_exec_i32_bf16(p[0], a.indptr, a.ind, v, xb_off, K, y[0], t) == PSG_OK, "exec");
+                    CHECK(psg_spmm_plan_exec_i32_bf16(p[1], a.indptr, a.ind, v, xb_off, K, y[1], t) == PSG_OK, "exec");
+                    CHECK(!memcmp(y[0], y[1], n * 4), "bf16 align_x changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
+                }
+                /* the copy's product against an independent double sum */
+                double err = 0;
+                for (int r = 0; r < N; r++)
+                    for (int c = 0; c < K; c++) {
+                        double sum = 0;
+                        for (int64_t j = a.indptr[r]; j < a.indptr[r + 1]; j++)
+                            sum += (hv ? a.val64[j] : 1.0) * x64_on[(size_t)a.ind[j] * K + c];
+                        err = fmax(err, fabs(z[1][(size_t)r * K + c] - sum));
+                    }
+                CHECK(err < 1e-9, "aligned copy f64 vs reference K=%d isa=%d: %g", K, isa, err);
+                for (int m = 0; m < 3; m++) {
+                    psg_spmm_plan_free(p[m]);
+                    psg_spmm_plan_free(q[m]);
+                }
+            }
+        }
+        psg_spmm_force_isa(0);
+        for (int i = 0; i < 4; i++) {
+            free(y[i]);
+            free(z[i]);
+        }
+        free(buf); free(x64_on); free(x64_raw); free(xb_raw);
+    }
+    free_csr(a);
+    /* the rule: entries per column >= 16, X and its copy within the last-level cache, rows of whole lines, CSR */
+    {
+        const int64_t llc = psg_cache_bytes(0), k = 4096; /* rows of 16 KiB keep the matrices small */
+        struct { int64_t n_cols, per_col, k; int f64, layout, mode, want; } cases[] = {
+            {llc / (8 * k), 16, k, 0, 0, 0, 1},      /* X and its copy exactly the cache: yes */
+            {llc / (8 * k) + 1, 16, k, 0, 0, 0, 0},  /* one row more: no */
+            {llc / (16 * k) + 1, 16, k, 1, 0, 0, 0}, /* float64: half the columns */
+            {llc / (16 * k), 16, k, 1, 0, 0, 1},
+            {100, 16, 16, 0, 0, 0, 1},
+            {100, 15, 16, 0, 0, 0, 0},              /* 15.99 entries a column: no */
+            {100, 16, 20, 0, 0, 0, 0},              /* rows of 80 bytes */
+            {100, 16, 8, 1, 0, 0, 1},               /* 8 doubles: one line */
+            {100, 16, 16, 0, PSG_LAYOUT_BLOCKED, 0, 0},
+            {100, 16, 16, 0, 0, PSG_ALIGN_OFF, 0},
+            {100, 1, 20, 0, 0, PSG_ALIGN_ON, 1},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            /* two rows; entry j in column j % n_cols; one entry short of per_col a column for 15 */
+            const int64_t nnz = cases[i].n_cols * cases[i].per_col + (cases[i].per_col == 15 ? cases[i].n_cols - 1 : 0);
+            int64_t ip[3] = {0, nnz / 2, nnz};
+            int32_t *ind = malloc(nnz * sizeof *ind);
+            for (int64_t j = 0; j < nnz; j++) ind[j] = (int32_t)(j % cases[i].n_cols);
+            psg_spmm_options o;
+            psg_spmm_options_default(&o);
+            o.layout = cases[i].layout;
+            o.align_x = cases[i].mode;
+            const psg_spmm_plan_info info = plan_info(cases[i].f64, cases[i].n_cols, ip, ind, cases[i].k, &o);
+            CHECK(info.align_x == cases[i].want, "case %zu: align_x %d, want %d", i, info.align_x, cases[i].want);
+            free(ind);
+        }
+        psg_spmm_options o;
+        psg_spmm_options_default(&o);
+        o.align_x = 3;
+        psg_spmm_plan *p;
+        int64_t ip[3] = {0, 0, 0};
+        CHECK(psg_spmm_plan_build_i32_f32(2, 2, ip, NULL, NULL, 16, 1, &o, &p) == PSG_ERR_INVALID_ARG,
+              "align_x 3 is refused");
+    }
+}
+
 static void test_generators(void)
 {
     enum { M = 200000 };
@@ -422,6 +562,7 @@ int main(void)
     test_planned_spmm();
     test_streamed_spmm();
     test_narrow_prefetch();
+    test_align_x();
     test_generators();
     return CHECK_REPORT("perf");
 }

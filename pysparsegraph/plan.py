@@ -74,8 +74,9 @@ class Plan:
     :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
     miss the L2, which that choice weighs; None when not estimated: wide
     rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
-    ``align_x`` (True when a call copies an X that does not start on a
-    64-byte line to one that does before gathering from it; see
+    ``align_x`` (True when a call on the plan's thread count copies an X
+    that does not start on a 64-byte line to one that does before gathering
+    from it; see
     :func:`plan_spmm`),
     ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
@@ -217,13 +218,14 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         more than it needs (a row of 16 floats two lines instead of one) and
         every vector load of it splits across two; the copy reads X once,
         the gathers read each row ``nnz / n_cols`` times on average. Auto
-        copies when rows of X are whole 64-byte lines (K a multiple of 16
-        for float32), X is gathered at least 16 times a row on average and
-        X and its copy fit the last-level cache together: 1.09-1.30x on one
-        thread and 1.00-1.23x on two on ego-Facebook and uk-2007-05@100000
-        (AMD Zen 4 VM), a loss on graphs whose rows are gathered fewer than
-        10 times. The copy is freed when
-        the call returns; X from :func:`pysparsegraph.empty_aligned` needs none.
+        copies for a call on one thread when rows of X are whole 64-byte
+        lines (K a multiple of 16 for float32), X is gathered at least 16
+        times a row on average and X and its copy fit the last-level cache
+        together: 1.10-1.30x on ego-Facebook and uk-2007-05@100000 (AMD Zen
+        4 VM), a loss on graphs whose rows are gathered fewer than 10 times.
+        On two threads the gain was not reliable (down to a loss when the
+        other thread lost its core), so auto leaves it off. The copy is
+        freed when the call returns; X from :func:`pysparsegraph.empty_aligned` needs none.
         Results are the same bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps

@@ -87,20 +87,15 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
 
-/* 1 when a product of this plan first copies its X to a 64-byte aligned
- * buffer, for an X of x_elem_bytes-byte elements whose start is x_off bytes
- * past a line (0..63; pass 1 to ask whether a misaligned X would be): as
- * asked, or (auto) CSR with rows of whole lines, X gathered at least
- * PSG_ALIGN_USES times a row on average and X with its copy within the last-level cache. */
-int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off);
+/* 1 when a product of this plan on `threads` threads first copies its X to
+ * a 64-byte aligned buffer, for an X of x_elem_bytes-byte elements whose
+ * start is x_off bytes past a line (0..63; pass 1 to ask whether a
+ * misaligned X would be): as asked, or (auto) one thread, CSR with rows of
+ * whole lines, X gathered at least PSG_ALIGN_USES times a row on average and
+ * X with its copy within the last-level cache. */
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads);
 /* Bytes of X a thread copies at a time for align_x. */
 #define PSG_COPY_PIECE ((size_t)65536)
-/* A spin-wait's pause (x86: lets the other hyperthread run, saves power). */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define PSG_SPIN_PAUSE_() __builtin_ia32_pause()
-#else
-#define PSG_SPIN_PAUSE_() ((void)0)
-#endif
 
 /* ISA ids shared by the dispatch code. */
 int psg__spmm_select_isa(int requested, psg_status *st);

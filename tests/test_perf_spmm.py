@@ -640,15 +640,16 @@ def _off_line(a, offset=16):
 @pytest.mark.parametrize("k", [8, 16, 20, 64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_align_x_same_bits(k, dtype, rng):
-    # 25 entries a column (auto copies rows of whole lines), a split hub row, duplicates and empty rows,
-    # X 16 bytes off a line; the plain sum, fused GNN products and bfloat16 X, every ISA and thread count
+    # 25 entries a column, a split hub row, duplicates and empty rows, X 16 bytes off a line; the plain sum,
+    # fused GNN products and bfloat16 X, every ISA and thread count (a serial plan: auto copies rows of whole
+    # lines)
     A = random_csr(301, 301, 7525, rng, hub=3, hub_frac=0.2, empty_every=11)
     X = _off_line(rng.standard_normal((301, k)).astype(dtype))
     ref = reference(A, X)
     for isa in ISAS:
         off, on, auto = (psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=600, align_x=m, cache=False)
                          for m in ("off", "on", "auto"))
-        assert on.align_x and not off.align_x and auto.align_x == (k * X.itemsize % 64 == 0) and off.n_hubs == 1
+        assert on.align_x and not off.align_x and auto.align_x == (k * X.itemsize % 64 == 0) and auto.serial
         assert "align_x=True" in repr(on) and "align_x" not in repr(off)
         for t in (1, 2):
             y = psg.spmm(A, X, n_threads=t, plan=off)
@@ -670,20 +671,25 @@ def test_planner_align_x_rule():
 
     llc = cache_bytes()
 
-    def plan(n_cols, nnz, k=16, dtype=np.float32, **kw):
+    def plan(n_cols, nnz, k=16, dtype=np.float32, n_threads=1, **kw):
         A = psg.CSRMatrix(np.array([0, nnz // 2, nnz]), (np.arange(nnz) % n_cols).astype(np.int32), None,
                           shape=(2, n_cols))
-        return psg.plan_spmm(A, k, dtype, cache=False, **kw)
+        return psg.plan_spmm(A, k, dtype, n_threads=n_threads, cache=False, **kw)
 
-    assert plan(100, 1600).align_x  # 16 entries a column
-    assert not plan(100, 1599).align_x
-    assert not plan(100, 1600, k=20).align_x  # rows of 80 bytes: an aligned start leaves most rows straddling
-    assert plan(100, 1600, k=8, dtype=np.float64).align_x
+    w = 1 << 23  # enough entries that none of the plans below is serial
+    assert plan(32, w // 4096, k=4096).align_x  # 64 entries a column
+    assert not plan(32, w // 4096, k=4096, n_threads=2).align_x  # auto copies for one thread only
+    assert plan(32, w // 4096, k=4096, n_threads=2, align_x="on").align_x
+    if llc >= 8 << 20:  # X of 4 MiB
+        assert plan(2048, 32768, k=512).align_x  # 16 entries a column
+        assert not plan(2048, 32767, k=512).align_x
+    assert not plan(32, 2048, k=4100).align_x  # rows of 16400 bytes: an aligned start leaves most rows straddling
+    assert plan(32, 4096, k=2048, dtype=np.float64).align_x
     rows = llc // 2 // 16384  # rows of 4096 floats keep the matrix small
-    assert plan(rows, 16 * rows, k=4096).align_x  # X and its copy exactly the size of the cache
-    assert not plan(rows + 1, 16 * (rows + 1), k=4096).align_x
-    assert not plan(100, 1600, layout="blocked").align_x
-    assert not plan(100, 1600, align_x="off").align_x
+    assert plan(rows, max(16 * rows, w // 4096), k=4096).align_x  # X and its copy exactly the size of the cache
+    assert not plan(rows + 1, max(16 * (rows + 1), w // 4096), k=4096).align_x
+    assert not plan(32, 2048, k=4096, layout="blocked").align_x
+    assert not plan(32, 2048, k=4096, align_x="off").align_x
     assert plan(100, 100, k=20, align_x="on").align_x
     assert not plan(100, 0).align_x  # nothing to gather
     with pytest.raises(errors.InvalidArgumentError, match="align_x"):

@@ -71,9 +71,10 @@ typedef struct {
                           first copies X (in parallel) to a buffer that does, so that no gathered
                           row straddles one line more than it must and no vector load splits
                           across two. The copy is read once; the gathers read each row nnz/n_cols
-                          times on average. Auto copies when rows of X are whole 64-byte lines,
-                          X is gathered at least 16 times per row on average and fits half the
-                          last-level cache (psg_cache_bytes); on copies any X off a line. A
+                          times on average. Auto copies for a call on one thread when rows of X
+                          are whole 64-byte lines, X is gathered at least 16 times per row on
+                          average and fits half the last-level cache (psg_cache_bytes); on
+                          copies any X off a line. A
                           copy that cannot be allocated is skipped. Same bits either way. */
 } psg_spmm_options;
 
@@ -85,8 +86,8 @@ typedef struct {
     int stream;             /* 1: rows of Y are written with streaming stores (see store) */
     int narrow_prefetch;    /* 1: one-vector rows prefetch X (see narrow_prefetch) for an X of
                                the plan's value type */
-    int align_x;            /* 1: a call copies an X not on a 64-byte line to one that is (see
-                               align_x), for an X of the plan's value type */
+    int align_x;            /* 1: a call on the plan's thread count copies an X not on a 64-byte
+                               line to one that is (see align_x), for an X of its value type */
     double gather_miss;     /* auto narrow_prefetch, CSR, rows of X of at most 64 bytes, X larger
                                than the L2: the estimated share of gathers that miss the L2
                                (sampled from A's column ids); -1 when not estimated */

@@ -422,7 +422,7 @@ static void test_narrow_prefetch(void)
  * shares of the copy are uneven); and the planner's rule at its edges. */
 static void test_align_x(void)
 {
-    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies */
+    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies on one thread */
     test_csr a = hub_csr(N, M, 17, 5, M / 5, 9, 0.5f, 0.25f);
     const int widths[] = {8, 16, 20, 32};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
@@ -459,9 +459,11 @@ static void test_align_x(void)
                     psg_spmm_plan_info info, info64;
                     psg_spmm_plan_describe(p[m], &info);
                     psg_spmm_plan_describe(q[m], &info64);
+                    /* too little work for a team (a serial plan): auto copies rows of whole lines */
                     const int want = m == 1 || (m == 2 && K % 16 == 0), want64 = m == 1 || (m == 2 && K % 8 == 0);
-                    CHECK(info.align_x == want && info64.align_x == want64, "K=%d mode %d: align_x %d/%d, want %d/%d",
-                          K, modes[m], info.align_x, info64.align_x, want, want64);
+                    CHECK(info.serial && info.align_x == want && info64.align_x == want64,
+                          "K=%d mode %d: align_x %d/%d, want %d/%d", K, modes[m], info.align_x, info64.align_x, want,
+                          want64);
                 }
                 for (int t = 1; t <= 2; t++) {
                     CHECK(psg_spmm_plan_exec_i32_f32(p[0], a.indptr, a.ind, v, x_on, K, y[3], t) == PSG_OK, "exec");
@@ -502,26 +504,29 @@ static void test_align_x(void)
         free(buf); free(x64_on); free(x64_raw); free(xb_raw);
     }
     free_csr(a);
-    /* the rule: entries per column >= 16, X and its copy within the last-level cache, rows of whole lines, CSR */
+    /* the rule (plans for one thread): entries per column >= 16, X and its copy within the last-level
+     * cache, rows of whole lines, CSR */
     {
-        const int64_t llc = psg_cache_bytes(0), k = 4096; /* rows of 16 KiB keep the matrices small */
-        struct { int64_t n_cols, per_col, k; int f64, layout, mode, want; } cases[] = {
-            {llc / (8 * k), 16, k, 0, 0, 0, 1},      /* X and its copy exactly the cache: yes */
-            {llc / (8 * k) + 1, 16, k, 0, 0, 0, 0},  /* one row more: no */
-            {llc / (16 * k) + 1, 16, k, 1, 0, 0, 0}, /* float64: half the columns */
-            {llc / (16 * k), 16, k, 1, 0, 0, 1},
-            {100, 16, 16, 0, 0, 0, 1},
-            {100, 15, 16, 0, 0, 0, 0},              /* 15.99 entries a column: no */
-            {100, 16, 20, 0, 0, 0, 0},              /* rows of 80 bytes */
-            {100, 16, 8, 1, 0, 0, 1},               /* 8 doubles: one line */
-            {100, 16, 16, 0, PSG_LAYOUT_BLOCKED, 0, 0},
-            {100, 16, 16, 0, 0, PSG_ALIGN_OFF, 0},
-            {100, 1, 20, 0, 0, PSG_ALIGN_ON, 1},
+        const int64_t llc = psg_cache_bytes(0), W = (int64_t)1 << 23; /* keeps entries a column above 16 */
+        const int64_t e4 = llc / (8 * 4096), e8 = llc / (16 * 4096); /* rows of 4096 values: X = half the cache */
+        struct { int64_t n_cols, nnz, k; int f64, layout, mode, want, min_llc_mib; } cases[] = {
+            {e4, e4 * 16 > W / 4096 ? e4 * 16 : W / 4096, 4096, 0, 0, 0, 1, 0},  /* X and its copy = the cache */
+            {e4 + 1, (e4 + 1) * 16 > W / 4096 ? (e4 + 1) * 16 : W / 4096, 4096, 0, 0, 0, 0, 0}, /* one row more */
+            {e8, e8 * 16 > W / 4096 ? e8 * 16 : W / 4096, 4096, 1, 0, 0, 1, 0}, /* float64: half the columns */
+            {e8 + 1, (e8 + 1) * 16 > W / 4096 ? (e8 + 1) * 16 : W / 4096, 4096, 1, 0, 0, 0, 0},
+            {32, W / 4096, 4096, 0, 0, 0, 1, 0},     /* 64 entries a column */
+            {2048, 32768, 512, 0, 0, 0, 1, 8},       /* 16 entries a column (X 4 MiB) */
+            {2048, 32767, 512, 0, 0, 0, 0, 8},       /* 15.99 */
+            {32, 2048, 4100, 0, 0, 0, 0, 0},         /* rows of 16400 bytes: not whole lines */
+            {32, 4096, 2048, 1, 0, 0, 1, 0},         /* doubles */
+            {32, 2048, 4096, 0, PSG_LAYOUT_BLOCKED, 0, 0, 0},
+            {32, 2048, 4096, 0, 0, PSG_ALIGN_OFF, 0, 0},
+            {100, 100, 20, 0, 0, PSG_ALIGN_ON, 1, 0},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-            /* two rows; entry j in column j % n_cols; one entry short of per_col a column for 15 */
-            const int64_t nnz = cases[i].n_cols * cases[i].per_col + (cases[i].per_col == 15 ? cases[i].n_cols - 1 : 0);
-            int64_t ip[3] = {0, nnz / 2, nnz};
+            if (llc < ((int64_t)cases[i].min_llc_mib << 20)) continue; /* X would not fit this machine's cache */
+            const int64_t nnz = cases[i].nnz;
+            int64_t ip[3] = {0, nnz / 2, nnz}; /* two rows; entry j in column j % n_cols */
             int32_t *ind = malloc(nnz * sizeof *ind);
             for (int64_t j = 0; j < nnz; j++) ind[j] = (int32_t)(j % cases[i].n_cols);
             psg_spmm_options o;

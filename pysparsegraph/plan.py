@@ -76,8 +76,7 @@ class Plan:
     rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
     ``align_x`` (True when a call on the plan's thread count copies an X
     that does not start on a 64-byte line to one that does before gathering
-    from it; see
-    :func:`plan_spmm`),
+    from it; see :func:`plan_spmm`),
     ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
     ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
@@ -225,8 +224,9 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         4 VM), a loss on graphs whose rows are gathered fewer than 10 times.
         On two threads the gain was not reliable (down to a loss when the
         other thread lost its core), so auto leaves it off. The copy is
-        freed when the call returns; X from :func:`pysparsegraph.empty_aligned` needs none.
-        Results are the same bits either way.
+        freed when the call returns; X from
+        :func:`pysparsegraph.empty_aligned` needs none. Results are the same
+        bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps
         its ``MAX_CACHED_PLANS`` (8) latest plans, dropping the oldest: a

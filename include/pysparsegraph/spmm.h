@@ -74,8 +74,8 @@ typedef struct {
                           times on average. Auto copies for a call on one thread when rows of X
                           are whole 64-byte lines, X is gathered at least 16 times per row on
                           average and fits half the last-level cache (psg_cache_bytes); on
-                          copies any X off a line. A
-                          copy that cannot be allocated is skipped. Same bits either way. */
+                          copies any X off a line. A copy that cannot be allocated is skipped.
+                          Same bits either way. */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;

@@ -86,6 +86,21 @@ static void free_csr(test_csr a)
     free(a.indptr); free(a.ind); free(a.val); free(a.val64);
 }
 
+/* max |z - A x| over the n_rows x K output, A x summed in double here (values
+ * when hv, else ones): the reference the kernels' outputs are checked against. */
+static double err_vs_double_sum(test_csr a, int n_rows, int hv, const double *x64, int K, const double *z)
+{
+    double err = 0;
+    for (int r = 0; r < n_rows; r++)
+        for (int c = 0; c < K; c++) {
+            double sum = 0;
+            for (int64_t j = a.indptr[r]; j < a.indptr[r + 1]; j++)
+                sum += (hv ? a.val64[j] : 1.0) * x64[(size_t)a.ind[j] * K + c];
+            err = fmax(err, fabs(z[(size_t)r * K + c] - sum));
+        }
+    return err;
+}
+
 static void test_planned_spmm(void)
 {
     enum { N = 300, M = 20000, K = 37 };
@@ -313,14 +328,7 @@ static void test_narrow_prefetch(void)
                 }
                 /* against an independent double sum */
                 CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, 2) == PSG_OK, "exec");
-                double err = 0;
-                for (int r = 0; r < N; r++)
-                    for (int c = 0; c < K; c++) {
-                        double sum = 0;
-                        for (int64_t j = a.indptr[r]; j < a.indptr[r + 1]; j++)
-                            sum += (hv ? a.val64[j] : 1.0) * x64[(size_t)a.ind[j] * K + c];
-                        err = fmax(err, fabs(z1[(size_t)r * K + c] - sum));
-                    }
+                const double err = err_vs_double_sum(a, N, hv, x64, K, z1);
                 CHECK(err < 1e-9, "prefetching f64 vs reference K=%d isa=%d: %g", K, isa, err);
                 for (int on = 0; on <= 1; on++) {
                     psg_spmm_plan_free(p[on]);
@@ -481,14 +489,7 @@ static void test_align_x(void)
                     CHECK(!memcmp(y[0], y[1], n * 4), "bf16 align_x changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
                 }
                 /* the copy's product against an independent double sum */
-                double err = 0;
-                for (int r = 0; r < N; r++)
-                    for (int c = 0; c < K; c++) {
-                        double sum = 0;
-                        for (int64_t j = a.indptr[r]; j < a.indptr[r + 1]; j++)
-                            sum += (hv ? a.val64[j] : 1.0) * x64_on[(size_t)a.ind[j] * K + c];
-                        err = fmax(err, fabs(z[1][(size_t)r * K + c] - sum));
-                    }
+                const double err = err_vs_double_sum(a, N, hv, x64_on, K, z[1]);
                 CHECK(err < 1e-9, "aligned copy f64 vs reference K=%d isa=%d: %g", K, isa, err);
                 for (int m = 0; m < 3; m++) {
                     psg_spmm_plan_free(p[m]);

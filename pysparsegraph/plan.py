@@ -74,13 +74,14 @@ class Plan:
     :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
     miss the L2, which that choice weighs; None when not estimated: wide
     rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
-    ``align_x`` (True when a call on the plan's thread count copies an X
-    that does not start on a 64-byte line to one that does before gathering
-    from it; see :func:`plan_spmm`),
+    ``align_x`` (True when a call copies an X that does not start on a
+    64-byte line to one that does before gathering from it; see
+    :func:`plan_spmm`),
     ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
-    ``n_segs`` (blocked layout), ``nbytes`` (memory held, including the
-    blocked copy of A) and ``build_seconds``.
+    ``n_segs`` (blocked layout), ``nbytes`` (memory held now, including the
+    blocked copy of A and the aligned copy of X that ``align_x`` keeps from
+    call to call) and ``build_seconds``.
     """
 
     def __init__(self, handle, matrix, k, dtype, n_threads):
@@ -109,9 +110,13 @@ class Plan:
         self.n_hubs = int(info["n_hubs"])
         self.seg_width = int(info["seg_width"])
         self.n_segs = int(info["n_segs"])
-        self.nbytes = int(info["nbytes"])
         self.build_seconds = float(info["build_seconds"])
         self._frozen = True
+
+    @property
+    def nbytes(self):
+        # read from C each time: the buffer align_x copies X to is kept by the plan after a call
+        return int(self._handle.info()["nbytes"])
 
     def __setattr__(self, name, value):
         # the attributes describe the C plan, which they cannot change
@@ -211,22 +216,21 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         by X's dtype (a bfloat16 X is half as large). Results are the same
         bits either way.
     align_x : {"auto", "off", "on"}, optional
-        Whether a call whose X does not start on a 64-byte line (NumPy puts
-        a large array 16 bytes past one) first copies X, in parallel, to a
-        buffer that does. Off a line, each gathered row touches one line
-        more than it needs (a row of 16 floats two lines instead of one) and
-        every vector load of it splits across two; the copy reads X once,
-        the gathers read each row ``nnz / n_cols`` times on average. Auto
-        copies for a call on one thread when rows of X are whole 64-byte
-        lines (K a multiple of 16 for float32), X is gathered at least 16
-        times a row on average and X and its copy fit the last-level cache
-        together: 1.10-1.30x on ego-Facebook and uk-2007-05@100000 (AMD Zen
-        4 VM), a loss on graphs whose rows are gathered fewer than 10 times.
-        On two threads the gain was not reliable (down to a loss when the
-        other thread lost its core), so auto leaves it off. The copy is
-        freed when the call returns; X from
-        :func:`pysparsegraph.empty_aligned` needs none. Results are the same
-        bits either way.
+        Whether a call whose X does not start on a 64-byte line (NumPy puts a
+        large array 16 bytes past one) first copies X, in parallel, to a
+        buffer that does. Off a line, each gathered row touches one line more
+        than it needs (a row of 16 floats two lines instead of one) and every
+        vector load of it splits across two; the copy reads X once, the
+        gathers read each row ``nnz / n_cols`` times on average. Auto copies
+        when rows of X are whole 64-byte lines (K a multiple of 16 for
+        float32), X is gathered at least 16 times a row on average and X and
+        its copy fit the last-level cache together: 1.07-1.29x on ego-Facebook
+        and uk-2007-05@100000 on 1 and 2 threads (AMD Zen 4 VM), a loss on
+        graphs whose rows are gathered fewer than 10 times. The plan keeps the
+        buffer for its next call when it is at most the last-level cache
+        (``Plan.nbytes`` counts it; a call that finds another using it makes
+        its own); X from :func:`pysparsegraph.empty_aligned` needs none.
+        Results are the same bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps
         its ``MAX_CACHED_PLANS`` (8) latest plans, dropping the oldest: a

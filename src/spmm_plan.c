@@ -201,6 +201,7 @@ psg_status psg_spmm_plan_free(psg_spmm_plan *p)
     free(p->blocked.seg_ptr);
     free(p->blocked.cols);
     free(p->blocked.vals);
+    free(p->x_copy);
     free(p);
     return PSG_OK;
 }
@@ -238,22 +239,47 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
  * (soc-Slashdot0902, coAuthorsDBLP, cnr-2000) and a loss below. X and its copy
  * must both fit the L3: uk-2007-05@100000 at K = 64 (X 24 MiB) gained 1.01-1.06x
  * on one thread and lost 0.86-0.91x on two, and an X beyond the L3 lost 2-5x.
- * Auto copies for calls on one thread only. On two, the gains of back-to-back
- * loops (1.00-1.23x) did not hold in the suite's timing, where each tool runs
- * after a pause and the peers' threads spin: ego-Facebook at K = 16 went from
- * 0.08 to 0.15 ms, a case lost to MKL, and K = 256 from 1.2 to 1.5 ms. */
+ * Two threads gained as much (1.07-1.13x in the suite's timing) once the
+ * plan kept its buffer from call to call (psg__x_copy_take): a buffer
+ * allocated per call came from fresh pages as often as not, and faulting
+ * them in lost up to 2x on two threads (ego-Facebook at K = 256: 1.4 ms
+ * without the copy, 2.4 ms with it). */
 #define PSG_ALIGN_USES 16
 
-int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads)
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off)
 {
     if (x_off == 0 || p->nnz == 0 || p->n_cols == 0 || p->align_x == PSG_ALIGN_OFF) return 0;
     if (p->align_x == PSG_ALIGN_ON) return 1;
     const int64_t row = x_elem_bytes * (p->k > 0 ? p->k : 1);
-    /* one thread, CSR (what was measured), rows of whole lines (else an
-       aligned start leaves most rows straddling anyway), X and its copy
-       within the last-level cache (2 * n_cols * row <= cache, without overflow) */
-    return threads == 1 && p->layout == PSG_LAYOUT_CSR && row % 64 == 0 && p->nnz / p->n_cols >= PSG_ALIGN_USES &&
+    /* CSR (what was measured), rows of whole lines (else an aligned start
+       leaves most rows straddling anyway), X and its copy within the
+       last-level cache (2 * n_cols * row <= cache, without overflow) */
+    return p->layout == PSG_LAYOUT_CSR && row % 64 == 0 && p->nnz / p->n_cols >= PSG_ALIGN_USES &&
            p->n_cols <= psg_cache_bytes(0) / 2 / row;
+}
+
+void *psg__x_copy_take(psg_spmm_plan *p, size_t bytes, int *held)
+{
+    *held = 0;
+    if ((int64_t)bytes <= psg_cache_bytes(0) && !__atomic_exchange_n(&p->x_copy_busy, 1, __ATOMIC_ACQUIRE)) {
+        if (p->x_copy_bytes < bytes) {
+            free(p->x_copy);
+            p->x_copy = aligned_alloc(64, bytes);
+            __atomic_store_n(&p->x_copy_bytes, p->x_copy ? bytes : 0, __ATOMIC_RELAXED);
+        }
+        if (p->x_copy) {
+            *held = 1;
+            return p->x_copy;
+        }
+        __atomic_store_n(&p->x_copy_busy, 0, __ATOMIC_RELEASE);
+    }
+    return aligned_alloc(64, bytes);
+}
+
+void psg__x_copy_give(psg_spmm_plan *p, void *buf, int held)
+{
+    if (held) __atomic_store_n(&p->x_copy_busy, 0, __ATOMIC_RELEASE);
+    else free(buf);
 }
 
 psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *info)
@@ -269,7 +295,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->serial = p->serial;
     info->stream = p->stream;
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
-    info->align_x = psg__align_x(p, p->value_bytes, 1, p->serial ? 1 : p->n_threads);
+    info->align_x = psg__align_x(p, p->value_bytes, 1);
     info->gather_miss = p->gather_miss;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
@@ -281,7 +307,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->seg_width = p->blocked.seg_width;
     info->n_segs = p->blocked.n_segs;
     info->n_nonempty = p->blocked.n_nonempty;
-    info->bytes = p->bytes;
+    info->bytes = p->bytes + (int64_t)__atomic_load_n(&p->x_copy_bytes, __ATOMIC_RELAXED);
     info->build_seconds = p->build_seconds;
     return PSG_OK;
 }

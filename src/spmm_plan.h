@@ -43,6 +43,12 @@ struct psg_spmm_plan {
     double gather_miss;  /* estimated share of gathers missing the L2 (psg_spmm_plan_info), -1: none */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
+    /* align_x's aligned copy of X, kept from call to call (psg__x_copy_take):
+     * a buffer allocated afresh each call came from new pages as often as
+     * not, and faulting them in cost more than the copy saved. */
+    void *x_copy;
+    size_t x_copy_bytes; /* its size; 0: none */
+    int x_copy_busy;     /* 1 while a call holds it */
 };
 
 /* The GNN options a planned product can fuse (psg_gspmm_plan): reducer,
@@ -87,13 +93,19 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
 
-/* 1 when a product of this plan on `threads` threads first copies its X to
- * a 64-byte aligned buffer, for an X of x_elem_bytes-byte elements whose
- * start is x_off bytes past a line (0..63; pass 1 to ask whether a
- * misaligned X would be): as asked, or (auto) one thread, CSR with rows of
- * whole lines, X gathered at least PSG_ALIGN_USES times a row on average and
- * X with its copy within the last-level cache. */
-int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads);
+/* 1 when a product of this plan first copies its X to a 64-byte aligned
+ * buffer, for an X of x_elem_bytes-byte elements whose start is x_off bytes
+ * past a line (0..63; pass 1 to ask whether a misaligned X would be): as
+ * asked, or (auto) CSR with rows of whole lines, X gathered at least
+ * PSG_ALIGN_USES times a row on average and X with its copy within the
+ * last-level cache. */
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off);
+/* The 64-byte aligned buffer of `bytes` a call copies X to (align_x): the
+ * plan's own, kept for the next call, when no other call holds it and it is
+ * at most the last-level cache; else one of the call's own. *held: 1 when it
+ * is the plan's. NULL when out of memory. Return it with psg__x_copy_give. */
+void *psg__x_copy_take(psg_spmm_plan *p, size_t bytes, int *held);
+void psg__x_copy_give(psg_spmm_plan *p, void *buf, int held);
 /* Bytes of X a thread copies at a time for align_x. */
 #define PSG_COPY_PIECE ((size_t)65536)
 

@@ -666,6 +666,33 @@ def test_align_x_same_bits(k, dtype, rng):
                 assert_close(yb, reference(A, from_bfloat16(Xb)), np.float32)
 
 
+def test_align_x_kept_buffer_and_concurrent_calls(rng):
+    # the plan keeps the aligned copy's buffer (nbytes counts it) and a later call copies its own X into it;
+    # calls from several Python threads on one plan (the GIL released) each get their own X's product
+    from concurrent.futures import ThreadPoolExecutor
+
+    A = random_csr(3001, 3001, 90000, rng, hub=5, hub_frac=0.2)
+    plan = psg.plan_spmm(A, 16, n_threads=2, align_x="on", cache=False)
+    before = plan.nbytes
+    Xs = [_off_line(rng.standard_normal((3001, 16)).astype(np.float32)) for _ in range(6)]
+    off = psg.plan_spmm(A, 16, n_threads=2, align_x="off", cache=False)
+    refs = [psg.spmm(A, X, n_threads=2, plan=off) for X in Xs]
+    for X, ref in zip(Xs, refs):
+        np.testing.assert_array_equal(psg.spmm(A, X, n_threads=2, plan=plan), ref)
+    assert plan.nbytes == before + 3001 * 16 * 4  # rows of 64 bytes: a whole number of lines
+    assert_close(refs[0], reference(A, Xs[0]), np.float32)
+
+    def call(i):
+        X = Xs[i % len(Xs)]
+        return i, [psg.spmm(A, X, n_threads=1 + i % 2, plan=plan) for _ in range(20)]
+
+    with ThreadPoolExecutor(4) as pool:
+        for i, ys in pool.map(call, range(16)):
+            for y in ys:
+                np.testing.assert_array_equal(y, refs[i % len(Xs)])
+    assert plan.nbytes == before + 3001 * 16 * 4  # the calls that found it taken freed their own
+
+
 def test_planner_align_x_rule():
     from pysparsegraph.plan import cache_bytes
 
@@ -678,8 +705,7 @@ def test_planner_align_x_rule():
 
     w = 1 << 23  # enough entries that none of the plans below is serial
     assert plan(32, w // 4096, k=4096).align_x  # 64 entries a column
-    assert not plan(32, w // 4096, k=4096, n_threads=2).align_x  # auto copies for one thread only
-    assert plan(32, w // 4096, k=4096, n_threads=2, align_x="on").align_x
+    assert plan(32, w // 4096, k=4096, n_threads=2).align_x  # any thread count
     if llc >= 8 << 20:  # X of 4 MiB
         assert plan(2048, 32768, k=512).align_x  # 16 entries a column
         assert not plan(2048, 32767, k=512).align_x

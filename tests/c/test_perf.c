@@ -11,6 +11,7 @@
 #include "pysparsegraph/pysparsegraph.h"
 #include "pysparsegraph/generate.h"
 #include "../../src/schedule.h"
+#include "../../src/spmm_plan.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -422,6 +423,52 @@ static void test_narrow_prefetch(void)
     }
 }
 
+/* The plan keeps align_x's buffer from call to call: a second call with
+ * other values in X at the same place gathers those (calls on two threads,
+ * X in two pieces of the copy, against X on a line), the buffer shows in the plan's bytes, a
+ * call that finds it taken gets a buffer of its own, and one larger than the
+ * last-level cache is not kept. */
+static void test_align_x_kept_buffer(void)
+{
+    enum { N = 1501, K = 16 }; /* X 96 KiB */
+    test_csr a = hub_csr(N, 30000, 23, 7, 6000, 9, 0.5f, 0.25f);
+    const size_t n = (size_t)N * K, xb = (n * 4 + 63) / 64 * 64;
+    char *buf = aligned_alloc(64, xb + 64);
+    float *x_off = (float *)(buf + 16), *x_on = aligned_alloc(64, xb), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
+    psg_spmm_options o;
+    psg_spmm_options_default(&o);
+    o.align_x = PSG_ALIGN_ON;
+    o.n_chunks = 8; /* not a serial plan: a team makes the copy */
+    psg_spmm_plan *p;
+    CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, a.val, K, 2, &o, &p) == PSG_OK, "build");
+    psg_spmm_plan_info before, after;
+    psg_spmm_plan_describe(p, &before);
+    for (int round = 0; round < 3; round++) {
+        const size_t mul = round ? 31 + round : 7919; /* other values each round */
+        for (size_t i = 0; i < n; i++) x_on[i] = x_off[i] = (float)((i * mul) % 97) / 48.0f - 1.0f;
+        CHECK(psg_spmm_plan_exec_i32_f32(p, a.indptr, a.ind, a.val, x_on, K, y0, 2) == PSG_OK, "exec");
+        CHECK(psg_spmm_plan_exec_i32_f32(p, a.indptr, a.ind, a.val, x_off, K, y1, 2) == PSG_OK, "exec");
+        CHECK(!memcmp(y0, y1, n * 4), "round %d: the kept buffer gave other bits than X on a line", round);
+    }
+    psg_spmm_plan_describe(p, &after);
+    CHECK(after.bytes == before.bytes + (int64_t)xb, "plan bytes %lld after a copy, want %lld + %zu",
+          (long long)after.bytes, (long long)before.bytes, xb);
+    int held1, held2, held3;
+    void *b1 = psg__x_copy_take(p, 64, &held1), *b2 = psg__x_copy_take(p, 64, &held2);
+    CHECK(held1 && b1 == p->x_copy && !held2 && b2 && b2 != b1, "a taken buffer is not handed out twice");
+    psg__x_copy_give(p, b2, held2);
+    psg__x_copy_give(p, b1, held1);
+    void *b3 = psg__x_copy_take(p, (size_t)psg_cache_bytes(0) + 64, &held3);
+    CHECK(!held3 && b3 && p->x_copy == b1, "a buffer larger than the cache is the call's own");
+    psg__x_copy_give(p, b3, held3);
+    psg_spmm_plan_describe(p, &after);
+    CHECK(after.bytes == before.bytes + (int64_t)xb, "plan bytes %lld, want %lld + %zu", (long long)after.bytes,
+          (long long)before.bytes, xb);
+    psg_spmm_plan_free(p);
+    free(buf); free(x_on); free(y0); free(y1);
+    free_csr(a);
+}
+
 /* Gathering from an aligned copy of X (psg_spmm_options.align_x): with X
  * 16 bytes off a line, off / on / auto give the same bits as each other and
  * as X on a line, for rows of whole lines (16 and 32 floats, 8 and 16
@@ -430,7 +477,7 @@ static void test_narrow_prefetch(void)
  * shares of the copy are uneven); and the planner's rule at its edges. */
 static void test_align_x(void)
 {
-    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies on one thread */
+    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies */
     test_csr a = hub_csr(N, M, 17, 5, M / 5, 9, 0.5f, 0.25f);
     const int widths[] = {8, 16, 20, 32};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
@@ -505,7 +552,7 @@ static void test_align_x(void)
         free(buf); free(x64_on); free(x64_raw); free(xb_raw);
     }
     free_csr(a);
-    /* the rule (plans for one thread): entries per column >= 16, X and its copy within the last-level
+    /* the rule: entries per column >= 16, X and its copy within the last-level
      * cache, rows of whole lines, CSR */
     {
         const int64_t llc = psg_cache_bytes(0), W = (int64_t)1 << 23; /* keeps entries a column above 16 */
@@ -569,6 +616,7 @@ int main(void)
     test_streamed_spmm();
     test_narrow_prefetch();
     test_align_x();
+    test_align_x_kept_buffer();
     test_generators();
     return CHECK_REPORT("perf");
 }

@@ -74,9 +74,9 @@ class Plan:
     :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
     miss the L2, which that choice weighs; None when not estimated: wide
     rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
-    ``align_x`` (True when a call copies an X that does not start on a
-    64-byte line to one that does before gathering from it; see
-    :func:`plan_spmm`),
+    ``align_x`` (True when a call on the plan's thread count copies an X
+    that does not start on a 64-byte line to one that does before gathering
+    from it; see :func:`plan_spmm`),
     ``n_chunks``, ``split_len`` (hub rows are
     cut every ``split_len`` entries; -1 = never), ``n_hubs``, ``seg_width`` and
     ``n_segs`` (blocked layout), ``nbytes`` (memory held now, including the
@@ -224,12 +224,14 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         gathers read each row ``nnz / n_cols`` times on average. Auto copies
         when rows of X are whole 64-byte lines (K a multiple of 16 for
         float32), X is gathered at least 16 times a row on average and X and
-        its copy fit the last-level cache together: 1.07-1.29x on ego-Facebook
-        and uk-2007-05@100000 on 1 and 2 threads (AMD Zen 4 VM), a loss on
-        graphs whose rows are gathered fewer than 10 times. The plan keeps the
-        buffer for its next call when it is at most the last-level cache
-        (``Plan.nbytes`` counts it; a call that finds another using it makes
-        its own); X from :func:`pysparsegraph.empty_aligned` needs none.
+        its copy fit the last-level cache together, and for a call on several
+        threads rows are more than one line: 1.06-1.36x on one thread on
+        ego-Facebook and uk-2007-05@100000, 1.13-1.22x on two on ego-Facebook
+        at K = 64 and 256, none on two for rows of one line (AMD Zen 4 VM), a
+        loss on graphs whose rows are gathered fewer than 10 times. The plan
+        keeps the buffer for its next call when it is at most the last-level
+        cache (``Plan.nbytes`` counts it; a call that finds another using it
+        makes its own); X from :func:`pysparsegraph.empty_aligned` needs none.
         Results are the same bits either way.
     cache : bool
         Keep the plan in ``A._cache`` (and reuse a cached one). A matrix keeps

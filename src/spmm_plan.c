@@ -239,23 +239,27 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
  * (soc-Slashdot0902, coAuthorsDBLP, cnr-2000) and a loss below. X and its copy
  * must both fit the L3: uk-2007-05@100000 at K = 64 (X 24 MiB) gained 1.01-1.06x
  * on one thread and lost 0.86-0.91x on two, and an X beyond the L3 lost 2-5x.
- * Two threads gained as much (1.07-1.13x in the suite's timing) once the
- * plan kept its buffer from call to call (psg__x_copy_take): a buffer
- * allocated per call came from fresh pages as often as not, and faulting
- * them in lost up to 2x on two threads (ego-Facebook at K = 256: 1.4 ms
- * without the copy, 2.4 ms with it). */
+ * Two threads gained as much on wider rows once the plan kept its buffer
+ * from call to call (psg__x_copy_take): a buffer allocated per call came
+ * from fresh pages as often as not, and faulting them in lost up to 2x on
+ * two threads. Kept, ego-Facebook at K = 64 and 256 gained 1.13-1.22x on two
+ * threads in four runs of four (0.82-0.85x in a fifth, in a slow spell of
+ * the machine), but rows of one line did not: ego-Facebook at K = 16
+ * 0.62-0.99x, uk-2007-05@100000 at K = 16 0.85-1.29x. So a team copies
+ * rows of more than one line only. */
 #define PSG_ALIGN_USES 16
 
-int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off)
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads)
 {
     if (x_off == 0 || p->nnz == 0 || p->n_cols == 0 || p->align_x == PSG_ALIGN_OFF) return 0;
     if (p->align_x == PSG_ALIGN_ON) return 1;
     const int64_t row = x_elem_bytes * (p->k > 0 ? p->k : 1);
     /* CSR (what was measured), rows of whole lines (else an aligned start
-       leaves most rows straddling anyway), X and its copy within the
-       last-level cache (2 * n_cols * row <= cache, without overflow) */
-    return p->layout == PSG_LAYOUT_CSR && row % 64 == 0 && p->nnz / p->n_cols >= PSG_ALIGN_USES &&
-           p->n_cols <= psg_cache_bytes(0) / 2 / row;
+       leaves most rows straddling anyway), more than one on a team, X and
+       its copy within the last-level cache (2 * n_cols * row <= cache,
+       without overflow) */
+    return p->layout == PSG_LAYOUT_CSR && row % 64 == 0 && (threads == 1 || row > 64) &&
+           p->nnz / p->n_cols >= PSG_ALIGN_USES && p->n_cols <= psg_cache_bytes(0) / 2 / row;
 }
 
 void *psg__x_copy_take(psg_spmm_plan *p, size_t bytes, int *held)
@@ -295,7 +299,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->serial = p->serial;
     info->stream = p->stream;
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
-    info->align_x = psg__align_x(p, p->value_bytes, 1);
+    info->align_x = psg__align_x(p, p->value_bytes, 1, p->serial ? 1 : p->n_threads);
     info->gather_miss = p->gather_miss;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;

@@ -93,13 +93,13 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
 
-/* 1 when a product of this plan first copies its X to a 64-byte aligned
- * buffer, for an X of x_elem_bytes-byte elements whose start is x_off bytes
- * past a line (0..63; pass 1 to ask whether a misaligned X would be): as
- * asked, or (auto) CSR with rows of whole lines, X gathered at least
- * PSG_ALIGN_USES times a row on average and X with its copy within the
- * last-level cache. */
-int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off);
+/* 1 when a product of this plan on `threads` threads first copies its X to
+ * a 64-byte aligned buffer, for an X of x_elem_bytes-byte elements whose
+ * start is x_off bytes past a line (0..63; pass 1 to ask whether a
+ * misaligned X would be): as asked, or (auto) CSR with rows of whole lines
+ * (more than one on several threads), X gathered at least PSG_ALIGN_USES
+ * times a row on average and X with its copy within the last-level cache. */
+int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads);
 /* The 64-byte aligned buffer of `bytes` a call copies X to (align_x): the
  * plan's own, kept for the next call, when no other call holds it and it is
  * at most the last-level cache; else one of the call's own. *held: 1 when it

@@ -705,7 +705,8 @@ def test_planner_align_x_rule():
 
     w = 1 << 23  # enough entries that none of the plans below is serial
     assert plan(32, w // 4096, k=4096).align_x  # 64 entries a column
-    assert plan(32, w // 4096, k=4096, n_threads=2).align_x  # any thread count
+    assert plan(32, w // 4096, k=4096, n_threads=2).align_x  # a team too, for rows of more than one line
+    assert plan(32, w // 16).align_x and not plan(32, w // 16, n_threads=2).align_x  # rows of one line
     if llc >= 8 << 20:  # X of 4 MiB
         assert plan(2048, 32768, k=512).align_x  # 16 entries a column
         assert not plan(2048, 32767, k=512).align_x

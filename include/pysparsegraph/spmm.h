@@ -71,13 +71,14 @@ typedef struct {
                           first copies X (in parallel) to a buffer that does, so that no gathered
                           row straddles one line more than it must and no vector load splits
                           across two. The copy is read once; the gathers read each row nnz/n_cols
-                          times on average. Auto copies when rows of X are whole 64-byte lines, X
-                          is gathered at least 16 times per row on average and fits half the
-                          last-level cache (psg_cache_bytes); on copies any X off a line. The plan
-                          keeps the buffer for its next call (up to the last-level cache in size;
-                          counted in psg_spmm_plan_info.bytes once made; a call that finds it in
-                          use by another makes its own). A copy that cannot be allocated is
-                          skipped. Same bits either way. */
+                          times on average. Auto copies when rows of X are whole 64-byte lines
+                          (more than one for a call on several threads), X is gathered at least 16
+                          times per row on average and fits half the last-level cache
+                          (psg_cache_bytes); on copies any X off a line. The plan keeps the buffer
+                          for its next call (up to the last-level cache in size; counted in
+                          psg_spmm_plan_info.bytes once made; a call that finds it in use by
+                          another makes its own). A copy that cannot be allocated is skipped. Same
+                          bits either way. */
 } psg_spmm_options;
 
 typedef struct psg_spmm_plan psg_spmm_plan;
@@ -88,8 +89,8 @@ typedef struct {
     int stream;             /* 1: rows of Y are written with streaming stores (see store) */
     int narrow_prefetch;    /* 1: one-vector rows prefetch X (see narrow_prefetch) for an X of
                                the plan's value type */
-    int align_x;            /* 1: a call copies an X not on a 64-byte line to one that is (see
-                               align_x), for an X of the plan's value type */
+    int align_x;            /* 1: a call on the plan's thread count copies an X not on a 64-byte
+                               line to one that is (see align_x), for an X of its value type */
     double gather_miss;     /* auto narrow_prefetch, CSR, rows of X of at most 64 bytes, X larger
                                than the L2: the estimated share of gathers that miss the L2
                                (sampled from A's column ids); -1 when not estimated */

@@ -425,9 +425,10 @@ static void test_narrow_prefetch(void)
 
 /* The plan keeps align_x's buffer from call to call: a second call with
  * other values in X at the same place gathers those (calls on two threads,
- * X in two pieces of the copy, against X on a line), the buffer shows in the plan's bytes, a
- * call that finds it taken gets a buffer of its own, and one larger than the
- * last-level cache is not kept. */
+ * X in two pieces of the copy, against X on a line), the buffer shows in the
+ * plan's bytes, a call that finds it taken gets a buffer of its own, and one
+ * larger than the last-level cache is not kept. Auto on two threads copies
+ * rows of more than one line only. */
 static void test_align_x_kept_buffer(void)
 {
     enum { N = 1501, K = 16 }; /* X 96 KiB */
@@ -465,6 +466,14 @@ static void test_align_x_kept_buffer(void)
     CHECK(after.bytes == before.bytes + (int64_t)xb, "plan bytes %lld, want %lld + %zu", (long long)after.bytes,
           (long long)before.bytes, xb);
     psg_spmm_plan_free(p);
+    /* auto on a team (20 entries a column): rows of more than one line only */
+    for (int k = 16; k <= 32; k += 16) {
+        o.align_x = PSG_ALIGN_AUTO;
+        CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, a.val, k, 2, &o, &p) == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &after);
+        CHECK(!after.serial && after.align_x == (k == 32), "2-thread auto plan K=%d: align_x %d", k, after.align_x);
+        psg_spmm_plan_free(p);
+    }
     free(buf); free(x_on); free(y0); free(y1);
     free_csr(a);
 }

@@ -242,11 +242,11 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
  * Two threads gained as much on wider rows once the plan kept its buffer
  * from call to call (psg__x_copy_take): a buffer allocated per call came
  * from fresh pages as often as not, and faulting them in lost up to 2x on
- * two threads. Kept, ego-Facebook at K = 64 and 256 gained 1.13-1.22x on two
- * threads in four runs of four (0.82-0.85x in a fifth, in a slow spell of
- * the machine), but rows of one line did not: ego-Facebook at K = 16
- * 0.62-0.99x, uk-2007-05@100000 at K = 16 0.85-1.29x. So a team copies
- * rows of more than one line only. */
+ * two threads. Kept, ego-Facebook at K = 64 and 256 gained 1.12-1.22x on two
+ * threads in four runs and 0.82-0.85x in a fifth (a slow spell of the
+ * machine), but rows of one line did not: ego-Facebook at K = 16 0.62-0.99x,
+ * uk-2007-05@100000 at K = 16 0.85-1.29x. So a team copies rows of more than
+ * one line only. */
 #define PSG_ALIGN_USES 16
 
 int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads)

@@ -561,7 +561,7 @@ static void test_align_x(void)
         free(buf); free(x64_on); free(x64_raw); free(xb_raw);
     }
     free_csr(a);
-    /* the rule: entries per column >= 16, X and its copy within the last-level
+    /* the rule (plans for one thread): entries per column >= 16, X and its copy within the last-level
      * cache, rows of whole lines, CSR */
     {
         const int64_t llc = psg_cache_bytes(0), W = (int64_t)1 << 23; /* keeps entries a column above 16 */

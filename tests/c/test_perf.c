@@ -379,9 +379,10 @@ static void test_narrow_prefetch(void)
     }
     /* the gather-miss estimate: about 1 for fresh columns every entry, about 0 for the same few, about
      * 1/2 for the two alternating; the planner prefetches an X between the L2 and the cache only for
-     * the first (when the L2 is the smaller) */
-    {
-        const int64_t l2 = psg_cache_bytes(2), llc = psg_cache_bytes(0), k = 16;
+     * the first (when the L2 is the smaller). K = 4 makes the sampled windows 4x longer, so the hashed
+     * bitmap fills up (a 2 MiB L2: a quarter of its bits) and its collisions must be counted back. */
+    for (int64_t k = 16; k >= 4; k /= 4) {
+        const int64_t l2 = psg_cache_bytes(2), llc = psg_cache_bytes(0);
         const int64_t n_cols = llc / (4 * k), nnz = 1 << 20, n_rows = nnz / 8;
         int64_t *ip = malloc((n_rows + 1) * sizeof *ip);
         int32_t *ind = malloc(nnz * sizeof *ind);
@@ -400,7 +401,7 @@ static void test_narrow_prefetch(void)
             psg_spmm_plan_describe(p, &info);
             /* fresh random columns repeat within a window of w entries about w / n_cols of the time */
             CHECK(fabs(info.gather_miss - want[kind]) < 0.03 + (kind != 1 ? (double)l2 / (4 * k) / n_cols : 0),
-                  "gather_miss %g, want about %g", info.gather_miss, want[kind]);
+                  "K %lld: gather_miss %g, want about %g", (long long)k, info.gather_miss, want[kind]);
             CHECK(info.narrow_prefetch == (kind == 0 && n_cols > l2 / (4 * k)), "kind %d: narrow_prefetch %d",
                   kind, info.narrow_prefetch);
             psg_spmm_plan_free(p);

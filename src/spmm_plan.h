@@ -84,8 +84,11 @@ PSG_RUN_DECL_(i64_f32, int64_t, float)
 PSG_RUN_DECL_(i64_f64, int64_t, double)
 #undef PSG_RUN_DECL_
 
-/* Sample stretches of the gather-miss estimate (templates/spmm.inc). */
+/* Sample stretches of the gather-miss estimate (templates/spmm.inc): at
+ * most 8, fewer for long windows so that at most 2^18 entries are looked at
+ * (about 1 ms; a 2 MiB L2 at K = 16 takes 4), at least 2. */
 #define PSG_MISS_SAMPLES 8
+#define PSG_MISS_ENTRIES ((int64_t)1 << 18)
 
 /* 1 when a plain CSR product of this plan prefetches X rows in one-vector
  * tiles, for an X of x_elem_bytes-byte elements: as asked, or (auto) when X

@@ -430,11 +430,13 @@ def test_real_graphs(name):
     assert_close(psg.spmm(A, X, n_threads=2, plan=bl), ref, np.float32)
 
 
-def _gather_miss_reference(indices, window, samples=8):
-    """The planner's gather-miss estimate computed exactly (no hashing): in ``samples`` stretches of
-    2 * window entries, the share of the second half's entries whose column the stretch shows first."""
+def _gather_miss_reference(indices, window):
+    """The planner's gather-miss estimate computed exactly (no hashing): in 2 to 8 stretches of
+    2 * window entries (as many as keep them to 2^18 entries), the share of the second half's entries
+    whose column the stretch shows first."""
     nnz = len(indices)
     window = min(window, nnz // 2)
+    samples = min(8, max(2, 2**18 // (2 * window)))
     miss = 0
     for s in range(samples):
         a = (nnz - 2 * window) // (samples - 1) * s

@@ -223,12 +223,13 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         vector load of it splits across two; the copy reads X once, the
         gathers read each row ``nnz / n_cols`` times on average. Auto copies
         when rows of X are whole 64-byte lines (K a multiple of 16 for
-        float32), X is gathered at least 16 times a row on average and X and
+        float32), X is gathered at least 32 times a row on average and X and
         its copy fit the last-level cache together, and for a call on several
         threads rows are more than one line: 1.06-1.36x on one thread on
-        ego-Facebook and uk-2007-05@100000, 1.13-1.22x on two on ego-Facebook
-        at K = 64 and 256, none on two for rows of one line (AMD Zen 4 VM), a
-        loss on graphs whose rows are gathered fewer than 10 times. The plan
+        ego-Facebook, 1.13-1.22x on two at K = 64 and 256, none on two for rows
+        of one line (AMD Zen 4 VM); uk-2007-05@100000 (30 times a row) gained
+        0.94-1.29x on one thread there and lost 0.74-0.92x on an Intel Xeon
+        VM, and graphs whose rows are gathered fewer than 12 times lost. The plan
         keeps the buffer for its next call when it is at most the last-level
         cache (``Plan.nbytes`` counts it; a call that finds another using it
         makes its own); X from :func:`pysparsegraph.empty_aligned` needs none.

@@ -246,8 +246,12 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
  * threads in four runs and 0.82-0.85x in a fifth (a slow spell of the
  * machine), but rows of one line did not: ego-Facebook at K = 16 0.62-0.99x,
  * uk-2007-05@100000 at K = 16 0.85-1.29x. So a team copies rows of more than
- * one line only. */
-#define PSG_ALIGN_USES 16
+ * one line only. On an Intel Xeon VM (2 MiB L2, slower streams: triad 11 GB/s
+ * on one core against 23) uk-2007-05@100000, gathered 30 times a row, lost
+ * on one thread with the copy (K = 16/64/256: 0.74-0.92x, suite and an A/B)
+ * while ego-Facebook, 44 times, gained 1.19-1.31x at K = 64/256: the copy
+ * waits for 32. */
+#define PSG_ALIGN_USES 32
 
 int psg__align_x(const psg_spmm_plan *p, int x_elem_bytes, int x_off, int threads)
 {

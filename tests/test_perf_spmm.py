@@ -642,10 +642,10 @@ def _off_line(a, offset=16):
 @pytest.mark.parametrize("k", [8, 16, 20, 64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_align_x_same_bits(k, dtype, rng):
-    # 25 entries a column, a split hub row, duplicates and empty rows, X 16 bytes off a line; the plain sum,
+    # 40 entries a column, a split hub row, duplicates and empty rows, X 16 bytes off a line; the plain sum,
     # fused GNN products and bfloat16 X, every ISA and thread count (a serial plan: auto copies rows of whole
     # lines)
-    A = random_csr(301, 301, 7525, rng, hub=3, hub_frac=0.2, empty_every=11)
+    A = random_csr(301, 301, 12040, rng, hub=3, hub_frac=0.2, empty_every=11)
     X = _off_line(rng.standard_normal((301, k)).astype(dtype))
     ref = reference(A, X)
     for isa in ISAS:
@@ -710,13 +710,13 @@ def test_planner_align_x_rule():
     assert plan(32, w // 4096, k=4096, n_threads=2).align_x  # a team too, for rows of more than one line
     assert plan(32, w // 16).align_x and not plan(32, w // 16, n_threads=2).align_x  # rows of one line
     if llc >= 8 << 20:  # X of 4 MiB
-        assert plan(2048, 32768, k=512).align_x  # 16 entries a column
-        assert not plan(2048, 32767, k=512).align_x
+        assert plan(2048, 65536, k=512).align_x  # 32 entries a column
+        assert not plan(2048, 65535, k=512).align_x
     assert not plan(32, 2048, k=4100).align_x  # rows of 16400 bytes: an aligned start leaves most rows straddling
     assert plan(32, 4096, k=2048, dtype=np.float64).align_x
     rows = llc // 2 // 16384  # rows of 4096 floats keep the matrix small
-    assert plan(rows, max(16 * rows, w // 4096), k=4096).align_x  # X and its copy exactly the size of the cache
-    assert not plan(rows + 1, max(16 * (rows + 1), w // 4096), k=4096).align_x
+    assert plan(rows, max(32 * rows, w // 4096), k=4096).align_x  # X and its copy exactly the size of the cache
+    assert not plan(rows + 1, max(32 * (rows + 1), w // 4096), k=4096).align_x
     assert not plan(32, 2048, k=4096, layout="blocked").align_x
     assert not plan(32, 2048, k=4096, align_x="off").align_x
     assert plan(100, 100, k=20, align_x="on").align_x

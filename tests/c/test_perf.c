@@ -433,7 +433,7 @@ static void test_narrow_prefetch(void)
 static void test_align_x_kept_buffer(void)
 {
     enum { N = 1501, K = 16 }; /* X 96 KiB */
-    test_csr a = hub_csr(N, 30000, 23, 7, 6000, 9, 0.5f, 0.25f);
+    test_csr a = hub_csr(N, 60000, 23, 7, 12000, 9, 0.5f, 0.25f);
     const size_t n = (size_t)N * K, xb = (n * 4 + 63) / 64 * 64;
     char *buf = aligned_alloc(64, xb + 64);
     float *x_off = (float *)(buf + 16), *x_on = aligned_alloc(64, xb), *y0 = malloc(n * 4), *y1 = malloc(n * 4);
@@ -467,7 +467,7 @@ static void test_align_x_kept_buffer(void)
     CHECK(after.bytes == before.bytes + (int64_t)xb, "plan bytes %lld, want %lld + %zu", (long long)after.bytes,
           (long long)before.bytes, xb);
     psg_spmm_plan_free(p);
-    /* auto on a team (20 entries a column): rows of more than one line only */
+    /* auto on a team (40 entries a column): rows of more than one line only */
     for (int k = 16; k <= 32; k += 16) {
         o.align_x = PSG_ALIGN_AUTO;
         CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, a.val, k, 2, &o, &p) == PSG_OK, "build");
@@ -487,7 +487,7 @@ static void test_align_x_kept_buffer(void)
  * shares of the copy are uneven); and the planner's rule at its edges. */
 static void test_align_x(void)
 {
-    enum { N = 301, M = 9000 }; /* about 30 entries a column: auto copies */
+    enum { N = 301, M = 12000 }; /* about 40 entries a column: auto copies */
     test_csr a = hub_csr(N, M, 17, 5, M / 5, 9, 0.5f, 0.25f);
     const int widths[] = {8, 16, 20, 32};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
@@ -562,19 +562,19 @@ static void test_align_x(void)
         free(buf); free(x64_on); free(x64_raw); free(xb_raw);
     }
     free_csr(a);
-    /* the rule (plans for one thread): entries per column >= 16, X and its copy within the last-level
+    /* the rule (plans for one thread): entries per column >= 32, X and its copy within the last-level
      * cache, rows of whole lines, CSR */
     {
-        const int64_t llc = psg_cache_bytes(0), W = (int64_t)1 << 23; /* keeps entries a column above 16 */
+        const int64_t llc = psg_cache_bytes(0), W = (int64_t)1 << 23; /* keeps entries a column above 32 */
         const int64_t e4 = llc / (8 * 4096), e8 = llc / (16 * 4096); /* rows of 4096 values: X = half the cache */
         struct { int64_t n_cols, nnz, k; int f64, layout, mode, want, min_llc_mib; } cases[] = {
-            {e4, e4 * 16 > W / 4096 ? e4 * 16 : W / 4096, 4096, 0, 0, 0, 1, 0},  /* X and its copy = the cache */
-            {e4 + 1, (e4 + 1) * 16 > W / 4096 ? (e4 + 1) * 16 : W / 4096, 4096, 0, 0, 0, 0, 0}, /* one row more */
-            {e8, e8 * 16 > W / 4096 ? e8 * 16 : W / 4096, 4096, 1, 0, 0, 1, 0}, /* float64: half the columns */
-            {e8 + 1, (e8 + 1) * 16 > W / 4096 ? (e8 + 1) * 16 : W / 4096, 4096, 1, 0, 0, 0, 0},
+            {e4, e4 * 32 > W / 4096 ? e4 * 32 : W / 4096, 4096, 0, 0, 0, 1, 0},  /* X and its copy = the cache */
+            {e4 + 1, (e4 + 1) * 32 > W / 4096 ? (e4 + 1) * 32 : W / 4096, 4096, 0, 0, 0, 0, 0}, /* one row more */
+            {e8, e8 * 32 > W / 4096 ? e8 * 32 : W / 4096, 4096, 1, 0, 0, 1, 0}, /* float64: half the columns */
+            {e8 + 1, (e8 + 1) * 32 > W / 4096 ? (e8 + 1) * 32 : W / 4096, 4096, 1, 0, 0, 0, 0},
             {32, W / 4096, 4096, 0, 0, 0, 1, 0},     /* 64 entries a column */
-            {2048, 32768, 512, 0, 0, 0, 1, 8},       /* 16 entries a column (X 4 MiB) */
-            {2048, 32767, 512, 0, 0, 0, 0, 8},       /* 15.99 */
+            {2048, 65536, 512, 0, 0, 0, 1, 8},       /* 32 entries a column (X 4 MiB) */
+            {2048, 65535, 512, 0, 0, 0, 0, 8},       /* 31.99 */
             {32, 2048, 4100, 0, 0, 0, 0, 0},         /* rows of 16400 bytes: not whole lines */
             {32, 4096, 2048, 1, 0, 0, 1, 0},         /* doubles */
             {32, 2048, 4096, 0, PSG_LAYOUT_BLOCKED, 0, 0, 0},

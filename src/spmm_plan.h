@@ -86,7 +86,7 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
 
 /* Sample stretches of the gather-miss estimate (templates/spmm.inc): at
  * most 8, fewer for long windows so that at most 2^18 entries are looked at
- * (about 1 ms; a 2 MiB L2 at K = 16 takes 4), at least 2. */
+ * (under 1 ms; a 2 MiB L2 at K = 16 gets 4 stretches), at least 2. */
 #define PSG_MISS_SAMPLES 8
 #define PSG_MISS_ENTRIES ((int64_t)1 << 18)
 

@@ -84,6 +84,16 @@ static int64_t sysfs_cache_bytes(int level)
 #define SC_L3_ (-1)
 #endif
 
+/* A virtual machine's guest may be shown its host's whole L3 (2-vCPU Intel
+ * Xeon VMs listed 300 and 480 MiB) though the host's other guests share it.
+ * No CPU carries more than 12 MiB of L3 a core (AMD's stacked-cache parts),
+ * so the planner counts at most PSG_L3_PER_CPU per online CPU past the L2.
+ * On such a VM (480 MiB listed) the aligned copy of X, allowed up to half
+ * the last level, lost 0.70-0.83x with X of 25-205 MiB gathered 40 times a
+ * row and held buffers of that size in the plan; capped, X up to 16 MiB
+ * still copies (1.11x at 12.8 MiB on one thread). bench/RESULTS.md. */
+#define PSG_L3_PER_CPU ((int64_t)16 << 20)
+
 /* A cache size read once: /sys, else sysconf(name), else fallback; only
  * 16 KiB - 4 GiB is trusted (a VM may report 0 or nonsense). */
 static int64_t cache_bytes_once(int64_t *cached, int level, int name, int64_t fallback)
@@ -97,6 +107,10 @@ static int64_t cache_bytes_once(int64_t *cached, int level, int name, int64_t fa
         (void)name;
 #endif
         if (v < ((int64_t)16 << 10) || v > ((int64_t)4 << 30)) v = fallback;
+#if defined(__unix__) || defined(__APPLE__)
+        const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (level != 1 && level != 2 && cpus > 0 && v > PSG_L3_PER_CPU * cpus) v = PSG_L3_PER_CPU * cpus;
+#endif
         __atomic_store_n(cached, v, __ATOMIC_RELAXED);
     }
     return v;

@@ -4,10 +4,12 @@
  * bit-identical across thread counts; streaming stores of Y, prefetching X
  * and gathering from an aligned copy of X give the same bits; generators are
  * thread-count independent. */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "pysparsegraph/pysparsegraph.h"
 #include "pysparsegraph/generate.h"
 #include "../../src/schedule.h"
@@ -347,6 +349,10 @@ static void test_narrow_prefetch(void)
         CHECK(llc >= (16 << 10) && psg_cache_bytes(2) >= (16 << 10) && psg_cache_bytes(1) >= (16 << 10) &&
               psg_cache_bytes(4) == 0 && psg_cache_bytes(-1) == 0, "cache sizes %lld %lld %lld",
               (long long)psg_cache_bytes(1), (long long)psg_cache_bytes(2), (long long)llc);
+        /* a VM's guest shown its host's L3 counts 16 MiB an online CPU at most */
+        const int64_t cap = ((int64_t)16 << 20) * sysconf(_SC_NPROCESSORS_ONLN);
+        CHECK(llc <= cap && psg_cache_bytes(3) <= cap, "last level %lld, L3 %lld over %lld",
+              (long long)llc, (long long)psg_cache_bytes(3), (long long)cap);
         int64_t ip[3] = {0, 0, 0};
         struct { int64_t n_cols; int f64, layout, mode, want; } cases[] = {
             {llc / (4 * k), 0, 0, 0, 0},     /* X exactly the cache: no */

@@ -89,9 +89,9 @@ static int64_t sysfs_cache_bytes(int level)
  * No CPU carries more than 12 MiB of L3 a core (AMD's stacked-cache parts),
  * so the planner counts at most PSG_L3_PER_CPU per online CPU past the L2.
  * On such a VM (480 MiB listed) the aligned copy of X, allowed up to half
- * the last level, lost 0.70-0.83x with X of 25-205 MiB gathered 40 times a
+ * the last level, lost 0.57-0.83x with X of 25-205 MiB gathered 40 times a
  * row and held buffers of that size in the plan; capped, X up to 16 MiB
- * still copies (1.11x at 12.8 MiB on one thread). bench/RESULTS.md. */
+ * still copies (1.09-1.11x at 12.8 MiB on one thread). bench/RESULTS.md. */
 #define PSG_L3_PER_CPU ((int64_t)16 << 20)
 
 /* A cache size read once: /sys, else sysconf(name), else fallback; only

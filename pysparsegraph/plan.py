@@ -407,9 +407,10 @@ def active_isa():
 def cache_bytes(level=0):
     """Bytes of the cache at ``level`` (1: L1 data, 2, 3; 0: the last level)
     the planner assumes: what Linux lists for CPU 0, else what the C library
-    reports, else 32 KiB, 1 MiB and 32 MiB. Levels past the L2 count at most
-    16 MiB per online CPU: a virtual machine's guest may be shown the whole
-    L3 of its host, which the host's other guests share."""
+    reports, else 32 KiB, 1 MiB and 32 MiB, read once. Levels past the L2
+    count at most 16 MiB per CPU the process may use (online, within its
+    affinity mask and its cgroup v2 CPU quota): a virtual machine's guest or
+    a container may be shown the whole L3 of its host, which others share."""
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 3:
         raise errors.InvalidArgumentError(f"level must be 0 (the last level), 1, 2 or 3, got {level!r}")
     return int(_core.cache_bytes(int(level)))

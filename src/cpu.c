@@ -6,6 +6,9 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include "internal.h"
 #include "pysparsegraph/threads.h"
 
@@ -87,12 +90,42 @@ static int64_t sysfs_cache_bytes(int level)
 /* A virtual machine's guest may be shown its host's whole L3 (2-vCPU Intel
  * Xeon VMs listed 300 and 480 MiB) though the host's other guests share it.
  * No CPU carries more than 12 MiB of L3 a core (AMD's stacked-cache parts),
- * so the planner counts at most PSG_L3_PER_CPU per online CPU past the L2.
+ * so the planner counts at most PSG_L3_PER_CPU per usable CPU past the L2.
  * On such a VM (480 MiB listed) the aligned copy of X, allowed up to half
  * the last level, lost 0.57-0.83x with X of 25-205 MiB gathered 40 times a
  * row and held buffers of that size in the plan; capped, X up to 16 MiB
  * still copies (1.09-1.11x at 12.8 MiB on one thread). bench/RESULTS.md. */
 #define PSG_L3_PER_CPU ((int64_t)16 << 20)
+
+/* CPUs this process may use: the online ones, or fewer where its affinity
+ * mask (a container's or a batch job's cpuset, taskset) or a cgroup v2 CPU
+ * quota (docker --cpus, a Kubernetes limit) allows fewer. A container on a
+ * big host sees the host's L3 and all its CPUs online, but shares both.
+ * 0 when unknown. */
+static long usable_cpus(void)
+{
+    long n = 0;
+#if defined(__unix__) || defined(__APPLE__)
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t set; /* a mask of over 1024 CPUs fails here (EINVAL): the online count stands */
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const long c = CPU_COUNT(&set);
+        if (c > 0 && (n <= 0 || c < n)) n = c;
+    }
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r"); /* "max 100000" or "<quota> <period>" (us) */
+    if (f) {
+        long long quota, period;
+        if (fscanf(f, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+            const long q = (long)((quota + period - 1) / period);
+            if (n <= 0 || q < n) n = q;
+        }
+        fclose(f);
+    }
+#endif
+    return n > 0 ? n : 0;
+}
 
 /* A cache size read once: /sys, else sysconf(name), else fallback; only
  * 16 KiB - 4 GiB is trusted (a VM may report 0 or nonsense). */
@@ -107,10 +140,8 @@ static int64_t cache_bytes_once(int64_t *cached, int level, int name, int64_t fa
         (void)name;
 #endif
         if (v < ((int64_t)16 << 10) || v > ((int64_t)4 << 30)) v = fallback;
-#if defined(__unix__) || defined(__APPLE__)
-        const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        if (level != 1 && level != 2 && cpus > 0 && v > PSG_L3_PER_CPU * cpus) v = PSG_L3_PER_CPU * cpus;
-#endif
+        const long cpus = level != 1 && level != 2 ? usable_cpus() : 0;
+        if (cpus > 0 && v > PSG_L3_PER_CPU * cpus) v = PSG_L3_PER_CPU * cpus;
         __atomic_store_n(cached, v, __ATOMIC_RELAXED);
     }
     return v;

@@ -591,14 +591,45 @@ def _sysfs_llc_bytes():
     return best[1] if best else None
 
 
+def _usable_cpus():
+    """CPUs this process may use, found here apart from the C core: online, in the affinity mask, within
+    a cgroup v2 CPU quota."""
+    n = os.sysconf("SC_NPROCESSORS_ONLN")
+    if hasattr(os, "sched_getaffinity"):
+        n = min(n, len(os.sched_getaffinity(0)))
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max" and int(quota) > 0 and int(period) > 0:
+            n = min(n, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return n
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no affinity masks on this platform")
+def test_cache_cap_counts_the_cpus_of_the_affinity_mask():
+    # a process pinned to one CPU (a batch job's or container's cpuset) counts 16 MiB of last level at most
+    cpu = min(os.sched_getaffinity(0))
+    code = (f"import os; os.sched_setaffinity(0, {{{cpu}}}); "
+            "from pysparsegraph.plan import cache_bytes; print(cache_bytes(0), cache_bytes(3))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    llc, l3 = map(int, out.stdout.split())
+    assert llc <= 16 << 20 and l3 <= 16 << 20
+    sysfs = _sysfs_llc_bytes()
+    if sysfs and (16 << 10) <= sysfs <= (4 << 30):
+        assert llc == min(sysfs, 16 << 20)
+
+
 def test_planner_narrow_prefetch_rule_and_cache_sizes():
     from pysparsegraph.plan import cache_bytes
 
     llc = cache_bytes()
     sysfs = _sysfs_llc_bytes()
     assert (16 << 10) <= llc <= (4 << 30) and (16 << 10) <= cache_bytes(2) and (16 << 10) <= cache_bytes(1)
-    # past the L2, at most 16 MiB an online CPU: a VM's guest may be shown its host's whole L3
-    cap = (16 << 20) * os.sysconf("SC_NPROCESSORS_ONLN")
+    # past the L2, at most 16 MiB a usable CPU: a VM's guest or a container may be shown its host's whole L3
+    cap = (16 << 20) * _usable_cpus()
     assert llc <= cap and cache_bytes(3) <= cap
     if sysfs and (16 << 10) <= sysfs <= (4 << 30):
         assert llc == min(sysfs, cap)

@@ -30,8 +30,9 @@ int psg_cpu_features(char *buf, int size);
  * as the planner assumes them (read once): what Linux lists in /sys, else
  * the C library's sysconf, else 32 KiB, 1 MiB and 32 MiB; 0 for another
  * level. (glibc's sysconf said 320 MiB for the 32 MiB L3 of an AMD EPYC VM;
- * /sys had it right.) Levels past the L2 count at most 16 MiB per online
- * CPU: a VM's guest may be shown the whole L3 of its host. */
+ * /sys had it right.) Levels past the L2 count at most 16 MiB per CPU the
+ * process may use (online, in its affinity mask, within its cgroup v2 CPU
+ * quota): a VM's guest or a container may be shown its host's whole L3. */
 int64_t psg_cache_bytes(int level);
 
 #ifdef __cplusplus

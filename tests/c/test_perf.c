@@ -349,7 +349,7 @@ static void test_narrow_prefetch(void)
         CHECK(llc >= (16 << 10) && psg_cache_bytes(2) >= (16 << 10) && psg_cache_bytes(1) >= (16 << 10) &&
               psg_cache_bytes(4) == 0 && psg_cache_bytes(-1) == 0, "cache sizes %lld %lld %lld",
               (long long)psg_cache_bytes(1), (long long)psg_cache_bytes(2), (long long)llc);
-        /* a VM's guest shown its host's L3 counts 16 MiB an online CPU at most */
+        /* a VM's guest shown its host's L3 counts 16 MiB a usable CPU at most (online, or fewer) */
         const int64_t cap = ((int64_t)16 << 20) * sysconf(_SC_NPROCESSORS_ONLN);
         CHECK(llc <= cap && psg_cache_bytes(3) <= cap, "last level %lld, L3 %lld over %lld",
               (long long)llc, (long long)psg_cache_bytes(3), (long long)cap);

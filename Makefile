@@ -35,10 +35,33 @@ ctest-asan:
 	$(MAKE) ctest CFLAGS="$(SANITIZE_FLAGS)"
 	$(MAKE) clean >/dev/null
 
+# The Python extension built the same way (PYSPARSEGRAPH_SANITIZE=1) from a copy of the sources
+# (a build folder of the checkout could hand back the optimized extension) into build/asan, and
+# the Python tests against it: the paths only Python reaches (the wrappers, a plan's buffers, the
+# GNN options, the readers) run under the sanitizers too. Python itself is not instrumented, so
+# the ASan runtime is preloaded (with libstdc++: ASan must find its exception throw at start-up,
+# or torch's C++ exceptions abort), and the tests run from build/asan so that it comes first on
+# the path (and the shared graphs are named, ../shared/data beside the checkout unless set).
+# Allocations too big to make return NULL, as they do outside ASan: tests ask for them.
+ASAN_PYTESTS ?= tests
+ASAN_RUN = cd build/asan && PYTHONPATH=$(CURDIR)/build/asan \
+           PYSPARSEGRAPH_DATA="$${PYSPARSEGRAPH_DATA:-$(CURDIR)/../shared/data}" \
+           LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libstdc++.so.6)" \
+           ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 python
+pytest-asan:
+	rm -rf build/asan build/asan-src && mkdir -p build/asan-src
+	cp -r setup.py pyproject.toml README.md src include pysparsegraph build/asan-src/
+	rm -f build/asan-src/pysparsegraph/*.so build/asan-src/pysparsegraph/_core.c
+	cd build/asan-src && PYSPARSEGRAPH_SANITIZE=1 python -m pip install --quiet --no-deps --target $(CURDIR)/build/asan .
+	ldd build/asan/pysparsegraph/_core*.so | grep -q libasan || { echo "build/asan: not a sanitized build"; exit 1; }
+	$(ASAN_RUN) -c 'import pysparsegraph as p, sys; sys.exit("/build/asan/" not in p.__file__ and p.__file__)'
+	$(ASAN_RUN) -m pytest -q -p no:cacheprovider $(addprefix $(CURDIR)/,$(ASAN_PYTESTS))
+	rm -rf build/asan-src
+
 clean:
 	rm -rf build/obj build/libpysparsegraph.a $(CTESTS)
 
-.PHONY: all ctest ctest-asan clean
+.PHONY: all ctest ctest-asan pytest-asan clean
 
 # C-only SpMM harness: ./build/spmm_bench [rmat|er] SCALE K THREADS [REPS]
 build/spmm_bench: bench/c/spmm_bench.c build/libpysparsegraph.a

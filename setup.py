@@ -3,7 +3,9 @@
 The C sources in src/ are compiled into the extension with OpenMP when the
 compiler supports it. Without OpenMP the build still succeeds, single-threaded,
 and says so loudly. PYSPARSEGRAPH_NATIVE=1 adds -march=native (off by default so
-wheels run on any x86-64).
+wheels run on any x86-64). PYSPARSEGRAPH_SANITIZE=1 builds unoptimized under
+AddressSanitizer + UndefinedBehaviorSanitizer, for tests only: Python must then
+preload the ASan runtime (see `make pytest-asan`).
 """
 import glob
 import os
@@ -58,6 +60,11 @@ class BuildExt(build_ext):
             base = ["-O3", "-std=c11", "-fno-strict-aliasing", "-Wno-unknown-pragmas", "-Wno-unused-function"]
             if os.environ.get("PYSPARSEGRAPH_NATIVE") == "1":
                 base.append("-march=native")
+            if os.environ.get("PYSPARSEGRAPH_SANITIZE") == "1":  # -O0: the SpMM templates compile for long sanitized
+                san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+                base = [f for f in base if f != "-O3"] + ["-O0", "-g", "-fno-omit-frame-pointer"] + san
+                for ext in self.extensions:
+                    ext.extra_link_args = san + ext.extra_link_args
         if omp is None:
             msg = ("\n" + "!" * 78 + "\n pysparsegraph: OpenMP was NOT found for this compiler.\n"
                    " The C core is built SINGLE-THREADED. Install an OpenMP runtime (e.g. libgomp,\n"

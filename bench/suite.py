@@ -185,11 +185,15 @@ def main(argv=None):
         for k in ks:
             for dtype in [np.dtype(d) for d in args.dtypes] + (
                     [np.dtype(np.float64)] if args.f64_k == k and "float64" not in args.dtypes else []):
+                # the last case's arrays and prepared tools go before this case's come: at scale 20 and
+                # K = 256 each output is 1 GiB, and with both cases' alive the suite outgrew 24 GiB
+                X = ref = Y = fns = plan = None
                 S = S32 if dtype == np.float32 else A.to_scipy(dtype=dtype)
-                X = placed(rng.standard_normal((A.n_cols, k)).astype(dtype), args.x_offset)
+                X = placed(rng.standard_normal((A.n_cols, k), dtype=dtype), args.x_offset)
                 ref = S @ X
                 Y = psg.empty_aligned((A.n_rows, k), dtype)
                 for t in threads:
+                    fns = None  # the other thread count's tools, before this one's are prepared
                     f32 = dtype == np.float32  # the probes load float32 rows
                     gather = _core.probe_gather(X, gidx, 3, t)[0] if f32 else None
                     tb = time.perf_counter()

@@ -93,6 +93,16 @@ def test_rel_error_of_outputs():
     assert rel_error(ref[:1], ref) == float("inf")
     assert not rel_error(np.full_like(ref, np.nan), ref) <= 1.0
     assert rel_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+    # taken a block at a time: the same as whole, a NaN in any block kept
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal((300, 7))
+    noisy = (big + rng.standard_normal(big.shape) * 1e-3).astype(np.float32)
+    whole = float(np.max(np.abs(noisy.astype(np.float64) - big))) / float(np.max(np.abs(big)))
+    assert rel_error(noisy, big, block=64) == rel_error(noisy, big) == whole
+    for at in (0, 100, 2099):
+        bad = noisy.copy()
+        bad.reshape(-1)[at] = np.nan
+        assert np.isnan(rel_error(bad, big, block=64))
 
 
 def test_gnn_bench_max_references_and_arg_index_check():

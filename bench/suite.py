@@ -107,6 +107,9 @@ def main(argv=None):
     p.add_argument("--align-graphs", default="none",
                    help="graphs for the aligned-copy table (X gathered as placed by --x-offset or from an "
                         "aligned copy made in the call, at every --k and --threads); 'none' to skip")
+    p.add_argument("--tiles-graphs", default="none",
+                   help="graphs for the feature-tiles table (rows of Y computed whole or in 256-byte tiles, at "
+                        "every --k and --threads); 'none' to skip")
     p.add_argument("--x-offset", type=int, default=16,
                    help="bytes past a 64-byte boundary where every case's X starts (default 16, where NumPy puts "
                         "large arrays; 0: on a line). Fixed, so that runs compare: left to the allocator, it "
@@ -120,7 +123,8 @@ def main(argv=None):
     if args.quick:
         args.graphs, args.k, args.repeats = "cora,soc-Slashdot0902,rmat16", [64], 3
         args.bf16_graphs, args.ablation_graphs = "rmat16", "rmat16"
-    lists = ((args.graphs, args.bf16_graphs, args.store_graphs, args.prefetch_graphs, args.align_graphs) +
+    lists = ((args.graphs, args.bf16_graphs, args.store_graphs, args.prefetch_graphs, args.align_graphs,
+              args.tiles_graphs) +
              (() if args.skip_ablation else (args.ablation_graphs,)))
     for gname in {g for arg in lists for g in arg.split(",") if g and g != "none"}:
         if graph_problem(gname):
@@ -272,7 +276,7 @@ def main(argv=None):
         emit(bf16_table([g for g in args.bf16_graphs.split(",") if g], graphs, threads, args.repeats, args.x_offset,
                         timing))
     for which, arg in (("store", args.store_graphs), ("prefetch", args.prefetch_graphs),
-                       ("align", args.align_graphs)):
+                       ("align", args.align_graphs), ("tiles", args.tiles_graphs)):
         if arg and arg != "none":
             emit("")
             emit(option_table(which, [g for g in arg.split(",") if g], graphs, ks, threads, args.repeats,
@@ -401,6 +405,9 @@ OPTION_TABLES = {
     "align": ("align_x", ("off", "on"), "align_x",
               "Gathering X as given (16 bytes off a line: --x-offset) or from an aligned copy made in the call "
               "(align_x): off vs on, float32, same plan otherwise (median ms)"),
+    "tiles": ("feature_tiles", ("off", "on"), "feature_tiles",
+              "Rows of Y whole or in 256-byte feature tiles (feature_tiles; K a multiple of 64 float32): off vs on, "
+              "float32, same plan otherwise (median ms)"),
 }
 
 

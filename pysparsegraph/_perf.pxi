@@ -13,6 +13,7 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
         int store
         int narrow_prefetch
         int align_x
+        int feature_tiles
     ctypedef struct psg_spmm_plan:
         pass
     ctypedef struct psg_spmm_plan_info:
@@ -22,6 +23,8 @@ cdef extern from "pysparsegraph/spmm.h" nogil:
         int narrow_prefetch
         int align_x
         double gather_miss
+        int feature_tiles
+        double gather_miss_llc
         int64_t k, n_chunks, split_len, n_hubs, n_slots, seg_width, n_segs, n_nonempty
         int64_t bytes
         double build_seconds
@@ -71,7 +74,8 @@ cdef class _SpmmPlan:
         return dict(layout=inf.layout, partition=inf.partition, schedule=inf.schedule, isa=inf.isa,
                     n_threads=inf.n_threads, serial=bool(inf.serial), stream=bool(inf.stream),
                     narrow_prefetch=bool(inf.narrow_prefetch), align_x=bool(inf.align_x),
-                    gather_miss=inf.gather_miss,
+                    gather_miss=inf.gather_miss, feature_tiles=bool(inf.feature_tiles),
+                    gather_miss_llc=inf.gather_miss_llc,
                     value_bytes=inf.value_bytes, index_bytes=inf.index_bytes,
                     k=inf.k, n_chunks=inf.n_chunks, split_len=inf.split_len, n_hubs=inf.n_hubs,
                     n_slots=inf.n_slots, seg_width=inf.seg_width, n_segs=inf.n_segs,
@@ -81,7 +85,7 @@ cdef class _SpmmPlan:
 def spmm_plan_build(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, values, int64_t k,
                     bint value64, int n_threads, int layout, int partition, int schedule, int isa,
                     int64_t n_chunks, int64_t split_len, int64_t seg_width, int store, int narrow_prefetch,
-                    int align_x):
+                    int align_x, int feature_tiles):
     """A _SpmmPlan for validated CSR arrays (values: None or of the plan's value dtype)."""
     cdef psg_spmm_options o
     psg_spmm_options_default(&o)
@@ -89,6 +93,7 @@ def spmm_plan_build(int64_t n_cols, cnp.ndarray indptr, cnp.ndarray indices, val
     o.n_chunks, o.split_len, o.seg_width, o.store = n_chunks, split_len, seg_width, store
     o.narrow_prefetch = narrow_prefetch
     o.align_x = align_x
+    o.feature_tiles = feature_tiles
     cdef int64_t n_rows = indptr.shape[0] - 1
     cdef const int64_t *p = <const int64_t *>_ptr(indptr)
     cdef const void *ix = _ptr(indices)

@@ -227,6 +227,23 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
            (p->gather_miss > PSG_PREFETCH_MISS && p->n_cols > psg_cache_bytes(2) / row);
 }
 
+/* Feature tiles (tileft in templates/spmm_isa.inc) against whole-row tiles,
+ * K = 256 float32 (rows of X of 1 KiB), Intel Xeon VM, a throw-away C probe
+ * of the row loop: Erdos-Renyi at scale 20 (97% of gathers new to a window
+ * of the rows of X a 32 MiB L3 holds) 1.13x on 1 and 2 threads, and 1.17x at
+ * K = 512; R-MAT at scale 20 (46%) 0.87x, the suite's real graphs (at most
+ * 44%) 0.77-0.94x: where rows come back while still cached, reading each of
+ * them four times a row loses. The suite's A/B in bench/RESULTS.md. */
+#define PSG_FTILE_MISS 0.75
+
+int psg__feature_tiles(const psg_spmm_plan *p, int x_elem_bytes)
+{
+    if (p->layout != PSG_LAYOUT_CSR || p->k <= 0 || (p->k * p->value_bytes) % 256 != 0) return 0;
+    if (p->feature_tiles != PSG_FTILE_AUTO) return p->feature_tiles == PSG_FTILE_ON;
+    const int64_t row = x_elem_bytes * p->k;
+    return row >= PSG_FTILE_ROW_BYTES && p->n_cols > psg_cache_bytes(0) / row && p->gather_miss_llc > PSG_FTILE_MISS;
+}
+
 /* X 16 bytes past a line (NumPy's usual start for a large array) makes every
  * gathered row straddle one line more than it needs to (a 64-byte row two
  * lines instead of one) and every vector load of it split across two. A
@@ -305,6 +322,8 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
     info->align_x = psg__align_x(p, p->value_bytes, 1, p->serial ? 1 : p->n_threads);
     info->gather_miss = p->gather_miss;
+    info->feature_tiles = psg__feature_tiles(p, p->value_bytes);
+    info->gather_miss_llc = p->gather_miss_llc;
     info->value_bytes = p->value_bytes;
     info->index_bytes = p->index_bytes;
     info->k = p->k;

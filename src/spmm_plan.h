@@ -41,6 +41,8 @@ struct psg_spmm_plan {
     int narrow_prefetch; /* psg_spmm_options.narrow_prefetch, as asked (PSG_PREFETCH_*) */
     int align_x;         /* psg_spmm_options.align_x, as asked (PSG_ALIGN_*) */
     double gather_miss;  /* estimated share of gathers missing the L2 (psg_spmm_plan_info), -1: none */
+    int feature_tiles;      /* psg_spmm_options.feature_tiles, as asked (PSG_FTILE_*) */
+    double gather_miss_llc; /* estimated share of gathers missing the last-level cache, -1: none */
     double build_seconds;
     int64_t bytes;       /* memory held by the plan (chunks, hubs, blocked copy) */
     /* align_x's aligned copy of X, kept from call to call (psg__x_copy_take):
@@ -89,12 +91,15 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * (under 1 ms; a 2 MiB L2 at K = 16 gets 4 stretches), at least 2. */
 #define PSG_MISS_SAMPLES 8
 #define PSG_MISS_ENTRIES ((int64_t)1 << 18)
+/* feature tiles are considered for rows of X of this many bytes or more (psg__feature_tiles) */
+#define PSG_FTILE_ROW_BYTES 1024
 
 /* 1 when a plain CSR product of this plan prefetches X rows in one-vector
  * tiles, for an X of x_elem_bytes-byte elements: as asked, or (auto) when X
  * is larger than the last-level cache or larger than the L2 with most
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
+int psg__feature_tiles(const psg_spmm_plan *p, int x_elem_bytes);
 
 /* 1 when a product of this plan on `threads` threads first copies its X to
  * a 64-byte aligned buffer, for an X of x_elem_bytes-byte elements whose

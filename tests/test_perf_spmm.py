@@ -544,6 +544,20 @@ def test_planner_streams_only_a_y_bigger_than_l3(rng):
 
 # ---- prefetching X in one-vector rows ------------------------------------
 
+def _assert_same_bits(A, X, ref, dtype, off, on):
+    """Plan ``on``'s products equal plan ``off``'s bit for bit and the reference, on 1 and 2 threads, for
+    a bfloat16 X too (float32 plans)."""
+    for t in (1, 2):
+        y_on = psg.spmm(A, X, n_threads=t, plan=on)
+        np.testing.assert_array_equal(y_on, psg.spmm(A, X, n_threads=t, plan=off))
+        assert_close(y_on, ref, dtype)
+        if dtype == np.float32:
+            Xb = psg.to_bfloat16(X)
+            yb = psg.spmm_bf16(A, Xb, n_threads=t, plan=on)
+            np.testing.assert_array_equal(yb, psg.spmm_bf16(A, Xb, n_threads=t, plan=off))
+            assert_close(yb, reference(A, from_bfloat16(Xb)), np.float32)
+
+
 @pytest.mark.parametrize("k", [4, 8, 16, 32])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [True, False])
@@ -558,15 +572,64 @@ def test_narrow_prefetch_same_bits(k, dtype, weighted, rng):
                    for m in ("off", "on"))
         assert on.narrow_prefetch and not off.narrow_prefetch and on.n_hubs == 1
         assert "narrow_prefetch=True" in repr(on) and "narrow_prefetch" not in repr(off)
-        for t in (1, 2):
-            y_on = psg.spmm(A, X, n_threads=t, plan=on)
-            np.testing.assert_array_equal(y_on, psg.spmm(A, X, n_threads=t, plan=off))
-            assert_close(y_on, ref, dtype)
-            if dtype == np.float32:
-                Xb = psg.to_bfloat16(X)
-                yb = psg.spmm_bf16(A, Xb, n_threads=t, plan=on)
-                np.testing.assert_array_equal(yb, psg.spmm_bf16(A, Xb, n_threads=t, plan=off))
-                assert_close(yb, reference(A, from_bfloat16(Xb)), np.float32)
+        _assert_same_bits(A, X, ref, dtype, off, on)
+
+
+# ---- feature tiles: rows of Y in 256-byte tiles -------------------------
+
+@pytest.mark.parametrize("k", [64, 96, 256, 320])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [True, False])
+def test_feature_tiles_same_bits(k, dtype, weighted, rng):
+    # a split hub row as the last row (the last tile prefetches one row length ahead and must stop at
+    # nnz), duplicates, unsorted columns and empty rows; every ISA, thread count and store, bfloat16 X too
+    A = random_csr(500, 700, 12000, rng, hub=499, hub_frac=0.3, empty_every=9, weighted=weighted)
+    X = rng.standard_normal((700, k)).astype(dtype)
+    ref = reference(A, X)
+    tiled = (k * np.dtype(dtype).itemsize) % 256 == 0  # a row of Y a whole number of 256-byte tiles
+    for isa in ISAS:
+        for store in ("cached", "stream"):
+            off, on = (psg.plan_spmm(A, k, dtype, n_threads=2, isa=isa, split_len=700, store=store,
+                                     feature_tiles=m, cache=False) for m in ("off", "on"))
+            assert on.feature_tiles == tiled and not off.feature_tiles and on.n_hubs == 1
+            assert ("feature_tiles=True" in repr(on)) == tiled and "feature_tiles" not in repr(off)
+            assert on.gather_miss_llc is None  # the option decides: nothing estimated
+            _assert_same_bits(A, X, ref, dtype, off, on)
+
+
+def test_planner_feature_tiles_rule():
+    from pysparsegraph.plan import cache_bytes
+
+    # columns at random from 16 times the rows of X (1 KiB each) the last-level cache holds: about 91%
+    # of the gathers are new to the window of those rows before them (16 (e^-1/16 - e^-2/16)); in a band
+    # of nearby columns, one in 8.
+    llc_rows = cache_bytes() // 1024
+    n_cols, n_rows, deg = 16 * llc_rows, max(llc_rows, 1 << 15), 8
+    rng = np.random.default_rng(7)
+    indptr = np.arange(n_rows + 1, dtype=np.int64) * deg
+    rand = psg.CSRMatrix(indptr, rng.integers(0, n_cols, n_rows * deg).astype(np.int32), None,
+                         shape=(n_rows, n_cols))
+    band = psg.CSRMatrix(indptr, (np.repeat(np.arange(n_rows), deg) + np.tile(np.arange(deg), n_rows))
+                         .astype(np.int32), None, shape=(n_rows, n_cols))
+
+    def plan(A, k=256, dtype=np.float32, **kw):
+        return psg.plan_spmm(A, k, dtype, n_threads=1, cache=False, **kw)
+
+    p = plan(rand)
+    assert p.feature_tiles and "feature_tiles=True" in repr(p)
+    assert 0.86 < p.gather_miss_llc < 0.96
+    assert plan(rand, k=128, dtype=np.float64).feature_tiles  # rows of 1 KiB too
+    assert abs(plan(band).gather_miss_llc - 1 / deg) < 0.02  # each row meets one column the last did not
+    assert not plan(band).feature_tiles
+    assert plan(rand, k=128).gather_miss_llc is None and not plan(rand, k=128).feature_tiles  # rows of 512 B
+    small = psg.CSRMatrix(indptr, (rand.indices % llc_rows).astype(np.int32), None, shape=(n_rows, llc_rows))
+    assert plan(small).gather_miss_llc is None and not plan(small).feature_tiles  # X exactly the cache
+    assert not plan(rand, layout="blocked").feature_tiles
+    assert plan(rand, feature_tiles="off").gather_miss_llc is None and not plan(rand, feature_tiles="off").feature_tiles
+    assert plan(band, k=64, feature_tiles="on").feature_tiles
+    assert not plan(band, k=80, feature_tiles="on").feature_tiles  # 320 bytes: no whole number of tiles
+    with pytest.raises(errors.InvalidArgumentError, match="feature_tiles"):
+        plan(band, feature_tiles=True)
 
 
 def _sysfs_llc_bytes():

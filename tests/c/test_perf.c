@@ -280,6 +280,60 @@ static psg_spmm_plan_info plan_info(int f64, int64_t n_cols, const int64_t *ip, 
     return info;
 }
 
+/* Column ids for the gather-miss estimates: kind 0 fresh random columns of
+ * [0, n_cols) every entry, 1 the same 64 columns, 2 fresh ones every other
+ * entry and column 0 between. */
+static void column_kind(int32_t *ind, int64_t nnz, int64_t n_cols, int kind, uint64_t seed)
+{
+    uint64_t z = seed;
+    for (int64_t j = 0; j < nnz; j++) {
+        z = z * 6364136223846793005u + 1442695040888963407u;
+        const int32_t fresh = (int32_t)((z >> 33) % (uint64_t)n_cols);
+        ind[j] = kind == 0 ? fresh : kind == 1 ? (int32_t)(j % 64) : (j % 2 ? fresh : 0);
+    }
+}
+
+/* Options that split the last row of hub_csr(300, 9000, ..., 2250, ...) into pieces, 16 chunks. */
+static psg_spmm_options split_hub_options(void)
+{
+    psg_spmm_options o;
+    psg_spmm_options_default(&o);
+    o.split_len = 700;
+    o.n_chunks = 16;
+    return o;
+}
+
+/* Plans p[1] and q[1] (float32 and float64, an option on) give the bits of
+ * p[0] and q[0] (the option off) for float32, float64 and bfloat16 X of
+ * width K on 1 and 2 threads, and q[1] agrees with an independent double
+ * sum; the four plans are freed. y0/y1 and z0/z1: N x K outputs. */
+static void check_on_off_plans(const char *what, test_csr a, int N, int K, int isa, int hv, psg_spmm_plan *p[2],
+                               psg_spmm_plan *q[2], const float *x, const double *x64, const uint16_t *xb, float *y0,
+                               float *y1, double *z0, double *z1)
+{
+    const size_t n = (size_t)N * K;
+    const float *v = hv ? a.val : NULL;
+    const double *v64 = hv ? a.val64 : NULL;
+    for (int t = 1; t <= 2; t++) {
+        CHECK(psg_spmm_plan_exec_i32_f32(p[0], a.indptr, a.ind, v, x, K, y0, t) == PSG_OK, "exec");
+        CHECK(psg_spmm_plan_exec_i32_f32(p[1], a.indptr, a.ind, v, x, K, y1, t) == PSG_OK, "exec");
+        CHECK(!memcmp(y0, y1, n * 4), "f32 %s changed bits K=%d isa=%d values=%d t=%d", what, K, isa, hv, t);
+        CHECK(psg_spmm_plan_exec_i32_f64(q[0], a.indptr, a.ind, v64, x64, K, z0, t) == PSG_OK, "exec");
+        CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, t) == PSG_OK, "exec");
+        CHECK(!memcmp(z0, z1, n * 8), "f64 %s changed bits K=%d isa=%d values=%d t=%d", what, K, isa, hv, t);
+        CHECK(psg_spmm_plan_exec_i32_bf16(p[0], a.indptr, a.ind, v, xb, K, y0, t) == PSG_OK, "exec");
+        CHECK(psg_spmm_plan_exec_i32_bf16(p[1], a.indptr, a.ind, v, xb, K, y1, t) == PSG_OK, "exec");
+        CHECK(!memcmp(y0, y1, n * 4), "bf16 %s changed bits K=%d isa=%d values=%d t=%d", what, K, isa, hv, t);
+    }
+    CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, 2) == PSG_OK, "exec");
+    const double err = err_vs_double_sum(a, N, hv, x64, K, z1);
+    CHECK(err < 1e-9, "%s f64 vs reference K=%d isa=%d: %g", what, K, isa, err);
+    for (int on = 0; on <= 1; on++) {
+        psg_spmm_plan_free(p[on]);
+        psg_spmm_plan_free(q[on]);
+    }
+}
+
 /* Prefetching X in one-vector rows (psg_spmm_options.narrow_prefetch): the
  * same bits as without, for widths one vector wide on each ISA (4 and 8
  * floats, 16 on AVX-512; 2, 4 and 8 doubles) and others, with and without
@@ -304,10 +358,7 @@ static void test_narrow_prefetch(void)
             for (int hv = 0; hv <= 1; hv++) {
                 const float *v = hv ? a.val : NULL;
                 const double *v64 = hv ? a.val64 : NULL;
-                psg_spmm_options o;
-                psg_spmm_options_default(&o);
-                o.split_len = 700;
-                o.n_chunks = 16;
+                psg_spmm_options o = split_hub_options();
                 psg_spmm_plan *p[2], *q[2];
                 for (int on = 0; on <= 1; on++) {
                     o.narrow_prefetch = on ? PSG_PREFETCH_ON : PSG_PREFETCH_OFF;
@@ -318,25 +369,7 @@ static void test_narrow_prefetch(void)
                     CHECK(info.narrow_prefetch == on && info.n_hubs == 1, "plan reports prefetch %d (%d, %lld hubs)",
                           on, info.narrow_prefetch, (long long)info.n_hubs);
                 }
-                for (int t = 1; t <= 2; t++) {
-                    CHECK(psg_spmm_plan_exec_i32_f32(p[0], a.indptr, a.ind, v, x, K, y0, t) == PSG_OK, "exec");
-                    CHECK(psg_spmm_plan_exec_i32_f32(p[1], a.indptr, a.ind, v, x, K, y1, t) == PSG_OK, "exec");
-                    CHECK(!memcmp(y0, y1, n * 4), "f32 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
-                    CHECK(psg_spmm_plan_exec_i32_f64(q[0], a.indptr, a.ind, v64, x64, K, z0, t) == PSG_OK, "exec");
-                    CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, t) == PSG_OK, "exec");
-                    CHECK(!memcmp(z0, z1, n * 8), "f64 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
-                    CHECK(psg_spmm_plan_exec_i32_bf16(p[0], a.indptr, a.ind, v, xb, K, y0, t) == PSG_OK, "exec");
-                    CHECK(psg_spmm_plan_exec_i32_bf16(p[1], a.indptr, a.ind, v, xb, K, y1, t) == PSG_OK, "exec");
-                    CHECK(!memcmp(y0, y1, n * 4), "bf16 prefetch changed bits K=%d isa=%d values=%d t=%d", K, isa, hv, t);
-                }
-                /* against an independent double sum */
-                CHECK(psg_spmm_plan_exec_i32_f64(q[1], a.indptr, a.ind, v64, x64, K, z1, 2) == PSG_OK, "exec");
-                const double err = err_vs_double_sum(a, N, hv, x64, K, z1);
-                CHECK(err < 1e-9, "prefetching f64 vs reference K=%d isa=%d: %g", K, isa, err);
-                for (int on = 0; on <= 1; on++) {
-                    psg_spmm_plan_free(p[on]);
-                    psg_spmm_plan_free(q[on]);
-                }
+                check_on_off_plans("prefetch", a, N, K, isa, hv, p, q, x, x64, xb, y0, y1, z0, z1);
             }
         }
         psg_spmm_force_isa(0);
@@ -395,12 +428,7 @@ static void test_narrow_prefetch(void)
         for (int64_t r = 0; r <= n_rows; r++) ip[r] = 8 * r;
         const double want[3] = {1, 0, 0.5};
         for (int kind = 0; kind < 3; kind++) {
-            uint64_t z = 12345;
-            for (int64_t j = 0; j < nnz; j++) {
-                z = z * 6364136223846793005u + 1442695040888963407u;
-                const int32_t fresh = (int32_t)((z >> 33) % (uint64_t)n_cols);
-                ind[j] = kind == 0 ? fresh : kind == 1 ? (int32_t)(j % 64) : (j % 2 ? fresh : 0);
-            }
+            column_kind(ind, nnz, n_cols, kind, 12345);
             psg_spmm_plan *p;
             psg_spmm_plan_info info;
             CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, k, 1, NULL, &p) == PSG_OK, "build");
@@ -625,12 +653,122 @@ static void test_generators(void)
     free(s1); free(d1); free(s2); free(d2);
 }
 
+/* Feature tiles (psg_spmm_options.feature_tiles): the same bits as whole-row
+ * tiles on each ISA for rows of Y that are 1-5 tiles of 256 bytes, with and
+ * without values, a split hub row (its pieces keep whole-row tiles) and
+ * entries up to the last (the last tile prefetches one row length ahead and
+ * must stop short of nnz), plain and streaming stores, float32, float64 and
+ * bfloat16 X, 1 and 2 threads; widths that are no whole number of tiles are
+ * not tiled even when asked; and the planner's rule. */
+static void test_feature_tiles(void)
+{
+    enum { N = 300, M = 9000 };
+    test_csr a = hub_csr(N, M, 17, N - 1, M / 4, 11, 0.5f, 0.125f); /* the hub is the last row */
+    const int widths[] = {64, 96, 128, 320};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const int K = widths[wi];
+        const size_t n = (size_t)N * K;
+        float *x = malloc(n * 4), *y0 = aligned_alloc(64, n * 4), *y1 = aligned_alloc(64, n * 4);
+        double *x64 = malloc(n * 8), *z0 = aligned_alloc(64, n * 8), *z1 = aligned_alloc(64, n * 8);
+        uint16_t *xb = malloc(n * 2);
+        for (size_t i = 0; i < n; i++) x64[i] = x[i] = (float)((i * 7919) % 103) / 51.0f - 1.0f;
+        psg_f32_to_bf16((int64_t)n, x, xb, 1);
+        for (int isa = 1; isa <= 3; isa++) {
+            if (psg_spmm_force_isa(isa) != PSG_OK) continue;
+            for (int hv = 0; hv <= 1; hv++)
+                for (int store = PSG_STORE_CACHED; store <= PSG_STORE_STREAM; store++) {
+                    const float *v = hv ? a.val : NULL;
+                    const double *v64 = hv ? a.val64 : NULL;
+                    psg_spmm_options o = split_hub_options();
+                    o.store = store;
+                    psg_spmm_plan *p[2], *q[2];
+                    for (int on = 0; on <= 1; on++) {
+                        o.feature_tiles = on ? PSG_FTILE_ON : PSG_FTILE_OFF;
+                        CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, v, K, 2, &o, &p[on]) == PSG_OK, "build");
+                        CHECK(psg_spmm_plan_build_i32_f64(N, N, a.indptr, a.ind, v64, K, 2, &o, &q[on]) == PSG_OK,
+                              "build");
+                        psg_spmm_plan_info info, info64;
+                        psg_spmm_plan_describe(p[on], &info);
+                        psg_spmm_plan_describe(q[on], &info64);
+                        CHECK(info.feature_tiles == (on && K % 64 == 0) && info64.feature_tiles == (on && K % 32 == 0) &&
+                              info.n_hubs == 1 && info.gather_miss_llc == -1, "K %d: plan reports feature tiles %d/%d (%d)",
+                              K, info.feature_tiles, info64.feature_tiles, on);
+                    }
+                    check_on_off_plans("feature tiles", a, N, K, isa, hv, p, q, x, x64, xb, y0, y1, z0, z1);
+                }
+        }
+        psg_spmm_force_isa(0);
+        free(x); free(y0); free(y1); free(x64); free(z0); free(z1); free(xb);
+    }
+    free_csr(a);
+    /* the planner: auto tiles rows of X of 1 KiB or more when X is larger than the last-level cache and
+     * over 3/4 of the gathers miss it. Columns drawn at random from 16 times the rows of X the cache
+     * holds (llc_rows, the estimate's window) are new to the previous llc_rows..2 llc_rows entries with
+     * the chance exp(-(1 + u) / 16), u in [0, 1): 0.91 on average; fresh columns every other entry half
+     * that, the same few columns 0. */
+    const int64_t k = 256, llc_rows = psg_cache_bytes(0) / (4 * k), n_cols = 16 * llc_rows;
+    const int64_t nnz = 8 * llc_rows > (1 << 18) ? 8 * llc_rows : (1 << 18), n_rows = nnz / 8;
+    CHECK(n_cols < INT32_MAX, "test size");
+    int64_t *ip = malloc((n_rows + 1) * sizeof *ip);
+    int32_t *ind = malloc(nnz * sizeof *ind);
+    for (int64_t r = 0; r <= n_rows; r++) ip[r] = 8 * r;
+    const double fresh_new = 16 * (exp(-1.0 / 16) - exp(-2.0 / 16));
+    const double want[3] = {fresh_new, 0, 0.5 * 32 * (exp(-1.0 / 32) - exp(-2.0 / 32))};
+    for (int kind = 2; kind >= 0; kind--) { /* fresh columns last: the cases below use them */
+        column_kind(ind, nnz, n_cols, kind, 4242);
+        psg_spmm_plan *p;
+        psg_spmm_plan_info info;
+        CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, k, 1, NULL, &p) == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(fabs(info.gather_miss_llc - want[kind]) < 0.04, "kind %d: gather_miss_llc %g, want about %g", kind,
+              info.gather_miss_llc, want[kind]);
+        CHECK(info.feature_tiles == (kind == 0), "kind %d: feature_tiles %d", kind, info.feature_tiles);
+        psg_spmm_plan_free(p);
+    }
+    /* no estimate (and no tiles) for an X that fits the cache, rows under 1 KiB, blocked plans, or the
+     * option given; float64 rows of 128 values are 1 KiB */
+    struct { int64_t n_cols, k; int f64, layout, mode, miss, want; } cases[] = {
+        {llc_rows, 256, 0, 0, 0, 0, 0},
+        {n_cols, 128, 0, 0, 0, 0, 0},
+        {n_cols, 128, 1, 0, 0, 1, 1},
+        {n_cols, 256, 0, PSG_LAYOUT_BLOCKED, 0, 0, 0},
+        {n_cols, 256, 0, 0, PSG_FTILE_OFF, 0, 0},
+        {n_cols, 64, 0, 0, PSG_FTILE_ON, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        psg_spmm_options o;
+        psg_spmm_options_default(&o);
+        o.layout = cases[i].layout;
+        o.feature_tiles = cases[i].mode;
+        psg_spmm_plan *p;
+        psg_spmm_plan_info info;
+        const psg_status st = cases[i].f64 ? psg_spmm_plan_build_i32_f64(n_rows, cases[i].n_cols, ip, ind, NULL,
+                                                                         cases[i].k, 1, &o, &p)
+                                           : psg_spmm_plan_build_i32_f32(n_rows, cases[i].n_cols, ip, ind, NULL,
+                                                                         cases[i].k, 1, &o, &p);
+        CHECK(st == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &info);
+        CHECK((info.gather_miss_llc >= 0) == cases[i].miss && info.feature_tiles == cases[i].want,
+              "case %zu: gather_miss_llc %g, feature_tiles %d", i, info.gather_miss_llc, info.feature_tiles);
+        psg_spmm_plan_free(p);
+    }
+    psg_spmm_options o;
+    psg_spmm_options_default(&o);
+    o.feature_tiles = 3;
+    psg_spmm_plan *p;
+    CHECK(psg_spmm_plan_build_i32_f32(n_rows, n_cols, ip, ind, NULL, k, 1, &o, &p) == PSG_ERR_INVALID_ARG,
+          "feature_tiles 3 is refused");
+    free(ip);
+    free(ind);
+}
+
 int main(void)
 {
     test_scheduler();
     test_planned_spmm();
     test_streamed_spmm();
     test_narrow_prefetch();
+    test_feature_tiles();
     test_align_x();
     test_align_x_kept_buffer();
     test_generators();

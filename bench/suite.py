@@ -108,7 +108,7 @@ def main(argv=None):
                    help="graphs for the aligned-copy table (X gathered as placed by --x-offset or from an "
                         "aligned copy made in the call, at every --k and --threads); 'none' to skip")
     p.add_argument("--tiles-graphs", default="none",
-                   help="graphs for the feature-tiles table (rows of Y computed whole or in 256-byte tiles, at "
+                   help="graphs for the feature-tiles table (rows of Y computed whole or in 128-byte tiles, at "
                         "every --k and --threads); 'none' to skip")
     p.add_argument("--x-offset", type=int, default=16,
                    help="bytes past a 64-byte boundary where every case's X starts (default 16, where NumPy puts "
@@ -255,6 +255,9 @@ def main(argv=None):
                             f"peer {peer_times[best_peer] / floor_s:.2f}x above it); " if floor_s and best_peer else "")
                          + f"psg rel err {err:.1e}"
                          + (f"; OUTPUT WRONG: {', '.join(wrong)}" if wrong else ""))
+    # the last case's arrays and prepared tools (peers' copies included: several GiB at scale 20 and
+    # K = 256) go before the tables below make their own; kept, an option table outgrew 24 GiB
+    X = ref = Y = fns = plan = S = S32 = None
     emit("")
     emit("timing: each tool in its own warm state (pause, warm-up, back-to-back repeats, at least "
          f"{args.min_round_ms:g} ms of calls per round), tools taking turns over {args.rounds} rounds; median over all "
@@ -406,7 +409,7 @@ OPTION_TABLES = {
               "Gathering X as given (16 bytes off a line: --x-offset) or from an aligned copy made in the call "
               "(align_x): off vs on, float32, same plan otherwise (median ms)"),
     "tiles": ("feature_tiles", ("off", "on"), "feature_tiles",
-              "Rows of Y whole or in 256-byte feature tiles (feature_tiles; K a multiple of 64 float32): off vs on, "
+              "Rows of Y whole or in 128-byte feature tiles (feature_tiles; K a multiple of 32 float32): off vs on, "
               "float32, same plan otherwise (median ms)"),
 }
 
@@ -420,9 +423,11 @@ def option_table(which, names, graphs, ks, threads, repeats, x_offset, timing, f
     for name in names:
         A = graphs.get(name) or get_graph(name)
         for k in ks:
-            X = placed(np.random.default_rng(3).standard_normal((A.n_cols, k)).astype(np.float32), x_offset)
+            X = Y = fns = None  # the last case's, before this one's are made (as in the suite's cases)
+            X = placed(np.random.default_rng(3).standard_normal((A.n_cols, k), dtype=np.float32), x_offset)
             Y = psg.empty_aligned((A.n_rows, k), np.float32)
             for t in threads:
+                fns = None
                 plans = {s: psg.plan_spmm(A, k, n_threads=t, cache=False, **{option: s}) for s in (base, alt)}
                 fns = {s: _out_fn(lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p), Y)
                        for s, p in plans.items()}

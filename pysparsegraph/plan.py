@@ -77,7 +77,7 @@ class Plan:
     ``align_x`` (True when a call on the plan's thread count copies an X
     that does not start on a 64-byte line to one that does before gathering
     from it; see :func:`plan_spmm`), ``feature_tiles`` (True when rows of Y
-    are computed in 256-byte tiles, for an X of the plan's dtype; see
+    are computed in 128-byte tiles, for an X of the plan's dtype; see
     :func:`plan_spmm`), ``gather_miss_llc`` (the estimated share of gathers
     that miss the last-level cache, which that choice weighs; None when not
     estimated: rows of X under 1 KiB, an X that fits that cache, blocked
@@ -242,15 +242,15 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         makes its own); X from :func:`pysparsegraph.empty_aligned` needs none.
         Results are the same bits either way.
     feature_tiles : {"auto", "off", "on"}, optional
-        Whether plain CSR products compute each row of Y in tiles of 256
-        bytes (64 float32), every tile summing over all of the row's entries
+        Whether plain CSR products compute each row of Y in tiles of 128
+        bytes (32 float32), every tile summing over all of the row's entries
         before the next starts, rather than the whole row at once. When
         nearly every gathered row of X comes from memory, the first tile asks
         for the start of all the row's X rows at once and the core's
-        prefetchers follow each of them: 1.13x on an Erdos-Renyi graph of
-        2^20 nodes at K = 256 (Intel Xeon VM). Where rows of X come back while
-        still cached, reading each four times a row loses (0.77-0.94x on
-        R-MAT and the real graphs of the suite). Auto tiles when a row of X
+        prefetchers follow each of them: 1.09-1.13x on an Erdos-Renyi graph
+        of 2^20 nodes at K = 256 (Intel Xeon VM). Where rows of X come back
+        while still cached, reading each several times a row loses (0.82-0.95x
+        on R-MAT and the real graphs of the suite). Auto tiles when a row of X
         is at least 1 KiB (K >= 256 float32), X is larger than the last-level
         cache and over 3/4 of the gathers are estimated to miss it
         (``Plan.gather_miss_llc``), judged per call by X's dtype; ``"on"``

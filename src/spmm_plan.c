@@ -228,17 +228,20 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
 }
 
 /* Feature tiles (tileft in templates/spmm_isa.inc) against whole-row tiles,
- * K = 256 float32 (rows of X of 1 KiB), Intel Xeon VM, a throw-away C probe
- * of the row loop: Erdos-Renyi at scale 20 (97% of gathers new to a window
- * of the rows of X a 32 MiB L3 holds) 1.13x on 1 and 2 threads, and 1.17x at
- * K = 512; R-MAT at scale 20 (46%) 0.87x, the suite's real graphs (at most
- * 44%) 0.77-0.94x: where rows come back while still cached, reading each of
- * them four times a row loses. The suite's A/B in bench/RESULTS.md. */
+ * K = 256 float32 (rows of X of 1 KiB), Intel Xeon VM: Erdos-Renyi at scale
+ * 20 (gather_miss_llc 0.95 for a 32 MiB L3)
+ * 1.09-1.13x on 1 and 2 threads (python -m bench suite --tiles-graphs ...);
+ * R-MAT at scale 20 (0.47) 0.82-0.87x and the suite's real graphs (at most
+ * 0.43) 0.87-0.95x: where rows come back while still cached, reading each of
+ * them several times a row loses. In a throw-away C probe of the row loop,
+ * tiles of 128 bytes gained 2-3% more than tiles of 256 on Erdos-Renyi, 64
+ * bytes 8% less; K = 128 (512-byte rows) gained 1.02-1.03x, K = 512 1.17x
+ * (bench/RESULTS.md). */
 #define PSG_FTILE_MISS 0.75
 
 int psg__feature_tiles(const psg_spmm_plan *p, int x_elem_bytes)
 {
-    if (p->layout != PSG_LAYOUT_CSR || p->k <= 0 || (p->k * p->value_bytes) % 256 != 0) return 0;
+    if (p->layout != PSG_LAYOUT_CSR || p->k <= 0 || (p->k * p->value_bytes) % PSG_FTILE_BYTES != 0) return 0;
     if (p->feature_tiles != PSG_FTILE_AUTO) return p->feature_tiles == PSG_FTILE_ON;
     const int64_t row = x_elem_bytes * p->k;
     return row >= PSG_FTILE_ROW_BYTES && p->n_cols > psg_cache_bytes(0) / row && p->gather_miss_llc > PSG_FTILE_MISS;

@@ -91,8 +91,10 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * (under 1 ms; a 2 MiB L2 at K = 16 gets 4 stretches), at least 2. */
 #define PSG_MISS_SAMPLES 8
 #define PSG_MISS_ENTRIES ((int64_t)1 << 18)
-/* feature tiles are considered for rows of X of this many bytes or more (psg__feature_tiles) */
+/* feature tiles are considered for rows of X of this many bytes or more (psg__feature_tiles), and
+ * are this many bytes of a row of Y wide */
 #define PSG_FTILE_ROW_BYTES 1024
+#define PSG_FTILE_BYTES 128
 
 /* 1 when a plain CSR product of this plan prefetches X rows in one-vector
  * tiles, for an X of x_elem_bytes-byte elements: as asked, or (auto) when X

@@ -81,13 +81,13 @@ typedef struct {
                           another makes its own). A copy that cannot be allocated is skipped. Same
                           bits either way. */
     int feature_tiles; /* PSG_FTILE_*: whether plain CSR products run each row of Y in tiles of
-                          256 bytes, every tile summing over all of the row's entries before the
+                          128 bytes, every tile summing over all of the row's entries before the
                           next starts, rather than all of the row at once: it pays when nearly
                           every gathered row of X comes from memory. Auto tiles when a row of X
                           is at least 1 KiB (K >= 256 float32), X is larger than the last-level
                           cache (psg_cache_bytes) and over 3/4 of the gathers are estimated to
                           miss it (gather_miss_llc in psg_spmm_plan_info); on tiles whenever a row
-                          of Y is a whole number of 256-byte tiles. Judged per call by X's type.
+                          of Y is a whole number of 128-byte tiles. Judged per call by X's type.
                           Same bits either way. */
 } psg_spmm_options;
 
@@ -104,7 +104,7 @@ typedef struct {
     double gather_miss;     /* auto narrow_prefetch, CSR, rows of X of at most 64 bytes, X larger
                                than the L2: the estimated share of gathers that miss the L2
                                (sampled from A's column ids); -1 when not estimated */
-    int feature_tiles;      /* 1: rows of Y run in 256-byte feature tiles (see feature_tiles) for
+    int feature_tiles;      /* 1: rows of Y run in 128-byte feature tiles (see feature_tiles) for
                                an X of the plan's value type */
     double gather_miss_llc; /* auto feature_tiles, CSR, rows of X of at least 1 KiB, X larger than
                                the last-level cache: the estimated share of gathers that miss it;

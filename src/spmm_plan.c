@@ -229,9 +229,8 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
 
 /* Feature tiles (tileft in templates/spmm_isa.inc) against whole-row tiles,
  * K = 256 float32 (rows of X of 1 KiB), Intel Xeon VM: Erdos-Renyi at scale
- * 20 (gather_miss_llc 0.95 for a 32 MiB L3)
- * 1.09-1.13x on 1 and 2 threads (python -m bench suite --tiles-graphs ...);
- * R-MAT at scale 20 (0.47) 0.82-0.87x and the suite's real graphs (at most
+ * 20 (gather_miss_llc 0.95 for a 32 MiB L3) 1.09-1.13x on 1 and 2 threads
+ * (python -m bench suite --tiles-graphs ...); R-MAT at scale 20 (0.47) 0.82-0.87x and the suite's real graphs (at most
  * 0.43) 0.87-0.95x: where rows come back while still cached, reading each of
  * them several times a row loses. In a throw-away C probe of the row loop,
  * tiles of 128 bytes gained 2-3% more than tiles of 256 on Erdos-Renyi, 64

@@ -101,6 +101,11 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * is larger than the last-level cache or larger than the L2 with most
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
+/* 1 when a plain CSR product of this plan computes rows of Y in feature tiles
+ * of PSG_FTILE_BYTES, for an X of x_elem_bytes-byte elements: as asked (when
+ * a row of Y is a whole number of tiles), or (auto) when rows of X are at
+ * least PSG_FTILE_ROW_BYTES, X is larger than the last-level cache and most
+ * gathers are estimated to miss it. */
 int psg__feature_tiles(const psg_spmm_plan *p, int x_elem_bytes);
 
 /* 1 when a product of this plan on `threads` threads first copies its X to

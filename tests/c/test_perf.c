@@ -684,15 +684,17 @@ static void test_feature_tiles(void)
                     psg_spmm_plan *p[2], *q[2];
                     for (int on = 0; on <= 1; on++) {
                         o.feature_tiles = on ? PSG_FTILE_ON : PSG_FTILE_OFF;
-                        CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, v, K, 2, &o, &p[on]) == PSG_OK, "build");
+                        CHECK(psg_spmm_plan_build_i32_f32(N, N, a.indptr, a.ind, v, K, 2, &o, &p[on]) == PSG_OK,
+                              "build");
                         CHECK(psg_spmm_plan_build_i32_f64(N, N, a.indptr, a.ind, v64, K, 2, &o, &q[on]) == PSG_OK,
                               "build");
                         psg_spmm_plan_info info, info64;
                         psg_spmm_plan_describe(p[on], &info);
                         psg_spmm_plan_describe(q[on], &info64);
-                        CHECK(info.feature_tiles == (on && K % 32 == 0) && info64.feature_tiles == (on && K % 16 == 0) &&
-                              info.n_hubs == 1 && info.gather_miss_llc == -1, "K %d: plan reports feature tiles %d/%d (%d)",
-                              K, info.feature_tiles, info64.feature_tiles, on);
+                        CHECK(info.feature_tiles == (on && K % 32 == 0) &&
+                              info64.feature_tiles == (on && K % 16 == 0) && info.n_hubs == 1 &&
+                              info.gather_miss_llc == -1, "K %d: plan reports feature tiles %d/%d (%d)", K,
+                              info.feature_tiles, info64.feature_tiles, on);
                     }
                     check_on_off_plans("feature tiles", a, N, K, isa, hv, p, q, x, x64, xb, y0, y1, z0, z1);
                 }

@@ -204,7 +204,9 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         stores, which send each line of Y to memory without first reading it
         into the cache: faster once Y is bigger than the last-level cache
         (nothing would read it from there), slower for a Y that the next step
-        reads back from cache. Auto streams when Y is over 32 MiB. It applies
+        reads back from cache. Auto streams when Y and X together are larger
+        than the last-level cache (:func:`pysparsegraph.plan.cache_bytes`),
+        whose gathers then evict Y's lines before anyone reads them. It applies
         to CSR plans of the plain product and of the GNN sum/mean products
         (not max/min) when ``out`` is 64-byte aligned and
         a row of Y is a whole number of 64-byte lines (K a multiple of 16 for

@@ -4,8 +4,6 @@
 #include <stdint.h>
 #include "pysparsegraph/spmm.h"
 
-/* Auto plans write Y with streaming stores above this size (a 32 MiB L3). */
-#define PSG_STREAM_Y_BYTES ((int64_t)32 << 20)
 
 /* One unit of work. slot < 0: whole rows [r0, r1) written straight into Y.
  * slot >= 0: entries [nz0, nz1) of hub row r0, summed into partial slot

@@ -533,13 +533,22 @@ def test_streamed_y_same_bits_as_cached(k, dtype, rng):
             np.testing.assert_array_equal(shifted, yc)
 
 
-def test_planner_streams_only_a_y_bigger_than_l3(rng):
-    big = psg.CSRMatrix(np.zeros(140001, np.int64), np.zeros(0, np.int32), None, shape=(140000, 140000))
-    assert psg.plan_spmm(big, 64, cache=False).stream  # 36 MB of float32 Y
-    assert not psg.plan_spmm(big, 16, cache=False).stream  # 9 MB
-    assert not psg.plan_spmm(big, 64, layout="blocked", store="stream", cache=False).stream
+def test_planner_streams_once_y_and_x_outgrow_the_last_level_cache():
+    from pysparsegraph.plan import cache_bytes
+
+    def plan(n_rows, n_cols, k, **kw):
+        empty = psg.CSRMatrix(np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int32), None, shape=(n_rows, n_cols))
+        return psg.plan_spmm(empty, k, cache=False, **kw)
+
+    rows = cache_bytes() // (2 * 64 * 4)  # square n x n at K = 64: Y and X fill the cache at n = rows
+    big, small = rows + rows // 16 + 1, rows - rows // 16
+    assert plan(big, big, 64).stream
+    assert not plan(big, big, 16).stream  # a quarter of the bytes
+    assert not plan(small, small, 64).stream
+    assert plan(16, 2 * big, 64).stream and plan(2 * big, 16, 64).stream  # either one large enough
+    assert not plan(big, big, 64, layout="blocked", store="stream").stream
     with pytest.raises(errors.InvalidArgumentError, match="store"):
-        psg.plan_spmm(big, 64, store="nontemporal")
+        plan(small, small, 64, store="nontemporal")
 
 
 # ---- prefetching X in one-vector rows ------------------------------------

@@ -231,19 +231,35 @@ static void test_streamed_spmm(void)
         CHECK(err < 1e-3, "streamed vs reference K=%d: %g", K, err);
         free(x); free(yc); free(ys); free(x64); free(yc64); free(ys64);
     }
-    /* the planner: a Y over 32 MiB streams, a small one or a blocked plan does not */
+    /* the planner streams once Y and X together outgrow the last-level cache: square BIG x BIG
+     * at K = 64 is 1/16 over it, at K = 16 (a quarter the bytes) well under, SMALL x SMALL at
+     * K = 64 1/16 under; a short Y beside a wide X, and a tall Y beside a narrow X, stream too;
+     * blocked plans never do */
     {
-        enum { BIG = 140000 };
-        int64_t *ip = calloc(BIG + 1, sizeof *ip);
+        const int64_t llc = psg_cache_bytes(0), pair = 2 * 64 * 4; /* bytes of a row of Y and of X */
+        const int64_t BIG = llc / pair + llc / pair / 16 + 1, SMALL = llc / pair - llc / pair / 16;
+        int64_t *ip = calloc(2 * BIG + 1, sizeof *ip);
         psg_spmm_plan *p;
         psg_spmm_plan_info info;
         CHECK(psg_spmm_plan_build_i32_f32(BIG, BIG, ip, NULL, NULL, 64, 1, NULL, &p) == PSG_OK, "build big");
         psg_spmm_plan_describe(p, &info);
-        CHECK(info.stream == 1, "auto streams a 36 MB Y");
+        CHECK(info.stream == 1, "auto streams Y + X of %lld bytes", (long long)(2 * BIG * 256));
         psg_spmm_plan_free(p);
         CHECK(psg_spmm_plan_build_i32_f32(BIG, BIG, ip, NULL, NULL, 16, 1, NULL, &p) == PSG_OK, "build");
         psg_spmm_plan_describe(p, &info);
-        CHECK(info.stream == 0, "auto keeps a 9 MB Y in cache");
+        CHECK(info.stream == 0, "auto keeps Y of %lld bytes in cache", (long long)(BIG * 64));
+        psg_spmm_plan_free(p);
+        CHECK(psg_spmm_plan_build_i32_f32(SMALL, SMALL, ip, NULL, NULL, 64, 1, NULL, &p) == PSG_OK, "build");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(info.stream == 0, "auto keeps Y of %lld bytes beside X in cache", (long long)(SMALL * 256));
+        psg_spmm_plan_free(p);
+        CHECK(psg_spmm_plan_build_i32_f32(16, 2 * BIG, ip, NULL, NULL, 64, 1, NULL, &p) == PSG_OK, "build wide");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(info.stream == 1, "a short Y beside a wide X streams");
+        psg_spmm_plan_free(p);
+        CHECK(psg_spmm_plan_build_i32_f32(2 * BIG, 16, ip, NULL, NULL, 64, 1, NULL, &p) == PSG_OK, "build tall");
+        psg_spmm_plan_describe(p, &info);
+        CHECK(info.stream == 1, "a tall Y beside a narrow X streams");
         psg_spmm_plan_free(p);
         psg_spmm_options o;
         psg_spmm_options_default(&o);

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include "pysparsegraph/spmm.h"
 
-
 /* One unit of work. slot < 0: whole rows [r0, r1) written straight into Y.
  * slot >= 0: entries [nz0, nz1) of hub row r0, summed into partial slot
  * `slot`; the pieces of a hub are combined in slot order after all chunks. */

@@ -68,8 +68,8 @@ class Plan:
     thread, except in a hot loop: a call that starts within 1 ms of the end of
     the previous product, with at least 2^17 multiply-adds, finds the team
     awake and uses it; the bits are the same either way),
-    ``stream`` (True when rows of Y are written with streaming stores, see
-    :func:`plan_spmm`), ``narrow_prefetch`` (True when rows of X one SIMD
+    ``stream`` (True when rows of Y are written with streaming stores, for
+    an X of the plan's dtype; see :func:`plan_spmm`), ``narrow_prefetch`` (True when rows of X one SIMD
     vector wide are prefetched, for an X of the plan's dtype; see
     :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
     miss the L2, which that choice weighs; None when not estimated: wide
@@ -206,7 +206,8 @@ def plan_spmm(A, k, dtype=np.float32, *, n_threads=None, layout=None, partition=
         (nothing would read it from there), slower for a Y that the next step
         reads back from cache. Auto streams when Y and X together are larger
         than the last-level cache (:func:`pysparsegraph.plan.cache_bytes`),
-        whose gathers then evict Y's lines before anyone reads them. It applies
+        whose gathers then evict Y's lines before anyone reads them; a
+        bfloat16 X (:func:`spmm_bf16`) counts at its own two bytes. It applies
         to CSR plans of the plain product and of the GNN sum/mean products
         (not max/min) when ``out`` is 64-byte aligned and
         a row of Y is a whole number of 64-byte lines (K a multiple of 16 for

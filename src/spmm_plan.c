@@ -227,6 +227,21 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
            (p->gather_miss > PSG_PREFETCH_MISS && p->n_cols > psg_cache_bytes(2) / row);
 }
 
+/* Streaming stores against plain ones: once Y outgrows the L3 its lines are
+ * evicted before anyone reads them, so reading each line in before
+ * overwriting it (what a plain store does) is wasted traffic. Streaming stores
+ * skip it: measured 1.1-1.5x on the suite's graphs whose Y is 80 MB - 1.1 GB,
+ * no loss from 4 MB up (bench/RESULTS.md). The same holds once Y and X
+ * together outgrow it (the gathers evict Y): 1.04-1.26x on Intel for Y of
+ * 18-32 MiB. X counts in its own element size (a bfloat16 X half a float32). */
+int psg__stream_y(const psg_spmm_plan *p, int x_elem_bytes)
+{
+    if (p->layout != PSG_LAYOUT_CSR) return 0;
+    if (p->store != PSG_STORE_AUTO) return p->store == PSG_STORE_STREAM;
+    const double bytes = (double)p->k * ((double)p->n_rows * p->value_bytes + (double)p->n_cols * x_elem_bytes);
+    return bytes > (double)psg_cache_bytes(0);
+}
+
 /* Feature tiles (tileft in templates/spmm_isa.inc) against whole-row tiles,
  * K = 256 float32 (rows of X of 1 KiB), Intel Xeon VM: Erdos-Renyi at scale
  * 20 (gather_miss_llc 0.95 for a 32 MiB L3) 1.09-1.13x on 1 and 2 threads
@@ -320,7 +335,7 @@ psg_status psg_spmm_plan_describe(const psg_spmm_plan *p, psg_spmm_plan_info *in
     info->isa = p->isa;
     info->n_threads = p->n_threads;
     info->serial = p->serial;
-    info->stream = p->stream;
+    info->stream = psg__stream_y(p, p->value_bytes);
     info->narrow_prefetch = psg__narrow_prefetch(p, p->value_bytes);
     info->align_x = psg__align_x(p, p->value_bytes, 1, p->serial ? 1 : p->n_threads);
     info->gather_miss = p->gather_miss;

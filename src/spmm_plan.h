@@ -34,7 +34,7 @@ struct psg_spmm_plan {
     int64_t *hub_slot0;  /* [n_hubs+1]: hub h owns slots [hub_slot0[h], hub_slot0[h+1]) */
     psg__blocked blocked;
     int serial;          /* work too small to be worth waking a second thread */
-    int stream;          /* write Y rows with streaming stores (psg_spmm_options.store) */
+    int store;           /* psg_spmm_options.store, as asked (PSG_STORE_*) */
     int narrow_prefetch; /* psg_spmm_options.narrow_prefetch, as asked (PSG_PREFETCH_*) */
     int align_x;         /* psg_spmm_options.align_x, as asked (PSG_ALIGN_*) */
     double gather_miss;  /* estimated share of gathers missing the L2 (psg_spmm_plan_info), -1: none */
@@ -98,6 +98,11 @@ PSG_RUN_DECL_(i64_f64, int64_t, double)
  * is larger than the last-level cache or larger than the L2 with most
  * gathers estimated to miss it. */
 int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes);
+/* 1 when a plain CSR product of this plan writes Y with streaming stores, for
+ * an X of x_elem_bytes-byte elements (a call still needs an aligned Y with rows
+ * of whole lines): as asked, or (auto) when Y and X together outgrow the
+ * last-level cache. Blocked plans add each segment onto Y: never. */
+int psg__stream_y(const psg_spmm_plan *p, int x_elem_bytes);
 /* 1 when a plain CSR product of this plan computes rows of Y in feature tiles
  * of PSG_FTILE_BYTES, for an X of x_elem_bytes-byte elements: as asked (when
  * a row of Y is a whole number of tiles), or (auto) when rows of X are at

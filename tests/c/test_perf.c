@@ -177,7 +177,9 @@ static void test_streamed_spmm(void)
               *ys = aligned_alloc(64, (n * 4 + 64 + 63) / 64 * 64);
         double *x64 = aligned_alloc(64, (n * 8 + 64 + 63) / 64 * 64), *yc64 = aligned_alloc(64, (n * 8 + 64 + 63) / 64 * 64),
                *ys64 = aligned_alloc(64, (n * 8 + 64 + 63) / 64 * 64);
+        uint16_t *xb = malloc(n * 2);
         for (size_t i = 0; i < n; i++) x64[i] = x[i] = (float)((i * 7919) % 101) / 50.0f - 1.0f;
+        psg_f32_to_bf16((int64_t)n, x, xb, 1);
         for (int isa = 1; isa <= 3; isa++) {
             if (psg_spmm_force_isa(isa) != PSG_OK) continue;
             for (int sched = 1; sched <= 3; sched++) {
@@ -200,6 +202,11 @@ static void test_streamed_spmm(void)
                       ic.stream, is.stream, (long long)is.n_hubs);
                 for (int t = 1; t <= 2; t++)
                     for (int shift = 0; shift <= 1; shift++) {
+                        CHECK(psg_spmm_plan_exec_i32_bf16(pc, indptr, ind, val, xb, K, yc + shift, t) == PSG_OK, "exec");
+                        memset(ys, 0xff, n * 4 + 64);
+                        CHECK(psg_spmm_plan_exec_i32_bf16(ps, indptr, ind, val, xb, K, ys + shift, t) == PSG_OK, "exec");
+                        CHECK(!memcmp(yc + shift, ys + shift, n * 4), "bf16 streamed != cached K=%d isa=%d sched=%d "
+                              "t=%d shift=%d", K, isa, sched, t, shift);
                         CHECK(psg_spmm_plan_exec_i32_f32(pc, indptr, ind, val, x, K, yc + shift, t) == PSG_OK, "exec");
                         memset(ys, 0xff, n * 4 + 64); /* NaN everywhere: a row left unwritten shows */
                         CHECK(psg_spmm_plan_exec_i32_f32(ps, indptr, ind, val, x, K, ys + shift, t) == PSG_OK, "exec");
@@ -229,7 +236,7 @@ static void test_streamed_spmm(void)
                 err = fmax(err, fabs(ys[(size_t)r * K + c + 1] - sum));
             }
         CHECK(err < 1e-3, "streamed vs reference K=%d: %g", K, err);
-        free(x); free(yc); free(ys); free(x64); free(yc64); free(ys64);
+        free(x); free(yc); free(ys); free(x64); free(yc64); free(ys64); free(xb);
     }
     /* the planner streams once Y and X together outgrow the last-level cache: square BIG x BIG
      * at K = 64 is 1/16 over it, at K = 16 (a quarter the bytes) well under, SMALL x SMALL at
@@ -244,6 +251,8 @@ static void test_streamed_spmm(void)
         CHECK(psg_spmm_plan_build_i32_f32(BIG, BIG, ip, NULL, NULL, 64, 1, NULL, &p) == PSG_OK, "build big");
         psg_spmm_plan_describe(p, &info);
         CHECK(info.stream == 1, "auto streams Y + X of %lld bytes", (long long)(2 * BIG * 256));
+        /* a bfloat16 X is half the bytes: Y + X about 0.8 of the cache, kept */
+        CHECK(psg__stream_y(p, 4) == 1 && psg__stream_y(p, 2) == 0, "a call with a bfloat16 X keeps Y in cache");
         psg_spmm_plan_free(p);
         CHECK(psg_spmm_plan_build_i32_f32(BIG, BIG, ip, NULL, NULL, 16, 1, NULL, &p) == PSG_OK, "build");
         psg_spmm_plan_describe(p, &info);

@@ -401,7 +401,9 @@ def bf16_table(names, graphs, threads, repeats, x_offset, timing):
 # what auto picks, table title)
 OPTION_TABLES = {
     "store": ("store", ("cached", "stream"), "stream",
-              "Stores of Y: plain (cached) vs streaming, float32, same plan otherwise (median ms)"),
+              "Stores of Y: plain (cached) vs streaming, float32, same plan otherwise (median ms); \"+ ReLU\": "
+              "the product, then an in-place ReLU over Y (what a GNN layer reads next: a streamed Y comes back "
+              "from memory, a cached one from cache)"),
     "prefetch": ("narrow_prefetch", ("off", "on"), "narrow_prefetch",
                  "Prefetching X in one-vector rows (narrow_prefetch; K = 16 float32 on AVX-512): off vs on, "
                  "float32, same plan otherwise (median ms)"),
@@ -431,15 +433,19 @@ def option_table(which, names, graphs, ks, threads, repeats, x_offset, timing, f
                 plans = {s: psg.plan_spmm(A, k, n_threads=t, cache=False, **{option: s}) for s in (base, alt)}
                 fns = {s: _out_fn(lambda p=p: psg.spmm(A, X, out=Y, n_threads=t, plan=p), Y)
                        for s, p in plans.items()}
-                res = warm_state_medians(fns, repeats, **timing)
+                then = {f"{s} + ReLU": lambda p=p: np.maximum(psg.spmm(A, X, out=Y, n_threads=t, plan=p), 0, out=Y)
+                        for s, p in plans.items()} if which == "store" else {}
+                res = warm_state_medians({**fns, **then}, repeats, **timing)
                 _check_table(fns, A, X, f"{option} {name} K={k} {t}T", failures)
                 auto = getattr(psg.plan_spmm(A, k, n_threads=t, cache=False), attr)
-                rows.append([name, k, t, f"{X.nbytes / 2**20:.0f}", f"{Y.nbytes / 2**20:.0f}",
-                             f"{res[base][0] * 1e3:.2f}", f"{res[alt][0] * 1e3:.2f}",
-                             f"{res[base][0] / res[alt][0]:.2f}x", alt if auto else base])
+                pairs = [(base, alt)] + ([(f"{base} + ReLU", f"{alt} + ReLU")] if then else [])
+                rows.append([name, k, t, f"{X.nbytes / 2**20:.0f}", f"{Y.nbytes / 2**20:.0f}"] +
+                            [c for b, a in pairs for c in (f"{res[b][0] * 1e3:.2f}", f"{res[a][0] * 1e3:.2f}",
+                                                          f"{res[b][0] / res[a][0]:.2f}x")] + [alt if auto else base])
+    then_cols = [f"{base} + ReLU ms", f"{alt} + ReLU ms", f"{alt} + ReLU speedup"] if which == "store" else []
     return (f"## {title}\n" +
-            markdown_table(["graph", "K", "T", "X MiB", "Y MiB", f"{base} ms", f"{alt} ms", f"{alt} speedup",
-                            "auto picks"], rows))
+            markdown_table(["graph", "K", "T", "X MiB", "Y MiB", f"{base} ms", f"{alt} ms", f"{alt} speedup"] +
+                           then_cols + ["auto picks"], rows))
 
 
 ABLATION = [

@@ -60,3 +60,19 @@ def test_suite_names_are_checked_before_the_run(argv, says, capsys, tmp_path):
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_store_table_times_the_product_and_then_a_relu(tmp_path, capsys):
+    # the bundled cora, scipy as the one peer, the smallest timing: the table's shape, not its figures
+    # (inherit: another wait policy restarts the process, here pytest's own)
+    assert main(["suite", "--graphs", "cora", "--k", "16", "--threads", "1", "--peers", "scipy", "--repeats", "1",
+                 "--rounds", "1", "--min-round-ms", "0", "--bf16-graphs", "none", "--skip-ablation",
+                 "--store-graphs", "cora", "--wait-policy", "inherit", "--out", str(tmp_path)]) == 0
+    md = next(tmp_path.glob("suite-*.md")).read_text().splitlines()
+    head = md.index(next(line for line in md if line.startswith("## Stores of Y")))
+    cols = [c.strip() for c in md[head + 1].strip("|").split("|")]
+    assert cols[5:] == ["cached ms", "stream ms", "stream speedup", "cached + ReLU ms", "stream + ReLU ms",
+                        "stream + ReLU speedup", "auto picks"]
+    row = [c.strip() for c in md[head + 3].strip("|").split("|")]
+    assert row[:3] == ["cora", "16", "1"] and row[-1] == "cached"  # Y and X of 0.2 MiB: auto keeps Y in cache
+    assert all(float(c) > 0 for c in row[5:7] + row[8:10])

@@ -940,3 +940,21 @@ def test_a_matrix_keeps_a_bounded_number_of_plans():
     assert len(cached) == MAX_CACHED_PLANS and cached[-1][1] == MAX_CACHED_PLANS + 4  # the oldest dropped
     x = rng.standard_normal((300, 1)).astype(np.float32)
     np.testing.assert_allclose(psg.spmm(A, x, plan=plans[0]), S @ x, rtol=1e-5, atol=1e-5)  # held: still works
+
+
+# ---- docs/planner.md ------------------------------------------------------
+def test_planner_page_example_runs_and_its_hub_rule_holds():
+    import pathlib
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / "docs" / "planner.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", page, re.S)
+    ns = {}
+    exec(example, ns)
+    A, X, Y, plan = ns["A"], ns["X"], ns["Y"], ns["plan"]
+    assert plan.k == 64 and plan.layout == "csr" and plan.n_threads == 2
+    np.testing.assert_allclose(Y, A.to_scipy() @ X, rtol=1e-5, atol=1e-5)
+    # the page's hub rule: split_len = max(2048, nnz / 128 rounded up), whatever the thread count
+    S = sp.random(3000, 3000, density=0.05, format="csr", dtype=np.float32, random_state=4)
+    want = max(2048, -(-S.nnz // 128))
+    assert want > 2048 and all(psg.plan_spmm(S, 16, n_threads=t, cache=False).split_len == want for t in (1, 2, 3))

@@ -230,10 +230,13 @@ int psg__narrow_prefetch(const psg_spmm_plan *p, int x_elem_bytes)
 /* Streaming stores against plain ones: once Y outgrows the L3 its lines are
  * evicted before anyone reads them, so reading each line in before
  * overwriting it (what a plain store does) is wasted traffic. Streaming stores
- * skip it: measured 1.1-1.5x on the suite's graphs whose Y is 80 MB - 1.1 GB,
- * no loss from 4 MB up (bench/RESULTS.md). The same holds once Y and X
- * together outgrow it (the gathers evict Y): 1.04-1.26x on Intel for Y of
- * 18-32 MiB. X counts in its own element size (a bfloat16 X half a float32). */
+ * skip it: measured 1.1-1.5x on the suite's graphs whose Y is 80 MB - 1.1 GB
+ * (bench/RESULTS.md). The same holds once Y and X together outgrow it (the
+ * gathers evict Y): 1.04-1.26x on Intel for Y of 18-32 MiB. Under the cache
+ * a streamed Y must come back from memory for the next step: with an in-place
+ * ReLU after each product, this rule picked the faster store in all 56 cases
+ * of the suite's store table (Intel Xeon VM). X counts in its own element
+ * size: a bfloat16 X half a float32 one. */
 int psg__stream_y(const psg_spmm_plan *p, int x_elem_bytes)
 {
     if (p->layout != PSG_LAYOUT_CSR) return 0;

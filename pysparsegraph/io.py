@@ -974,12 +974,14 @@ def _stored_triangle(A, symmetry):
     mirror counts as 0. An entry stored above the diagonal only (an explicit
     zero, as the check passed) is written at its mirror position, so that it
     is not lost."""
-    S = A.to_scipy(np.float64, copy=True)
-    S.sum_duplicates()  # one entry per position, sorted: row-major keys are increasing
-    n = S.shape[0]
+    src, dst, vals = A.to_edges()
+    # one entry per position, columns sorted within rows (row-major keys increasing); no scipy needed
+    S = CSRMatrix.from_edges(src, dst, np.ones(A.nnz) if vals is None else vals.astype(np.float64),
+                             shape=A.shape, duplicates="sum")
+    n = S.n_rows
     r = np.repeat(np.arange(n, dtype=np.int64), np.diff(S.indptr))
     c = S.indices.astype(np.int64)
-    x = S.data
+    x = S.values
     sign = 1.0 if symmetry == "symmetric" else -1.0
     key, mirror_key = r * n + c, c * n + r
     pos = np.searchsorted(key, mirror_key)
@@ -1267,10 +1269,9 @@ def read(path, format=None, **kw):
         return read_npz(path, **kw)
     if fmt == "mtx":
         r = read_matrix_market(path, **kw)
-        if isinstance(r, np.ndarray):
-            import scipy.sparse as sp
-
-            return CSRMatrix.from_scipy(sp.csr_array(r))
+        if isinstance(r, np.ndarray):  # an array file: its non-zeros, as scipy.sparse.csr_array(r) keeps
+            rows, cols = np.nonzero(r)
+            return CSRMatrix.from_edges(rows, cols, r[rows, cols], shape=r.shape)
         return r
     if fmt == "edgelist":
         return read_edgelist(path, **kw)

@@ -658,6 +658,35 @@ def test_symmetric_writer_nan_diagonal_and_upper_only_zero(tmp_path):
                                                              shape=(2, 2)), symmetry="symmetric")
 
 
+def test_symmetric_writer_needs_no_scipy(tmp_path, monkeypatch):
+    import sys
+    # duplicates (summed in the file), an unweighted twin, a NaN pair; checked against dense NumPy
+    rows, cols = np.array([0, 1, 2, 1, 2, 0, 3, 3]), np.array([1, 0, 2, 2, 1, 1, 3, 0])
+    vals = np.array([1.5, 4.0, -2.0, 0.25, 0.25, 2.5, 7.0, np.nan])
+    A = CSRMatrix.from_edges(np.r_[rows, 0], np.r_[cols, 3], np.r_[vals, np.nan], shape=(4, 4), duplicates="keep")
+    dense = np.zeros((4, 4))
+    np.add.at(dense, (np.r_[rows, 0], np.r_[cols, 3]), np.r_[vals, np.nan])
+    for mod in ("scipy", "scipy.sparse", "scipy.io"):
+        monkeypatch.setitem(sys.modules, mod, None)
+    io.write_matrix_market(tmp_path / "s.mtx", A, symmetry="symmetric")
+    lines = (tmp_path / "s.mtx").read_text().splitlines()
+    assert lines[1] == "4 4 5"  # the lower triangle, one line per position
+    back = io.read_matrix_market(tmp_path / "s.mtx")
+    got = np.zeros((4, 4))
+    got[np.repeat(np.arange(4), np.diff(back.indptr)), back.indices] = back.values
+    np.testing.assert_array_equal(got, dense)
+    io.write_matrix_market(tmp_path / "p.mtx", CSRMatrix.from_edges([0, 1, 1, 0], [1, 0, 0, 1], shape=(2, 2),
+                                                                    duplicates="keep"), symmetry="symmetric")
+    assert (tmp_path / "p.mtx").read_text().splitlines()[1:] == ["2 2 1", "2 1"]
+    dense = np.array([[0.0, -1.5, 0.0], [np.nan, 0.0, 2.0]])  # io.read of an array file: its non-zeros
+    io.write_matrix_market(tmp_path / "d.mtx", dense)
+    D = io.read(tmp_path / "d.mtx")
+    assert D.shape == (2, 3) and D.nnz == 3
+    got = np.zeros((2, 3))
+    got[np.repeat(np.arange(2), np.diff(D.indptr)), D.indices] = D.values
+    np.testing.assert_array_equal(got, dense)
+
+
 def test_read_edgelist_id_limit_as_documented(tmp_path):
     # without n_nodes, an id in a block may not exceed 64 * (entries before it + bytes // 2) + 2**24
     p = tmp_path / "far.txt"

@@ -324,6 +324,13 @@ def test_out_overlapping_the_matrix_is_refused_on_every_path():
     W = psg.CSRMatrix(A.indptr, A.indices, vals, shape=A.shape)
     with pytest.raises(errors.InvalidArgumentError, match="overlap"):
         psg.spmm(W, x, vals[:3], reduce="max")
+    # argidx_out may not alias A's values either (the edge ids overwrote the weights being read)
+    store = np.arange(1.0, 13.0)
+    V = psg.CSRMatrix(A.indptr, A.indices, store[:6], shape=A.shape)
+    for tr in (False, True):
+        with pytest.raises(errors.InvalidArgumentError, match="argidx_out must not overlap"):
+            psg.spmm(V, x, reduce="max", return_argidx=True, argidx_out=store[3:6].view(np.int64), transpose=tr)
+    np.testing.assert_array_equal(store[:6], np.arange(1.0, 7.0))
     # sddmm: out may not alias X or Y
     X = np.zeros((3 * 6, 1))
     with pytest.raises(errors.InvalidArgumentError, match="overlap"):
@@ -354,7 +361,8 @@ def ref_extreme_scan(A, X, reduce, loops=False, ev=None):
     arg = np.full(Y.shape, -1, np.int64)
     w_all = np.ones(A.nnz) if ev is None else np.asarray(ev, np.float64)
     for r in range(A.n_rows):
-        msgs = [(w_all[j] * X[A.indices[j]], j) for j in range(A.indptr[r], A.indptr[r + 1])]
+        with np.errstate(invalid="ignore"):  # a zero weight times inf: NaN, as in the kernels
+            msgs = [(w_all[j] * X[A.indices[j]], j) for j in range(A.indptr[r], A.indptr[r + 1])]
         if loops:
             msgs.append((X[r], A.nnz + r))
         if not msgs:
@@ -398,7 +406,8 @@ def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt, K, isa):
     and hub pieces (which start from -inf and are combined after)."""
     A, X = _special_graph(K)
     X = X.astype(vdt)
-    ev = np.random.default_rng(12).choice([0.5, 1.0, 2.0, -1.0], A.nnz).astype(vdt)
+    # -0.0: a message of -0.0 must come out as -0.0, not +0.0 (weights were once broadcast as 0 + w)
+    ev = np.random.default_rng(12).choice([0.5, 1.0, 2.0, -1.0, -0.0], A.nnz).astype(vdt)
     for loops in (False, True):
         for e in (None, ev):
             plan = psg.plan_spmm(A, X.shape[1], vdt, split_len=split_len, isa=isa, cache=False)
@@ -407,6 +416,8 @@ def test_planned_extremes_across_hub_pieces(reduce, split_len, vdt, K, isa):
             Y, arg = run_both_threads(lambda t: psg.spmm(A, X, reduce=reduce, add_self_loops=loops, edge_values=e,
                                                          return_argidx=True, plan=plan, n_threads=t))
             np.testing.assert_array_equal(Y, ref.astype(vdt), err_msg=f"loops={loops} ev={e is not None}")
+            num = ~np.isnan(Y)  # assert_array_equal takes -0.0 == 0.0: compare the signs too
+            np.testing.assert_array_equal(np.signbit(Y[num]), np.signbit(ref.astype(vdt)[num]))
             np.testing.assert_array_equal(arg, ref_arg)
             # the automatic plan (default split) gives the very same answer
             Ya, arga = psg.spmm(A, X, reduce=reduce, add_self_loops=loops, edge_values=e, return_argidx=True)

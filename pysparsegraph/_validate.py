@@ -96,6 +96,8 @@ def resolve_threads(n_threads):
 
 
 def choice(value, name, options):
+    """``value`` when it is one of ``options``; a ``str`` subclass (``numpy.str_``) comes back as a
+    plain ``str``, which the typed C wrappers need."""
     if not is_one_of(value, options):
         raise errors.InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
-    return value
+    return str(value) if isinstance(value, str) else value

@@ -318,8 +318,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     y = _output(out, (n_outr, k), x.dtype, vector, (x, ev, A._indptr, A._indices, A.values))  # A checked by as_csr
     argidx = None
     if return_argidx:
-        argidx = _output(argidx_out, (n_outr, k), np.dtype(np.int64), vector, (x, ev, y, A._indptr, A._indices),
-                         name="argidx_out", dtype_why="edge ids")
+        argidx = _output(argidx_out, (n_outr, k), np.dtype(np.int64), vector,
+                         (x, ev, y, A._indptr, A._indices, A.values), name="argidx_out", dtype_why="edge ids")
     if not transpose:
         if ev is None:
             ev = A.values_as(x.dtype)

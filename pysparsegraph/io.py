@@ -577,8 +577,8 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     IndexOverflowError
         An id above 2**31 - 2.
     """
-    choice(duplicates, "duplicates", {"sum", "first", "keep"})
-    choice(self_loops, "self_loops", {"keep", "drop", "add"})
+    duplicates = choice(duplicates, "duplicates", {"sum", "first", "keep"})
+    self_loops = choice(self_loops, "self_loops", {"keep", "drop", "add"})
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")

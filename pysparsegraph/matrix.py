@@ -226,8 +226,8 @@ class CSRMatrix:
             shape = (n, n)
         _check_shape_pair(shape)
         n_rows, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
-        choice(duplicates, "duplicates", {"sum", "first", "keep"})
-        choice(self_loops, "self_loops", {"keep", "drop", "add"})
+        duplicates = choice(duplicates, "duplicates", {"sum", "first", "keep"})
+        self_loops = choice(self_loops, "self_loops", {"keep", "drop", "add"})
         if index_dtype is None:
             index_size = 4 if n_cols <= _INT32_MAX else 8
         else:

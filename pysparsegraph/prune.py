@@ -105,7 +105,13 @@ def _scores(weight, score, activations, name):
     return s
 
 
+def _check_score(score):
+    if not (isinstance(score, str) and score in ("magnitude", "wanda")):  # not ==: an array compares elementwise
+        raise errors.InvalidArgumentError(f"score must be 'magnitude' or 'wanda', got {score!r}")
+
+
 def _raw_scores(w, score, activations):
+    _check_score(score)
     a = np.abs(w.astype(np.float64, copy=False))
     if score == "magnitude":
         return a
@@ -132,7 +138,6 @@ def _raw_scores(w, score, activations):
         xs = x / scale
         with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by the caller, by name
             return a * (scale * np.sqrt(np.einsum("ij,ij->j", xs, xs)))[None, :]
-    raise errors.InvalidArgumentError(f"score must be 'magnitude' or 'wanda', got {score!r}")
 
 
 def _keep_top(s, n_remove):
@@ -144,9 +149,9 @@ def _keep_top(s, n_remove):
 
 
 def _parse_pattern(pattern):
-    if pattern == "unstructured":
-        return ("unstructured",)
-    if isinstance(pattern, str):
+    if isinstance(pattern, str):  # first: == on an array would compare elementwise
+        if pattern == "unstructured":
+            return ("unstructured",)
         m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", pattern)
         if m:
             n, mm = int(m.group(1)), int(m.group(2))
@@ -243,6 +248,7 @@ def prune_global(weights, sparsity, *, score="magnitude", activations=None):
     dict of name -> bool mask
     """
     sp = _check_sparsity(sparsity)
+    _check_score(score)
     if not isinstance(weights, dict) or not weights:
         raise errors.InvalidArgumentError("weights must be a non-empty dict of name -> 2-D array")
     if activations is not None and not isinstance(activations, dict):

@@ -56,7 +56,7 @@ def order(A, method="rcm", *, symmetrize=False):
     symmetrize : bool
         Order by ``A + A^T`` (for RCM / community on directed graphs).
     """
-    choice(method, "method", set(METHODS))
+    method = choice(method, "method", set(METHODS))
     A = _square_i32(A)
     if symmetrize and method in ("rcm", "community"):
         src, dst, _ = A.to_edges()

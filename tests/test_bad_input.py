@@ -235,12 +235,42 @@ def test_malformed_arguments_get_the_library_s_errors():
         (lambda: gnn.sddmm_backward(A, np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), heads=2.0),
          errors.InvalidArgumentError, "heads"),
     ]
+    from pysparsegraph import prune
+    cases += [  # an array where a string option goes: == would compare elementwise
+        (lambda: prune.prune(np.ones((4, 8)), 0.5, pattern=np.array(["2:4", "1x4"])), errors.InvalidArgumentError,
+         "pattern"),
+        (lambda: prune.prune(np.ones((4, 8)), 0.5, score=np.array(["wanda", "x"])), errors.InvalidArgumentError,
+         "score"),
+        (lambda: prune.prune_global({"a": np.ones((4, 8))}, 0.5, score=np.array(["wanda"] * 2)),
+         errors.InvalidArgumentError, "score"),
+        (lambda: psg.spmm(A, np.ones((2, 2)), reduce=np.array(["sum", "max"])), errors.InvalidArgumentError,
+         "reduce"),
+    ]
     for call, err, msg in cases:
         with pytest.raises(err, match=msg):
             call()
     # an empty list of ids is an empty matrix, not a float array
     E = psg.CSRMatrix([0], [])
     assert E.shape == (0, 0) and E.nnz == 0
+
+
+def test_numpy_strings_are_options_like_str():
+    """A numpy.str_ (what indexing a string array gives) passes the option
+    checks as the str it is, and the typed C wrappers get a plain str."""
+    from pysparsegraph import io, reorder
+
+    s = np.array(["first", "add", "rcm"])
+    A = psg.from_edges([0, 1, 1], [1, 2, 2], [1.0, 2.0, 3.0], duplicates=s[0], self_loops=s[1])
+    B = psg.from_edges([0, 1, 1], [1, 2, 2], [1.0, 2.0, 3.0], duplicates="first", self_loops="add")
+    assert np.array_equal(A.indptr, B.indptr) and np.array_equal(A.values, B.values)
+    assert np.array_equal(reorder.order(A, s[2]), reorder.order(A, "rcm"))
+    assert psg.generate.erdos_renyi(64, 4.0, seed=1, duplicates=s[0]).nnz > 0
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        path = f"{d}/e.txt"
+        with open(path, "w") as f:
+            f.write("0 1\n1 2\n1 2\n")
+        assert io.read_edgelist(path, duplicates=s[0], self_loops=s[1]).nnz == 5
 
 
 def test_safetensors_headers_with_wrong_types_or_overflowing_shapes(tmp_path):

@@ -81,6 +81,18 @@ static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7, 
 static inline int is_sp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
 static inline int is_digit(char c) { return (unsigned)(c - '0') < 10u; }
 
+/* Skips blanks. A '\r' among them that text follows on the same line is a
+ * bare carriage return: a line end of a file with CR line ends, which would
+ * otherwise read as a blank and join its lines (losing the ones that land in
+ * ignored columns). Only "\n" and "\r\n" ends are read. */
+static inline const char *skip_sp(const char *p, const char *e, int *bare_cr)
+{
+    const char *s = p;
+    while (p < e && is_sp(*p)) p++;
+    *bare_cr = p < e && *p != '\n' && memchr(s, '\r', (size_t)(p - s)) != NULL;
+    return p;
+}
+
 /* Length of the text to quote in an error message: up to 20 bytes of the line. */
 static int snip(const char *p, const char *e)
 {
@@ -174,8 +186,11 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32
         pc->count = k;                                                     \
         return;                                                            \
     } while (0)
+    int cr;
+#define BARE_CR_ "a bare carriage return (\\r) ends a line: only \\n and \\r\\n line ends are supported"
     while (p < e) {
-        while (p < e && is_sp(*p)) p++;
+        p = skip_sp(p, e, &cr);
+        if (cr) FAIL(PSG_ERR_FORMAT, BARE_CR_);
         if (p == e) break;
         char c = *p;
         if (c == '\n') { p++; line++; continue; }
@@ -215,7 +230,8 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32
         for (int f = 0; f < n_ids; f++) {
             if (f > 0) {
                 if (p < e && !is_sp(*p)) FAIL(PSG_ERR_FORMAT, "expected whitespace between fields");
-                while (p < e && is_sp(*p)) p++;
+                p = skip_sp(p, e, &cr);
+                if (cr) FAIL(PSG_ERR_FORMAT, BARE_CR_);
                 if (p == e || *p == '\n') FAIL(PSG_ERR_FORMAT, "expected %d fields, found %d", nf, f);
             }
             if (*p == '-') FAIL(PSG_ERR_INDEX_RANGE, "negative id");
@@ -253,7 +269,8 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32
         if (n_ids == 0 || want_val || b->opt.value_mode == 2) {
             if (n_ids > 0) {
                 if (p < e && !is_sp(*p) && *p != '\n') FAIL(PSG_ERR_FORMAT, "expected whitespace between fields");
-                while (p < e && is_sp(*p)) p++;
+                p = skip_sp(p, e, &cr);
+                if (cr) FAIL(PSG_ERR_FORMAT, BARE_CR_);
             }
             if (p < e && *p != '\n') {
                 const char *q = parse_real(p, e, &val);
@@ -267,12 +284,16 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32
                 FAIL(PSG_ERR_FORMAT, "has a weight column but the first data line has none");
         }
         /* rest of the line */
-        while (p < e && is_sp(*p)) p++;
+        p = skip_sp(p, e, &cr);
+        if (cr) FAIL(PSG_ERR_FORMAT, BARE_CR_);
         if (p < e && *p != '\n') {
             if (strict || b->opt.value_mode != 2 || nf != 3)
                 FAIL(PSG_ERR_FORMAT, "unexpected extra text '%.*s'", snip(p, e), p);
             const char *nl = memchr(p, '\n', (size_t)(e - p));
-            p = nl ? nl : e;
+            const char *stop = nl ? nl : e;
+            const char *r = memchr(p, '\r', (size_t)(stop - p)); /* ignored columns: only a CRLF's \r */
+            if (r && r + 1 != stop) FAIL(PSG_ERR_FORMAT, BARE_CR_);
+            p = stop;
         }
         if (p < e) { p++; line++; }
         if (n_ids == 2) { ta[k] = (int32_t)ids[0]; tb[k] = (int32_t)ids[1]; }
@@ -281,6 +302,7 @@ static void parse_piece(const psg_text_builder *b, piece *pc, int32_t *ta, int32
         k++;
     }
 #undef FAIL
+#undef BARE_CR_
     pc->count = k;
     pc->weighted = weighted;
     pc->newlines = line;
@@ -673,10 +695,13 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         /* Symmetric expansion of a run store (a SuiteSparse triangle sorted by
          * column, a symmetrized list sorted by source). Each entry (a, b) of
          * the run of key k with other id o gives "row k gets o" and, off the
-         * diagonal, "row o gets k". Row r is laid out as [the o-side entries
-         * that name r, in file order][the run of key r, copied as a block]:
-         * only the o-side is scattered; the key side is sequential. For a
-         * triangle this order is already sorted. */
+         * diagonal, "row o gets k". Keys are visited in increasing order,
+         * which is file order: each key's run is copied into its row as a
+         * block, then its o-side entries are scattered. So every row holds its
+         * entries in file order, as the general path below lays them out, and
+         * duplicates="first"/"keep" see the file's order (a row's o-side
+         * entries all put first made a pair given both ways keep different
+         * values in its two directions). For a triangle this order is sorted. */
         const int run_a = b->mode == MODE_RUN_A;
         indptr = calloc((size_t)(n_rows + 2), sizeof(int64_t));
         if (!indptr) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
@@ -700,23 +725,19 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
         const double k_sign = run_a ? 1.0 : (mirror == PSG_MIRROR_SKEW ? -1.0 : 1.0);
         pos = 0;
         for (int64_t key = 0; key < b->cnt_len; key++) {
-            const int64_t end = pos + b->cnt[key];
-            for (; pos < end; pos++) {
-                const int64_t o = so[pos];
+            const int64_t c = b->cnt[key], q0 = indptr[key + 1];
+            memcpy(ind + q0, so + pos, (size_t)c * sizeof(int32_t));
+            if (has_v)
+                for (int64_t j = 0; j < c; j++)
+                    val[q0 + j] = (so[pos + j] == key ? 1.0 : k_sign) * sv[pos + j];
+            indptr[key + 1] += c;
+            for (int64_t j = pos; j < pos + c; j++) {
+                const int64_t o = so[j];
                 if (o == key) continue;
                 const int64_t q = indptr[o + 1]++;
                 ind[q] = (int32_t)key;
-                if (has_v) val[q] = o_sign * sv[pos];
+                if (has_v) val[q] = o_sign * sv[j];
             }
-        }
-        pos = 0;
-        for (int64_t key = 0; key < b->cnt_len; key++) {
-            const int64_t c = b->cnt[key], q = indptr[key + 1];
-            memcpy(ind + q, so + pos, (size_t)c * sizeof(int32_t));
-            if (has_v)
-                for (int64_t j = 0; j < c; j++)
-                    val[q + j] = (so[pos + j] == key ? 1.0 : k_sign) * sv[pos + j];
-            indptr[key + 1] += c;
             pos += c;
         }
         free(b->sb); free(b->sv); free(b->cnt);

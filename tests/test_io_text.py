@@ -184,6 +184,29 @@ def test_edgelist_symmetrize_and_unsorted(tmp_path):
         np.testing.assert_array_equal(g.indices, A.indices)
 
 
+@pytest.mark.parametrize("order", ["source", "target", "none"])
+@pytest.mark.parametrize("duplicates", ["first", "keep", "sum"])
+def test_edgelist_symmetrize_keeps_file_order_like_from_edges(tmp_path, order, duplicates):
+    # files sorted by one column take a run store; its symmetric expansion once put each row's mirrored
+    # entries first, so "first" kept the later of a pair given both ways (a non-symmetric result)
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, 12, 150), rng.integers(0, 12, 150)
+    w = rng.integers(1, 1000, 150) / 8.0  # exact in text and in float64 sums of any order
+    w[::7] = 0.1 * np.arange(len(w[::7]))  # some inexact ones, whose sums depend on the order
+    if order != "none":
+        idx = np.argsort(src if order == "source" else dst, kind="stable")
+        src, dst, w = src[idx], dst[idx], w[idx]
+    p = _write(tmp_path, "s.txt", "".join(f"{a} {b} {float(c)!r}\n" for a, b, c in zip(src, dst, w)))
+    g = io.read_edgelist(p, symmetrize=True, duplicates=duplicates, n_nodes=12, dtype=np.float64)
+    ref = CSRMatrix.from_edges(src, dst, w, shape=(12, 12), symmetrize=True, duplicates=duplicates)
+    np.testing.assert_array_equal(g.indptr, ref.indptr)
+    np.testing.assert_array_equal(g.indices, ref.indices)
+    assert g.values.tobytes() == ref.values.tobytes()
+    if duplicates != "keep":
+        S = g.to_scipy().toarray()
+        assert np.array_equal(S, S.T)
+
+
 def test_edgelist_sorted_by_second_column(tmp_path):
     # exercises the store keyed on column 2
     lines = [f"{a} {b}" for b in range(30) for a in range(b, 30, 3)]
@@ -607,6 +630,11 @@ def test_edgelist_bare_cr_line_ends(tmp_path, comp):
         with pytest.raises(errors.FormatError, match="line 1: .*carriage return") as ei:
             io.read_edgelist(_write(tmp_path, "cr.txt", text, comp))
         assert "cr.txt" in str(ei.value)
+    # after the first data line too: a weighted file used to read "2 3 1" as ignored columns and lose it
+    for text in (b"0 1 1\n1 2 1\r2 3 1\r3 4 1\n", b"0 1\n1 2\r2 3\n", b"0 1 1 x\n1 2 1 a\rb 3\n", b"0 1\n\r2 3\n",
+                 b"0 1 1\n1\r2 1\n"):
+        with pytest.raises(errors.FormatError, match="line 2: .*carriage return"):
+            io.read_edgelist(_write(tmp_path, "cr.txt", text, comp))
     # CRLF keeps working (numpy.loadtxt as the reference)
     crlf = _write(tmp_path, "crlf.txt", b"# c\r\n0 1\r\n1 2\r\n2 0\r\n")
     ref = np.loadtxt(crlf, comments="#", dtype=np.int64)

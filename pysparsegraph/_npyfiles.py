@@ -58,6 +58,19 @@ def _read_checked(f, available, what, path):
         raise errors.FormatError(f"{path}: {what} is corrupt or truncated ({type(e).__name__}: {e})") from None
 
 
+def _decompressed_size(f, what, path):
+    """How many bytes stream ``f`` really yields (zipfile stops at the size the member
+    claims), read in bounded chunks that are dropped; ``f`` is left at its start."""
+    n = 0
+    try:
+        while chunk := f.read(1 << 20):
+            n += len(chunk)
+        f.seek(0)
+    except Exception as e:  # lzma/bz2 errors, EOFError, a bad CRC ...
+        raise errors.FormatError(f"{path}: {what} is corrupt or truncated ({type(e).__name__}: {e})") from None
+    return n
+
+
 def read_npy(path):
     """The array of an ``.npy`` file (sizes checked first, pickles refused)."""
     with open(path, "rb") as f:
@@ -117,4 +130,9 @@ class NpzArchive:
         except Exception as e:  # encrypted, unsupported compression method, bad local header ...
             raise errors.FormatError(f"{self.path}: {what} cannot be read ({type(e).__name__}: {e})") from None
         with f:
-            return _read_checked(f, info.file_size, what, self.path)
+            available = info.file_size
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                # bzip2 and lzma have no useful ratio bound: a 200-byte member may claim 4 GB. Count the
+                # bytes its data really gives, a chunk at a time, before NumPy allocates, then read again.
+                available = _decompressed_size(f, what, self.path)
+            return _read_checked(f, available, what, self.path)

@@ -1,5 +1,6 @@
 """Input checks shared by the public API (no loops over edges here)."""
 import numbers
+import os
 
 import numpy as np
 
@@ -101,3 +102,20 @@ def choice(value, name, options):
     if not is_one_of(value, options):
         raise errors.InvalidArgumentError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return str(value) if isinstance(value, str) else value
+
+
+def check_path(path, what, *, regular=True):
+    """``path`` as str for the readers: bytes paths decoded; a missing file and a folder
+    refused, and (``regular``) any other non-regular file: a FIFO would block a reader
+    that seeks or maps. ``what`` names the expected kind of file in the messages."""
+    try:
+        path = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise errors.DTypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
+    if os.path.isdir(path):
+        raise errors.PSGIOError(f"{path}: is a folder, not a {what}")
+    if not os.path.exists(path):
+        raise errors.MissingFileError(f"{path}: no such file")
+    if regular and not os.path.isfile(path):
+        raise errors.PSGIOError(f"{path}: not a regular file (a FIFO, socket or device)")
+    return path

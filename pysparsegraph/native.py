@@ -52,6 +52,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import errors
+from pysparsegraph._validate import check_path
 
 MAGIC = b"PSG\x00GRF\x01"
 FORMAT_VERSION = 1
@@ -163,8 +164,10 @@ def save(graph, path, *, extra=None):
     for name, arr in (extra or {}).items():
         if name in ("indptr", "indices", "values"):
             raise errors.InvalidArgumentError(f"extra array name {name!r} is reserved")
-        if not isinstance(name, str) or not name.isascii() or not 0 < len(name) <= 24:
-            raise errors.InvalidArgumentError(f"extra array names must be ascii, 1-24 characters, got {name!r}")
+        # the table pads names with NUL and strips it on reading: "values\0" would come back as "values"
+        if not isinstance(name, str) or not name.isascii() or "\0" in name or not 0 < len(name) <= 24:
+            raise errors.InvalidArgumentError(f"extra array names must be ascii without NUL, 1-24 characters, "
+                                              f"got {name!r}")
         a = np.ascontiguousarray(arr)
         if a.ndim not in (1, 2):
             raise errors.ShapeMismatchError(f"extra array {name!r} must be 1-D or 2-D, got shape {a.shape}")
@@ -236,13 +239,19 @@ def _read_table(buf, path):
         itemsize = np.dtype(dt).itemsize
         if off % ALIGN or off < tend or off + length * itemsize > size or (shape0 and length % shape0):
             raise errors.FormatError(f"{path}: array {name!r} lies outside the file or is misaligned")
+        if name in entries:  # the later entry would silently replace the earlier one (e.g. the graph's values)
+            raise errors.FormatError(f"{path}: the array table names {name!r} twice (the file is corrupt)")
         entries[name] = (np.dtype(dt), off, length, shape0, crc)
     return (n_rows, n_cols, nnz, flags), entries
 
 
 def _open(path, mmap):
-    path = os.fspath(path)
-    with open(path, "rb") as fh:
+    path = check_path(path, "graph file")
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:  # unreadable (permissions), or removed since the check
+        raise errors.PSGIOError(f"{path}: cannot be read ({exc.strerror})") from None
+    with fh:
         if mmap:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
@@ -296,6 +305,10 @@ def load(path, mmap=True, *, verify=None):
             raise errors.FormatError(f"{path}: no {need!r} array")
     if n_rows < 0 or n_cols < 0 or nnz < 0:
         raise errors.FormatError(f"{path}: negative dimensions in the header")
+    for name, (_, _, length, shape0, _) in entries.items():
+        if name in ("indptr", "indices", "values") and shape0 != length:  # _array would make it 2-D
+            raise errors.FormatError(f"{path}: array {name!r} has {length} elements in {shape0} rows, but the "
+                                     "graph's arrays are 1-D (the file is corrupt)")
     indptr = _array(buf, entries, "indptr", path, verify)
     indices = _array(buf, entries, "indices", path, verify)
     values = _array(buf, entries, "values", path, verify) if "values" in entries else None

@@ -23,6 +23,7 @@ import io as _io
 import itertools
 import os
 import pickle
+import pickletools
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -127,9 +128,14 @@ def safe_load_pickle(path):
     with open(path, "rb") as fh:
         data = fh.read()
     try:
+        # The unpickler allocates what a BINBYTES/BYTEARRAY8 length claims before reading: a 12-byte
+        # file could ask for 4 GB. Parsing the opcodes first (nothing is built) checks each length
+        # against the bytes that follow it.
+        for _ in pickletools.genops(data):
+            pass
         return RestrictedUnpickler(_io.BytesIO(data), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError) as exc:
+            MemoryError, OverflowError) as exc:
         raise errors.FormatError(f"{path}: not a valid Planetoid pickle ({exc})") from None
 
 

@@ -28,6 +28,7 @@ import zipfile
 import numpy as np
 
 from pysparsegraph import errors
+from pysparsegraph._validate import check_path
 
 __all__ = ["load", "load_safetensors", "save_safetensors", "minilm_path"]
 
@@ -66,22 +67,6 @@ def _check_options(bf16, mmap):
         raise errors.InvalidArgumentError(f"mmap must be True or False, got {mmap!r}")
 
 
-def _check_path(path):
-    """``path`` as str for the loaders: bytes paths decoded; a missing file, a folder or
-    another non-regular file (a FIFO would block the reader) refused."""
-    try:
-        path = os.fsdecode(os.fspath(path))
-    except TypeError:
-        raise errors.DTypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
-    if os.path.isdir(path):
-        raise errors.PSGIOError(f"{path}: is a folder, not a weight file")
-    if not os.path.exists(path):
-        raise errors.MissingFileError(f"{path}: no such file")
-    if not os.path.isfile(path):
-        raise errors.PSGIOError(f"{path}: not a regular file (a FIFO, socket or device)")
-    return path
-
-
 def load_safetensors(path, *, bf16="float32", mmap=True):
     """Tensors of a ``.safetensors`` file as zero-copy read-only views of a memory map.
 
@@ -105,7 +90,7 @@ def load_safetensors(path, *, bf16="float32", mmap=True):
     dict of str -> numpy.ndarray (insertion order = file order of data offsets)
     """
     _check_options(bf16, mmap)
-    path = _check_path(path)
+    path = check_path(path, "weight file")
     size = os.path.getsize(path)
     if size < 8:
         raise errors.FormatError(f"{path}: {size} bytes is too short for a safetensors file (8-byte header length)")
@@ -300,8 +285,11 @@ def _is_pickle(path):
     """Whether the file is a torch zip archive or starts with a well-formed pickle
     (parsed opcode by opcode, never run): tells a refused payload from garbage."""
     import pickletools
-    if zipfile.is_zipfile(path):
-        return True
+    try:
+        if zipfile.is_zipfile(path):
+            return True
+    except zipfile.BadZipFile:  # a zip tail zipfile refuses (spanning several disks ...): no torch archive
+        return False
     try:
         with open(path, "rb") as f:
             for _ in pickletools.genops(f):
@@ -355,29 +343,40 @@ def _load_onnx(path, bf16):
         raise errors.FormatError(f"{path}: not an ONNX model (no IR version or no graph)")
     out = {}
     try:
-        for prefix, graph in _onnx_graphs(model.graph, ""):
+        for prefix, graph in _onnx_graphs(model.graph, "", path):
             for init in graph.initializer:
-                _add_onnx(out, prefix + init.name, lambda: numpy_helper.to_array(init), init.dims, bf16, path)
+                _add_onnx(out, prefix + _onnx_text(init.name, "an initializer name", path),
+                          lambda: numpy_helper.to_array(init), init.dims, bf16, path)
             for sp in graph.sparse_initializer:
-                _add_onnx(out, prefix + sp.values.name, lambda: _onnx_sparse_to_dense(sp, numpy_helper), sp.dims,
-                          bf16, path)
+                _add_onnx(out, prefix + _onnx_text(sp.values.name, "a sparse initializer name", path),
+                          lambda: _onnx_sparse_to_dense(sp, numpy_helper), sp.dims, bf16, path)
     except RecursionError:
         raise errors.FormatError(f"{path}: the model's subgraphs nest too deeply") from None
     return out
 
 
-def _onnx_graphs(graph, prefix):
+def _onnx_text(value, what, path):
+    """An ONNX string field as str: protobuf hands out the raw bytes when they are not UTF-8."""
+    if isinstance(value, bytes):
+        raise errors.FormatError(f"{path}: {what} is not valid UTF-8 ({value[:60]!r})")
+    return value
+
+
+def _onnx_graphs(graph, prefix, path):
     """(name prefix, graph) of ``graph`` and of every subgraph in its nodes' attributes
     (If/Loop/Scan bodies), depth first. A subgraph's initializers are scoped to it (two
     branches may each hold a "w"), so they are named ``node.attribute.name``."""
     yield prefix, graph
     for i, node in enumerate(graph.node):
-        node_name = node.name or f"{node.op_type}{i}"
         for attr in node.attribute:
             subs = ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
             for j, g in enumerate(subs):
-                part = attr.name if len(subs) == 1 else f"{attr.name}{j}"
-                yield from _onnx_graphs(g, f"{prefix}{node_name}.{part}.")
+                # checked here, where they name weights: an f-string would print bytes as "b'...'"
+                node_name = (_onnx_text(node.name, "a node name", path)
+                             or f"{_onnx_text(node.op_type, 'a node type', path)}{i}")
+                attr_name = _onnx_text(attr.name, "an attribute name", path)
+                part = attr_name if len(subs) == 1 else f"{attr_name}{j}"
+                yield from _onnx_graphs(g, f"{prefix}{node_name}.{part}.", path)
 
 
 def _add_onnx(out, name, read, dims, bf16, path):
@@ -446,7 +445,7 @@ def load(path, *, bf16="float32", mmap=True):
         Unknown extension, or the optional package (torch, onnx) is missing.
     """
     _check_options(bf16, mmap)
-    path = _check_path(path)
+    path = check_path(path, "weight file")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".safetensors":
         return load_safetensors(path, bf16=bf16, mmap=mmap)

@@ -370,3 +370,56 @@ def test_writers_name_their_argument_order_and_load_extra_is_exported(tmp_path):
     for load_extra in (psg.load_extra, pio.load_extra):
         np.testing.assert_array_equal(load_extra(tmp_path / "e.psg", "x"), x)
         assert list(load_extra(tmp_path / "e.psg")) == ["x"]
+
+
+def _forge_table(path, edit):
+    """Rewrites the table entries of the .psg at `path` with edit(name, dtype, offset, length, shape0, crc)
+    -> new fields, then recomputes the header checksum: a forged file, not a damaged one."""
+    import zlib
+
+    from pysparsegraph.native import _ENT, ENTRY_SIZE
+    data = bytearray(path.read_bytes())
+    n = struct.unpack_from("<I", data, 12)[0]
+    for i in range(n):
+        at = HEADER_SIZE + ENTRY_SIZE * i
+        _ENT.pack_into(data, at, *edit(*_ENT.unpack_from(data, at)))
+    struct.pack_into("<I", data, 124, 0)
+    struct.pack_into("<I", data, 124, zlib.crc32(bytes(data[:HEADER_SIZE + ENTRY_SIZE * n])))
+    path.write_bytes(data)
+
+
+def test_extra_names_cannot_replace_the_graph_arrays(tmp_path):
+    g = _graph(n=3, m=4)
+    # the table strips the NUL padding: "values\0" would be read back as "values"
+    for name in ("values\0", "indptr\0", "a\0b"):
+        with pytest.raises(errors.InvalidArgumentError, match="NUL"):
+            save(g, tmp_path / "n.psg", extra={name: np.zeros(g.nnz)})
+    # a table naming an array twice (forged, checksum consistent): one would silently replace the other
+    save(g, tmp_path / "d.psg", extra={"valuez": np.arange(g.nnz, dtype=np.float32)})
+    _forge_table(tmp_path / "d.psg", lambda name, *rest: (b"values" if name.startswith(b"valuez") else name, *rest))
+    for mmap in (True, False):
+        with pytest.raises(errors.FormatError, match="'values' twice"):
+            load(tmp_path / "d.psg", mmap=mmap)
+        with pytest.raises(errors.FormatError, match="d.psg: the array table names 'values' twice"):
+            load_extra(tmp_path / "d.psg")
+
+
+@pytest.mark.parametrize("array", [b"indptr", b"indices", b"values"])
+@pytest.mark.parametrize("mmap", [True, False])
+def test_graph_arrays_stored_as_2d_are_format_errors(tmp_path, array, mmap):
+    # a forged table entry with shape0 != length: 2-D graph arrays (or raw ValueErrors) before
+    save(_graph(n=3, m=4), tmp_path / "g.psg", extra={"pad": np.zeros(64)})
+    _forge_table(tmp_path / "g.psg", lambda name, dt, off, length, shape0, crc:
+                 (name, dt, off, 2 * length, length, crc) if name.rstrip(b"\0") == array
+                 else (name, dt, off, length, shape0, crc))
+    with pytest.raises(errors.FormatError, match=f"g.psg: array '{array.decode()}' has .* the graph's arrays are 1-D"):
+        load(tmp_path / "g.psg", mmap=mmap)
+
+
+def test_missing_paths_and_folders_are_psg_errors(tmp_path):
+    (tmp_path / "dir.psg").mkdir()
+    for fn in (load, load_extra, io.load, io.load_extra):
+        with pytest.raises(errors.MissingFileError, match="nope.psg: no such file"):  # also a FileNotFoundError
+            fn(tmp_path / "nope.psg")
+        with pytest.raises(errors.PSGIOError, match="dir.psg: is a folder"):
+            fn(tmp_path / "dir.psg")

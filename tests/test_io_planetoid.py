@@ -2,6 +2,7 @@
 restricted unpickler refuses code execution."""
 import os
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -218,3 +219,25 @@ def test_planetoid_too_few_rows_for_the_validation_split_is_refused(tmp_path):
     (tmp_path / "ind.tiny.test.index").write_text("3\n4\n")
     with pytest.raises(errors.FormatError, match=r"ind\.tiny\.y.*500 validation rows"):
         io.read_planetoid(tmp_path, "tiny")
+
+
+_HUGE = struct.pack("<Q", 1 << 30)
+
+
+@pytest.mark.parametrize("opcode", [b"B" + struct.pack("<I", 1 << 30), b"\x8e" + _HUGE, b"\x96" + _HUGE,
+                                    b"\x8e" + b"\xff" * 8, b"\x96" + b"\xff" * 8, b"\x8d" + b"\xff" * 8],
+                         ids=["BINBYTES-1GiB", "BINBYTES8-1GiB", "BYTEARRAY8-1GiB", "BINBYTES8-2**64-1",
+                              "BYTEARRAY8-2**64-1", "BINUNICODE8-2**64-1"])
+def test_pickle_lengths_beyond_the_file_are_refused_before_allocating(tmp_path, opcode):
+    import tracemalloc
+
+    p = tmp_path / "ind.t.y"
+    p.write_bytes(b"\x80\x05" + opcode + b"abc")
+    tracemalloc.start()
+    try:
+        # the unpickler allocates what the length claims (or raises OverflowError) before it reads
+        with pytest.raises(errors.FormatError, match="ind.t.y: not a valid Planetoid pickle"):
+            safe_load_pickle(p)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()

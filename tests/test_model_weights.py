@@ -513,3 +513,76 @@ def test_bytes_paths_reach_every_npz_reader(tmp_path):
     np.testing.assert_array_equal(back.indices, g.indices)
     np.savez(tmp_path / "w.npz", a=np.arange(3.0))
     np.testing.assert_array_equal(weights.load(os.fsencode(tmp_path / "w.npz"))["a"], np.arange(3.0))
+
+
+def test_torch_file_ending_like_a_multi_disk_zip_is_a_format_error(tmp_path):
+    import struct
+    pytest.importorskip("torch", reason="torch not installed: PyTorch checkpoint loading is optional")
+    # a zip64 locator claiming 2 disks, then an end record: zipfile.is_zipfile raised a raw BadZipFile
+    p = tmp_path / "multidisk.pt"
+    p.write_bytes(b"PK\x06\x07" + struct.pack("<IQI", 0, 0, 2) + b"PK\x05\x06" + bytes(18))
+    with pytest.raises(errors.FormatError, match=r"multidisk\.pt: not a valid PyTorch checkpoint"):
+        weights.load(p)
+
+
+def test_onnx_names_that_are_not_utf8_are_format_errors(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="onnx not installed: ONNX loading is optional")
+    from onnx import TensorProto, helper, numpy_helper
+
+    def save_mangled(graph, old, new):
+        # protobuf hands out a string field's raw bytes when they are not UTF-8
+        data = helper.make_model(graph).SerializeToString()
+        assert data.count(old) == 1
+        (tmp_path / "m.onnx").write_bytes(data.replace(old, new))
+        return tmp_path / "m.onnx"
+
+    w = numpy_helper.from_array(np.ones(2, np.float32), "Wq")
+    p = save_mangled(helper.make_graph([], "g", [], [], initializer=[w]), b"Wq", b"\xc0\xff")
+    with pytest.raises(errors.FormatError, match=r"m\.onnx: an initializer name is not valid UTF-8"):
+        weights.load(p)
+    sp = helper.make_sparse_tensor(numpy_helper.from_array(np.ones(1, np.float32), "Sq"),
+                                   numpy_helper.from_array(np.array([1], np.int64), "i"), [2])
+    p = save_mangled(helper.make_graph([], "g", [], [], sparse_initializer=[sp]), b"Sq", b"\xc0\xff")
+    with pytest.raises(errors.FormatError, match="a sparse initializer name is not valid UTF-8"):
+        weights.load(p)
+    # a subgraph's weights are named after its node: "b'\xc0\xff'.then_branch.w" would be silently wrong
+    sub = helper.make_graph([], "body", [], [helper.make_tensor_value_info("w", TensorProto.FLOAT, [2])],
+                            initializer=[numpy_helper.from_array(np.ones(2, np.float32), "w")])
+    node = helper.make_node("If", ["c"], ["o"], name="Nq", then_branch=sub, else_branch=sub)
+    p = save_mangled(helper.make_graph([node], "g", [], [helper.make_tensor_value_info("o", TensorProto.FLOAT, [2])]),
+                     b"Nq", b"\xc0\xff")
+    with pytest.raises(errors.FormatError, match="a node name is not valid UTF-8"):
+        weights.load(p)
+
+
+@pytest.mark.parametrize("method", ["ZIP_LZMA", "ZIP_BZIP2"])
+def test_npz_bzip2_and_lzma_members_claiming_more_than_they_hold_are_not_allocated(tmp_path, method):
+    import io
+    import struct
+    import tracemalloc
+    import zipfile
+    # ~200 bytes claiming 1 GiB in the zip entry and in the .npy header: no ratio bounds these methods
+    claim = 1 << 30
+    hdr = np.lib.format.header_data_from_array_1_0(np.zeros(2, np.float64))
+    hdr["shape"] = (claim // 8,)
+    b = io.BytesIO()
+    np.lib.format.write_array_header_1_0(b, hdr)
+    p = tmp_path / "w.npz"
+    with zipfile.ZipFile(p, "w", getattr(zipfile, method)) as z:
+        z.writestr("w.npy", b.getvalue() + bytes(16))  # the two values really stored
+    raw = bytearray(p.read_bytes())
+    struct.pack_into("<I", raw, raw.find(b"PK\x03\x04") + 22, claim + 200)
+    struct.pack_into("<I", raw, raw.find(b"PK\x01\x02") + 24, claim + 200)
+    p.write_bytes(bytes(raw))
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.FormatError, match=r"w\.npz: member 'w.npy' declares shape .* only 16 bytes"):
+            weights.load(p)
+        assert tracemalloc.get_traced_memory()[1] < 64 << 20
+    finally:
+        tracemalloc.stop()
+    # an honest member of these methods still loads
+    a = np.arange(1000.0)
+    with zipfile.ZipFile(p, "w", getattr(zipfile, method)) as z:
+        z.writestr("w.npy", _npy_bytes(a))
+    np.testing.assert_array_equal(weights.load(p)["w"], a)

@@ -34,15 +34,19 @@ def read_properties(path):
 
 
 def _params(props, path):
-    def num(key, default=None):
+    def num(key, default=None, bits=32):
+        """The integer under ``key``, within the C type (int, or int64 for counts) it goes into."""
         if key not in props:
             if default is None:
                 raise errors.FormatError(f"{path}: missing '{key}'")
             return default
         try:
-            return int(props[key])
+            v = int(props[key])
         except ValueError:
             raise errors.FormatError(f"{path}: '{key}' is not an integer: {props[key]!r}") from None
+        if not -2 ** (bits - 1) <= v < 2 ** (bits - 1):
+            raise errors.FormatError(f"{path}: '{key}' = {v} is out of range (a {bits}-bit integer)")
+        return v
 
     cls = props.get("graphclass", "")
     if cls and not cls.endswith("BVGraph"):
@@ -61,7 +65,7 @@ def _params(props, path):
             continue
         if code not in _CODES or (what == "INTERVALS" and code != "GAMMA"):
             raise errors.UnsupportedError(f"{path}: {what} coded with {code} is not supported")
-    return dict(n_nodes=num("nodes"), n_arcs=num("arcs"), window_size=num("windowsize"),
+    return dict(n_nodes=num("nodes", bits=64), n_arcs=num("arcs", bits=64), window_size=num("windowsize"),
                 max_ref_count=num("maxrefcount", -1), min_interval_length=num("minintervallength"),
                 zeta_k=num("zetak", 3), c_out=_CODES[codes["OUTDEGREES"]], c_ref=_CODES[codes["REFERENCES"]],
                 c_blk=_CODES[codes["BLOCKS"]], c_res=_CODES[codes["RESIDUALS"]],

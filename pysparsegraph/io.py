@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import as_dim, choice, resolve_threads
+from pysparsegraph._validate import as_dim, check_path, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, load_extra, save  # noqa: F401  (re-exported)
 
@@ -95,9 +95,7 @@ def _is_tar(path):
 
 def _open_text(path, member=None, suffixes=(".mtx",)):
     """(binary stream of the decompressed text, name for messages, closer list)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise errors.MissingFileError(f"{path}: no such file")
+    path = check_path(path, "text file", regular=False)  # text may come through a pipe (<(zcat ...))
     if _is_tar(path):
         # The archive is decompressed once, front to back (isal for gzip when
         # available); member headers are parsed with TarInfo.frombuf and the
@@ -130,6 +128,9 @@ def _open_text(path, member=None, suffixes=(".mtx",)):
     return s, path, ([s, raw] if s is not raw else [raw]), (raw if mappable else None)
 
 
+_TAR_META_MAX = 1 << 20  # a long name or pax record; real ones hold a path and a few keywords
+
+
 def _tar_find(stream, path, member, base, suffixes):
     """Advances ``stream`` (a decompressed tar) to the data of the wanted
     member; returns (name, size). Handles GNU long names and pax headers.
@@ -148,8 +149,12 @@ def _tar_find(stream, path, member, base, suffixes):
             ti = tarfile.TarInfo.frombuf(hdr, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
             raise errors.FormatError(f"{path}: bad tar header ({exc})") from None
+        if ti.size < 0:  # a GNU base-256 size field can say so
+            raise errors.FormatError(f"{path}: bad tar header (member {ti.name!r} has size {ti.size})")
         padded = (ti.size + 511) // 512 * 512
         if ti.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
+            if ti.size > _TAR_META_MAX:  # read in one piece: a forged size would allocate it
+                raise errors.FormatError(f"{path}: bad tar header (a long-name or pax record of {ti.size} bytes)")
             payload = _read(stream, path, padded)[: ti.size]
             if ti.type == tarfile.GNUTYPE_LONGNAME:
                 long_name = payload.rstrip(b"\0").decode("utf-8", "surrogateescape")
@@ -1004,6 +1009,9 @@ def _stored_triangle(A, symmetry):
 def _write_mm_array(path, a, symmetry, comment, compress):
     if a.ndim != 2:
         raise errors.ShapeMismatchError(f"a dense matrix must be 2-D, got shape {a.shape}")
+    if a.dtype.kind not in "biuf":  # complex would lose its imaginary part; strings and objects are no numbers
+        raise errors.DTypeError(f"a dense matrix must hold real numbers (the writer stores real values), "
+                                f"got {a.dtype}")
     a = np.asarray(a, dtype=np.float64)
     m, n = a.shape
     if symmetry == "general":
@@ -1104,7 +1112,7 @@ def read_npz(path, *, check=True):
     Pickled data is refused, and each array's declared size is checked
     against the file before it is read."""
     from pysparsegraph import _npyfiles
-    path = os.fsdecode(os.fspath(path))  # zipfile takes bytes for a file object, not a path
+    path = check_path(path, "graph file")  # str: zipfile takes bytes for a file object, not a path
     kind = _npyfiles.kind(path)
     if kind != "npz":
         raise errors.FormatError(f"{path}: " + ("a single .npy array" if kind == "npy" else "not an .npz archive")

@@ -82,3 +82,19 @@ def test_bad_properties(tmp_path):
         read_bvgraph(dst)
     with pytest.raises(FileNotFoundError):
         read_bvgraph(tmp_path / "missing")
+
+
+def test_properties_beyond_the_c_types_are_format_errors(tmp_path):
+    base = str(tmp_path / "bv")
+    with open(base + ".graph", "wb") as f:
+        f.write(b"\x80")  # one node of outdegree 0
+    for key, v in (("windowsize", 2 ** 31), ("nodes", 10 ** 20), ("zetak", 2 ** 32), ("maxrefcount", 10 ** 11),
+                   ("arcs", 2 ** 64), ("minintervallength", -2 ** 31 - 1)):
+        props = {"nodes": 1, "arcs": 0, "windowsize": 2, "minintervallength": 4, key: v}
+        with open(base + ".properties", "w") as f:
+            f.write("".join(f"{k}={x}\n" for k, x in props.items()))
+        with pytest.raises(errors.FormatError, match=f"'{key}' = {v} is out of range"):
+            io.read_bvgraph(base)
+    with open(base + ".properties", "w") as f:
+        f.write("nodes=1\narcs=0\nwindowsize=2\nminintervallength=4\n")
+    assert io.read_bvgraph(base).shape == (1, 1)

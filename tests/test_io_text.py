@@ -771,3 +771,45 @@ def test_csv_is_not_taken_for_a_whitespace_edge_list(tmp_path):
     with pytest.raises(errors.UnsupportedError, match="CSV files are not read.*from_edges"):
         pio.read(p)
     assert pio.detect_format(tmp_path / "e.txt") == "edgelist"
+
+
+def _tar_header(name, size_field, kind):
+    """One 512-byte ustar header with a valid checksum and a raw 12-byte size field."""
+    h = bytearray(512)
+    h[0:len(name)] = name
+    h[100:108], h[108:116], h[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
+    h[124:136] = size_field
+    h[136:148], h[156:157], h[257:263], h[263:265] = b"00000000000\0", kind, b"ustar\0", b"00"
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\0 " % sum(h)
+    return bytes(h)
+
+
+def test_forged_tar_sizes_are_format_errors(tmp_path):
+    # a negative GNU base-256 size; a long-name record claiming 8 GiB (read in one piece: it was allocated)
+    for size_field, kind, what in ((b"\xff" + b"\0" * 11, b"0", "size -"), (b"77777777777\0", b"L", "long-name"),
+                                   (b"\x80" + b"\0" * 3 + b"\xff" * 8, b"x", "pax record")):
+        p = tmp_path / "g.tar"
+        p.write_bytes(_tar_header(b"g/g.mtx" if kind == b"0" else b"././@LongLink", size_field, kind)
+                      + b"x" * 512 + b"\0" * 1024)
+        for read in (io.read_matrix_market, io.read_edgelist):
+            with pytest.raises(errors.FormatError, match=f"bad tar header.*{what}"):
+                read(p)
+
+
+def test_missing_paths_and_folders_are_library_errors(tmp_path):
+    (tmp_path / "folder.npz").mkdir()
+    for read in (io.read_npz, io.read_edgelist, io.read_matrix_market, io.read_pace, io.load, io.load_extra):
+        with pytest.raises(errors.MissingFileError, match="no such file"):
+            read(tmp_path / "missing")
+        with pytest.raises(errors.PSGIOError, match="is a folder"):
+            read(tmp_path / "folder.npz")
+
+
+def test_dense_matrix_market_writer_refuses_what_it_cannot_store(tmp_path):
+    for a in (np.array([[1 + 2j, 0], [0, 3j]]), np.array([["a", "b"]]), np.array([[None, 1]])):
+        with pytest.raises(errors.DTypeError, match="real numbers"):
+            io.write_matrix_market(tmp_path / "c.mtx", a)
+    assert not os.listdir(tmp_path)
+    io.write_matrix_market(tmp_path / "b.mtx", np.array([[True, False]]))  # booleans are 0 / 1
+    np.testing.assert_array_equal(io.read_matrix_market(tmp_path / "b.mtx"), [[1.0, 0.0]])

@@ -115,7 +115,8 @@ def spmm(A, X, out=None, *, n_threads=None, plan=None, reduce="sum", norm=None, 
     NaN and inf in the inputs propagate as in dense arithmetic (for the sum and
     mean; ``max``/``min`` follow the scan rule in :mod:`pysparsegraph.gnn`).
     """
-    if (not (isinstance(reduce, str) and reduce == "sum") or norm is not None or add_self_loops or edge_values is not None or return_argidx
+    plain_sum = isinstance(reduce, str) and reduce == "sum"  # not ==: an array would compare elementwise
+    if (not plain_sum or norm is not None or add_self_loops or edge_values is not None or return_argidx
             or argidx_out is not None or transpose):
         return _gnn.gspmm(A, X, out, reduce=reduce, norm=norm, add_self_loops=add_self_loops,
                           edge_values=edge_values, return_argidx=return_argidx, argidx_out=argidx_out,

@@ -44,21 +44,30 @@ def _symmetrized(g, path):
 def _cmd_info(args):
     from pysparsegraph.graphinfo import format_info, graph_info, plot_degrees
 
+    plot = args.plot
+    if plot:
+        if not os.path.splitext(plot)[1]:
+            plot += ".png"  # what matplotlib writes for a name without a suffix
+        if os.path.isdir(plot) or (os.path.isfile(args.file) and os.path.isfile(plot)
+                                   and os.path.samefile(args.file, plot)):
+            print(f"pysparsegraph info: --plot {plot} is {'a folder' if os.path.isdir(plot) else 'the input file'}; "
+                  "name an image file elsewhere", file=sys.stderr)
+            return 2
     t = time.perf_counter()
     g = _read_any(args.file, args)
     dt = time.perf_counter() - t
     info = graph_info(g)
     print(format_info(info, f"{args.file}  (read in {dt:.3f} s)"))
-    if args.plot:
+    if plot:
         try:
-            plot_degrees(info, args.plot, os.path.basename(args.file))
+            plot_degrees(info, plot, os.path.basename(args.file))
         except ImportError:
             print("pysparsegraph info: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
             return 1
         except ValueError as exc:  # matplotlib: an image format it cannot write
-            print(f"pysparsegraph info: --plot {args.plot}: {exc}", file=sys.stderr)
+            print(f"pysparsegraph info: --plot {plot}: {exc}", file=sys.stderr)
             return 1
-        print(f"  degree plot written to {args.plot}")
+        print(f"  degree plot written to {plot}")
     return 0
 
 
@@ -126,7 +135,11 @@ def main(argv=None):
 
         if args.k < 1 or args.repeats < 1:
             p_demo.error("-k and --repeats must be positive")
-        demo.run(k=args.k, repeats=args.repeats)
+        try:
+            demo.run(k=args.k, repeats=args.repeats)
+        except (MemoryError, ValueError) as exc:  # a K whose features do not fit (the library's errors are ValueErrors)
+            print(f"pysparsegraph demo: -k {args.k}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "config":
         from pysparsegraph import show_config
 
@@ -138,7 +151,7 @@ def main(argv=None):
             return _cmd_info(args) if args.command == "info" else _cmd_convert(args)
         except (errors.PSGError, OSError) as exc:
             # the library's hints name keyword arguments; here they are options
-            msg = str(exc).replace("pass format=", "pass --format").replace("format=", "--format ")
+            msg = str(exc).replace("format=", "--format ")
             print(f"pysparsegraph {args.command}: {msg}", file=sys.stderr)
             return 1
     return 0

@@ -104,14 +104,19 @@ def choice(value, name, options):
     return str(value) if isinstance(value, str) else value
 
 
+def as_path(path, name="path"):
+    """``path`` (str, bytes or os.PathLike) as str."""
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise errors.DTypeError(f"{name} must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
+
+
 def check_path(path, what, *, regular=True):
     """``path`` as str for the readers: bytes paths decoded; a missing file and a folder
     refused, and (``regular``) any other non-regular file: a FIFO would block a reader
     that seeks or maps. ``what`` names the expected kind of file in the messages."""
-    try:
-        path = os.fsdecode(os.fspath(path))
-    except TypeError:
-        raise errors.DTypeError(f"path must be a str, bytes or os.PathLike, got {type(path).__name__}") from None
+    path = as_path(path)
     if os.path.isdir(path):
         raise errors.PSGIOError(f"{path}: is a folder, not a {what}")
     if not os.path.exists(path):

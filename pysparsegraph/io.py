@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import as_dim, check_path, choice, resolve_threads
+from pysparsegraph._validate import as_dim, as_path, check_path, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, load_extra, save  # noqa: F401  (re-exported)
 
@@ -1034,7 +1034,7 @@ def _write_mm_array(path, a, symmetry, comment, compress):
 
 
 def _compressor(path, compress):
-    p = os.fspath(path).lower()
+    p = as_path(path).lower()
     kind = compress or ("gzip" if p.endswith(".gz") else "xz" if p.endswith(".xz") else
                         "bz2" if p.endswith(".bz2") else None)
     if kind not in (None, "gzip", "xz", "bz2"):

@@ -52,7 +52,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import errors
-from pysparsegraph._validate import check_path
+from pysparsegraph._validate import as_path, check_path
 
 MAGIC = b"PSG\x00GRF\x01"
 FORMAT_VERSION = 1
@@ -98,7 +98,7 @@ def atomic_file(path):
     Like ``open(path, "wb")``, it writes through a symlink (the link stays, its
     target is replaced) and into a device or FIFO (``/dev/null``, a pipe), which
     cannot be replaced by a rename and get the bytes directly."""
-    asked = os.fspath(path)
+    asked = as_path(path)
     path = os.path.realpath(asked)
     try:
         special = not stat.S_ISREG(os.stat(path).st_mode)

@@ -104,9 +104,14 @@ class SparseLinear:
             raise errors.InvalidArgumentError(f"activation must be None, 'relu' or 'gelu', got {activation!r}")
         self.activation = None if _ACT[activation] == 0 else activation
         if clamp_max is not None:
-            if not isinstance(clamp_max, numbers.Real) or isinstance(clamp_max, bool) or math.isnan(clamp_max):
+            if not isinstance(clamp_max, numbers.Real) or isinstance(clamp_max, bool):
                 raise errors.InvalidArgumentError(f"clamp_max must be a real number or None, got {clamp_max!r}")
-            clamp_max = float(clamp_max)
+            try:
+                clamp_max = float(clamp_max)
+            except OverflowError:  # an int past float's range: no float32 output reaches it
+                clamp_max = math.inf if clamp_max > 0 else -math.inf
+            if math.isnan(clamp_max):
+                raise errors.InvalidArgumentError(f"clamp_max must be a real number or None, got {clamp_max!r}")
         self.clamp_max = clamp_max
         resolve_threads(n_threads)
         self.n_threads = n_threads

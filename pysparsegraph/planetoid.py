@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 
 from pysparsegraph import errors
-from pysparsegraph._validate import as_array, is_integer_dtype
+from pysparsegraph._validate import as_array, as_path, is_integer_dtype
 from pysparsegraph.datasets import NodeDataset
 from pysparsegraph.matrix import CSRMatrix
 
@@ -180,7 +180,7 @@ def read_planetoid(folder, name):
         (dense float32), ``labels`` (int64), ``idx_train``/``idx_val``/
         ``idx_test`` (sorted int64), ``num_classes``.
     """
-    folder = os.fspath(folder)
+    folder = as_path(folder, "folder")
     p = lambda ext: os.path.join(folder, f"ind.{name}.{ext}")  # noqa: E731
     for ext in ("y", "ty", "ally", "graph", "test.index"):
         if not os.path.exists(p(ext)):

@@ -425,19 +425,16 @@ class _GraphEstimator(BaseEstimator):
             X = X[:, 0]
         elif X.ndim != 1:
             raise errors.ShapeMismatchError(f"X must be a column of node ids, got shape {X.shape}")
-        if X.dtype.kind not in "iu":
-            if X.dtype.kind == "f" and X.size and np.all(np.isfinite(X)) and np.all(X == np.round(X)):
-                X = X.astype(np.int64)
-            elif X.dtype.kind == "f" and X.size == 0:
-                X = X.astype(np.int64)
-            else:
-                raise errors.DTypeError(f"X must hold integer node ids (dtype {X.dtype} given); with features= "
-                                        "set, X is a column of node ids, not a feature matrix")
-        ids = X.astype(np.int64, copy=False)
-        if ids.size and (ids.min() < 0 or ids.max() >= n_nodes):
-            bad = int(ids.min()) if ids.min() < 0 else int(ids.max())
+        if X.dtype.kind not in "iu" and not (
+                X.dtype.kind == "f" and np.all(np.isfinite(X)) and np.all(X == np.round(X))):
+            raise errors.DTypeError(f"X must hold integer node ids (dtype {X.dtype} given); with features= "
+                                    "set, X is a column of node ids, not a feature matrix")
+        # the range is checked before the cast: 1e30 or a uint64 above 2**63 would wrap to a negative id
+        if X.size and (X.min() < 0 or X.max() >= n_nodes):
+            bad = X.min() if X.min() < 0 else X.max()
+            bad = int(bad)  # a whole float or an unsigned id, printed as the number it is
             raise errors.IndexOutOfRangeError(f"X holds node id {bad}, outside [0, {n_nodes}) for this graph")
-        return ids
+        return X.astype(np.int64, copy=False)
 
 
 class _GraphTransformer(TransformerMixin, _GraphEstimator):

@@ -13,8 +13,9 @@ Under ``torch.compile`` the three functions run eagerly (a graph break):
 dynamo cannot trace into the C kernels.
 
 Gradients are first-order: the backward passes run in the C kernels too, outside
-torch's graph, so ``create_graph=True`` (double backward, e.g. a gradient
-penalty) raises instead of silently dropping the second-order terms.
+torch's graph, so a backward with ``create_graph=True`` (double backward, e.g. a
+gradient penalty) through these functions raises UnsupportedError instead of
+silently dropping the second-order terms.
 
 Example
 -------
@@ -30,7 +31,6 @@ import functools
 
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
 
 from pysparsegraph import errors, gnn
 from pysparsegraph.matrix import as_csr
@@ -69,6 +69,28 @@ def _eager_when_compiled(fn):
     return run
 
 
+def _first_order(name):
+    """Decorates the backward of ``name``, which runs in the C kernels, outside
+    torch's graph. Under ``create_graph=True`` (grad mode on in the backward),
+    with anything it reads needing a gradient, it raises rather than return a
+    gradient without its second-order terms. (torch's once_differentiable
+    defers that error to a node hung on detached copies, which a second
+    gradient reaching the inputs another way never visits: a gradient penalty
+    got a wrong gradient, silently.)"""
+    def deco(backward):
+        @functools.wraps(backward)
+        def run(ctx, *grads):
+            if torch.is_grad_enabled() and any(t is not None and t.requires_grad
+                                               for t in (*grads, *ctx.saved_tensors)):
+                raise errors.UnsupportedError(
+                    f"create_graph=True through pysparsegraph.torch.{name} is not supported: its backward runs "
+                    "in C, outside torch's graph, so second-order terms (a gradient penalty) would be missing")
+            with torch.no_grad():
+                return backward(ctx, *grads)
+        return run
+    return deco
+
+
 def _t(a):
     return torch.from_numpy(np.ascontiguousarray(a))
 
@@ -88,7 +110,7 @@ class _SpMM(torch.autograd.Function):
         return _t(y)
 
     @staticmethod
-    @once_differentiable
+    @_first_order("spmm")
     def backward(ctx, grad_y):
         X, edge_values = ctx.saved_tensors
         need_x, need_e = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
@@ -121,7 +143,7 @@ class _SDDMM(torch.autograd.Function):
         return _t(gnn.sddmm(A, _np(X, "X"), _np(Y, "Y"), op=op, heads=heads, n_threads=n_threads))
 
     @staticmethod
-    @once_differentiable
+    @_first_order("sddmm")
     def backward(ctx, g):
         X, Y = ctx.saved_tensors
         gx, gy = gnn.sddmm_backward(ctx.A, _np(X, "X"), _np(Y, "Y"), _np(g, "grad"), op=ctx.op, heads=ctx.heads,
@@ -146,7 +168,7 @@ class _EdgeSoftmax(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
+    @_first_order("edge_softmax")
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return None, _t(gnn.edge_softmax_backward(ctx.A, _np(a, "alpha"), _np(g, "grad"), n_threads=ctx.n_threads)), \

@@ -20,6 +20,7 @@ Malformed, truncated or wrong-kind files raise
 :class:`~pysparsegraph.errors.FormatError`; a missing optional package raises
 :class:`~pysparsegraph.errors.UnsupportedError` naming what to install.
 """
+import collections.abc
 import json
 import math
 import os
@@ -180,6 +181,10 @@ def save_safetensors(path, tensors, metadata=None):
     """
     from pysparsegraph.native import atomic_file
 
+    for arg, what in ((tensors, "tensors"), (metadata, "metadata")):
+        if not isinstance(arg, collections.abc.Mapping) and not (what == "metadata" and arg is None):
+            raise errors.InvalidArgumentError(f"{what} must be a dict of name -> "
+                                              f"{'array' if what == 'tensors' else 'string'}, got {type(arg).__name__}")
     header, blobs, pos = {}, [], 0
     for name, a in tensors.items():
         if not isinstance(name, str):  # JSON keys are strings: 1 and "1" would collide

@@ -235,7 +235,18 @@ def test_malformed_arguments_get_the_library_s_errors():
         (lambda: gnn.sddmm_backward(A, np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)), heads=2.0),
          errors.InvalidArgumentError, "heads"),
     ]
-    from pysparsegraph import prune
+    from pysparsegraph import io, planetoid, prune, weights
+    cases += [
+        (lambda: io.write_matrix_market(None, A), errors.DTypeError, "path must be"),
+        (lambda: io.write_npz(None, A), errors.DTypeError, "path must be"),
+        (lambda: io.save(A, None), errors.DTypeError, "path must be"),
+        (lambda: weights.save_safetensors(None, {"a": np.ones(2)}), errors.DTypeError, "path must be"),
+        (lambda: weights.save_safetensors("x.safetensors", [np.ones(2)]), errors.InvalidArgumentError, "tensors"),
+        (lambda: weights.save_safetensors("x.safetensors", {"a": np.ones(2)}, metadata=[("k", "v")]),
+         errors.InvalidArgumentError, "metadata"),
+        (lambda: planetoid.read_planetoid(None, "cora"), errors.DTypeError, "folder must be"),
+        (lambda: planetoid.read_planetoid(3, "cora"), errors.DTypeError, "folder must be"),
+    ]
     cases += [  # an array where a string option goes: == would compare elementwise
         (lambda: prune.prune(np.ones((4, 8)), 0.5, pattern=np.array(["2:4", "1x4"])), errors.InvalidArgumentError,
          "pattern"),

@@ -125,3 +125,28 @@ def test_symmetrize_keeps_a_symmetric_weighted_file_and_convert_reads_bvgraph_ba
     out.write_bytes(b"old")  # an existing output used to make the input==output check fail
     assert main(["convert", base, str(out), "--format", "bvgraph", "--quiet"]) == 0
     assert io.read(out).nnz == io.read_bvgraph(base).nnz
+
+
+def test_plot_never_replaces_the_input_and_names_what_it_wrote(tmp_path, capsys):
+    src = tmp_path / "graph.png"  # an edge list with an image's name
+    src.write_text("0 1\n1 2\n2 0\n")
+    assert main(["info", str(src), "--format", "edgelist", "--quiet", "--plot", str(src)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert src.read_text() == "0 1\n1 2\n2 0\n"
+    (tmp_path / "shots.png").mkdir()
+    assert main(["info", str(src), "--format", "edgelist", "--quiet", "--plot", str(tmp_path / "shots.png")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    pytest.importorskip("matplotlib")
+    assert main(["info", str(src), "--format", "edgelist", "--quiet", "--plot", str(tmp_path / "deg")]) == 0
+    assert f"written to {tmp_path / 'deg.png'}" in capsys.readouterr().out
+    assert (tmp_path / "deg.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_messages_for_huge_k_and_csv(tmp_path, capsys):
+    for k in ("1000000000", "99999999999999999999"):  # features that cannot be allocated: one line, no traceback
+        assert main(["demo", "-k", k, "--repeats", "1"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"pysparsegraph demo: -k {k}:") and "Traceback" not in err and err.count("\n") == 1
+    (tmp_path / "g.csv").write_text("0,1\n")
+    assert main(["info", str(tmp_path / "g.csv")]) == 1
+    assert "pass --format 'edgelist' if" in capsys.readouterr().err

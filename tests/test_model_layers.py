@@ -165,6 +165,10 @@ def test_bad_input():
         SparseLinear(np.eye(3), np.ones(4))
     with pytest.raises(errors.InvalidArgumentError, match="clamp_max"):
         SparseLinear(np.eye(3), clamp_max=float("nan"))
+    # an int beyond float's range clamps nothing (or everything, below it)
+    x = np.array([[1.0, -2.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(SparseLinear(np.eye(3), clamp_max=10 ** 400)(x), x)
+    np.testing.assert_array_equal(SparseLinear(np.eye(3), clamp_max=-10 ** 400)(x), np.full((1, 3), -np.inf))
     with pytest.raises(errors.InvalidArgumentError, match="n_threads"):
         layer(np.ones((2, 6)), n_threads=0)
     for isa in ("neon", [], None):  # unhashable or wrong: the same clear error

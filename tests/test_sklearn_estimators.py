@@ -302,6 +302,11 @@ def test_bad_inputs_name_the_fix():
         ids_est.fit([[n]])
     with pytest.raises(errors.IndexOutOfRangeError):
         ids_est.fit([[-1]])
+    # the id as given, not as wrapped by a cast to int64
+    with pytest.raises(errors.IndexOutOfRangeError, match="node id 1000000000000000019884624838656, outside"):
+        ids_est.fit([[1e30]])
+    with pytest.raises(errors.IndexOutOfRangeError, match="node id 9223372036854775813, outside"):
+        ids_est.fit(np.array([[2 ** 63 + 5]], np.uint64))
     with pytest.raises(errors.DTypeError, match="integer node ids"):
         ids_est.fit([[0.5]])
     with pytest.raises(errors.ShapeMismatchError, match="column of node ids"):

@@ -132,6 +132,17 @@ class Plan:
                                  f"with plan_spmm(A, k, ...)")
         object.__setattr__(self, name, value)
 
+    # Read-only, so a copy can be the plan itself; pickling cannot carry its C memory
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise errors.UnsupportedError("a Plan holds C memory built from one matrix and cannot be pickled; pickle "
+                                      "the matrix and build the plan again with plan_spmm(A, k, ...)")
+
     def __repr__(self):
         extra = f", seg_width={self.seg_width}, n_segs={self.n_segs}" if self.layout == "blocked" else ""
         return (f"Plan(layout={self.layout!r}{extra}, k={self.k}, dtype={self.dtype.name}, "

@@ -906,6 +906,14 @@ def test_plans_are_checked_for_empty_products_too_and_read_only():
     with pytest.raises(AttributeError, match="read-only"):
         p.k = 99
     assert p.k == 7
+    # copies are the plan itself (read-only); pickling names the fix instead of Cython's "self.ptr"
+    import copy
+    import pickle
+    assert copy.copy(p) is p and copy.deepcopy({"p": p})["p"] is p
+    with pytest.raises(errors.UnsupportedError, match="cannot be pickled; pickle the matrix"):
+        pickle.dumps(p)
+    np.testing.assert_array_equal(psg.spmm(B, np.eye(2, 7, dtype=np.float32), plan=copy.deepcopy(p)),
+                                  B.to_scipy() @ np.eye(2, 7, dtype=np.float32))
 
 
 def test_a_blocked_plan_accepts_the_same_values_with_nan():

@@ -104,17 +104,34 @@ def placed(a, offset):
     return out
 
 
-def load_graph(name):
-    """``cora`` (bundled) or the name of a folder of ../shared/data with NAME.npz."""
+def graph_file_problem(name):
+    """Why :func:`load_graph` would fail on ``name`` (None when it would not)."""
     if name == "cora":
-        return load_cora(features=False).graph
+        return None
     root = shared_data_dir()
     if root is None:
-        raise SystemExit("shared data folder not found: set PYSPARSEGRAPH_DATA to the shared/data folder")
+        return "shared data folder not found: set PYSPARSEGRAPH_DATA to the shared/data folder"
     path = os.path.join(root, name, f"{name}.npz")
-    if not os.path.exists(path):
-        raise SystemExit(f"no graph {name!r}: {path} does not exist")
-    return load_npz_graph(path)
+    return None if os.path.exists(path) else f"no graph {name!r}: {path} does not exist"
+
+
+def check_graphs(parser, names):
+    """Every name of a comma-separated --graphs list checked before a run starts (a bad last
+    name used to end the run after every earlier graph had been timed, its results unprinted)."""
+    for name in names.split(","):
+        why = graph_file_problem(name)
+        if why:
+            parser.error(why)
+
+
+def load_graph(name):
+    """``cora`` (bundled) or the name of a folder of ../shared/data with NAME.npz."""
+    why = graph_file_problem(name)
+    if why:
+        raise SystemExit(why)
+    if name == "cora":
+        return load_cora(features=False).graph
+    return load_npz_graph(os.path.join(shared_data_dir(), name, f"{name}.npz"))
 
 
 def markdown_table(header, rows):

@@ -26,7 +26,8 @@ import argparse
 
 import numpy as np
 
-from bench.common import add_wait_policy, apply_wait_policy, count, load_graph, markdown_table, warm_state_medians
+from bench.common import (add_wait_policy, apply_wait_policy, check_graphs, count, load_graph, markdown_table,
+                          warm_state_medians)
 from bench.peers import as_array, poison, rel_error
 import pysparsegraph as psg
 from pysparsegraph import gnn
@@ -104,6 +105,7 @@ def main(argv=None):
     p.add_argument("--skip-baselines", action="store_true", help="only the transpose ratios")
     add_wait_policy(p)
     args = p.parse_args(argv)
+    check_graphs(p, args.graphs)
     print(apply_wait_policy(args, "gnn", argv))
     import scipy.sparse as sp
 

@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from bench.common import (add_wait_policy, apply_wait_policy, count, counts, load_graph, markdown_table,
+from bench.common import (add_wait_policy, apply_wait_policy, check_graphs, count, counts, load_graph, markdown_table,
                           warm_state_medians)
 from bench.peers import check_outputs
 
@@ -91,6 +91,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=count(), default=15)
     add_wait_policy(p)
     args = p.parse_args(argv)
+    check_graphs(p, args.graphs)
     print(apply_wait_policy(args, "propagation", argv))
     import scipy.sparse  # noqa: F401  (fail early with a clear ImportError)
 

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from bench.common import (add_wait_policy, apply_wait_policy, count, counts, load_graph, markdown_table,
+from bench.common import (add_wait_policy, apply_wait_policy, check_graphs, count, counts, load_graph, markdown_table,
                           warm_state_medians)
 from bench.peers import check_outputs
 from bench.suite import TOLERANCE
@@ -29,6 +29,7 @@ def main(argv=None):
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     add_wait_policy(p)
     args = p.parse_args(argv)
+    check_graphs(p, args.graphs)
     print(apply_wait_policy(args, "spmm", argv))
     import scipy.sparse  # noqa: F401  (fail early with a clear ImportError)
 

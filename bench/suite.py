@@ -136,11 +136,16 @@ def main(argv=None):
     unknown = [q for q in args.peers.split(",") if q and q not in PEERS]
     if unknown:
         p.error(f"unknown peer(s) {', '.join(map(repr, unknown))}; the peers are {', '.join(PEERS)}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        p.error(f"--out {args.out} is a file, not a folder")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        p.error(f"--out {args.out}: cannot create the folder ({exc.strerror})")
     policy = apply_wait_policy(args, "suite", argv)
     import pysparsegraph as psg
     from pysparsegraph import _core
 
-    os.makedirs(args.out, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     base = os.path.join(args.out, f"suite-{stamp}")
     lines = []

@@ -24,6 +24,15 @@ def _int(value, name, lo, hi=None):
     return value
 
 
+def _generated(what, nbytes, make, *args):
+    """``make(*args)``: NumPy's MemoryError for the edge arrays becomes the library's, with the size."""
+    try:
+        return make(*args)
+    except MemoryError:
+        raise errors.PSGMemoryError(f"not enough memory to generate {what}: {nbytes / 2 ** 30:.1f} GiB of edge "
+                                    "arrays") from None
+
+
 def _check_options(duplicates, self_loops, n_threads):
     choice(duplicates, "duplicates", {"sum", "first", "keep"})
     choice(self_loops, "self_loops", {"keep", "drop", "add"})
@@ -83,7 +92,9 @@ def rmat(scale, edge_factor=16, seed=0, *, a=0.57, b=0.19, c=0.19, scramble=True
         raise errors.InvalidArgumentError(f"a + b + c must be <= 1, got {a + b + c}")
     n = 1 << scale
     t = resolve_threads(n_threads)
-    src, dst = _core.generate_rmat(scale, edge_factor * n, float(a), float(b), float(c), seed, bool(scramble), t)
+    m = edge_factor * n
+    src, dst = _generated(f"{m} R-MAT edges", 16 * m, _core.generate_rmat, scale, m, float(a), float(b), float(c),
+                          seed, bool(scramble), t)
     return _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads)
 
 
@@ -107,7 +118,7 @@ def erdos_renyi(n, avg_degree, seed=0, *, symmetrize=False, duplicates="first", 
     if n == 0:
         return CSRMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=(0, 0))
     m = int(round(n * float(avg_degree)))
-    src, dst = _core.generate_er(n, m, seed, resolve_threads(n_threads))
+    src, dst = _generated(f"{m} edges", 16 * m, _core.generate_er, n, m, seed, resolve_threads(n_threads))
     return _to_csr(src, dst, n, duplicates, self_loops, symmetrize, n_threads)
 
 
@@ -124,5 +135,7 @@ def grid2d(rows, cols, *, n_threads=None):
     t = resolve_threads(n_threads)
     if rows * cols == 0:  # no nodes (the C loop would still walk every row of an empty grid)
         return CSRMatrix(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), shape=(0, 0))
-    indptr, indices = _core.generate_grid2d(rows, cols, t)
+    m = 2 * (rows * max(cols - 1, 0) + cols * max(rows - 1, 0))
+    indptr, indices = _generated(f"a {rows} x {cols} grid", 8 * (rows * cols + 1) + 4 * m, _core.generate_grid2d,
+                                 rows, cols, t)
     return CSRMatrix._trusted(indptr, indices, None, (rows * cols, rows * cols))

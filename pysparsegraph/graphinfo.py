@@ -2,43 +2,78 @@
 import numpy as np
 
 
-def gini(x):
-    """Gini coefficient of a non-negative sequence (0: all equal, -> 1: concentrated)."""
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    n = x.shape[0]
+from pysparsegraph import errors
+
+# in-degrees are counted in an array of one slot per column up to this many columns; past it (and
+# past what the entries could fill) only the columns that occur are counted, the rest known to be 0
+_DENSE_IN_DEGREES = 1 << 26
+
+
+def _degrees(x, name):
+    x = np.asarray(x)
+    if x.ndim != 1 or x.dtype.kind not in "iuf" or (x.size and not (np.isfinite(x).all() and x.min() >= 0)):
+        raise errors.InvalidArgumentError(f"{name} must be a 1-D array of finite non-negative numbers, got "
+                                          f"shape {x.shape} of {x.dtype}")
+    return x
+
+
+def _at(sorted_x, n_zero, p):
+    """Element ``p`` of ``n_zero`` zeros followed by ``sorted_x``."""
+    return 0 if p < n_zero else sorted_x[p - n_zero]
+
+
+def gini(x, n_zero=0):
+    """Gini coefficient of a non-negative sequence (0: all equal, -> 1: concentrated),
+    counting ``n_zero`` more zeros."""
+    x = np.sort(_degrees(x, "x").astype(np.float64))
+    n = x.shape[0] + n_zero
     total = x.sum()
     if n == 0 or total == 0:
         return 0.0
-    i = np.arange(1, n + 1)
+    i = np.arange(n_zero + 1, n + 1)
     return float((2.0 * (i * x).sum()) / (n * total) - (n + 1.0) / n)
 
 
-def top_share(deg, frac=0.01):
-    """Share of all entries held by the top ``frac`` of rows by degree."""
-    deg = np.asarray(deg)
+def top_share(deg, frac=0.01, n_zero=0):
+    """Share of all entries held by the top ``frac`` of rows by degree (``n_zero`` more rows of degree 0)."""
+    deg = _degrees(deg, "deg")
+    if not 0 < frac <= 1:  # also NaN
+        raise errors.InvalidArgumentError(f"frac must be in (0, 1], got {frac!r}")
     if deg.size == 0 or deg.sum() == 0:
         return 0.0
-    k = max(1, int(np.ceil(frac * deg.shape[0])))
+    k = max(1, int(np.ceil(frac * (deg.shape[0] + n_zero))))
     return float(np.sort(deg)[::-1][:k].sum() / deg.sum())
 
 
-def degree_stats(deg):
-    """dict of max, mean, median, Gini, top-1% share and zero count of a degree array."""
-    deg = np.asarray(deg)
-    if deg.size == 0:
+def degree_stats(deg, n_zero=0):
+    """dict of max, mean, median, Gini, top-1% share and zero count of a degree array
+    (plus ``n_zero`` more degrees of 0, not stored)."""
+    deg = _degrees(deg, "deg")
+    n = deg.size + n_zero
+    if n == 0:
         return {"max": 0, "mean": 0.0, "median": 0.0, "gini": 0.0, "top1_share": 0.0, "zero": 0}
-    return {"max": int(deg.max()), "mean": float(deg.mean()), "median": float(np.median(deg)),
-            "gini": gini(deg), "top1_share": top_share(deg), "zero": int((deg == 0).sum())}
+    srt = np.sort(deg)
+    median = (float(_at(srt, n_zero, (n - 1) // 2)) + float(_at(srt, n_zero, n // 2))) / 2
+    return {"max": int(srt[-1]) if srt.size else 0, "mean": float(deg.sum() / n), "median": median,
+            "gini": gini(deg, n_zero), "top1_share": top_share(deg, n_zero=n_zero),
+            "zero": int((deg == 0).sum()) + n_zero}
 
 
 def graph_info(g):
     """dict of counts, out/in degree statistics and memory per storage format."""
+    from pysparsegraph.matrix import as_csr
+
+    g = as_csr(g, "g")  # a scipy matrix too
     indptr = np.asarray(g.indptr)
     indices = np.asarray(g.indices)
     n, m = g.shape
     nnz = g.nnz
     out_deg = np.diff(indptr)
-    in_deg = np.bincount(indices, minlength=m) if nnz else np.zeros(m, dtype=np.int64)
+    if m <= max(_DENSE_IN_DEGREES, 4 * nnz):
+        in_deg, in_zero = np.bincount(indices, minlength=m) if nnz else np.zeros(m, dtype=np.int64), 0
+    else:  # hypersparse columns (a 1 x 2**40 matrix): no array of one slot per column
+        in_deg = np.unique(indices, return_counts=True)[1]
+        in_zero = m - in_deg.size
     rows = np.repeat(np.arange(n, dtype=indices.dtype), out_deg)
     loops = int((rows == indices).sum()) if n == m else 0
     vbytes = 0 if g.values is None else g.values.dtype.itemsize
@@ -50,9 +85,10 @@ def graph_info(g):
         "COO int64 + float32": 20 * nnz,
         "dense float32": 4 * n * m,
     }
+    # _in_deg may leave out the columns of in-degree 0: the plot draws degrees >= 1 only
     return {"shape": (n, m), "nnz": nnz, "self_loops": loops, "weighted": g.values is not None,
             "index_dtype": str(indices.dtype), "out_degree": degree_stats(out_deg),
-            "in_degree": degree_stats(in_deg), "memory_bytes": mem, "_out_deg": out_deg, "_in_deg": in_deg}
+            "in_degree": degree_stats(in_deg, in_zero), "memory_bytes": mem, "_out_deg": out_deg, "_in_deg": in_deg}
 
 
 def _human(b):

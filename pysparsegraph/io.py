@@ -1233,7 +1233,7 @@ def read_bvgraph(basename, **kw):
 # ---------------------------------------------------------------------------
 def detect_format(path):
     """Format name from a path: 'native', 'npz', 'mtx', 'edgelist', 'pace', 'bvgraph', 'planetoid'."""
-    p = os.fspath(path)
+    p = as_path(path)
     low = p.lower()
     for suf in (".gz", ".xz", ".bz2"):
         if low.endswith(suf) and not low.endswith((".tar.gz",)):
@@ -1270,6 +1270,7 @@ def read(path, format=None, **kw):
     ``format`` defaults to :func:`detect_format`. Planetoid paths (a folder
     or ``ind.NAME.graph``) return the graph only; use
     :func:`read_planetoid` for features, labels and split."""
+    path = as_path(path)  # bytes too, as the readers take them
     fmt = format or detect_format(path)
     if fmt == "native":
         return load(path, **kw)
@@ -1286,13 +1287,13 @@ def read(path, format=None, **kw):
     if fmt == "pace":
         return read_pace(path, **kw)
     if fmt == "bvgraph":
-        base = os.fspath(path)
+        base = path
         for suf in (".graph", ".properties"):
             if base.endswith(suf):
                 base = base[: -len(suf)]
         return read_bvgraph(base, **kw)
     if fmt == "planetoid":
-        p = os.fspath(path)
+        p = path
         if os.path.isdir(p):
             names = sorted({f.split(".")[1] for f in os.listdir(p) if f.startswith("ind.")})
             if len(names) != 1:
@@ -1312,7 +1313,7 @@ def write(graph, path, format=None, **kw):
     ``.mtx[.gz]``, ``.txt/.tsv/.edges[.gz]`` (edge list)."""
     if isinstance(graph, (str, bytes, os.PathLike)):
         _as_csr(graph, "write(graph, path)")
-    p = os.fspath(path)
+    p = as_path(path)
     low = p.lower()
     compressed = None
     for suf in (".gz", ".xz", ".bz2"):

@@ -50,7 +50,13 @@ def _aligned(shape, dtype):
     checked: a product's output, where checking again cost 6 of its 8 us."""
     try:
         return _core.empty_on_line(shape, dtype)
-    except MemoryError:  # the size overflows or the allocation failed
+    except (MemoryError, ValueError) as exc:  # the size overflows (NumPy: ValueError "too big") or malloc failed
+        span = dtype.itemsize * int(np.prod([s for s in shape if s], dtype=object))
+        if 0 in shape and span >= 2 ** 63:  # NumPy's limit counts the other sizes even when one is 0
+            raise errors.InvalidArgumentError(f"shape {shape} of {dtype}: its non-zero sizes span {span} bytes, "
+                                              "beyond what a NumPy array can (2**63 - 1), even an empty one") from None
+        if isinstance(exc, ValueError):
+            raise
         nbytes = dtype.itemsize * int(np.prod(shape, dtype=object))
         raise errors.PSGMemoryError(f"cannot allocate {nbytes} bytes for an array of shape {shape} and dtype "
                                     f"{dtype}") from None

@@ -64,11 +64,20 @@ def order(A, method="rcm", *, symmetrize=False):
     return _core.graph_order(method, np.asarray(A.indptr), np.asarray(A.indices))
 
 
-def inverse_permutation(perm):
-    """``inv`` with ``inv[perm[i]] = i`` (validates that perm is a permutation)."""
+def _as_perm(perm):
     perm = np.asarray(perm)
+    return perm.astype(np.int64) if perm.ndim == 1 and perm.size == 0 else perm  # NumPy makes [] float64
+
+
+def inverse_permutation(perm, n=None, what="nodes"):
+    """``inv`` with ``inv[perm[i]] = i`` (validates that perm is a permutation, of
+    ``n`` entries when given: the length is checked first, so a short perm is
+    called short, not out of range)."""
+    perm = _as_perm(perm)
     if perm.ndim != 1 or perm.dtype.kind not in "iu":
         raise errors.DTypeError(f"perm must be a 1-D integer array, got {perm.dtype} with shape {perm.shape}")
+    if n is not None and perm.shape[0] != n:
+        raise errors.ShapeMismatchError(f"perm has {perm.shape[0]} entries but there are {n} {what}")
     n = perm.shape[0]
     inv = np.full(n, -1, dtype=np.int64)
     if n and (perm.min() < 0 or perm.max() >= n):
@@ -83,10 +92,8 @@ def permute(A, perm, *, n_threads=None):
     """``P A P^T``: new row ``i`` is old row ``perm[i]``, column ``c`` becomes
     ``inv[c]``; rows re-sorted. Values (if any) move with their entries."""
     A = _square_i32(A)
-    inv = inverse_permutation(perm)  # before the int64 cast, which would truncate a float perm
+    inv = inverse_permutation(perm, A.n_rows)  # before the int64 cast, which would truncate a float perm
     perm = np.ascontiguousarray(perm, dtype=np.int64)
-    if perm.shape != (A.n_rows,):
-        raise errors.ShapeMismatchError(f"perm has shape {perm.shape}, expected ({A.n_rows},)")
     ip, ix, v = _core.permute_csr(np.asarray(A.indptr), np.asarray(A.indices),
                                   None if A.values is None else np.asarray(A.values), perm, inv,
                                   resolve_threads(n_threads))
@@ -96,7 +103,7 @@ def permute(A, perm, *, n_threads=None):
 def permute_rows(X, perm):
     """Features in the new order: ``X[perm]`` (a copy)."""
     X = np.asarray(X)
-    perm = np.asarray(perm)
+    perm = _as_perm(perm)
     inverse_permutation(perm)  # a repeated id would duplicate rows and drop others
     if X.ndim == 0:
         raise errors.ShapeMismatchError("X must have at least one dimension (one row per node), got a scalar")
@@ -108,7 +115,7 @@ def permute_rows(X, perm):
 def unpermute_rows(Y, perm):
     """Results back in the original order: ``out[perm] = Y``."""
     Y = np.asarray(Y)
-    perm = np.asarray(perm)
+    perm = _as_perm(perm)
     inverse_permutation(perm)  # a repeated id would leave rows of out uninitialized
     if Y.ndim == 0:
         raise errors.ShapeMismatchError("Y must have at least one dimension (one row per node), got a scalar")

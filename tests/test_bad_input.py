@@ -226,6 +226,9 @@ def test_malformed_arguments_get_the_library_s_errors():
         (lambda: psg.empty_aligned((2, 2), object), errors.DTypeError, "numeric"),  # used to segfault
         (lambda: psg.empty_aligned((2, 2), "U5"), errors.DTypeError, "numeric"),
         (lambda: psg.empty_aligned((2**62,)), errors.PSGMemoryError, "cannot allocate"),
+        # empty, but NumPy counts the other sizes: no "cannot allocate 0 bytes", no raw ValueError
+        (lambda: psg.empty_aligned((0, 2**61), np.float64), errors.InvalidArgumentError, "even an empty one"),
+        (lambda: psg.empty_aligned((2**62, 0)), errors.InvalidArgumentError, "even an empty one"),
         (lambda: psg.empty_aligned((1,) * 65), errors.ShapeMismatchError, "64 dimensions"),
         (lambda: psg.empty_aligned((2.7, 3)), errors.InvalidArgumentError, "integer"),
         (lambda: psg.from_edges([0], [1], loop_value="x"), errors.InvalidArgumentError, "loop_value"),

@@ -51,11 +51,15 @@ def test_option_types_parse_what_the_defaults_and_results_use():
     (["suite", "--graphs", "cora", "--bf16-graphs", "typo"], "no graph 'typo'"),
     (["suite", "--graphs", "cora", "--peers", "scipy,mkl_ie"], "unknown peer(s) 'mkl_ie'"),
     (["suite", "--graphs", "cora", "--k", "16", "--f64-k", "64"], "--f64-k 64 is not one of --k 16"),
+    # the other harnesses too: a bad last name ended the run after timing every earlier graph
+    (["spmm", "--graphs", "cora,nosuch"], "no graph 'nosuch'"),
+    (["gnn", "--graphs", "cora,nosuch"], "no graph 'nosuch'"),
+    (["propagation", "--graphs", "cora,nosuch"], "no graph 'nosuch'"),
 ])
 def test_suite_names_are_checked_before_the_run(argv, says, capsys, tmp_path):
     # a typo used to drop a graph or a peer from the run (exit 0) or fail halfway with a traceback
     with pytest.raises(SystemExit) as exc:
-        main(argv + ["--out", str(tmp_path / "out")])
+        main(argv + (["--out", str(tmp_path / "out")] if argv[0] == "suite" else []))
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
@@ -76,3 +80,14 @@ def test_store_table_times_the_product_and_then_a_relu(tmp_path, capsys):
     row = [c.strip() for c in md[head + 3].strip("|").split("|")]
     assert row[:3] == ["cora", "16", "1"] and row[-1] == "cached"  # Y and X of 0.2 MiB: auto keeps Y in cache
     assert all(float(c) > 0 for c in row[5:7] + row[8:10])
+
+
+def test_suite_out_that_cannot_be_a_folder_is_a_usage_error(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    for out, says in ((tmp_path / "afile", "is a file, not a folder"), (tmp_path / "afile" / "sub", "cannot create")):
+        with pytest.raises(SystemExit) as exc:
+            main(["suite", "--graphs", "cora", "--k", "16", "--out", str(out)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+

@@ -150,3 +150,43 @@ def test_cli_messages_for_huge_k_and_csv(tmp_path, capsys):
     (tmp_path / "g.csv").write_text("0,1\n")
     assert main(["info", str(tmp_path / "g.csv")]) == 1
     assert "pass --format 'edgelist' if" in capsys.readouterr().err
+
+
+def test_graph_info_of_hypersparse_and_scipy_input_and_checked_helpers(tmp_path, capsys):
+    import scipy.sparse as sp
+
+    from pysparsegraph import CSRMatrix, errors
+    from pysparsegraph.graphinfo import degree_stats
+
+    # 2**40 columns: in-degrees from the columns that occur (an array per column was 8 TiB)
+    W = CSRMatrix(np.array([0, 2]), np.array([5, 2 ** 39]), shape=(1, 2 ** 40))
+    io.save(W, tmp_path / "wide.psg")
+    assert main(["info", str(tmp_path / "wide.psg"), "--quiet"]) == 0
+    s = graph_info(W)["in_degree"]
+    assert s["max"] == 1 and s["zero"] == 2 ** 40 - 2 and s["median"] == 0 and s["mean"] == 2 / 2 ** 40
+    assert graph_info(sp.csr_array(np.eye(3)))["in_degree"]["max"] == 1
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # the zeros left out and counted give the stats of the whole array
+        full = rng.integers(0, 5, rng.integers(1, 40)) * (rng.random() < 0.8)
+        a, b = degree_stats(full), degree_stats(full[full > 0], int((full == 0).sum()))
+        assert a["max"] == b["max"] and a["zero"] == b["zero"] and a["median"] == b["median"] == np.median(full)
+        for key in ("mean", "gini", "top1_share"):
+            assert a[key] == pytest.approx(b[key])
+    for bad in (lambda: gini(5), lambda: gini([[1, 2], [3, 4]]), lambda: degree_stats([np.nan, 1]),
+                lambda: top_share([1, 2], np.nan)):
+        with pytest.raises(errors.InvalidArgumentError):
+            bad()
+
+
+def test_read_and_write_take_bytes_paths_and_name_wrong_types(tmp_path):
+    from pysparsegraph import errors, from_edges
+
+    A = from_edges([0, 1], [1, 2], shape=(3, 3))
+    p = str(tmp_path / "g.mtx").encode()
+    io.write(A, p)
+    assert np.array_equal(io.read(p).indices, A.indices)
+    with pytest.raises(errors.DTypeError, match="path must be"):
+        io.read(None)
+    with pytest.raises(errors.DTypeError, match="path must be"):
+        io.write(A, 5)
+

@@ -173,3 +173,14 @@ def test_rcm_of_directed_graphs_is_a_permutation():
         p = reorder.order(B, "rcm")
         np.testing.assert_array_equal(np.sort(p), np.arange(200))
         reorder.permute(B, p)  # accepted as a permutation
+
+
+def test_permutation_errors_name_the_length_and_take_an_empty_list():
+    A = CSRMatrix.from_edges([0, 1, 2], [1, 2, 3], shape=(4, 4))
+    short = np.random.default_rng(0).permutation(3)
+    with pytest.raises(errors.ShapeMismatchError, match="perm has 3 entries but there are 4 nodes"):
+        reorder.permute(A, short)  # was "entries outside [0, 3)"
+    E = CSRMatrix(np.zeros(1, np.int64), np.zeros(0, np.int32), shape=(0, 0))
+    assert reorder.permute(E, []).shape == (0, 0)
+    assert reorder.permute_rows(np.zeros((0, 2)), []).shape == (0, 2)
+    assert reorder.unpermute_rows(np.zeros((0, 2)), []).shape == (0, 2)

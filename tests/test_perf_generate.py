@@ -113,3 +113,10 @@ def test_generators_check_every_argument_and_empty_grids_return_at_once():
     # m draws with replacement, as documented: duplicates merged, loops possible
     er = generate.erdos_renyi(10, 5.0, seed=1)
     assert er.nnz <= 50 and er.shape == (10, 10)
+
+
+def test_requests_beyond_memory_are_the_library_s_error():
+    # 2.1e15 edges (17 PB): within each argument's limits, refused by NumPy's allocator without touching memory
+    with pytest.raises(errors.PSGMemoryError, match=r"not enough memory to generate 2147483647000000 edges: "
+                                                    r"\d+\.\d GiB"):
+        generate.erdos_renyi(2 ** 31 - 1, 1e6)

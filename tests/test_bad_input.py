@@ -218,6 +218,9 @@ def test_malformed_arguments_get_the_library_s_errors():
         (lambda: psg.CSRMatrix([0, 1, 2], [1, 0], shape=(2, 2**63)), errors.InvalidArgumentError, r"2\*\*63"),
         (lambda: psg.plan_spmm(A, 8, split_len=2**63), errors.InvalidArgumentError, "split_len"),
         (lambda: psg.plan_spmm(A, 8, split_len=-5), errors.InvalidArgumentError, "-1 .never."),
+        # k * 4 wrapped to 0 and the planner divided by it (SIGFPE)
+        (lambda: psg.plan_spmm(A, 2**62), errors.IndexOverflowError, "does not fit a 64-bit byte count"),
+        (lambda: psg.plan_spmm(A, 2**61, np.float64), errors.IndexOverflowError, "does not fit a 64-bit"),
         (lambda: psg.plan_spmm(A, 8, layout=["csr"]), errors.InvalidArgumentError, "layout"),
         (lambda: SparseLinear(np.eye(2, dtype=np.float32), activation=["relu"]), errors.InvalidArgumentError,
          "activation"),

@@ -122,6 +122,8 @@ psg_status psg_bvgraph_decode(const uint8_t *data, int64_t len, const psg_bvgrap
 {
     psg__clear_error();
     if (!data || !p || !out || len < 0) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
+    if (len > INT64_MAX / 8)
+        return psg__fail(PSG_ERR_OVERFLOW, "len = %lld bytes: its bit count overflows int64", (long long)len);
     const int64_t n = p->n_nodes, m = p->n_arcs;
     if (n < 0 || m < 0 || n > (int64_t)INT32_MAX || p->window_size < 0 || p->min_interval_length < 0 ||
         p->zeta_k < 1 || p->zeta_k > 20)

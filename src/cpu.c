@@ -14,7 +14,7 @@
 
 int psg_cpu_features(char *buf, int size)
 {
-    if (size <= 0) return 0;
+    if (!buf || size <= 0) return 0;
     buf[0] = '\0';
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     static const char *const names[] = {"sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl"};

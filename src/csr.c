@@ -33,6 +33,8 @@ psg_status psg_check_indptr(int64_t n_rows, const int64_t *indptr, int64_t nnz)
     psg_status NAME(int64_t nnz, const I *indices, int64_t n_cols, int n_threads)                   \
     {                                                                                                \
         psg__clear_error();                                                                          \
+        if (nnz < 0) return psg__fail(PSG_ERR_INVALID_ARG, "nnz is negative (%lld)", (long long)nnz);  \
+        if (!indices && nnz > 0) return psg__fail(PSG_ERR_INVALID_ARG, "indices is NULL with nnz > 0"); \
         int64_t first_bad = nnz;                                                                     \
         const int threads = psg__resolve_threads(n_threads);                                         \
         (void)threads; /* unused without OpenMP */                                                   \
@@ -56,6 +58,12 @@ PSG_CHECK_INDICES(psg_check_indices_i64, int64_t)
         psg__clear_error();                                                                          \
         if (n_rows < 0 || !indptr || (!rows && n_rows > 0 && indptr[n_rows] > 0))                    \
             return psg__fail(PSG_ERR_INVALID_ARG, "negative n_rows or NULL array argument");          \
+        if (indptr[0] != 0)                                                                          \
+            return psg__fail(PSG_ERR_INDPTR, "indptr[0] must be 0, got %lld", (long long)indptr[0]);   \
+        for (int64_t r = 0; r < n_rows; r++)                                                         \
+            if (indptr[r + 1] < indptr[r])                                                           \
+                return psg__fail(PSG_ERR_INDPTR, "indptr must be non-decreasing (indptr[%lld] > indptr[%lld])", \
+                                 (long long)r, (long long)(r + 1));                                  \
         const int threads = psg__resolve_threads(n_threads);                                         \
         (void)threads; /* unused without OpenMP */                                                   \
         _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1024) if (n_rows > 4096)") \
@@ -183,6 +191,8 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
     if (n_rows < 0 || n_cols < 0 || m < 0)
         return psg__fail(PSG_ERR_INVALID_ARG, "negative size: n_rows=%lld n_cols=%lld m=%lld", (long long)n_rows,
                          (long long)n_cols, (long long)m);
+    if (!out) return psg__fail(PSG_ERR_INVALID_ARG, "out is NULL");
+    if (m > 0 && (!src || !dst)) return psg__fail(PSG_ERR_INVALID_ARG, "src or dst is NULL with m > 0");
     if (index_size != 4 && index_size != 8)
         return psg__fail(PSG_ERR_INVALID_ARG, "index_size must be 4 or 8, got %d", index_size);
     if (values && value_size != 4 && value_size != 8)

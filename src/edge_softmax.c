@@ -35,6 +35,11 @@ static psg_status esm_call(int backward, int value_size, int64_t n_rows, const i
         return PSG_OK;
     }
     if (!a || !out || (backward && !g)) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    int64_t count;
+    if (indptr[n_rows] < 0) return psg__fail(PSG_ERR_INDPTR, "indptr[n_rows] is negative");
+    if (__builtin_mul_overflow(indptr[n_rows], heads, &count) || count > INT64_MAX / 8)
+        return psg__fail(PSG_ERR_OVERFLOW, "nnz (%lld) * heads (%lld) overflows", (long long)indptr[n_rows],
+                         (long long)heads);
     if (value_size == 4) return psg__esm_f32(backward, n_rows, indptr, a, g, heads, out, n_threads);
     return psg__esm_f64(backward, n_rows, indptr, a, g, heads, out, n_threads);
 }

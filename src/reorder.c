@@ -26,10 +26,15 @@ psg_status psg_order_degree(int64_t n, const int64_t *indptr, int64_t *perm, int
     if (n < 0 || (n > 0 && (!indptr || !perm))) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
     int64_t maxd = 0;
     for (int64_t i = 0; i < n; i++) {
-        const int64_t d = indptr[i + 1] - indptr[i];
+        int64_t d;
+        if (__builtin_sub_overflow(indptr[i + 1], indptr[i], &d))
+            return psg__fail(PSG_ERR_OVERFLOW, "indptr[%lld] - indptr[%lld] overflows", (long long)(i + 1),
+                             (long long)i);
         if (d < 0) return psg__fail(PSG_ERR_INDPTR, "indptr decreases at row %lld", (long long)i);
         if (d > maxd) maxd = d;
     }
+    if ((uint64_t)maxd > SIZE_MAX / sizeof(int64_t) - 2)
+        return psg__fail(PSG_ERR_OVERFLOW, "largest degree %lld is too large to count", (long long)maxd);
     /* counting sort on (maxd - degree): linear and stable */
     int64_t *cnt = calloc((size_t)maxd + 2, sizeof(int64_t));
     if (!cnt) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
@@ -227,6 +232,8 @@ psg_status psg_permute_csr(int64_t n_rows, const int64_t *indptr, const int32_t 
     psg__clear_error();
     if (n_rows < 0 || !out_indptr || (n_rows > 0 && (!indptr || !perm || !inv)))
         return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
+    if (n_rows > 0 && indptr[n_rows] > 0 && (!indices || !out_indices || (values && !out_values)))
+        return psg__fail(PSG_ERR_INVALID_ARG, "indices, out_indices or out_values (values given) is NULL");
     if (values && value_size != 4 && value_size != 8) return psg__fail(PSG_ERR_INVALID_ARG, "value_size must be 4 or 8");
     for (int64_t i = 0; i < n_rows; i++)
         if (perm[i] < 0 || perm[i] >= n_rows || inv[perm[i]] != i)

@@ -40,6 +40,15 @@ psg_status psg_sddmm(int index_size, int value_size, int op, int64_t n_rows, int
         return PSG_OK;
     }
     if (!indices || !x || !y || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    /* element counts of x, y and out (and their byte counts) must fit int64 */
+    int64_t nx, ny, nout;
+    const int64_t kmax = kx > ky ? kx : ky, most = INT64_MAX / 8;
+    if (indptr[n_rows] < 0) return psg__fail(PSG_ERR_INDPTR, "indptr[n_rows] is negative");
+    if (__builtin_mul_overflow(n_rows, kx, &nx) || __builtin_mul_overflow(n_cols, ky, &ny) ||
+        __builtin_mul_overflow(indptr[n_rows], kmax, &nout) || nx > most || ny > most || nout > most)
+        return psg__fail(PSG_ERR_OVERFLOW, "sizes overflow: n_rows=%lld n_cols=%lld nnz=%lld kx=%lld ky=%lld",
+                         (long long)n_rows, (long long)n_cols, (long long)indptr[n_rows], (long long)kx,
+                         (long long)ky);
     psg_status st;
     PSG_DISPATCH(st, slot, psg__sddmm, op, n_rows, indptr, indices, x, kx, y, ky, heads, out, n_threads);
     return st;

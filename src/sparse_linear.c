@@ -293,6 +293,13 @@ static float *psg__sl_scratch(int slot, size_t n)
     return s->buf[slot];
 }
 
+/* 1 when a × b floats (a, b >= 0) cannot be addressed: the count or its byte count overflows int64. */
+static int psg__sl_size_overflows(int64_t a, int64_t b)
+{
+    int64_t n;
+    return __builtin_mul_overflow(a, b, &n) || n > INT64_MAX / (int64_t)sizeof(float);
+}
+
 /* One driver for both index types: checks, picks the kernel, cuts the work into
  * (batch tile, row chunk) items and runs them on a work-stealing team. */
 static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t *indptr,
@@ -310,6 +317,9 @@ static psg_status psg__sparse_linear(int64_t n_out, int64_t n_in, const int64_t 
                          (long long)n_out, (long long)n_in, (long long)batch);
     if (idx16 && n_in > 65536)
         return psg__fail(PSG_ERR_OVERFLOW, "uint16 column ids need n_in <= 65536, got %lld", (long long)n_in);
+    if (psg__sl_size_overflows(n_out, batch) || psg__sl_size_overflows(n_in, batch))
+        return psg__fail(PSG_ERR_OVERFLOW, "n_out=%lld or n_in=%lld times batch=%lld overflows", (long long)n_out,
+                         (long long)n_in, (long long)batch);
     if (act != PSG_ACT_NONE && act != PSG_ACT_RELU && act != PSG_ACT_GELU)
         return psg__fail(PSG_ERR_INVALID_ARG, "unknown activation code %d", act);
     if (clamp_max != clamp_max) return psg__fail(PSG_ERR_INVALID_ARG, "clamp_max is NaN");
@@ -519,6 +529,9 @@ psg_status psg_nonzero_columns_f32(int64_t n_rows, int64_t batch, const float *a
                          (long long)n_rows, (long long)batch);
     if (!n_keep || (batch > 0 && !keep) || (n_rows > 0 && batch > 0 && !a))
         return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    if (psg__sl_size_overflows(n_rows, batch))
+        return psg__fail(PSG_ERR_OVERFLOW, "n_rows=%lld times batch=%lld overflows", (long long)n_rows,
+                         (long long)batch);
     unsigned char *flag = calloc((size_t)(batch > 0 ? batch : 1), 1);
     if (!flag) return psg__fail(PSG_ERR_NO_MEMORY, "cannot allocate %lld flags", (long long)batch);
     const int threads = psg__resolve_threads(n_threads);
@@ -549,6 +562,9 @@ psg_status psg_gather_columns_f32(int64_t n_rows, int64_t batch, const float *a,
         return psg__fail(PSG_ERR_INVALID_ARG, "negative dimension");
     if (n_rows == 0 || n_keep == 0) return PSG_OK;
     if (!a || !keep || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    if (psg__sl_size_overflows(n_rows, batch) || psg__sl_size_overflows(n_rows, n_keep))
+        return psg__fail(PSG_ERR_OVERFLOW, "n_rows=%lld times batch=%lld or n_keep=%lld overflows",
+                         (long long)n_rows, (long long)batch, (long long)n_keep);
     for (int64_t i = 0; i < n_keep; i++)
         if (keep[i] < 0 || keep[i] >= batch)
             return psg__fail(PSG_ERR_INDEX_RANGE, "keep[%lld] = %lld is outside [0, %lld)", (long long)i,
@@ -572,6 +588,9 @@ psg_status psg_transpose_f32(int64_t n_rows, int64_t n_cols, const float *a, flo
                          (long long)n_cols);
     if (n_rows == 0 || n_cols == 0) return PSG_OK;
     if (!a || !out) return psg__fail(PSG_ERR_INVALID_ARG, "NULL array argument");
+    if (psg__sl_size_overflows(n_rows, n_cols))
+        return psg__fail(PSG_ERR_OVERFLOW, "n_rows=%lld times n_cols=%lld overflows", (long long)n_rows,
+                         (long long)n_cols);
     /* 32 × 32 float blocks: a block's source rows and destination rows are
      * 32 cache lines each, so both sides stay in L1 while it is copied. */
     enum { BS = 32 };

@@ -436,6 +436,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
     psg__clear_error();
     if (!b) return psg__fail(PSG_ERR_INVALID_ARG, "builder is NULL");
     if (len <= 0) return PSG_OK;
+    if (!buf) return psg__fail(PSG_ERR_INVALID_ARG, "buf is NULL with len = %lld > 0", (long long)len);
     /* The first data line fixes the number of fields of an edge list. */
     if (b->nfields < 0) {
         const char *p = buf, *e = buf + len;
@@ -571,7 +572,7 @@ psg_status psg_tb_feed(psg_text_builder *b, const char *buf, int64_t len)
         default:
             break;
         }
-        if (want_v) memcpy(b->sv + w, b->tv + pcs[i].off, (size_t)c * sizeof(double));
+        if (want_v && c > 0) memcpy(b->sv + w, b->tv + pcs[i].off, (size_t)c * sizeof(double));
         b->weighted_lines += pcs[i].weighted;
         w += c;
     }
@@ -598,11 +599,15 @@ psg_status psg_tb_take_values(psg_text_builder *b, double **values, int64_t *n)
 {
     psg__clear_error();
     if (!b || !values || !n) return psg__fail(PSG_ERR_INVALID_ARG, "NULL argument");
+    if (b->opt.n_ids != 0)
+        return psg__fail(PSG_ERR_INVALID_ARG, "take_values needs a values-only builder (n_ids == 0), got n_ids = %d",
+                         b->opt.n_ids);
     *n = b->n;
     *values = b->sv ? b->sv : malloc(sizeof(double));
     if (!*values) return psg__fail(PSG_ERR_NO_MEMORY, "out of memory");
     b->sv = NULL;
     b->n = 0;
+    b->cap = 0; /* the store is gone: a further feed allocates a new one */
     return PSG_OK;
 }
 
@@ -903,9 +908,13 @@ psg_status psg_format_entries(int64_t n, const int64_t *a, const int64_t *b, con
         /* ids by hand (snprintf dominates otherwise); values with %.17g,
          * which round-trips every double */
         char line[96];
-        int len = put_int(line, a[i] + offset);
+        int64_t ia, ib;
+        if (__builtin_add_overflow(a[i], offset, &ia) || __builtin_add_overflow(b[i], offset, &ib))
+            return psg__fail(PSG_ERR_OVERFLOW, "entry %lld: id + offset (%lld) overflows int64", (long long)i,
+                             (long long)offset);
+        int len = put_int(line, ia);
         line[len++] = ' ';
-        len += put_int(line + len, b[i] + offset);
+        len += put_int(line + len, ib);
         if (values) {
             line[len++] = ' ';
             int k = snprintf(line + len, sizeof line - (size_t)len, "%.17g", values[i]);

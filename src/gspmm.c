@@ -42,7 +42,7 @@ static psg_status check_backward(int index_size, int value_size, int64_t n_rows,
 /* Checks shared by psg_gspmm and psg_gspmm_plan. Sets *done when there is
  * nothing to compute (n_rows == 0 or k == 0). */
 static psg_status check_gspmm(int64_t n_rows, int64_t n_cols, const int64_t *indptr, const psg_gspmm_opts *opts,
-                              const void *x, int64_t k, void *y, int n_threads, int *done)
+                              const void *x, int64_t k, void *y, int *done)
 {
     *done = 0;
     if (n_rows < 0 || n_cols < 0 || k < 0)
@@ -59,20 +59,6 @@ static psg_status check_gspmm(int64_t n_rows, int64_t n_cols, const int64_t *ind
     if (opts->self_loops && opts->nnz_edges < indptr[n_rows])
         return psg__fail(PSG_ERR_INVALID_ARG, "nnz_edges (%lld) is below nnz (%lld)",
                          (long long)opts->nnz_edges, (long long)indptr[n_rows]);
-    if (opts->eid) {
-        /* edge ids index edge_values: the first one outside [0, nnz_edges), whatever the team size */
-        const int64_t nnz = indptr[n_rows], ne = opts->nnz_edges;
-        const int64_t *eid = opts->eid;
-        int64_t first = nnz;
-        const int threads = psg__resolve_threads(n_threads);
-        (void)threads; /* unused without OpenMP */
-#pragma omp parallel for schedule(static) reduction(min : first) num_threads(threads) if (nnz > 65536)
-        for (int64_t j = 0; j < nnz; j++)
-            if ((eid[j] < 0 || eid[j] >= ne) && j < first) first = j;
-        if (first < nnz)
-            return psg__fail(PSG_ERR_INDEX_RANGE, "opts->eid[%lld] = %lld is outside [0, nnz_edges = %lld)",
-                             (long long)first, (long long)eid[first], (long long)ne);
-    }
     return PSG_OK;
 }
 
@@ -97,7 +83,7 @@ psg_status psg_gspmm(int index_size, int value_size, int64_t n_rows, int64_t n_c
     const int slot = psg__type_slot(index_size, value_size);
     if (slot < 0) return PSG_ERR_INVALID_ARG;
     int done;
-    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, n_threads, &done);
+    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
     if (st != PSG_OK || done) return st;
     /* a CSR plan for this call only (callers that repeat the product keep one) */
     psg_spmm_options o;
@@ -123,7 +109,7 @@ psg_status psg_gspmm_plan(int index_size, int value_size, const psg_spmm_plan *p
         return psg__fail(PSG_ERR_SHAPE, "the plan was built for a %lldx%lld matrix, not %lldx%lld",
                          (long long)plan->n_rows, (long long)plan->n_cols, (long long)n_rows, (long long)n_cols);
     int done;
-    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, n_threads, &done);
+    psg_status st = check_gspmm(n_rows, n_cols, indptr, opts, x, k, y, &done);
     if (st != PSG_OK || done) return st;
     return run_planned(slot, plan, n_cols, indptr, indices, opts, x, k, y, n_threads);
 }

@@ -43,7 +43,9 @@ typedef struct {
     int reduce;                /* a psg_reduce */
     const void *edge_values;   /* [n_edges*edge_width] in, or NULL */
     int64_t edge_width;        /* 1, or H dividing k (ignored when edge_values is NULL) */
-    const int64_t *eid;        /* [nnz] in or NULL: edge id of stored entry j */
+    const int64_t *eid;        /* [nnz] in or NULL: edge id of stored entry j, each in
+                                  [0, nnz_edges) and trusted like the column ids: check
+                                  with psg_check_indices_i64(nnz, eid, nnz_edges, ...) */
     int64_t nnz_edges;         /* number of edge ids (>= nnz; encodes self-loop ids) */
     const void *row_scale;     /* [n_rows] in or NULL */
     const void *col_scale;     /* [n_cols] in or NULL */

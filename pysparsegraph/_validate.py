@@ -19,7 +19,7 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
     raises DTypeError rather than being silently converted.
     """
     dtype = np.dtype(dtype)
-    a = np.asarray(arr) if not isinstance(arr, np.ndarray) else arr
+    a = to_ndarray(arr, name) if not isinstance(arr, np.ndarray) else arr
     if a.ndim != 1:
         raise errors.ShapeMismatchError(f"{name} must be 1-D, got an array of shape {a.shape}")
     if allowed_from is not None and a.size and not allowed_from(a.dtype):
@@ -36,6 +36,20 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
                 raise errors.IndexOverflowError(f"{name} has values outside the {dtype} range")
         return np.array(a, dtype=dtype, order="C", copy=True)
     return a
+
+
+def to_ndarray(obj, name):
+    """``np.asarray(obj)`` with its failures as errors naming ``name``: a ragged list (NumPy's bare ValueError)
+    and what NumPy cannot convert at all (a torch tensor that requires grad, or of bfloat16: torch's
+    RuntimeError / TypeError)."""
+    try:
+        return np.asarray(obj)
+    except ValueError as exc:
+        raise errors.ShapeMismatchError(f"{name} cannot be read as an array: {exc}") from None
+    except (TypeError, RuntimeError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise errors.DTypeError(f"{name} cannot be read as a NumPy array ({why}); pass a real NumPy array (a torch "
+                                "tensor as t.detach().cpu().float().numpy())") from None
 
 
 def is_integer_dtype(dt):

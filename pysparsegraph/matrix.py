@@ -6,9 +6,11 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, as_dtype, choice,
-                                     is_integer_dtype, is_real_dtype, readonly_view, resolve_threads)
+                                     is_integer_dtype, is_real_dtype, readonly_view, resolve_threads,
+                                     to_ndarray)
 
 _INT32_MAX = np.iinfo(np.int32).max
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 def _values_dtype(dt):
@@ -76,7 +78,7 @@ class CSRMatrix:
 
     def __init__(self, indptr, indices, values=None, shape=None, *, copy=None, check=True, n_threads=None):
         indptr = as_array(indptr, "indptr", np.int64, copy=copy, allowed_from=is_integer_dtype)
-        ind = np.asarray(indices)
+        ind = to_ndarray(indices, "indices")
         if ind.size == 0 and ind.dtype.kind == "f":  # np.asarray([]) is float64: an empty list of ids
             ind = ind.astype(np.int64)
         if not is_integer_dtype(ind.dtype):
@@ -87,6 +89,9 @@ class CSRMatrix:
         if shape is None:
             n_cols = int(ind.max()) + 1 if ind.size else 0
             n_cols = max(n_cols, 0)
+            if n_cols > _INT64_MAX:  # the C check takes an int64 n_cols
+                raise errors.IndexOverflowError(f"indices holds {n_cols - 1}: the column count max(indices) + 1 "
+                                                "does not fit int64")
         else:
             _check_shape_pair(shape)
             sr, n_cols = as_dim(shape[0], "shape[0]"), as_dim(shape[1], "shape[1]")
@@ -97,7 +102,7 @@ class CSRMatrix:
                                                                              else np.int32)
         indices = as_array(ind, "indices", index_dtype, copy=copy)
         if values is not None:
-            vals = np.asarray(values)
+            vals = to_ndarray(values, "values")
             values = as_array(vals, "values", _values_dtype(vals.dtype), copy=copy)
             if values.shape[0] != indices.shape[0]:
                 raise errors.ShapeMismatchError(
@@ -156,6 +161,8 @@ class CSRMatrix:
         fmt = getattr(matrix, "format", None)
         if fmt is None or not hasattr(matrix, "tocsr"):
             raise errors.DTypeError(f"expected a scipy.sparse matrix or array, got {type(matrix).__name__}")
+        if len(matrix.shape) != 2:  # scipy's 1-D and n-D sparse arrays; tocsr() refuses n-D with a bare ValueError
+            raise errors.ShapeMismatchError(f"expected a 2-D scipy.sparse matrix or array, got shape {matrix.shape}")
         if fmt != "csr":
             if copy is False:
                 raise errors.CopyRequiredError(f"a scipy '{fmt}' matrix must be converted to CSR, which copies; "
@@ -211,7 +218,7 @@ class CSRMatrix:
         if src.shape[0] != dst.shape[0]:
             raise errors.ShapeMismatchError(f"src has {src.shape[0]} entries but dst has {dst.shape[0]}")
         if values is not None:
-            v = np.asarray(values)
+            v = to_ndarray(values, "values")
             values = as_array(v, "values", _values_dtype(v.dtype))
             if values.shape[0] != src.shape[0]:
                 raise errors.ShapeMismatchError(f"values has {values.shape[0]} entries but there are "
@@ -267,6 +274,9 @@ class CSRMatrix:
 
         if dtype is not None:
             dtype = as_dtype(dtype, "dtype")
+            if dtype.kind not in "biufc" or dtype == np.float16:  # what scipy.sparse can hold
+                raise errors.DTypeError(f"dtype must be a bool, integer, float (not float16) or complex dtype, "
+                                        f"as scipy.sparse supports, got {dtype}")
         self._ensure_checked()  # scipy trusts the arrays it is given
         if self._values is None:
             data = np.ones(self.nnz, dtype=dtype or np.float32)
@@ -313,7 +323,10 @@ class CSRMatrix:
         made once and cached on the matrix."""
         if self._values is None or self._values.dtype == dtype:
             return self._values
-        key = ("values", np.dtype(dtype).str)
+        dt = as_dtype(dtype, "dtype")
+        if dt.kind not in "biufc":  # numpy would give strings, or structured records, of the values
+            raise errors.DTypeError(f"dtype must be a numeric dtype, got {dt}")
+        key = ("values", dt.str)
         if key not in self._cache:
             self._cache[key] = readonly_view(self._values.astype(dtype))
         return self._cache[key]

@@ -3,7 +3,7 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph import plan as _plan
-from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, resolve_threads, to_ndarray
 from pysparsegraph.matrix import as_csr
 
 
@@ -13,7 +13,7 @@ def _dense_operand(x, name):
     nd = _core.c_float_ndim(x)  # the common case: nothing to check further
     if nd:
         return (x, False) if nd == 2 else (x.reshape(-1, 1), True)
-    x = np.asarray(x)
+    x = to_ndarray(x, name)
     if x.dtype not in FLOAT_DTYPES:
         raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
                                 f"convert it with {name}.astype(np.float32)")
@@ -38,7 +38,11 @@ def empty_aligned(shape, dtype=np.float32):
     dtype = as_dtype(dtype, "dtype")
     if dtype.kind not in "biufc":  # object slots left uninitialized would crash NumPy; strings have no use here
         raise errors.DTypeError(f"dtype must be a numeric (bool, integer, float or complex) dtype, got {dtype}")
-    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    try:
+        scalar = np.ndim(shape) == 0
+    except ValueError:  # a ragged list such as [2, [3]]: as_dim below refuses the size that is not an integer
+        scalar = False
+    shape = (shape,) if scalar else tuple(shape)
     shape = tuple(as_dim(s, "every size in shape") for s in shape)
     if not dtype.isnative:  # the allocator builds native arrays: view the bytes in the asked-for order
         return _aligned(shape, dtype.newbyteorder("=")).view(dtype)

@@ -342,3 +342,33 @@ def test_huge_thread_counts_are_clamped_not_a_crash():
                                   .toarray())
     X = np.arange(400, dtype=np.float32).reshape(100, 4)
     np.testing.assert_array_equal(psg.spmm(B, X, n_threads=65536), psg.spmm(B, X, n_threads=1))
+
+
+def test_a_column_id_leaving_no_int64_column_count_is_refused():
+    # shape=None takes n_cols = max(indices) + 1: 2**63 overflowed the C check's int64 with a bare OverflowError
+    for ids in (np.array([2**63 - 1], I64), np.array([5, 2**64 - 1], np.uint64)):
+        with pytest.raises(errors.IndexOverflowError, match="max\\(indices\\) \\+ 1"):
+            psg.CSRMatrix(np.array([0, ids.size], I64), ids)
+    A = psg.CSRMatrix(np.array([0, 1], I64), np.array([2**63 - 2], I64), [2.0])  # the largest that fits
+    assert A.shape == (1, 2**63 - 1) and A.index_dtype == np.int64
+    assert A.to_scipy().shape == A.shape
+
+
+def test_ragged_array_likes_are_a_shape_error_naming_the_argument():
+    # numpy's bare ValueError (inhomogeneous shape) came through before
+    A = psg.from_edges([0, 1], [1, 0])
+    ragged = [[1.0, 2.0], [3.0]]
+    cases = [(lambda: psg.CSRMatrix([0, [2]], [0, 1]), "indptr"),
+             (lambda: psg.CSRMatrix([0, 2], [0, [1]]), "indices"),
+             (lambda: psg.CSRMatrix([0, 2], [0, 1], ragged), "values"),
+             (lambda: psg.from_edges([0, [1]], [0, 1]), "src"),
+             (lambda: psg.from_edges([0, 1], [0, 1], [1.0, [2.0]]), "values"),
+             (lambda: psg.spmm(A, ragged), "X"),
+             (lambda: A @ ragged, "X")]
+    for call, name in cases:
+        with pytest.raises(errors.ShapeMismatchError, match=f"^{name} cannot be read as an array"):
+            call()
+    with pytest.raises(errors.InvalidArgumentError, match="shape"):
+        psg.empty_aligned([2, [3]])
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])  # the same call with a well-formed list agrees with numpy
+    np.testing.assert_array_equal(psg.spmm(A, X.tolist()), A.to_scipy(np.float64).toarray() @ X)

@@ -378,3 +378,38 @@ def test_self_loops_add_in_the_text_reader_and_generators(tmp_path):
     assert (generate.rmat(6, 4, self_loops="add").to_scipy().diagonal() == 1).all()
     with pytest.raises(errors.InvalidArgumentError, match="n_nodes"):
         io.read_edgelist(p, n_nodes=-1)
+
+
+def test_to_scipy_dtype_is_one_scipy_sparse_can_hold():
+    # float16, strings, objects and datetimes gave scipy's bare ValueError later, or (unweighted) a csr_array
+    # of the strings "1" that scipy cannot use
+    S = sp.csr_array((np.array([1.5, -2.0, 3.0]), np.array([1, 1, 0]), np.array([0, 2, 3])), shape=(2, 2))
+    for A in (psg.from_scipy(S), psg.from_scipy(S, drop_values=True)):
+        for bad in (np.float16, "U3", object, "M8[s]", [("a", "f8")]):
+            with pytest.raises(errors.DTypeError, match="dtype"):
+                A.to_scipy(dtype=bad)
+            with pytest.raises(errors.DTypeError, match="dtype"):
+                A.to_scipy(dtype=bad, copy=True)
+        ref = S if A.is_weighted else sp.csr_array((np.ones(3), S.indices, S.indptr), shape=S.shape)
+        for good in (np.int8, np.uint16, bool, np.float32, np.complex64, np.longdouble):
+            got = A.to_scipy(dtype=good, copy=True)
+            assert got.dtype == good
+            np.testing.assert_array_equal(got.toarray(), ref.astype(good).toarray())
+    for bad in ("not a dtype", "U3", {}):  # numpy's bare TypeError; strings or empty records of the values
+        with pytest.raises(errors.DTypeError, match="dtype"):
+            psg.from_scipy(S).values_as(bad)
+    np.testing.assert_array_equal(psg.from_scipy(S).values_as(np.float32), S.data.astype(np.float32))
+
+
+def test_from_scipy_refuses_sparse_arrays_that_are_not_2d():
+    # scipy's n-D coo_array: tocsr() raised scipy's bare ValueError, also through spmm
+    T = sp.coo_array(np.ones((2, 3, 4)))
+    with pytest.raises(errors.ShapeMismatchError, match=r"2-D.*\(2, 3, 4\)"):
+        psg.from_scipy(T)
+    with pytest.raises(errors.ShapeMismatchError, match="2-D"):
+        psg.spmm(T, np.ones((4, 2)))
+    for one_d in (sp.coo_array(np.array([0.0, 1.0, 2.0])), sp.csr_array(np.array([0.0, 1.0, 2.0]))):
+        with pytest.raises(errors.ShapeMismatchError, match=r"2-D.*\(3,\)"):
+            psg.from_scipy(one_d)
+    M = sp.coo_array(np.array([[0.0, 1.0, 2.0]]))  # the same values as a 1 x 3 matrix are fine
+    np.testing.assert_array_equal(psg.spmm(M, np.ones(3)), M.toarray() @ np.ones(3))

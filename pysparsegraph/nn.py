@@ -22,7 +22,7 @@ import threading
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import is_one_of, resolve_threads
+from pysparsegraph._validate import is_one_of, resolve_threads, to_ndarray
 
 __all__ = ["SparseLinear", "SparseSequential"]
 
@@ -91,7 +91,7 @@ class SparseLinear:
             a.flags.writeable = False
         self._shape = (int(out_f), int(in_f))
         if bias is not None:
-            b = np.asarray(bias)
+            b = to_ndarray(bias, "bias")
             if b.ndim != 1 or b.shape[0] != out_f:
                 raise errors.ShapeMismatchError(f"bias must have shape ({out_f},) for out_features = {out_f}, "
                                                 f"got {b.shape}")
@@ -129,7 +129,8 @@ class SparseLinear:
         """
         from pysparsegraph import prune as _prune
         w = _prune._as_weight(weight)
-        if sparsity is None and pattern == "unstructured":
+        _prune._check_score(score)  # before the == below: an array would compare elementwise
+        if sparsity is None and isinstance(pattern, str) and pattern == "unstructured":
             if score != "magnitude" or activations is not None or granularity is not None:
                 raise errors.InvalidArgumentError("score, activations and granularity choose what to prune: pass "
                                                   "sparsity= too (without it the weight's zeros are the pattern)")
@@ -265,7 +266,7 @@ class SparseLinear:
 
         It multiplies the pruned zeros too, so an inf or NaN input gives NaN
         where :meth:`forward`, which only visits stored weights, gives a number."""
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(to_ndarray(x, "x"), dtype=np.float32)
         y = x @ self.to_dense().T
         if self._bias is not None:
             y = y + self._bias
@@ -413,7 +414,7 @@ def _check_real(x, name):
 
 
 def _as_f32_2d(a, name):
-    a = np.asarray(a)
+    a = to_ndarray(a, name)
     if a.ndim != 2:
         raise errors.ShapeMismatchError(f"{name} must be 2-D, got shape {a.shape}")
     _check_real(a, name)
@@ -422,7 +423,7 @@ def _as_f32_2d(a, name):
 
 def _rows_input(x, in_features):
     """(C-contiguous float32 2-D x, whether x was 1-D) of a row-major forward's input."""
-    a = np.asarray(x)
+    a = to_ndarray(x, "x")
     one = a.ndim == 1
     if a.ndim not in (1, 2) or a.shape[-1] != in_features:
         raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={in_features}) or "
@@ -461,7 +462,7 @@ def _weight_arrays(weight):
     if hasattr(weight, "tocsr") and hasattr(weight, "format"):
         m = CSRMatrix.from_scipy(weight)
         return _weight_arrays(m)
-    w = np.asarray(weight)
+    w = to_ndarray(weight, "weight")
     if w.ndim != 2:
         raise errors.ShapeMismatchError(f"weight must be 2-D (out_features, in_features) or sparse, got shape {w.shape}")
     if w.dtype.kind not in "fiub":

@@ -34,7 +34,7 @@ import re
 import numpy as np
 
 from pysparsegraph import errors
-from pysparsegraph._validate import as_dim, as_dtype, is_one_of, is_real_dtype
+from pysparsegraph._validate import as_dim, as_dtype, is_one_of, is_real_dtype, to_ndarray
 
 __all__ = ["prune", "prune_global", "scores", "apply_mask", "to_csr", "storage_bytes", "check_n_m"]
 
@@ -44,7 +44,7 @@ def _as_weight(weight, name="weight"):
         raise errors.InvalidArgumentError(f"{name} must be a dense array: pruning ranks every entry, zeros included; "
                                           "densify with .toarray(), or pass a sparse weight to SparseLinear(...) "
                                           "directly to keep its pattern")
-    w = np.asarray(weight)
+    w = to_ndarray(weight, name)
     if w.ndim != 2:
         raise errors.ShapeMismatchError(f"{name} must be a 2-D (out_features, in_features) array, got shape {w.shape}")
     return _check_real(w, name)
@@ -120,7 +120,7 @@ def _raw_scores(w, score, activations):
             raise errors.InvalidArgumentError("score='wanda' needs activations: a calibration batch of the layer's "
                                               "inputs, shape (n_samples, in_features)")
         # checked first: a string array would fail deep in the float conversion
-        x = _check_real(np.asarray(activations), "activations").astype(np.float64, copy=False)
+        x = _check_real(to_ndarray(activations, "activations"), "activations").astype(np.float64, copy=False)
         if x.ndim != 2 or x.shape[1] != w.shape[1]:
             raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
                                             f"shape {w.shape}, got {x.shape}")
@@ -274,7 +274,7 @@ def prune_global(weights, sparsity, *, score="magnitude", activations=None):
 def apply_mask(weight, mask):
     """A pruned copy of ``weight`` (zeros where ``mask`` is False); the input is not modified."""
     w = _as_weight(weight)
-    m = np.asarray(mask)
+    m = to_ndarray(mask, "mask")
     if m.shape != w.shape or m.dtype != np.bool_:
         raise errors.ShapeMismatchError(f"mask must be a bool array of shape {w.shape}, got {m.dtype} {m.shape}")
     return np.where(m, w, np.zeros((), dtype=w.dtype))
@@ -293,7 +293,7 @@ def to_csr(weight, mask=None, *, dtype=np.float32):
     """
     from pysparsegraph.matrix import CSRMatrix
     w = _as_weight(weight)
-    m = (w != 0) if mask is None else np.asarray(mask)
+    m = (w != 0) if mask is None else to_ndarray(mask, "mask")
     if m.shape != w.shape or m.dtype != np.bool_:
         raise errors.ShapeMismatchError(f"mask must be a bool array of shape {w.shape}, got {m.dtype} {m.shape}")
     dtype = as_dtype(dtype, "dtype")
@@ -339,7 +339,7 @@ def storage_bytes(n_rows, n_cols, nnz, *, value_bytes=4, index_dtype="auto"):
 def check_n_m(mask, n, m):
     """True when every group of ``m`` consecutive columns of every row keeps at most ``n`` entries."""
     _check_n_m(as_dim(n, "n"), as_dim(m, "m"), f"n={n}, m={m}")
-    k = np.asarray(mask, dtype=bool)
+    k = np.asarray(to_ndarray(mask, "mask"), dtype=bool)
     if k.ndim != 2 or k.shape[1] % m:
         return False
     return bool((k.reshape(k.shape[0], k.shape[1] // m, m).sum(axis=2) <= n).all())

@@ -29,7 +29,7 @@ import zipfile
 import numpy as np
 
 from pysparsegraph import errors
-from pysparsegraph._validate import check_path
+from pysparsegraph._validate import check_path, to_ndarray
 
 __all__ = ["load", "load_safetensors", "save_safetensors", "minilm_path"]
 
@@ -192,7 +192,7 @@ def save_safetensors(path, tensors, metadata=None):
         if name == "__metadata__":  # the format's reserved key: readers skip it, so the tensor would be lost
             raise errors.InvalidArgumentError("'__metadata__' is reserved by the safetensors format and cannot "
                                               "name a tensor (pass metadata= for string metadata)")
-        a = np.asarray(a)
+        a = to_ndarray(a, f"tensor {name!r}")
         if not a.flags.c_contiguous:  # (ascontiguousarray would turn 0-d into 1-d)
             a = a.copy(order="C")
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)  # big-endian input is stored converted
@@ -419,6 +419,9 @@ def _onnx_sparse_to_dense(sp, numpy_helper):
     size = math.prod(dims)
     if ((idx < 0) | (idx >= size)).any():
         raise errors.FormatError(f"sparse initializer has positions outside its {size} elements")
+    # the ONNX spec forbids repeated indices: which of their values is meant is undefined
+    if np.unique(idx).size < idx.size:
+        raise errors.FormatError(f"sparse initializer of shape {dims} lists a position more than once")
     dense = np.zeros(size, dtype=vals.dtype)
     dense[idx] = vals
     return dense.reshape(dims)

@@ -454,3 +454,37 @@ def test_index_dtype_as_numpy_dtype_and_sparse_weights_refused_by_pruning():
             SparseLinear.from_dense(sparse, sparsity=0.5)
         with pytest.raises(errors.InvalidArgumentError, match="dense array"):
             prune.prune(sparse, 0.5)
+
+
+def test_inputs_numpy_cannot_read_and_array_options_raise_library_errors():
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((5, 6)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    layer = SparseLinear(w, b)
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    np.testing.assert_allclose(layer(x), _dense_ref(x, w, b, None, None), rtol=1e-5, atol=1e-5)
+    ragged = [[1.0] * 6, [1.0]]  # NumPy's bare ValueError before
+    for f, what in ((lambda: SparseLinear(ragged), "weight"), (lambda: SparseLinear(w, [[1.0], [2.0, 3.0]]), "bias"),
+                    (lambda: layer(ragged), "x"), (lambda: layer.forward_t(ragged), "xt"),
+                    (lambda: SparseSequential([layer]).forward(ragged), "x")):
+        with pytest.raises(errors.ShapeMismatchError, match=what):
+            f()
+    # an array as pattern or score compared elementwise: NumPy's "truth value ... is ambiguous" ValueError
+    with pytest.raises(errors.InvalidArgumentError, match="pattern"):
+        SparseLinear.from_dense(w, pattern=np.array(["unstructured", "2:4"]))
+    with pytest.raises(errors.InvalidArgumentError, match="score"):
+        SparseLinear.from_dense(w, score=np.array(["magnitude", "wanda"]))
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    F = torch.nn.functional
+    tw, tb, tx = torch.from_numpy(w), torch.from_numpy(b), torch.from_numpy(x)
+    ref = F.linear(tx.double(), tw.double(), tb.double()).numpy()
+    np.testing.assert_allclose(SparseLinear(tw, tb)(tx), ref, rtol=1e-5, atol=1e-5)
+    # a Parameter (requires grad) or a bfloat16 tensor raised torch's RuntimeError / TypeError
+    grad_w = torch.nn.Parameter(tw.clone())
+    for f, what in ((lambda: SparseLinear(grad_w), "weight"),
+                    (lambda: SparseLinear.from_dense(grad_w, sparsity=0.5), "weight"),
+                    (lambda: SparseLinear(w, torch.nn.Parameter(tb.clone())), "bias"),
+                    (lambda: layer(tx.clone().requires_grad_(True)), "x"), (lambda: layer(tx.bfloat16()), "x"),
+                    (lambda: layer.forward_t(tx.T.bfloat16()), "xt")):
+        with pytest.raises(errors.DTypeError, match=f"{what} cannot be read"):
+            f()

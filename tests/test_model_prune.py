@@ -257,3 +257,27 @@ def test_storage_bytes_refuses_an_index_dtype_too_narrow_for_the_columns():
         prune.storage_bytes(4, 65537, 10, index_dtype=np.uint16)
     with pytest.raises(errors.IndexOverflowError):
         prune.storage_bytes(4, 1000, 10, index_dtype=np.int8)
+
+
+def test_inputs_numpy_cannot_read_raise_library_errors():
+    w = _w((4, 8), 5)
+    # ragged lists: NumPy's bare ValueError before
+    with pytest.raises(errors.ShapeMismatchError, match="weight"):
+        prune.prune([[1.0, 2.0], [3.0]], 0.5)
+    with pytest.raises(errors.ShapeMismatchError, match="activations"):
+        prune.prune(w, 0.5, score="wanda", activations=[[1.0] * 8, [1.0]])
+    for f in (lambda m: prune.apply_mask(w, m), lambda m: prune.to_csr(w, m), lambda m: prune.check_n_m(m, 2, 4)):
+        with pytest.raises(errors.ShapeMismatchError, match="mask"):
+            f([[True] * 8, [True]])
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    t = torch.from_numpy(w.copy())
+    ref = prune.prune(w, 0.5)
+    # a plain tensor works; one that requires grad, or a bfloat16 one, raised torch's RuntimeError / TypeError
+    np.testing.assert_array_equal(prune.prune(t, 0.5), ref)
+    for bad in (t.clone().requires_grad_(True), t.to(torch.bfloat16)):
+        with pytest.raises(errors.DTypeError, match="weight cannot be read"):
+            prune.prune(bad, 0.5)
+    with pytest.raises(errors.DTypeError, match="activations"):
+        prune.prune(w, 0.5, score="wanda", activations=torch.ones(3, 8, requires_grad=True))
+    with pytest.raises(errors.DTypeError, match="weights\\['a'\\]"):
+        prune.prune_global({"a": t.clone().requires_grad_(True)}, 0.5)

@@ -586,3 +586,38 @@ def test_npz_bzip2_and_lzma_members_claiming_more_than_they_hold_are_not_allocat
     with zipfile.ZipFile(p, "w", getattr(zipfile, method)) as z:
         z.writestr("w.npy", _npy_bytes(a))
     np.testing.assert_array_equal(weights.load(p)["w"], a)
+
+
+def test_onnx_sparse_initializer_with_a_repeated_position_is_refused(tmp_path):
+    onnx = pytest.importorskip("onnx", reason="onnx not installed: ONNX loading is optional")
+    from onnx import helper, TensorProto
+
+    def save(name, indices, idx_dims):
+        vals = helper.make_tensor("s", TensorProto.FLOAT, [3], [5.0, 6.0, 7.0])
+        idx = helper.make_tensor("i", TensorProto.INT64, idx_dims, indices)
+        graph = helper.make_graph([], "g", [], [], sparse_initializer=[helper.make_sparse_tensor(vals, idx, [2, 3])])
+        onnx.save(helper.make_model(graph), str(tmp_path / name))
+        return tmp_path / name
+
+    # distinct positions (even out of order) densify like NumPy's scatter
+    ref = np.zeros(6, np.float32)
+    ref[[4, 0, 2]] = [5.0, 6.0, 7.0]
+    np.testing.assert_array_equal(weights.load(save("ok.onnx", [4, 0, 2], [3]))["s"], ref.reshape(2, 3))
+    # a repeated position (flat or as coordinates) kept one of the values silently
+    for name, indices, idx_dims in (("flat.onnx", [1, 4, 1], [3]), ("coo.onnx", [0, 1, 1, 1, 0, 1], [3, 2])):
+        with pytest.raises(errors.FormatError, match="more than once"):
+            weights.load(save(name, indices, idx_dims))
+
+
+def test_save_safetensors_names_tensors_numpy_cannot_read(tmp_path):
+    with pytest.raises(errors.ShapeMismatchError, match="tensor 'a'"):  # was NumPy's bare ValueError
+        weights.save_safetensors(tmp_path / "r.safetensors", {"a": [[1.0], [2.0, 3.0]]})
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    with pytest.raises(errors.DTypeError, match="tensor 'h'"):  # was torch's TypeError about BFloat16
+        weights.save_safetensors(tmp_path / "b.safetensors", {"h": torch.ones(2, dtype=torch.bfloat16)})
+    with pytest.raises(errors.DTypeError, match="tensor 'g'"):  # was torch's RuntimeError about grad
+        weights.save_safetensors(tmp_path / "g.safetensors", {"g": torch.ones(2, requires_grad=True)})
+    t = torch.arange(6.0).reshape(2, 3)
+    weights.save_safetensors(tmp_path / "t.safetensors", {"t": t})
+    got = weights.load(tmp_path / "t.safetensors")["t"]
+    assert got.dtype == np.float32 and got.tobytes() == t.numpy().tobytes()

@@ -10,7 +10,9 @@ when contiguous) and results come back as tensors sharing the NumPy output's
 memory.
 
 Under ``torch.compile`` the three functions run eagerly (a graph break):
-dynamo cannot trace into the C kernels.
+dynamo cannot trace into the C kernels. torch.func transforms (vmap, grad,
+jacrev) and batched gradients (``is_grads_batched``, ``jacobian(...,
+vectorize=True)``) raise UnsupportedError: the kernels need plain tensors.
 
 Gradients are first-order: the backward passes run in the C kernels too, outside
 torch's graph, so a backward with ``create_graph=True`` (double backward, e.g. a
@@ -37,6 +39,10 @@ from pysparsegraph.matrix import as_csr
 
 __all__ = ["spmm", "sddmm", "edge_softmax"]
 
+# tests for vmap/torch.func wrappers (is_grads_batched batches a backward's gradient the legacy way)
+_FT = getattr(torch._C, "_functorch", None)
+_WRAPPED = [getattr(_FT, f) for f in ("is_functorch_wrapped_tensor", "is_legacy_batchedtensor") if hasattr(_FT, f)]
+
 
 def _np(t, name):
     """A NumPy view of a CPU tensor (a contiguous copy only if it is strided)."""
@@ -44,12 +50,26 @@ def _np(t, name):
         raise errors.DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if t.device.type != "cpu":
         raise errors.UnsupportedError(f"{name} is on {t.device}; pysparsegraph runs on CPU tensors only")
+    if t.is_nested:  # strided or jagged layout, but numpy() failed with torch's "Internal error ... file an issue"
+        raise errors.UnsupportedError(f"{name} is a nested tensor; pass a dense 1-D or 2-D one "
+                                      f"({name}.to_padded_tensor(0.0) for padding, or torch.cat the parts)")
     if t.layout != torch.strided:
         raise errors.UnsupportedError(f"{name} is a sparse tensor ({t.layout}); pass a dense one "
                                       f"({name}.to_dense()), the graph goes in A")
+    _plain(t, name)
     if t.dtype not in (torch.float32, torch.float64):
         raise errors.DTypeError(f"{name} must be float32 or float64, got {t.dtype}")
     return t.detach().contiguous().numpy()
+
+
+def _plain(t, name):
+    """Refuses a vmap/torch.func tensor by name: it has no memory of its own for the C kernels (a batched
+    backward gradient failed in detach(), and torch.func's refusal blamed a missing setup_context)."""
+    if isinstance(t, torch.Tensor) and any(f(t) for f in _WRAPPED):
+        raise errors.UnsupportedError(
+            f"{name} is a torch.func/vmap transformed tensor (vmap, grad, jacrev, is_grads_batched, jacobian with "
+            "vectorize=True); pysparsegraph.torch's C kernels take plain tensors: use torch.autograd and loop over "
+            "the batch instead")
 
 
 def _eager_when_compiled(fn):
@@ -106,7 +126,9 @@ class _SpMM(torch.autograd.Function):
         else:
             y, arg = gnn.gspmm(A, x, edge_values=ev, **kw), None
         ctx.A, ctx.kw, ctx.arg = A, kw, arg
-        ctx.save_for_backward(X, edge_values)
+        # only the edge-value gradient reads X: saving it always made an in-place change after the forward (a
+        # residual ``h += spmm(A, h)``) fail torch's version check although the gradient for X does not read X
+        ctx.save_for_backward(X if ctx.needs_input_grad[2] else None, edge_values)
         return _t(y)
 
     @staticmethod
@@ -132,23 +154,33 @@ def spmm(A, X, *, reduce="sum", norm=None, add_self_loops=False, edge_values=Non
     A = as_csr(A)
     gnn._reduce_code(reduce)
     norm = gnn._check_norm(norm)
+    _plain(X, "X")
+    _plain(edge_values, "edge_values")
     return _SpMM.apply(A, X, edge_values, reduce, norm, add_self_loops, n_threads)
 
 
 class _SDDMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, X, Y, op, heads, n_threads):
+        out = _t(gnn.sddmm(A, _np(X, "X"), _np(Y, "Y"), op=op, heads=heads, n_threads=n_threads))
         ctx.A, ctx.op, ctx.heads, ctx.n_threads = A, op, heads, n_threads
-        ctx.save_for_backward(X, Y)
-        return _t(gnn.sddmm(A, _np(X, "X"), _np(Y, "Y"), op=op, heads=heads, n_threads=n_threads))
+        # grad X reads only Y and grad Y only X (neither for u_add_v): saving an operand no gradient reads made an
+        # in-place change of it after the forward fail the version check, unlike the same torch expression
+        mul = op != "u_add_v"
+        ctx.save_for_backward(X if mul and ctx.needs_input_grad[2] else None,
+                              Y if mul and ctx.needs_input_grad[1] else None)
+        ctx.shapes, ctx.dtype = (X.shape, Y.shape), X.dtype
+        return out
 
     @staticmethod
     @_first_order("sddmm")
     def backward(ctx, g):
-        X, Y = ctx.saved_tensors
-        gx, gy = gnn.sddmm_backward(ctx.A, _np(X, "X"), _np(Y, "Y"), _np(g, "grad"), op=ctx.op, heads=ctx.heads,
-                                    n_threads=ctx.n_threads)
-        return None, _t(gx), _t(gy), None, None, None
+        # an operand not saved is read by no gradient asked for: zeros of its shape stand in
+        x, y = (_np(t if t is not None else torch.zeros(s, dtype=ctx.dtype), name)
+                for t, s, name in zip(ctx.saved_tensors, ctx.shapes, ("X", "Y")))
+        gx, gy = gnn.sddmm_backward(ctx.A, x, y, _np(g, "grad"), op=ctx.op, heads=ctx.heads, n_threads=ctx.n_threads)
+        need_x, need_y = ctx.needs_input_grad[1:3]
+        return None, _t(gx) if need_x else None, _t(gy) if need_y else None, None, None, None
 
 
 @_eager_when_compiled
@@ -156,6 +188,8 @@ def sddmm(A, X, Y, *, op="dot", heads=1, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.sddmm`: per-edge
     ``<X[r], Y[c]>`` (``op="dot"``, optionally per head), ``X[r] + Y[c]``
     (``"u_add_v"``) or ``X[r] * Y[c]`` (``"u_mul_v"``)."""
+    _plain(X, "X")
+    _plain(Y, "Y")
     return _SDDMM.apply(as_csr(A), X, Y, op, heads, n_threads)
 
 
@@ -179,4 +213,5 @@ class _EdgeSoftmax(torch.autograd.Function):
 def edge_softmax(A, scores, *, n_threads=None):
     """Differentiable :func:`pysparsegraph.gnn.edge_softmax` over each row's
     (destination's) incoming edges; scores ``(nnz,)`` or ``(nnz, heads)``."""
+    _plain(scores, "scores")
     return _EdgeSoftmax.apply(as_csr(A), scores, n_threads)

@@ -198,3 +198,74 @@ def test_torch_compile_runs_the_functions_eagerly():
 
     torch._dynamo.reset()
     torch.testing.assert_close(torch.compile(f, backend="eager")(X, s), f(X, s))
+
+
+def test_input_changed_in_place_after_the_forward_when_no_gradient_reads_it():
+    # a residual h += spmm(A, h): the gradient for h does not read h, so torch.sparse.mm allows it; the
+    # reference is the same expression with a dense normalized adjacency
+    A = graph()
+    Ad = dense(A)
+    inv = lambda d: torch.where(d != 0, d ** -0.5, torch.zeros_like(d))  # noqa: E731
+    N = inv(Ad.sum(1))[:, None] * Ad * inv(Ad.sum(0))[None, :]   # norm="sym": D_out^-1/2 A D_in^-1/2
+    X = torch.randn(A.n_cols, 4, dtype=torch.float64, requires_grad=True)
+    G = torch.randn(A.n_rows, 4, dtype=torch.float64)
+    for ref in (False, True):
+        h = X * 2.0
+        h += N @ h if ref else ptorch.spmm(A, h, norm="sym")
+        (g,) = torch.autograd.grad((h * G).sum(), X)
+        if ref:
+            torch.testing.assert_close(g, got)
+        got = g
+    # sddmm: grad X reads only Y (so X, needing a gradient, is read by none), u_add_v reads neither
+    src, dst, _ = A.to_edges()
+    r, c = torch.from_numpy(src.astype(np.int64)), torch.from_numpy(dst.astype(np.int64))
+    w = torch.randn(A.nnz, dtype=torch.float64)
+    Y = torch.randn(A.n_cols, 4, dtype=torch.float64)
+    for op in ("dot", "u_mul_v", "u_add_v"):
+        grads = []
+        ref = {"dot": lambda x, y: (x[r] * y[c]).sum(1), "u_mul_v": lambda x, y: x[r] * y[c],
+               "u_add_v": lambda x, y: x[r] + y[c]}[op]
+        for f in (lambda x, y: ptorch.sddmm(A, x, y, op=op), ref):
+            xc, yc = X * 1.0, Y.clone()
+            out = f(xc, yc)
+            xc.add_(1.0)
+            if op == "u_add_v":
+                yc.mul_(3.0)
+            grads.append(torch.autograd.grad((out * (w if op == "dot" else w[:, None])).sum(), X)[0])
+        torch.testing.assert_close(grads[0], grads[1])
+    # what a gradient does read is still guarded: X for the gradient of the edge weights
+    e = torch.rand(A.nnz, dtype=torch.float64, requires_grad=True)
+    h = X * 1.0
+    out = ptorch.spmm(A, h, edge_values=e)
+    h.add_(1.0)
+    with pytest.raises(RuntimeError, match="inplace"):
+        torch.autograd.grad(out.sum(), e)
+
+
+def test_vmap_and_torch_func_tensors_are_refused_by_name():
+    A = graph()
+    X = torch.randn(A.n_cols, 2, dtype=torch.float64, requires_grad=True)
+    Y = ptorch.spmm(A, X)
+    eye = torch.eye(Y.numel(), dtype=torch.float64).reshape(-1, *Y.shape)
+    with pytest.raises(errors.UnsupportedError, match="grad is a torch.func/vmap transformed tensor"):
+        torch.autograd.grad(Y, X, eye, is_grads_batched=True)   # the backward's gradient is batched
+    with pytest.raises(errors.UnsupportedError, match="torch.func/vmap"):
+        torch.autograd.functional.jacobian(lambda x: ptorch.spmm(A, x), X.detach(), vectorize=True)
+    # the loop torch.autograd.functional.jacobian runs without vectorize gives the dense normalized matrix
+    J = torch.autograd.functional.jacobian(lambda x: ptorch.spmm(A, x[:, None])[:, 0], X.detach()[:, 0])
+    torch.testing.assert_close(J, dense(A))
+    with pytest.raises(errors.UnsupportedError, match="X is a torch.func/vmap"):
+        torch.vmap(lambda x: ptorch.spmm(A, x))(torch.randn(3, A.n_cols, 2, dtype=torch.float64))
+    with pytest.raises(errors.UnsupportedError, match="is a torch.func/vmap"):
+        torch.func.grad(lambda y: ptorch.sddmm(A, X.detach(), y).sum())(X.detach())
+    with pytest.raises(errors.UnsupportedError, match="scores is a torch.func/vmap"):
+        torch.func.jacrev(lambda s: ptorch.edge_softmax(A, s))(torch.randn(A.nnz, dtype=torch.float64))
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype stage")
+@pytest.mark.parametrize("layout", ["strided", "jagged"])
+def test_nested_tensors_are_refused_by_name(layout):
+    A = psg.from_edges(np.array([0, 1]), np.array([1, 0]), shape=(2, 2))
+    X = torch.nested.nested_tensor([torch.ones(2, 3), torch.ones(1, 3)], layout=getattr(torch, layout))
+    with pytest.raises(errors.UnsupportedError, match="X is a nested tensor"):
+        ptorch.spmm(A, X)

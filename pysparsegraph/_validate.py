@@ -24,11 +24,11 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
         raise errors.ShapeMismatchError(f"{name} must be 1-D, got an array of shape {a.shape}")
     if allowed_from is not None and a.size and not allowed_from(a.dtype):
         raise errors.DTypeError(f"{name} has dtype {a.dtype}, which cannot be used as {dtype}")
-    needs_copy = a.dtype != dtype or not a.flags.c_contiguous
+    needs_copy = a.dtype != dtype or not a.flags.c_contiguous or not a.flags.aligned
     if needs_copy and copy is False:
         raise errors.CopyRequiredError(
-            f"{name} (dtype {a.dtype}, contiguous={a.flags.c_contiguous}) must be converted to a contiguous "
-            f"{dtype} array, which needs a copy; pass copy=None to allow it")
+            f"{name} (dtype {a.dtype}, contiguous={a.flags.c_contiguous}, aligned={a.flags.aligned}) must be "
+            f"converted to a contiguous, aligned {dtype} array, which needs a copy; pass copy=None to allow it")
     if needs_copy or copy:
         if a.dtype.kind in "iu" and dtype.kind in "iu":
             info = np.iinfo(dtype)
@@ -36,6 +36,12 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
                 raise errors.IndexOverflowError(f"{name} has values outside the {dtype} range")
         return np.array(a, dtype=dtype, order="C", copy=True)
     return a
+
+
+def c_aligned(a):
+    """``a`` if it is C-contiguous with its data aligned to its item size, else an (aligned) C-order copy:
+    the C core reads arrays through typed pointers, which a view at an odd byte offset breaks."""
+    return a if a.flags.c_contiguous and a.flags.aligned else np.array(a, order="C")
 
 
 def to_ndarray(obj, name):

@@ -41,7 +41,7 @@ used by :func:`spmm_transpose` and the backward passes
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, readonly_view, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, c_aligned, readonly_view, resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
 from pysparsegraph.ops import _dense_operand, _output, empty_aligned, spmm
 from pysparsegraph.plan import _checked_plan
@@ -100,7 +100,7 @@ def _edge_array(A, ev, dtype, k, name="edge_values"):
             f"{name} has shape {ev.shape} but the graph has nnz={A.nnz} stored edges and the features have "
             f"K={k} columns; pass one value per edge (nnz,), one per edge and head (nnz, H) with H dividing K, "
             f"or one per edge and feature (nnz, {k})")
-    ev = np.ascontiguousarray(ev, dtype=dtype).reshape(A.nnz, width)
+    ev = c_aligned(np.asarray(ev, dtype=dtype)).reshape(A.nnz, width)
     return ev, width
 
 
@@ -587,7 +587,7 @@ def _scores(A, s, name):
     if s.ndim not in (1, 2) or s.shape[0] != A.nnz:
         raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, heads) with nnz={A.nnz}, "
                                         f"got {s.shape}")
-    return np.ascontiguousarray(s)
+    return c_aligned(s)
 
 
 def edge_softmax(A, scores, *, n_threads=None):

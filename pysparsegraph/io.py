@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import as_dim, as_path, check_path, choice, resolve_threads
+from pysparsegraph._validate import as_dim, as_path, c_aligned, check_path, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, load_extra, save  # noqa: F401  (re-exported)
 
@@ -1071,8 +1071,8 @@ def _write_text(path, head, a, b, vals, offset, compress, int_values=None):
         out.write(head.encode())
         for s in range(0, a.shape[0], chunk):
             e = min(s + chunk, a.shape[0])
-            ac = np.ascontiguousarray(a[s:e], dtype=np.int64)
-            bc = np.ascontiguousarray(b[s:e], dtype=np.int64)
+            ac = c_aligned(np.asarray(a[s:e], dtype=np.int64))
+            bc = c_aligned(np.asarray(b[s:e], dtype=np.int64))
             if int_values is not None:
                 # integer field: format values as integers (exact)
                 iv = int_values[s:e].astype(np.int64)
@@ -1080,7 +1080,7 @@ def _write_text(path, head, a, b, vals, offset, compress, int_values=None):
                                                np.char.add((bc + offset).astype(str), " ")), iv.astype(str))
                 out.write(("\n".join(rows.tolist()) + "\n").encode())
                 continue
-            vc = None if vals is None else np.ascontiguousarray(vals[s:e], dtype=np.float64)
+            vc = None if vals is None else c_aligned(np.asarray(vals[s:e], dtype=np.float64))
             start = 0
             while start < e - s:
                 data, used = _core.format_entries(ac, bc, vc, offset, start, 8 << 20)

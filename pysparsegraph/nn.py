@@ -22,7 +22,7 @@ import threading
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import is_one_of, resolve_threads, to_ndarray
+from pysparsegraph._validate import c_aligned, is_one_of, resolve_threads, to_ndarray
 
 __all__ = ["SparseLinear", "SparseSequential"]
 
@@ -418,7 +418,7 @@ def _as_f32_2d(a, name):
     if a.ndim != 2:
         raise errors.ShapeMismatchError(f"{name} must be 2-D, got shape {a.shape}")
     _check_real(a, name)
-    return np.ascontiguousarray(a, dtype=np.float32)
+    return c_aligned(np.asarray(a, dtype=np.float32))
 
 
 def _rows_input(x, in_features):
@@ -429,7 +429,7 @@ def _rows_input(x, in_features):
         raise errors.ShapeMismatchError(f"x must have shape (batch, in_features={in_features}) or "
                                         f"(in_features,), got {a.shape}")
     _check_real(a, "x")
-    return np.ascontiguousarray(a[None, :] if one else a, dtype=np.float32), one
+    return c_aligned(np.asarray(a[None, :] if one else a, dtype=np.float32)), one
 
 
 def _index_dtype_name(value):
@@ -447,6 +447,8 @@ def _check_out(out, shape):
         raise errors.DTypeError("out must be a C-contiguous float32 ndarray")
     if not out.flags.writeable:
         raise errors.InvalidArgumentError("out is read-only")
+    if not out.flags.aligned:  # the C core writes it through typed pointers
+        raise errors.InvalidArgumentError("out is a view at an odd byte offset, not aligned to its 4-byte items")
     if out.shape != shape:
         raise errors.ShapeMismatchError(f"out must have shape {shape}, got {out.shape}")
 

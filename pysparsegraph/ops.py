@@ -3,7 +3,7 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph import plan as _plan
-from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, resolve_threads, to_ndarray
+from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, c_aligned, resolve_threads, to_ndarray
 from pysparsegraph.matrix import as_csr
 
 
@@ -22,9 +22,7 @@ def _dense_operand(x, name):
     vector = x.ndim == 1
     if vector:
         x = x.reshape(-1, 1)
-    if not x.flags.c_contiguous:  # the one documented copy
-        x = np.ascontiguousarray(x)
-    return x, vector
+    return c_aligned(x), vector  # the one documented copy, for a layout the C core cannot read
 
 
 def empty_aligned(shape, dtype=np.float32):
@@ -81,6 +79,9 @@ def _output(out, shape, dtype, vector, inputs, name="out", dtype_why="the dtype 
         raise errors.DTypeError(f"{name} has dtype {out.dtype}, expected {dtype} ({dtype_why})")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise errors.InvalidArgumentError(f"{name} must be C-contiguous and writeable")
+    if not out.flags.aligned:  # the C core writes it through typed pointers
+        raise errors.InvalidArgumentError(f"{name} is a view at an odd byte offset, not aligned to its "
+                                          f"{out.itemsize}-byte items; pass an aligned array (empty_aligned)")
     if _core.overlaps(out, inputs):
         raise errors.InvalidArgumentError(f"{name} must not overlap an input array")
     return out if out.shape == shape else out.reshape(shape)

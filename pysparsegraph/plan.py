@@ -10,7 +10,7 @@ default) and the SIMD path. ``spmm`` builds and caches one automatically;
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, INT64_MAX, as_dtype, is_one_of, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, INT64_MAX, as_dtype, c_aligned, is_one_of, resolve_threads
 
 _LAYOUTS = {"auto": 0, "csr": 1, "blocked": 2}
 _PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
@@ -361,7 +361,7 @@ def to_bfloat16(X, *, n_threads=None):
     if x.dtype != np.float32:
         raise errors.DTypeError(f"X must be float32, got {x.dtype}; convert it with X.astype(np.float32)")
     shape = x.shape  # (ascontiguousarray would make a 0-d array 1-d)
-    x = np.ascontiguousarray(x)
+    x = c_aligned(x)
     out = empty_aligned(shape, np.uint16)
     _core.f32_to_bf16(x.reshape(-1), out.reshape(-1), resolve_threads(n_threads))
     return out
@@ -402,8 +402,7 @@ def spmm_bf16(A, Xb, out=None, *, n_threads=None, plan=None):
         raise errors.ShapeMismatchError(f"Xb must be 2-D (n_cols, K), got shape {xb.shape}")
     if xb.shape[0] != A.n_cols:
         raise errors.ShapeMismatchError(f"A has {A.n_cols} columns but Xb has {xb.shape[0]} rows; they must be equal")
-    if not xb.flags.c_contiguous:
-        xb = np.ascontiguousarray(xb)
+    xb = c_aligned(xb)
     values = A.values_as(np.float32)
     y = _output(out, (A.n_rows, xb.shape[1]), np.dtype(np.float32), False, (xb, A.indptr, A.indices, values))
     if A.n_rows and xb.shape[1]:

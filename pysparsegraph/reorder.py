@@ -25,7 +25,7 @@ Typical use::
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import choice, readonly_view, resolve_threads
+from pysparsegraph._validate import c_aligned, choice, readonly_view, resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
 
 METHODS = ("degree", "rcm", "hubsort", "community")
@@ -93,7 +93,7 @@ def permute(A, perm, *, n_threads=None):
     ``inv[c]``; rows re-sorted. Values (if any) move with their entries."""
     A = _square_i32(A)
     inv = inverse_permutation(perm, A.n_rows)  # before the int64 cast, which would truncate a float perm
-    perm = np.ascontiguousarray(perm, dtype=np.int64)
+    perm = c_aligned(np.asarray(perm, dtype=np.int64))
     ip, ix, v = _core.permute_csr(np.asarray(A.indptr), np.asarray(A.indices),
                                   None if A.values is None else np.asarray(A.values), perm, inv,
                                   resolve_threads(n_threads))

@@ -372,3 +372,52 @@ def test_ragged_array_likes_are_a_shape_error_naming_the_argument():
         psg.empty_aligned([2, [3]])
     X = np.array([[1.0, 2.0], [3.0, 4.0]])  # the same call with a well-formed list agrees with numpy
     np.testing.assert_array_equal(psg.spmm(A, X.tolist()), A.to_scipy(np.float64).toarray() @ X)
+
+
+def _misaligned(a):
+    """A copy of ``a`` whose data starts one byte past an item boundary (a view at an odd offset of a buffer)."""
+    a = np.asarray(a)
+    raw = np.empty(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    raw[...] = a
+    assert not raw.flags.aligned and raw.flags.c_contiguous
+    return raw
+
+
+def test_misaligned_arrays_are_copied_in_or_refused_as_out():
+    # such views (np.frombuffer at an odd offset, a packed file) reached the C core, which reads them through typed
+    # pointers: undefined behaviour in C (UBSan's alignment check, pytest-asan, stops there). Inputs are copied,
+    # an out= is refused by name.
+    from pysparsegraph import gnn, nn, plan, reorder
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, 50, 400), rng.integers(0, 50, 400)
+    A = psg.from_edges(src, dst, rng.random(400).astype(np.float32), shape=(50, 50))
+    dense = A.to_scipy().toarray().astype(np.float64)
+    X = rng.standard_normal((50, 8)).astype(np.float32)
+    Xm = _misaligned(X)
+    np.testing.assert_allclose(psg.spmm(A, Xm), dense @ X, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(psg.spmm(A, _misaligned(X[:, 0])), dense @ X[:, 0], rtol=1e-5, atol=1e-5)
+    B = psg.CSRMatrix(_misaligned(A.indptr), _misaligned(A.indices), _misaligned(A.values), shape=A.shape)
+    assert B.indptr.flags.aligned and B.indices.flags.aligned and B.values.flags.aligned
+    np.testing.assert_array_equal(psg.spmm(B, X), psg.spmm(A, X))
+    w = rng.random(A.nnz).astype(np.float32)
+    np.testing.assert_array_equal(gnn.gspmm(A, Xm, edge_values=_misaligned(w)), gnn.gspmm(A, X, edge_values=w))
+    np.testing.assert_array_equal(gnn.gspmm(A, Xm, transpose=True, reduce="max"),
+                                  gnn.gspmm(A, X, transpose=True, reduce="max"))
+    np.testing.assert_array_equal(gnn.edge_softmax(A, _misaligned(w)), gnn.edge_softmax(A, w))
+    np.testing.assert_array_equal(gnn.sddmm(A, Xm, _misaligned(X)), gnn.sddmm(A, X, X))
+    np.testing.assert_array_equal(plan.to_bfloat16(Xm), plan.to_bfloat16(X))
+    Xb = plan.to_bfloat16(X)
+    np.testing.assert_array_equal(plan.spmm_bf16(A, _misaligned(Xb)), plan.spmm_bf16(A, Xb))
+    perm = rng.permutation(50)
+    np.testing.assert_array_equal(reorder.permute(A, _misaligned(perm)).to_scipy().toarray(),
+                                  reorder.permute(A, perm).to_scipy().toarray())
+    layer = nn.SparseLinear(psg.from_edges(src % 7, dst, shape=(7, 50)))
+    np.testing.assert_array_equal(layer.forward(_misaligned(X.T.copy())), layer.forward(X.T.copy()))
+    np.testing.assert_array_equal(layer.forward_t(Xm), layer.forward_t(X))
+    for call in (lambda o: psg.spmm(A, X, out=o), lambda o: gnn.gspmm(A, X, out=o, reduce="mean")):
+        out = _misaligned(np.zeros((50, 8), np.float32))
+        with pytest.raises(errors.InvalidArgumentError, match="^out is a view at an odd byte offset"):
+            call(out)
+        assert not out.any()
+    with pytest.raises(errors.InvalidArgumentError, match="odd byte offset"):
+        layer.forward_t(X, out=_misaligned(np.zeros((7, 8), np.float32)))

@@ -116,6 +116,16 @@ def resolve_threads(n_threads):
     return min(int(n_threads), 1 << 16)
 
 
+def as_flag(value, name):
+    """A yes/no option as a bool: True, False, numpy.bool_ or the integers 0 and 1. Anything else is refused
+    rather than read by its truth value (``transpose="no"`` is truthy and ran the transposed product)."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, np.bool_) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise errors.InvalidArgumentError(f"{name} must be True or False, got {value!r}")
+
+
 def choice(value, name, options):
     """``value`` when it is one of ``options``; a ``str`` subclass (``numpy.str_``) comes back as a
     plain ``str``, which the typed C wrappers need."""

@@ -41,7 +41,7 @@ used by :func:`spmm_transpose` and the backward passes
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, c_aligned, readonly_view, resolve_threads
+from pysparsegraph._validate import FLOAT_DTYPES, as_flag, c_aligned, readonly_view, resolve_threads
 from pysparsegraph.matrix import CSRMatrix, as_csr
 from pysparsegraph.ops import _dense_operand, _output, empty_aligned, spmm
 from pysparsegraph.plan import _checked_plan
@@ -115,14 +115,17 @@ def degrees(A, *, add_self_loops=False, n_threads=None):
         row, col = _core.csr_degrees(A.n_cols, A.indptr, A.indices, A.values, resolve_threads(n_threads))
         A._cache[key] = (readonly_view(row), readonly_view(col))
     row, col = A._cache[key]
-    if add_self_loops:
+    if as_flag(add_self_loops, "add_self_loops"):
         return row + 1.0, col + 1.0
     return row, col
 
 
 def _check_loops(A, add_self_loops):
+    """``add_self_loops`` as a bool, checked against A's shape."""
+    add_self_loops = as_flag(add_self_loops, "add_self_loops")
     if add_self_loops and A.n_rows != A.n_cols:
         raise errors.ShapeMismatchError(f"add_self_loops needs a square matrix, A is {A.n_rows}x{A.n_cols}")
+    return add_self_loops
 
 
 def _inv(d, power):
@@ -296,7 +299,8 @@ def gspmm(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=False, edge
     A = as_csr(A)
     code = _reduce_code(reduce)
     norm = _check_norm(norm)
-    _check_loops(A, add_self_loops)
+    add_self_loops = _check_loops(A, add_self_loops)
+    return_argidx, transpose = as_flag(return_argidx, "return_argidx"), as_flag(transpose, "transpose")
     if return_argidx and code < 2:
         raise errors.InvalidArgumentError(f"return_argidx needs reduce='max' or 'min', got reduce={reduce!r}")
     if argidx_out is not None and not return_argidx:
@@ -385,7 +389,8 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
     A = as_csr(A)
     code = _reduce_code(reduce)
     norm = _check_norm(norm)
-    _check_loops(A, add_self_loops)
+    add_self_loops = _check_loops(A, add_self_loops)
+    need_edge_grad = as_flag(need_edge_grad, "need_edge_grad")
     gy, vector = _dense(grad_out, "grad_out", (A.n_rows, f"A has {A.n_rows} rows"))
     k = gy.shape[1]
     threads = resolve_threads(n_threads)

@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import as_dim, as_path, c_aligned, check_path, choice, resolve_threads
+from pysparsegraph._validate import as_dim, as_flag, as_path, c_aligned, check_path, choice, resolve_threads
 from pysparsegraph.matrix import CSRMatrix
 from pysparsegraph.native import load, load_extra, save  # noqa: F401  (re-exported)
 
@@ -584,6 +584,7 @@ def read_edgelist(path, *, symmetrize=False, weighted=None, n_nodes=None, duplic
     """
     duplicates = choice(duplicates, "duplicates", {"sum", "first", "keep"})
     self_loops = choice(self_loops, "self_loops", {"keep", "drop", "add"})
+    symmetrize = as_flag(symmetrize, "symmetrize")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, as_dtype, choice,
+from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, as_dtype, as_flag, choice,
                                      is_integer_dtype, is_real_dtype, readonly_view, resolve_threads,
                                      to_ndarray)
 
@@ -250,7 +250,7 @@ class CSRMatrix:
             values = np.ones(src.shape[0], np.float64)
             duplicates = "first" if duplicates == "sum" else duplicates
         indptr, indices, vals = _core.edges_to_csr(n_rows, n_cols, src, dst, values, index_size, duplicates,
-                                                   self_loops, bool(symmetrize), float(loop_value),
+                                                   self_loops, as_flag(symmetrize, "symmetrize"), float(loop_value),
                                                    resolve_threads(n_threads))
         return cls._trusted(indptr, indices, vals, (n_rows, n_cols))
 

@@ -421,3 +421,35 @@ def test_misaligned_arrays_are_copied_in_or_refused_as_out():
         assert not out.any()
     with pytest.raises(errors.InvalidArgumentError, match="odd byte offset"):
         layer.forward_t(X, out=_misaligned(np.zeros((7, 8), np.float32)))
+
+
+def test_yes_no_options_refuse_values_that_are_only_truthy():
+    # transpose="no" is a non-empty string, so truthy: it ran Aᵀ @ X, a wrong result with no error
+    from pysparsegraph import gnn
+    A = psg.from_edges([0, 0, 1, 2], [1, 2, 2, 0], [1.0, 2.0, 3.0, 4.0], shape=(3, 3))
+    X = np.arange(6, dtype=np.float64).reshape(3, 2)
+    dense = A.to_scipy(np.float64).toarray()
+    for bad in ("no", "False", None, 2, 0.0, [0]):
+        for call, name in ((lambda v: psg.spmm(A, X, transpose=v, reduce="mean"), "transpose"),
+                           (lambda v: gnn.gspmm(A, X, transpose=v), "transpose"),
+                           (lambda v: gnn.gspmm(A, X, add_self_loops=v), "add_self_loops"),
+                           (lambda v: gnn.gspmm(A, X, reduce="max", return_argidx=v), "return_argidx"),
+                           (lambda v: gnn.spmm_backward(A, X, X, need_edge_grad=v), "need_edge_grad"),
+                           (lambda v: gnn.degrees(A, add_self_loops=v), "add_self_loops"),
+                           (lambda v: psg.from_edges([0], [1], symmetrize=v), "symmetrize")):
+            with pytest.raises(errors.InvalidArgumentError, match=f"^{name} must be True or False"):
+                call(bad)
+    # bool, numpy.bool_ and 0 / 1 keep working, and mean what they say
+    for yes, no in ((True, False), (np.True_, np.False_), (1, 0)):
+        np.testing.assert_allclose(gnn.gspmm(A, X, transpose=yes), dense.T @ X)
+        np.testing.assert_allclose(gnn.gspmm(A, X, transpose=no), dense @ X)
+        np.testing.assert_allclose(gnn.gspmm(A, X, add_self_loops=yes), (dense + np.eye(3)) @ X)
+        assert psg.from_edges([0], [1], symmetrize=yes).nnz == 2 and psg.from_edges([0], [1], symmetrize=no).nnz == 1
+
+
+def test_read_edgelist_refuses_a_symmetrize_that_is_only_truthy(tmp_path):
+    p = tmp_path / "g.txt"
+    p.write_text("0 1\n1 2\n")
+    with pytest.raises(errors.InvalidArgumentError, match="^symmetrize must be True or False"):
+        psg.io.read_edgelist(p, symmetrize="no")
+    assert psg.io.read_edgelist(p, symmetrize=np.True_).nnz == 4

@@ -47,7 +47,13 @@ void psg__set_team_size(int n) { last_team_size = n; }
 
 int psg_last_team_size(void) { return last_team_size; }
 
-int psg_max_threads(void) { return omp_get_max_threads(); }
+/* The team a parallel region gets: omp_get_max_threads() does not count
+ * OMP_THREAD_LIMIT, which caps every team as well. */
+int psg_max_threads(void)
+{
+    const int n = omp_get_max_threads(), cap = omp_get_thread_limit();
+    return cap > 0 && cap < n ? cap : n;
+}
 
 int psg_has_openmp(void)
 {
@@ -60,6 +66,6 @@ int psg_has_openmp(void)
 
 int psg__resolve_threads(int n_threads)
 {
-    if (n_threads <= 0) n_threads = omp_get_max_threads();
+    if (n_threads <= 0) n_threads = psg_max_threads();
     return n_threads < 1 ? 1 : n_threads > PSG_MAX_THREADS ? PSG_MAX_THREADS : n_threads;
 }

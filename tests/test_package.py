@@ -86,6 +86,29 @@ def test_a_pysparsegraph_isa_it_cannot_use_is_named_and_the_path_shown():
     assert f"SpMM SIMD path:     {psg.plan.active_isa()}" in buf.getvalue()
 
 
+def test_omp_thread_limit_caps_the_reported_and_planned_team():
+    # OMP_THREAD_LIMIT caps every team, but omp_get_max_threads() ignores it: show_config said 2 threads and
+    # plans were cut for 2 while the kernels ran 1
+    import os
+
+    if not psg.show_config(file=io.StringIO())["openmp_compiled"]:
+        import pytest
+
+        pytest.skip("built without OpenMP")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(psg.__file__)), OMP_NUM_THREADS="3",
+               OMP_THREAD_LIMIT="1")
+    code = ("import io, numpy as np, pysparsegraph as p; c = p.show_config(file=io.StringIO()); "
+            "A = p.from_edges(np.arange(9), np.arange(9)[::-1]); p.spmm(A, np.ones((9, 4), np.float32)); "
+            "print(c['effective_threads'], p.plan_spmm(A, 4).n_threads, p._core.last_team_size())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1", "1", "1"]
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(env, OMP_THREAD_LIMIT="2"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:2] == ["2", "2"]
+
+
 def test_examples_refuse_bad_arguments_before_working():
     import os
 

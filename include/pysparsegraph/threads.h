@@ -1,7 +1,7 @@
 /* pysparsegraph — thread-count queries and what the CPU offers.
  *
  * Kernels take an explicit n_threads (<= 0 means the OpenMP runtime's limit at
- * call time, omp_get_max_threads()). The library never calls
+ * call time, psg_max_threads()). The library never calls
  * omp_set_num_threads, so a limit set by the caller (threadpoolctl) holds.
  */
 #ifndef PYSPARSEGRAPH_THREADS_H
@@ -16,7 +16,8 @@ extern "C" {
 /* Number of threads in the team of the last kernel run on this thread. */
 int psg_last_team_size(void);
 
-/* omp_get_max_threads() of the runtime the core was built with (1 without OpenMP). */
+/* The team size the runtime the core was built with gives now: omp_get_max_threads(),
+ * capped by omp_get_thread_limit() (OMP_THREAD_LIMIT); 1 without OpenMP. */
 int psg_max_threads(void);
 
 /* 1 if the core was compiled with OpenMP, 0 if it runs single-threaded. */

@@ -293,8 +293,11 @@ def _segment_max(g, x, n_threads=None):
     threads = _threads(n_threads, (g.nnz + n) * f)
     out = spmm(u, x, reduce="max", n_threads=threads)
     # One sum of x screens for NaN without a boolean temporary (inf - inf also
-    # gives NaN there: then the exact mask below simply finds no NaN).
-    if np.isnan(x.sum()):
+    # gives NaN there: then the exact mask below simply finds no NaN). The screen's own
+    # inf - inf or overflow is no fault of the input: it must not warn (or raise under -W error).
+    with np.errstate(invalid="ignore", over="ignore"):
+        has_nan = np.isnan(x.sum())
+    if has_nan:
         nan = np.isnan(x).astype(x.dtype)
         out[spmm(u, nan, n_threads=n_threads) > 0] = np.nan
     return out
@@ -489,6 +492,7 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
         X = validate_data(self, X, reset=True, dtype=_FLOATS, ensure_all_finite=self._callable_graph())
         if not self._callable_graph():
             self._check_rows(X.shape[0])
+        self.__dict__.pop("embedding_", None)  # from an earlier node-id fit: stale, and would pass as fitted
         self.n_node_features_ = X.shape[1]
         self._node_feature_names = getattr(self, "feature_names_in_", None)
         return X
@@ -515,6 +519,7 @@ class _GraphTransformer(TransformerMixin, _GraphEstimator):
         """
         check_is_fitted(self, "n_node_features_")
         if self.features is not None:
+            check_is_fitted(self, "embedding_")  # features= set after a fit without it: refit first
             ids = self._validate_ids(X, reset=False, n_nodes=self.embedding_.shape[0])
             return self.embedding_[ids]
         X = validate_data(self, X, reset=False, dtype=_FLOATS, ensure_all_finite=self._callable_graph())
@@ -864,6 +869,7 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
             self._X_fit = X
         else:
             g = _graph_csr(self.graph)
+            self.__dict__.pop("_X_fit", None)  # from an earlier fit on a graph builder: stale
             from sklearn.utils import column_or_1d
 
             seeds_all = self._validate_ids(X, reset=True, n_nodes=g.n_rows)
@@ -889,6 +895,7 @@ class GraphLabelPropagation(ClassifierMixin, _GraphEstimator):
         if not self._callable_graph():
             ids = self._validate_ids(X, reset=False, n_nodes=self.label_distributions_.shape[0])
             return self.label_distributions_[ids]
+        check_is_fitted(self, "_X_fit")  # graph= set to a builder after a fit on a fixed graph: refit first
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         if X.shape == self._X_fit.shape and np.array_equal(X, self._X_fit):
             return self.label_distributions_.copy()

@@ -512,3 +512,46 @@ def test_unnormalized_propagation_keeps_features_dtype_and_no_self_reference():
         assert ref() is None  # freed at once: the graph does not hold itself in its cache
     finally:
         gc.enable()
+
+
+def test_max_aggregation_of_infinite_or_huge_features_does_not_warn():
+    # the NaN screen x.sum() warned "invalid value" (+inf and -inf) or "overflow" (huge
+    # finite values): an error under -W error, though inf is documented to be computed through
+    import warnings
+
+    a, ref = _graph("hub")
+    dense = ref.toarray()
+    x = np.random.default_rng(7).standard_normal((a.n_rows, 3))
+    x[1, 0], x[2, 0], x[3, 1], x[4, 2] = np.inf, -np.inf, 1e308, -1e308
+    expect = np.zeros_like(x)
+    for i in range(a.n_rows):
+        nb = np.flatnonzero(dense[i])
+        if nb.size:
+            expect[i] = x[nb].max(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = NeighborAggregation(a, "max", include_self=False).fit_transform(x)
+        got32 = NeighborAggregation(a, "max", include_self=False).fit_transform(np.full((a.n_rows, 2), 3e38, np.float32))
+    np.testing.assert_array_equal(got, expect)
+    assert got32.dtype == np.float32 and np.all(got32[np.diff(ref.indptr) > 0] == np.float32(3e38))
+
+
+def test_changing_the_input_form_after_fit_says_refit_and_leaves_no_stale_state():
+    a, _ = _graph("random")
+    x = np.random.default_rng(8).random((a.n_rows, 3))
+    ids = np.arange(a.n_rows).reshape(-1, 1)
+    from sklearn.exceptions import NotFittedError
+
+    est = GraphPropagation(a, features=x).fit(ids)
+    est.set_params(features=None).fit(x)  # refit in the full form: the node-id embedding is gone
+    assert not hasattr(est, "embedding_")
+    est.set_params(features=x)  # the form changed without a refit: a NotFittedError, not an AttributeError
+    with pytest.raises(NotFittedError):
+        est.transform(ids[:2])
+    np.testing.assert_array_equal(est.fit(ids).transform(ids[:2]), GraphPropagation(a).fit_transform(x)[:2])
+    lp = GraphLabelPropagation(KNNGraph(2)).fit(x[:6], [0, 1, 0, 1, 0, 1])
+    lp.set_params(graph=a).fit(ids[:6], [0, 1, 0, 1, 0, 1])
+    assert not hasattr(lp, "_X_fit")  # no reference kept to the builder fit's training rows
+    lp.set_params(graph=KNNGraph(2))
+    with pytest.raises(NotFittedError):
+        lp.predict(x)

@@ -162,3 +162,25 @@ int64_t psg_cache_bytes(int level)
     if (level < 0 || level > 3) return 0;
     return cache_bytes_once(&cached[level], level, level == 2 ? SC_L2_ : SC_L3_, fallback[level]);
 }
+
+/* Physical memory in bytes, 0 when unknown. */
+static uint64_t physical_memory(void)
+{
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) return (uint64_t)pages * (uint64_t)page;
+#endif
+    return 0;
+}
+
+psg_status psg__check_fits_memory(double bytes, const char *what)
+{
+    /* An allocation beyond physical memory succeeds under Linux's overcommit
+     * and the process is killed when the pages are touched; refusing it here
+     * turns that kill into an error. */
+    const uint64_t phys = physical_memory();
+    if (phys && bytes > (double)phys)
+        return psg__fail(PSG_ERR_NO_MEMORY, "%s need %.1f GiB, more than this machine's %.1f GiB of memory", what,
+                         bytes / (1u << 30), (double)phys / (1u << 30));
+    return PSG_OK;
+}

@@ -236,6 +236,13 @@ psg_status psg_edges_to_csr(int64_t n_rows, int64_t n_cols, int64_t m, const int
                          (long long)n_rows, team, (long long)m);
     const int64_t M = m << sym;
     const int drop_loops = o.self_loops == PSG_LOOPS_DROP;
+    {
+        /* in double: the sum of the sizes may pass 2**64 */
+        const size_t per_entry = sizeof(entry) + (size_t)index_size + (values ? (size_t)value_size : 0);
+        const double work = ((double)team + 2) * ((double)n_rows + 1) * sizeof(int64_t) + (double)M * per_entry;
+        const psg_status st = psg__check_fits_memory(work, "the CSR arrays and work arrays");
+        if (st != PSG_OK) return st;
+    }
     /* Each thread owns a contiguous slice of the input and one row histogram;
      * offsets are laid out row-major over (row, thread) so the scatter is
      * stable: within a row, entries keep input order whatever the team size. */

@@ -44,6 +44,10 @@ void psg__set_team_size(int n);
  * OpenMP runtime's current limit". */
 int psg__resolve_threads(int n_threads);
 
+/* PSG_ERR_NO_MEMORY naming `what` when `bytes` exceed the machine's physical
+ * memory (an allocation the kernel would grant, then kill the process for). */
+psg_status psg__check_fits_memory(double bytes, const char *what);
+
 /* Bytes of L1 data cache per core, as Linux (/sys) or the C library reports
  * it (read once); `fallback` where neither reports anything usable. */
 int64_t psg__l1d_bytes(int64_t fallback);

@@ -674,6 +674,9 @@ psg_status psg_tb_finish(psg_text_builder *b, int64_t n_rows, int64_t n_cols, in
     if (mc >= n_cols) return psg__fail(PSG_ERR_INDEX_RANGE, "column id %lld is not below n_cols = %lld", (long long)mc, (long long)n_cols);
     if (mirror && (b->max_a >= n_rows || b->max_b >= n_rows))
         return psg__fail(PSG_ERR_INDEX_RANGE, "id out of range for a %lld x %lld matrix", (long long)n_rows, (long long)n_cols);
+    /* a header may declare 2**31 rows for a file of a few bytes: the row pointers alone could pass the RAM */
+    psg_status fits = psg__check_fits_memory(((double)n_rows + 2) * sizeof(int64_t), "the row pointers");
+    if (fits != PSG_OK) return fits;
     const int has_v = keep_values && b->sv != NULL;
     if (!has_v) { free(b->sv); b->sv = NULL; }
     const int threads = b->threads;

@@ -1,4 +1,6 @@
 """Every kind of bad input gets its own error class and a message naming the argument."""
+import os
+
 import numpy as np
 import pytest
 
@@ -453,3 +455,20 @@ def test_read_edgelist_refuses_a_symmetrize_that_is_only_truthy(tmp_path):
     with pytest.raises(errors.InvalidArgumentError, match="^symmetrize must be True or False"):
         psg.io.read_edgelist(p, symmetrize="no")
     assert psg.io.read_edgelist(p, symmetrize=np.True_).nnz == 4
+
+
+def test_csr_work_arrays_beyond_physical_memory_are_refused_before_allocating():
+    # Linux grants such allocations (overcommit) and kills the process when the pages are touched:
+    # rmat(31, edge_factor=0) (48 GiB of row histograms for no edge) was killed on a 24 GiB machine
+    phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGESIZE") if hasattr(os, "sysconf") else 0
+    if phys <= 0:
+        pytest.skip("physical memory size unknown")
+    n = phys // 8  # row pointers alone about the size of the memory, three arrays of them
+    calls = [lambda: psg.from_edges([0], [0], shape=(n, n)),
+             lambda: psg.from_edges(np.zeros(0, I64), np.zeros(0, I64), shape=(n, 1))]
+    if 3 * 8 * 2**31 > phys:  # the largest R-MAT scale, 31
+        calls.append(lambda: psg.generate.rmat(31, edge_factor=0))
+    for call in calls:
+        with pytest.raises(errors.PSGMemoryError, match=r"GiB, more than this machine's [0-9.]+ GiB of memory"):
+            call()
+    assert psg.from_edges([0], [0], shape=(4, 4)).nnz == 1

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from pysparsegraph import _core
+from pysparsegraph import _core, errors
 
 
 def _openmp_runtimes():
@@ -45,8 +45,10 @@ def _spmm_isa():
 def show_config(file=None):
     """Prints versions, the OpenMP runtime, CPU SIMD features and the thread
     count kernels would use now (``n_threads=None``). Returns the dict."""
+    out = sys.stdout if file is None else file
+    if not callable(getattr(out, "write", None)):
+        raise errors.InvalidArgumentError(f"file must be a text stream with a write method, got {file!r}")
     cfg = config_dict()
-    out = file or sys.stdout
     print(f"pysparsegraph {cfg['pysparsegraph']}  (python {cfg['python']}, numpy {cfg['numpy']})", file=out)
     print(f"platform:           {cfg['platform']}", file=out)
     omp = "yes" if cfg["openmp_compiled"] else "NO - the C core runs single-threaded"

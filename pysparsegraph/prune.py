@@ -152,12 +152,12 @@ def _parse_pattern(pattern):
     if isinstance(pattern, str):  # first: == on an array would compare elementwise
         if pattern == "unstructured":
             return ("unstructured",)
-        m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", pattern)
+        m = re.fullmatch(r"\s*(\d{1,18})\s*:\s*(\d{1,18})\s*", pattern)  # longer numbers fail int()
         if m:
             n, mm = int(m.group(1)), int(m.group(2))
             _check_n_m(n, mm, f"pattern {pattern!r}")
             return ("nm", n, mm)
-        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", pattern)
+        m = re.fullmatch(r"\s*(\d{1,18})\s*[xX]\s*(\d{1,18})\s*", pattern)
         if m:
             r, c = int(m.group(1)), int(m.group(2))
             if r < 1 or c < 1:

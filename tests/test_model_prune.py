@@ -115,6 +115,11 @@ def test_bad_sparsity_and_pattern():
         prune.prune(np.ones(5), 0.5)
     with pytest.raises(errors.InvalidArgumentError, match="granularity"):
         prune.prune(w, 0.5, granularity="column")
+    # numbers past Python's int-conversion digit limit gave its bare ValueError
+    for huge in ("1:" + "9" * 5000, "9" * 5000 + "x1", "2:" + "0" * 30 + "4"):
+        with pytest.raises(errors.InvalidArgumentError, match="^pattern must be"):
+            prune.prune(w, 0.5, pattern=huge)
+    np.testing.assert_array_equal(prune.prune(w, 0.5, pattern="0002:0004"), prune.prune(w, 0.5, pattern="2:4"))
 
 
 def test_to_csr_and_apply_mask_match_dense():

@@ -22,6 +22,11 @@ def test_show_config_reports_openmp_cpu_and_threads():
     text = buf.getvalue()
     assert "built with OpenMP" in text and "effective threads" in text and "CPU SIMD features" in text
     assert cfg["effective_threads"] >= 1
+    import pytest
+
+    for bad in (5, "out.txt", object()):  # 5 gave print()'s AttributeError after the work
+        with pytest.raises(psg.errors.InvalidArgumentError, match="^file must be a text stream"):
+            psg.show_config(file=bad)
     if cfg["openmp_compiled"]:
         assert any("gomp" in (r["filepath"] or "") or "omp" in (r["filepath"] or "")
                    for r in cfg["openmp_runtimes"])

@@ -428,6 +428,8 @@ class _GraphEstimator(BaseEstimator):
             X = X[:, 0]
         elif X.ndim != 1:
             raise errors.ShapeMismatchError(f"X must be a column of node ids, got shape {X.shape}")
+        if X.dtype == object:  # ids from a mixed pandas frame (df.to_numpy()): the values decide the dtype
+            X = np.asarray(X.tolist())
         if X.dtype.kind not in "iu" and not (
                 X.dtype.kind == "f" and np.all(np.isfinite(X)) and np.all(X == np.round(X))):
             raise errors.DTypeError(f"X must hold integer node ids (dtype {X.dtype} given); with features= "

@@ -555,3 +555,17 @@ def test_changing_the_input_form_after_fit_says_refit_and_leaves_no_stale_state(
     lp.set_params(graph=KNNGraph(2))
     with pytest.raises(NotFittedError):
         lp.predict(x)
+
+
+def test_node_ids_in_an_object_array_are_read_by_their_values():
+    # df.to_numpy() on a frame with mixed columns gives object ids: refused before, "not a feature matrix"
+    A = CSRMatrix.from_edges(np.arange(6), (np.arange(6) + 1) % 6)
+    X = np.random.default_rng(0).random((6, 3))
+    est = GraphPropagation(A, features=X).fit(np.array([0, 1, 2]))
+    np.testing.assert_array_equal(est.transform(np.array([[0], [4]], dtype=object)), est.transform([[0], [4]]))
+    assert est.transform(np.array([5.0, 3], dtype=object)).shape == (2, 3)
+    for bad in (np.array(["a", 1], dtype=object), np.array([0.5, 1], dtype=object)):
+        with pytest.raises(errors.DTypeError, match="integer node ids"):
+            est.transform(bad)
+    with pytest.raises(errors.IndexOutOfRangeError, match="node id 6"):
+        est.transform(np.array([6], dtype=object))

@@ -38,6 +38,14 @@ def as_array(arr, name, dtype, *, copy=None, allowed_from=None):
     return a
 
 
+def native_float(dt):
+    """``dt`` in native byte order when it is a big-endian float32/float64 (the same values, in the order
+    the C core reads), else ``dt`` as it is."""
+    if dt.kind == "f" and not dt.isnative and dt.newbyteorder("=") in FLOAT_DTYPES:
+        return dt.newbyteorder("=")
+    return dt
+
+
 def c_aligned(a):
     """``a`` if it is C-contiguous with its data aligned to its item size, else an (aligned) C-order copy:
     the C core reads arrays through typed pointers, which a view at an odd byte offset breaks."""

@@ -41,7 +41,8 @@ used by :func:`spmm_transpose` and the backward passes
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, as_flag, c_aligned, readonly_view, resolve_threads
+from pysparsegraph._validate import (FLOAT_DTYPES, as_flag, c_aligned, native_float, readonly_view, resolve_threads,
+                                     to_ndarray)
 from pysparsegraph.matrix import CSRMatrix, as_csr
 from pysparsegraph.ops import _dense_operand, _output, empty_aligned, spmm
 from pysparsegraph.plan import _checked_plan
@@ -586,7 +587,8 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
 
 # ------------------------------------------------------------- edge softmax
 def _scores(A, s, name):
-    s = np.asarray(s)
+    s = to_ndarray(s, name)
+    s = s.astype(native_float(s.dtype), copy=False)
     if s.dtype not in FLOAT_DTYPES:
         raise errors.DTypeError(f"{name} must be float32 or float64, got {s.dtype}")
     if s.ndim not in (1, 2) or s.shape[0] != A.nnz:

@@ -6,15 +6,17 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph._validate import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_dim, as_dtype, as_flag, choice,
-                                     is_integer_dtype, is_real_dtype, readonly_view, resolve_threads,
-                                     to_ndarray)
+                                     is_integer_dtype, is_real_dtype, native_float, readonly_view,
+                                     resolve_threads, to_ndarray)
 
 _INT32_MAX = np.iinfo(np.int32).max
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 def _values_dtype(dt):
-    """float32/float64 stay as they are; other real dtypes become float64."""
+    """float32/float64 stay as they are (in native byte order: a big-endian float32 stays float32, at half
+    the memory of float64); other real dtypes become float64."""
+    dt = native_float(dt)
     if dt in FLOAT_DTYPES:
         return dt
     if is_real_dtype(dt):

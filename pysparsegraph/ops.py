@@ -3,17 +3,19 @@ import numpy as np
 
 from pysparsegraph import _core, errors
 from pysparsegraph import plan as _plan
-from pysparsegraph._validate import FLOAT_DTYPES, as_dim, as_dtype, c_aligned, resolve_threads, to_ndarray
+from pysparsegraph._validate import (FLOAT_DTYPES, as_dim, as_dtype, c_aligned, native_float, resolve_threads,
+                                     to_ndarray)
 from pysparsegraph.matrix import as_csr
 
 
 def _dense_operand(x, name):
     """A 2-D C-contiguous float32/float64 view of ``x`` (one copy if its layout
-    is not C-contiguous) and whether it came in as a vector."""
+    is not C-contiguous or its byte order not native) and whether it came in as a vector."""
     nd = _core.c_float_ndim(x)  # the common case: nothing to check further
     if nd:
         return (x, False) if nd == 2 else (x.reshape(-1, 1), True)
     x = to_ndarray(x, name)
+    x = x.astype(native_float(x.dtype), copy=False)
     if x.dtype not in FLOAT_DTYPES:
         raise errors.DTypeError(f"{name} must be float32 or float64, got {x.dtype}; "
                                 f"convert it with {name}.astype(np.float32)")

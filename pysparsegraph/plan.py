@@ -10,7 +10,8 @@ default) and the SIMD path. ``spmm`` builds and caches one automatically;
 import numpy as np
 
 from pysparsegraph import _core, errors
-from pysparsegraph._validate import FLOAT_DTYPES, INT64_MAX, as_dtype, c_aligned, is_one_of, resolve_threads
+from pysparsegraph._validate import (FLOAT_DTYPES, INT64_MAX, as_dtype, c_aligned, is_one_of, native_float,
+                                     resolve_threads, to_ndarray)
 
 _LAYOUTS = {"auto": 0, "csr": 1, "blocked": 2}
 _PARTITIONS = {"auto": 0, "nnz": 1, "rows": 2}
@@ -357,7 +358,8 @@ def to_bfloat16(X, *, n_threads=None):
     """
     from pysparsegraph.ops import empty_aligned
 
-    x = np.asarray(X)
+    x = to_ndarray(X, "X")
+    x = x.astype(native_float(x.dtype), copy=False)
     if x.dtype != np.float32:
         raise errors.DTypeError(f"X must be float32, got {x.dtype}; convert it with X.astype(np.float32)")
     shape = x.shape  # (ascontiguousarray would make a 0-d array 1-d)

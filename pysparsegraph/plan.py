@@ -72,7 +72,8 @@ class Plan:
     ``stream`` (True when rows of Y are written with streaming stores, for
     an X of the plan's dtype; see :func:`plan_spmm`), ``narrow_prefetch``
     (True when rows of X one SIMD vector wide are prefetched, for an X of the
-    plan's dtype; see :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
+    plan's dtype; reported for every ``k``, it changes only products whose
+    row of X is one vector; see :func:`plan_spmm`), ``gather_miss`` (the estimated share of gathers that
     miss the L2, which that choice weighs; None when not estimated: wide
     rows, an X that fits the L2, blocked layout, or narrow_prefetch given),
     ``align_x`` (True when a call on the plan's thread count copies an X

@@ -20,7 +20,7 @@ Typical use::
     perm = order(A, "rcm")
     B = permute(A, perm)                 # P A P^T
     Xp = permute_rows(X, perm)           # features in the new order
-    Y = unpermute_rows(spmm(B, Xp), perm)  # == spmm(A, X)
+    Y = unpermute_rows(spmm(B, Xp), perm)  # spmm(A, X), up to rounding
 """
 import numpy as np
 

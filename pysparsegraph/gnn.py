@@ -91,18 +91,24 @@ def _edge_array(A, ev, dtype, k, name="edge_values"):
     covering K/H consecutive features) or K (one per edge and feature).
     Other dtypes are converted (one copy)."""
     ev = np.asarray(ev)
-    if ev.dtype.kind not in "fiub":
-        raise errors.DTypeError(f"{name} must hold real numbers, got dtype {ev.dtype}")
-    if ev.ndim not in (1, 2):
-        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, H), got {ev.shape}")
-    width = 1 if ev.ndim == 1 else ev.shape[1]
-    if ev.shape[0] != A.nnz or not (width == 1 or (k > 0 and width > 0 and k % width == 0)):
-        raise errors.ShapeMismatchError(
-            f"{name} has shape {ev.shape} but the graph has nnz={A.nnz} stored edges and the features have "
-            f"K={k} columns; pass one value per edge (nnz,), one per edge and head (nnz, H) with H dividing K, "
-            f"or one per edge and feature (nnz, {k})")
+    width = _edge_width(A, ev.shape, ev.dtype, k, name)
     ev = c_aligned(np.asarray(ev, dtype=dtype)).reshape(A.nnz, width)
     return ev, width
+
+
+def _edge_width(A, shape, dtype, k, name):
+    """The width (1, H or K) of edge values of ``shape`` and ``dtype``, checked as :func:`_edge_array` says."""
+    if dtype.kind not in "fiub":
+        raise errors.DTypeError(f"{name} must hold real numbers, got dtype {dtype}")
+    if len(shape) not in (1, 2):
+        raise errors.ShapeMismatchError(f"{name} must have shape (nnz,) or (nnz, H), got {shape}")
+    width = 1 if len(shape) == 1 else shape[1]
+    if shape[0] != A.nnz or not (width == 1 or (k > 0 and width > 0 and k % width == 0)):
+        raise errors.ShapeMismatchError(
+            f"{name} has shape {shape} but the graph has nnz={A.nnz} stored edges and the features have "
+            f"K={k} columns; pass one value per edge (nnz,), one per edge and head (nnz, H) with H dividing K, "
+            f"or one per edge and feature (nnz, {k})")
+    return width
 
 
 # ------------------------------------------------------------ cached graph data
@@ -361,7 +367,7 @@ def spmm_transpose(A, X, out=None, *, reduce="sum", norm=None, add_self_loops=Fa
 
 
 def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loops=False, edge_values=None,
-                  argidx=None, need_edge_grad=False, n_threads=None):
+                  argidx=None, need_edge_grad=False, need_input_grad=True, n_threads=None):
     """Gradients of ``Y = gspmm(A, X, reduce=..., norm=..., ...)``.
 
     Parameters
@@ -380,18 +386,24 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
         for ``A.values`` includes their effect through the degrees (sums of
         ``A.values``; ones when unweighted); ``edge_values`` do not enter the
         degrees, so theirs has no such term.
+    need_input_grad : bool
+        Compute dL/dX (default). False returns None in its place and skips
+        its product over the transpose; the edge gradient then reads only
+        the shape of ``edge_values``, not their values.
     n_threads : int, optional
         ``None`` = the OpenMP limit at call time.
 
     Returns
     -------
-    ``(grad_X, grad_edge)``; ``grad_edge`` is None unless ``need_edge_grad``.
+    ``(grad_X, grad_edge)``; ``grad_X`` is None unless ``need_input_grad``,
+    ``grad_edge`` None unless ``need_edge_grad``.
     """
     A = as_csr(A)
     code = _reduce_code(reduce)
     norm = _check_norm(norm)
     add_self_loops = _check_loops(A, add_self_loops)
     need_edge_grad = as_flag(need_edge_grad, "need_edge_grad")
+    need_input_grad = as_flag(need_input_grad, "need_input_grad")
     gy, vector = _dense(grad_out, "grad_out", (A.n_rows, f"A has {A.n_rows} rows"))
     k = gy.shape[1]
     threads = resolve_threads(n_threads)
@@ -403,22 +415,27 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
         _same_dtype(x, gy, "X", "grad_out")
         if x.shape[1] != k:
             raise errors.ShapeMismatchError(f"X has {x.shape[1]} columns but grad_out has {k}")
-    if edge_values is not None:
+    # the degree terms of A.values' gradient read grad_X even when the caller does not want it
+    want_gx = need_input_grad or (need_edge_grad and edge_values is None and norm is not None)
+    if edge_values is not None and want_gx:
         ev, width = _edge_array(A, edge_values, gy.dtype, k)
+    elif edge_values is not None:  # only their shape matters to the edge gradient
+        ev, width = None, _edge_width(A, np.shape(edge_values), np.asarray(edge_values).dtype, k, "edge_values")
     else:
-        ev, width = A.values_as(gy.dtype), 1
+        ev, width = (A.values_as(gy.dtype) if want_gx else None), 1
     ls, rs = _scales(A, norm, add_self_loops, gy.dtype)
-    g_edge = None
+    g_edge, gx = None, None
     if code <= 1:
         eff_ls = ls
         if code == 1:  # mean: the row's 1/count is one more row factor
             cnt = np.diff(A.indptr).astype(gy.dtype) + (1 if add_self_loops else 0)
             inv = _inv(cnt, 1.0).astype(gy.dtype)
             eff_ls = inv if ls is None else (ls * inv).astype(gy.dtype)
-        T, te = _transpose_structure(A, n_threads, need_eid=ev is not None)
-        gx = empty_aligned((A.n_cols, k), gy.dtype)
-        _fused(T, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, add_self_loops, None, gy, gx,
-               n_threads)
+        if want_gx:
+            T, te = _transpose_structure(A, n_threads, need_eid=ev is not None)
+            gx = empty_aligned((A.n_cols, k), gy.dtype)
+            _fused(T, 0, ev, width, te if ev is not None else None, A.nnz, rs, eff_ls, add_self_loops, None, gy,
+                   gx, n_threads)
         if need_edge_grad:
             gys = gy if eff_ls is None else gy * eff_ls[:, None]
             xs = x if rs is None else x * rs[:, None]
@@ -436,10 +453,11 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
                                             f"got {arg.dtype} {arg.shape}")
         arg = np.ascontiguousarray(arg).reshape(gy.shape)
         _core.gspmm_check_argidx(A.n_cols, A.indptr, bool(add_self_loops), A.nnz, arg, threads)
-        tp, ti, te = _transpose(A, n_threads)
-        gx = np.empty((A.n_cols, k), dtype=gy.dtype)
-        _core.gspmm_arg_backward_x(A.n_rows, tp, ti, te, ev, width, A.nnz, ls, rs, bool(add_self_loops), arg,
-                                   gy, gx, threads)
+        if want_gx:
+            tp, ti, te = _transpose(A, n_threads)
+            gx = np.empty((A.n_cols, k), dtype=gy.dtype)
+            _core.gspmm_arg_backward_x(A.n_rows, tp, ti, te, ev, width, A.nnz, ls, rs, bool(add_self_loops), arg,
+                                       gy, gx, threads)
         if need_edge_grad:
             g_edge = np.empty((A.nnz, width), dtype=gy.dtype)
             _core.gspmm_arg_backward_e(A.n_cols, A.indptr, A.indices, ls, rs, arg, x, gy, width, g_edge, threads)
@@ -449,6 +467,8 @@ def spmm_backward(A, grad_out, X=None, *, reduce="sum", norm=None, add_self_loop
         g_edge -= _degree_terms(A, reduce, norm, add_self_loops, x, gy, gx, n_threads)
     if g_edge is not None and edge_values is not None:
         g_edge = g_edge.reshape(np.shape(edge_values))
+    if not need_input_grad:
+        return None, g_edge
     return (gx[:, 0] if vector else gx), g_edge
 
 

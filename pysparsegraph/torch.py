@@ -126,9 +126,12 @@ class _SpMM(torch.autograd.Function):
         else:
             y, arg = gnn.gspmm(A, x, edge_values=ev, **kw), None
         ctx.A, ctx.kw, ctx.arg = A, kw, arg
-        # only the edge-value gradient reads X: saving it always made an in-place change after the forward (a
-        # residual ``h += spmm(A, h)``) fail torch's version check although the gradient for X does not read X
-        ctx.save_for_backward(X if ctx.needs_input_grad[2] else None, edge_values)
+        # save only what a requested gradient reads (X for the edge values' gradient, the edge values for X's),
+        # so an in-place change after the forward that no gradient reads (a residual ``h += spmm(A, h)``)
+        # passes torch's version check, as with torch.sparse.mm; the edge gradient needs only their shape
+        need_x, need_e = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        ctx.ev_meta = None if edge_values is None else (tuple(edge_values.shape), ev.dtype)
+        ctx.save_for_backward(X if need_e else None, edge_values if need_x else None)
         return _t(y)
 
     @staticmethod
@@ -136,9 +139,15 @@ class _SpMM(torch.autograd.Function):
     def backward(ctx, grad_y):
         X, edge_values = ctx.saved_tensors
         need_x, need_e = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-        ev = None if edge_values is None else _np(edge_values, "edge_values")
+        if edge_values is not None:
+            ev = _np(edge_values, "edge_values")
+        elif ctx.ev_meta is not None:  # not saved: X needs no gradient, and the edge gradient reads the shape only
+            ev = np.broadcast_to(np.zeros((), ctx.ev_meta[1]), ctx.ev_meta[0])
+        else:
+            ev = None
         gx, ge = gnn.spmm_backward(ctx.A, _np(grad_y, "grad"), _np(X, "X") if need_e else None,
-                                   edge_values=ev, argidx=ctx.arg, need_edge_grad=bool(need_e), **ctx.kw)
+                                   edge_values=ev, argidx=ctx.arg, need_edge_grad=bool(need_e),
+                                   need_input_grad=bool(need_x), **ctx.kw)
         return (None, _t(gx) if need_x else None, _t(ge) if need_e else None, None, None, None, None)
 
 

@@ -113,12 +113,18 @@ def test_double_backward_raises_instead_of_dropping_terms():
     outs = [(ptorch.spmm(A, X).square().sum(), X), (ptorch.sddmm(A, X, X).square().sum(), X),
             (ptorch.edge_softmax(A, s).square().sum(), s),
             (ptorch.spmm(A, H).square().sum() + H.square().sum(), W),
-            (ptorch.spmm(A, X.detach(), edge_values=s).sum(), s)]  # grad_y constant, the weights not
+            (ptorch.spmm(A, X, edge_values=s).sum(), s)]  # grad_y constant; the weights' gradient reads X
     for loss, wrt in outs:
         with pytest.raises(errors.UnsupportedError, match="create_graph=True through pysparsegraph.torch"):
-            torch.autograd.grad(loss, wrt, create_graph=True)  # the first step of a gradient penalty
+            torch.autograd.grad(loss, wrt, create_graph=True, retain_graph=True)  # a gradient penalty's first step
         (g,) = torch.autograd.grad(loss, wrt)  # first order still works
         assert g.shape == wrt.shape and torch.isfinite(g).all()
+    # linear in the weights, with X and grad_y constant: no second-order term exists, so the (constant) gradient
+    # is the exact answer, as dense torch math gives it
+    loss = ptorch.spmm(A, X.detach(), edge_values=s).sum()
+    (g,) = torch.autograd.grad(loss, s, create_graph=True)
+    src, dst, _ = A.to_edges()
+    torch.testing.assert_close(g, X.detach()[torch.from_numpy(dst.astype(np.int64))].sum(1))
 
 
 def test_gradient_for_the_graphs_own_values_through_the_norm():
@@ -232,6 +238,24 @@ def test_input_changed_in_place_after_the_forward_when_no_gradient_reads_it():
             if op == "u_add_v":
                 yc.mul_(3.0)
             grads.append(torch.autograd.grad((out * (w if op == "dot" else w[:, None])).sum(), X)[0])
+        torch.testing.assert_close(grads[0], grads[1])
+    # edge weights changed in place after the forward: the gradient for them reads X, not them (X needs none)
+    Xc = X.detach()
+    for reduce in ("sum", "max"):
+        grads = []
+        for f in (lambda e: ptorch.spmm(A, Xc, edge_values=e, reduce=reduce), lambda e: None):
+            e = torch.rand(A.nnz, dtype=torch.float64, requires_grad=True)
+            with torch.no_grad():
+                e.copy_(w.abs() + 0.5)
+            ew = e * 1.0
+            out = f(ew)
+            if out is None:  # the dense reference: out[i] = reduce over edges (i, j) of w_ij * X[j]
+                msg = ew[:, None] * Xc[c]
+                zero = torch.zeros(Xc.shape[1], dtype=torch.float64)
+                out = torch.stack([(msg[r == i].sum(0) if reduce == "sum" else msg[r == i].amax(0))
+                                   if (r == i).any() else zero for i in range(A.n_rows)])
+            ew.mul_(2.0)
+            grads.append(torch.autograd.grad((out * G).sum(), e)[0])
         torch.testing.assert_close(grads[0], grads[1])
     # what a gradient does read is still guarded: X for the gradient of the edge weights
     e = torch.rand(A.nnz, dtype=torch.float64, requires_grad=True)

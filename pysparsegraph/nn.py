@@ -15,6 +15,7 @@ the tiles it computes);
 :class:`SparseSequential` chains layers in that layout so only the two ends
 transpose.
 """
+import collections
 import math
 import numbers
 import threading
@@ -72,7 +73,7 @@ class SparseLinear:
     """
 
     def __init__(self, weight, bias=None, *, activation=None, clamp_max=None, index_dtype="auto", n_threads=None):
-        indptr, indices, values, shape = _weight_arrays(weight)
+        src, shape = _weight_source(weight)
         out_f, in_f = shape
         if is_one_of(index_dtype, ("auto",)):
             index_dtype = "uint16" if in_f <= 65536 else "int32"
@@ -83,10 +84,13 @@ class SparseLinear:
             raise errors.IndexOverflowError(f"index_dtype='uint16' holds column ids < 65536, but in_features = {in_f}")
         if in_f > np.iinfo(np.int32).max:
             raise errors.IndexOverflowError(f"in_features = {in_f} does not fit int32 column ids")
-        # the layer's own copies (one each, conversion included): frozen below without freezing the caller's
-        self._indptr = np.array(indptr, dtype=np.int64, order="C", copy=True)
-        self._indices = np.array(indices, dtype=np.dtype(index_dtype), order="C", copy=True)
-        self._values = np.array(values, dtype=np.float32, order="C", copy=True)
+        if isinstance(src, _Dense):  # fresh arrays built in the layer's dtypes: nothing to copy
+            from pysparsegraph.prune import _csr_arrays
+            arrays = _csr_arrays(src.weight, src.mask, np.float32, np.dtype(index_dtype))
+        else:  # the layer's own copies (one each, conversion included): frozen below without freezing the caller's
+            arrays = (np.array(a, dtype=dt, order="C", copy=True)
+                      for a, dt in zip(src, (np.int64, np.dtype(index_dtype), np.float32)))
+        self._indptr, self._indices, self._values = arrays
         for a in (self._indptr, self._indices, self._values):
             a.flags.writeable = False
         self._shape = (int(out_f), int(in_f))
@@ -138,7 +142,7 @@ class SparseLinear:
         else:
             mask = _prune.prune(w, sparsity, pattern=pattern, score=score, activations=activations,
                                 granularity=granularity)
-        return cls(_prune.to_csr(w, mask), bias, **kwargs)
+        return cls(_Dense(w, mask), bias, **kwargs)
 
     # ---- properties -----------------------------------------------------
     @property
@@ -453,21 +457,26 @@ def _check_out(out, shape):
         raise errors.ShapeMismatchError(f"out must have shape {shape}, got {out.shape}")
 
 
-def _weight_arrays(weight):
-    """(indptr, indices, values, shape) of a validated weight, any accepted form."""
+class _Dense(collections.namedtuple("_Dense", "weight mask")):
+    """A validated dense weight and its keep mask (None: its non-zeros), for the layer to store directly."""
+
+
+def _weight_source(weight):
+    """(source, shape) of a validated weight, any accepted form: the caller's (indptr, indices, values), or a
+    :class:`_Dense`."""
     from pysparsegraph.matrix import CSRMatrix
+    if isinstance(weight, _Dense):
+        return weight, weight.weight.shape
     if isinstance(weight, CSRMatrix):
         vals = weight.values
         if vals is None:
             vals = np.ones(weight.nnz, dtype=np.float32)
-        return weight.indptr, weight.indices, vals, weight.shape
+        return (weight.indptr, weight.indices, vals), weight.shape
     if hasattr(weight, "tocsr") and hasattr(weight, "format"):
-        m = CSRMatrix.from_scipy(weight)
-        return _weight_arrays(m)
+        return _weight_source(CSRMatrix.from_scipy(weight))
     w = to_ndarray(weight, "weight")
     if w.ndim != 2:
         raise errors.ShapeMismatchError(f"weight must be 2-D (out_features, in_features) or sparse, got shape {w.shape}")
     if w.dtype.kind not in "fiub":
         raise errors.DTypeError(f"weight must hold real numbers, got dtype {w.dtype}")
-    from pysparsegraph.prune import to_csr
-    return _weight_arrays(to_csr(w))
+    return _Dense(w, None), w.shape

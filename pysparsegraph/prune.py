@@ -87,22 +87,55 @@ def scores(weight, score="magnitude", activations=None):
     sorting would have kept it as the largest in one pattern and dropped it in
     another. Infinite weights rank above every finite one.
     """
-    return _scores(weight, score, activations, "weight")
+    w = _as_weight(weight)
+    norms = _norms(w, score, activations)
+    _check_nan(w, norms, score, "weight")
+    return _full_scores(w, norms, np.float64, out=np.empty_like(w, dtype=np.float64))  # in w's memory order
 
 
-def _scores(weight, score, activations, name):
-    w = _as_weight(weight, name)
-    s = _raw_scores(w, score, activations)
-    bad = np.isnan(s)
-    if bad.any():
-        i, j = (int(v) for v in np.argwhere(bad)[0])
-        v = float(w[i, j])
-        why = ("the weight is NaN" if np.isnan(v) else
-               f"an infinite weight times input column {j}'s all-zero activations")
-        raise errors.InvalidArgumentError(
-            f"{name}[{i}, {j}] has a NaN {score} score ({why}; {int(bad.sum())} NaN score(s) in all): "
-            "fix or zero such weights, or drop such calibration rows, before pruning")
+# Rows per chunk hold about this many entries: pruning works chunk by chunk so that its
+# temporaries (scores, sort orders) stay small next to the weight.
+_CHUNK = 1 << 18
+
+
+def _row_chunks(shape):
+    step = max(1, _CHUNK // max(1, shape[1]))
+    return [slice(r, min(r + step, shape[0])) for r in range(0, shape[0], step)]
+
+
+def _score_rows(w, norms, dtype):
+    """Scores of the rows ``w`` (a chunk): computed the same way for every chunk and pass, so equal bits."""
+    a = w.astype(dtype)
+    np.abs(a, out=a)  # after the conversion: abs of the most negative integer overflows
+    if norms is not None:
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by _check_nan, by name
+            a *= norms
+    return a
+
+
+def _full_scores(w, norms, dtype, out=None):
+    s = np.empty(w.shape, dtype=dtype) if out is None else out
+    for rows in _row_chunks(w.shape):
+        s[rows] = _score_rows(w[rows], norms, dtype)
     return s
+
+
+def _score_dtype(w, norms):
+    """float32 scores for float32 magnitude pruning: |w| is exact, so they rank as the float64 ones do."""
+    return np.float32 if norms is None and w.dtype == np.float32 else np.float64
+
+
+def _check_nan(w, norms, score, name):
+    for rows in _row_chunks(w.shape):
+        if np.isnan(_score_rows(w[rows], norms, np.float64)).any():
+            bad = np.isnan(_full_scores(w, norms, np.float64))
+            i, j = (int(v) for v in np.argwhere(bad)[0])
+            v = float(w[i, j])
+            why = ("the weight is NaN" if np.isnan(v) else
+                   f"an infinite weight times input column {j}'s all-zero activations")
+            raise errors.InvalidArgumentError(
+                f"{name}[{i}, {j}] has a NaN {score} score ({why}; {int(bad.sum())} NaN score(s) in all): "
+                "fix or zero such weights, or drop such calibration rows, before pruning")
 
 
 def _check_score(score):
@@ -110,42 +143,74 @@ def _check_score(score):
         raise errors.InvalidArgumentError(f"score must be 'magnitude' or 'wanda', got {score!r}")
 
 
-def _raw_scores(w, score, activations):
+def _norms(w, score, activations):
+    """None for magnitude; for Wanda the (in_features,) float64 factors ``||X[:, j]||_2`` that scale ``|W|``."""
     _check_score(score)
-    a = np.abs(w.astype(np.float64, copy=False))
     if score == "magnitude":
-        return a
-    if score == "wanda":
-        if activations is None:
-            raise errors.InvalidArgumentError("score='wanda' needs activations: a calibration batch of the layer's "
-                                              "inputs, shape (n_samples, in_features)")
-        # checked first: a string array would fail deep in the float conversion
-        x = _check_real(to_ndarray(activations, "activations"), "activations").astype(np.float64, copy=False)
-        if x.ndim != 2 or x.shape[1] != w.shape[1]:
-            raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
-                                            f"shape {w.shape}, got {x.shape}")
-        if x.shape[0] == 0:
-            raise errors.InvalidArgumentError("activations hold no samples: Wanda needs a calibration batch of at "
-                                              "least one row")
-        bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
-        if bad.size:  # an inf would make every weight of its column score inf and be kept
-            raise errors.InvalidArgumentError(f"activations column {int(bad[0])} holds NaN or inf; fix it or drop "
-                                              "such calibration rows before pruning")
-        # each column's norm scaled by its largest magnitude, so that squares of large finite
-        # activations (1e200) do not overflow
-        top = np.abs(x).max(axis=0, initial=0.0)
-        scale = np.where(top > 0, top, 1.0)
-        xs = x / scale
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN scores are refused by the caller, by name
-            return a * (scale * np.sqrt(np.einsum("ij,ij->j", xs, xs)))[None, :]
+        return None
+    if activations is None:
+        raise errors.InvalidArgumentError("score='wanda' needs activations: a calibration batch of the layer's "
+                                          "inputs, shape (n_samples, in_features)")
+    # checked first: a string array would fail deep in the float conversion
+    x = _check_real(to_ndarray(activations, "activations"), "activations").astype(np.float64, copy=False)
+    if x.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise errors.ShapeMismatchError(f"activations must have shape (n_samples, {w.shape[1]}) for a weight of "
+                                        f"shape {w.shape}, got {x.shape}")
+    if x.shape[0] == 0:
+        raise errors.InvalidArgumentError("activations hold no samples: Wanda needs a calibration batch of at "
+                                          "least one row")
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=0))
+    if bad.size:  # an inf would make every weight of its column score inf and be kept
+        raise errors.InvalidArgumentError(f"activations column {int(bad[0])} holds NaN or inf; fix it or drop "
+                                          "such calibration rows before pruning")
+    # each column's norm scaled by its largest magnitude, so that squares of large finite
+    # activations (1e200) do not overflow
+    top = np.abs(x).max(axis=0, initial=0.0)
+    scale = np.where(top > 0, top, 1.0)
+    xs = x / scale
+    with np.errstate(invalid="ignore", over="ignore"):
+        return scale * np.sqrt(np.einsum("ij,ij->j", xs, xs))
 
 
-def _keep_top(s, n_remove):
-    """Boolean keep mask over a 1-D score array removing exactly n_remove lowest (stable order)."""
-    keep = np.ones(s.shape[0], dtype=bool)
-    if n_remove > 0:
-        keep[np.argsort(s, kind="stable")[:n_remove]] = False
-    return keep
+def _threshold(s, n_remove):
+    """``(t, n_tied)`` for 0 < n_remove <= s.size: a stable ascending sort of ``s`` removes every score below
+    ``t``, then the first ``n_tied`` (by position) equal to ``t``. ``s`` is 1-D scratch, partitioned in place."""
+    k = n_remove - 1
+    s.partition(k)
+    t = s[k]
+    # what is below t sits in s[:k]; counted in chunks to keep the bool temporary small
+    below = sum(int(np.count_nonzero(s[i:min(i + _CHUNK, k)] < t)) for i in range(0, k, _CHUNK))
+    return t, n_remove - below
+
+
+def _mark_kept(s, t, n_tied, out):
+    """Keep mask of the chunk ``s`` into ``out`` (C-contiguous); returns the ties still to remove after it."""
+    if not n_tied:
+        np.greater_equal(s, t, out=out)
+        return 0
+    np.greater(s, t, out=out)
+    tied = np.flatnonzero(s == t)
+    out.reshape(-1)[tied[n_tied:]] = True
+    return max(0, n_tied - tied.size)
+
+
+def _keep_top(layers, n_remove, dtype):
+    """Keep masks removing exactly n_remove lowest scores of all ``(w, norms)`` layers ranked as one flat array,
+    ties broken by position as a stable argsort does; scores are recomputed per chunk instead of kept."""
+    sizes = [w.size for w, _ in layers]
+    keep = np.ones(sum(sizes), dtype=bool)
+    masks = [keep[p - n:p].reshape(w.shape) for (w, _), n, p in zip(layers, sizes, np.cumsum(sizes))]
+    if n_remove == 0:
+        return masks
+    flat = np.empty(keep.size, dtype=dtype)
+    for (w, norms), n, p in zip(layers, sizes, np.cumsum(sizes)):
+        _full_scores(w, norms, dtype, out=flat[p - n:p].reshape(w.shape))
+    t, n_tied = _threshold(flat, n_remove)
+    del flat
+    for (w, norms), mask in zip(layers, masks):
+        for rows in _row_chunks(w.shape):
+            n_tied = _mark_kept(_score_rows(w[rows], norms, dtype), t, n_tied, mask[rows])
+    return masks
 
 
 def _parse_pattern(pattern):
@@ -194,7 +259,9 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
     kind = _parse_pattern(pattern)
     if granularity is not None and not is_one_of(granularity, ("layer", "row")):
         raise errors.InvalidArgumentError(f"granularity must be 'layer', 'row' or None, got {granularity!r}")
-    s = _scores(w, score, activations, "weight")
+    norms = _norms(w, score, activations)
+    _check_nan(w, norms, score, "weight")
+    dtype = _score_dtype(w, norms)
     out_f, in_f = w.shape
     if kind[0] == "nm":
         _, n, m = kind
@@ -204,12 +271,13 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
         if in_f % m:
             raise errors.ShapeMismatchError(f"pattern {pattern!r} needs in_features to be a multiple of {m}, "
                                             f"got weight shape {w.shape}")
-        g = s.reshape(out_f, in_f // m, m)
-        # Rank within each group; a stable argsort keeps the earlier column on ties.
-        order = np.argsort(-g, axis=2, kind="stable")
-        keep = np.zeros(g.shape, dtype=bool)
-        np.put_along_axis(keep, order[:, :, :n], True, axis=2)
-        return keep.reshape(out_f, in_f)
+        keep = np.zeros(w.shape, dtype=bool)
+        for rows in _row_chunks(w.shape):
+            g = _score_rows(w[rows], norms, dtype).reshape(rows.stop - rows.start, in_f // m, m)
+            # Rank within each group; a stable argsort keeps the earlier column on ties.
+            order = np.argsort(np.negative(g, out=g), axis=2, kind="stable")
+            np.put_along_axis(keep[rows].reshape(g.shape), order[:, :, :n], True, axis=2)
+        return keep
     if sparsity is None:
         raise errors.InvalidArgumentError(f"pattern {pattern!r} needs a sparsity in [0, 1]")
     sp = _check_sparsity(sparsity)
@@ -218,17 +286,18 @@ def prune(weight, sparsity=None, *, pattern="unstructured", score="magnitude", a
         if out_f % r or in_f % c:
             raise errors.ShapeMismatchError(f"block pattern {pattern!r} needs the weight shape to be a multiple of "
                                             f"({r}, {c}), got {w.shape}")
-        bs = s.reshape(out_f // r, r, in_f // c, c).sum(axis=(1, 3))
-        kb = _keep_top(bs.ravel(), int(round(sp * bs.size))).reshape(bs.shape)
+        bs = _full_scores(w, norms, np.float64).reshape(out_f // r, r, in_f // c, c).sum(axis=(1, 3))
+        kb, = _keep_top([(bs, None)], int(round(sp * bs.size)), np.float64)  # bs >= 0: |bs| is bs
         return np.repeat(np.repeat(kb, r, axis=0), c, axis=1)
     gran = granularity or ("row" if score == "wanda" else "layer")
     if gran == "layer":
-        return _keep_top(s.ravel(), int(round(sp * s.size))).reshape(w.shape)
+        return _keep_top([(w, norms)], int(round(sp * w.size)), dtype)[0]
     n_remove = int(round(sp * in_f))  # per row
     keep = np.ones(w.shape, dtype=bool)
     if n_remove:
-        order = np.argsort(s, axis=1, kind="stable")[:, :n_remove]
-        np.put_along_axis(keep, order, False, axis=1)
+        for rows in _row_chunks(w.shape):
+            order = np.argsort(_score_rows(w[rows], norms, dtype), axis=1, kind="stable")[:, :n_remove]
+            np.put_along_axis(keep[rows], order, False, axis=1)
     return keep
 
 
@@ -254,21 +323,19 @@ def prune_global(weights, sparsity, *, score="magnitude", activations=None):
     if activations is not None and not isinstance(activations, dict):
         raise errors.InvalidArgumentError("activations must be a dict of layer name -> calibration batch (the "
                                           f"layers' inputs), got {type(activations).__name__}")
-    names = list(weights)
-    sc = []
-    for name in names:
+    layers = []
+    for name in weights:
         act = None if activations is None else activations.get(name)
         if act is None and score == "wanda":
             raise errors.InvalidArgumentError(f"score='wanda' needs activations[{name!r}]: a calibration batch of "
                                               f"layer {name!r}'s inputs, shape (n_samples, in_features)")
-        sc.append(_scores(weights[name], score, act, f"weights[{name!r}]").ravel())
-    flat = np.concatenate(sc)
-    keep = _keep_top(flat, int(round(sp * flat.size)))
-    out, pos = {}, 0
-    for name, s in zip(names, sc):
-        out[name] = keep[pos:pos + s.size].reshape(np.shape(weights[name]))
-        pos += s.size
-    return out
+        w = _as_weight(weights[name], f"weights[{name!r}]")
+        norms = _norms(w, score, act)
+        _check_nan(w, norms, score, f"weights[{name!r}]")
+        layers.append((w, norms))
+    n_remove = int(round(sp * sum(w.size for w, _ in layers)))
+    dtype = np.result_type(*(_score_dtype(w, norms) for w, norms in layers))
+    return dict(zip(weights, _keep_top(layers, n_remove, dtype)))
 
 
 def apply_mask(weight, mask):
@@ -293,19 +360,33 @@ def to_csr(weight, mask=None, *, dtype=np.float32):
     """
     from pysparsegraph.matrix import CSRMatrix
     w = _as_weight(weight)
-    m = (w != 0) if mask is None else to_ndarray(mask, "mask")
-    if m.shape != w.shape or m.dtype != np.bool_:
+    m = None if mask is None else to_ndarray(mask, "mask")
+    if m is not None and (m.shape != w.shape or m.dtype != np.bool_):
         raise errors.ShapeMismatchError(f"mask must be a bool array of shape {w.shape}, got {m.dtype} {m.shape}")
     dtype = as_dtype(dtype, "dtype")
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise errors.DTypeError(f"dtype must be float32 or float64, got {dtype}")
-    counts = m.sum(axis=1, dtype=np.int64)
-    indptr = np.zeros(w.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    rows, cols = np.nonzero(m)  # row-major order: rows sorted, columns sorted within a row
-    values = np.ascontiguousarray(w[rows, cols], dtype=dtype)
     idx_dtype = np.int32 if w.shape[1] <= np.iinfo(np.int32).max else np.int64
-    return CSRMatrix(indptr, cols.astype(idx_dtype), values, shape=w.shape, check=False)
+    return CSRMatrix(*_csr_arrays(w, m, dtype, idx_dtype), shape=w.shape, check=False)
+
+
+def _csr_arrays(w, mask, dtype, idx_dtype):
+    """(indptr, indices, values) of the entries of ``w`` under ``mask`` (None: its non-zeros), filled chunk by
+    chunk straight into the output dtypes: no int64 (row, col) pairs or mask of the whole matrix."""
+    chunks = _row_chunks(w.shape)
+    keep = (lambda rows: w[rows] != 0) if mask is None else (lambda rows: mask[rows])
+    indptr = np.zeros(w.shape[0] + 1, dtype=np.int64)
+    for rows in chunks:
+        indptr[rows.start + 1:rows.stop + 1] = keep(rows).sum(axis=1, dtype=np.int64)
+    np.cumsum(indptr, out=indptr)
+    nnz = int(indptr[-1])
+    indices, values = np.empty(nnz, dtype=idx_dtype), np.empty(nnz, dtype=dtype)
+    for rows in chunks:
+        r, c = np.nonzero(keep(rows))  # row-major order: rows sorted, columns sorted within a row
+        lo, hi = indptr[rows.start], indptr[rows.stop]
+        indices[lo:hi] = c
+        values[lo:hi] = w[rows][r, c]
+    return indptr, indices, values
 
 
 def storage_bytes(n_rows, n_cols, nnz, *, value_bytes=4, index_dtype="auto"):

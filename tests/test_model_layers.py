@@ -488,3 +488,24 @@ def test_inputs_numpy_cannot_read_and_array_options_raise_library_errors():
                     (lambda: layer.forward_t(tx.T.bfloat16()), "xt")):
         with pytest.raises(errors.DTypeError, match=f"{what} cannot be read"):
             f()
+
+
+def test_sparse_linear_from_a_dense_weight_stores_it_without_intermediate_copies():
+    import tracemalloc
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((1024, 1024)).astype(np.float32)
+    w[rng.random(w.shape) >= 0.1] = 0
+    w[0, :3] = -0.0  # a signed zero is not stored
+    tracemalloc.start()
+    try:
+        layer = SparseLinear(w)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    rows, cols = np.nonzero(w)
+    assert layer.index_dtype == np.uint16 and not layer._indices.flags.writeable
+    np.testing.assert_array_equal(layer._indptr, np.concatenate([[0], np.cumsum((w != 0).sum(axis=1))]))
+    np.testing.assert_array_equal(layer._indices, cols)
+    np.testing.assert_array_equal(layer._values, w[rows, cols])
+    # a whole-matrix mask, int64 (row, col) pairs and copies of fresh arrays took 5.6x the stored bytes
+    assert peak < 4 * layer.nbytes, peak / layer.nbytes

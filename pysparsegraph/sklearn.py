@@ -55,7 +55,10 @@ Conventions
 ``GridSearchCV``) shares them between copies instead of deep-copying them, and
 the normalized adjacency is built once per graph object and cached on it.
 Edit a graph by building a new one. A scipy graph is copied once, when first
-used (pass a CSRMatrix to share its memory). A stored weight of 0 is no edge:
+used, and the copy is kept while the scipy object lives: scipy rewrites its own
+arrays in place in some read-only calls (``A.max()`` and ``A > 0`` sort and sum
+duplicates), which would leave products cached from shared arrays stale. Pass a
+CSRMatrix to share the graph's memory instead. A stored weight of 0 is no edge:
 it is neither a self loop nor a neighbour. float32 inputs give float32 results; other
 real dtypes give float64. NaN and inf in the node features are computed
 through (to the nodes they propagate to), not rejected, as in ``spmm``.
@@ -79,7 +82,8 @@ _FLOATS = [np.float64, np.float32]
 
 # ---------------------------------------------------------------------------
 # Graph plumbing (private). The normalized matrices are built with vectorized
-# numpy over O(nnz) arrays; the products (sum and max) run in the C kernels.
+# numpy in row blocks (the result is their only O(nnz) array); the products
+# (sum and max) run in the C kernels.
 # ---------------------------------------------------------------------------
 
 # scipy matrices are unhashable and have no spare attribute slot, so their CSR
@@ -135,9 +139,15 @@ def _without_zeros(g):
     return g if hit is False else hit
 
 
-def _edge_values(g):
-    """Values of ``g`` as float64 (ones for an unweighted graph)."""
-    return np.ones(g.nnz) if g.values is None else np.asarray(g.values, dtype=np.float64)
+def _row_blocks(indptr, size=1 << 16):
+    """Consecutive row ranges ``(r0, r1)`` holding about ``size`` entries each
+    (a longer row alone) and together every entry: per-entry work done block by
+    block needs temporaries of the block's size, not nnz-sized ones."""
+    if indptr[-1] == indptr[0]:
+        return []
+    cuts = np.arange(indptr[0], indptr[-1], size)
+    starts = np.unique(np.searchsorted(indptr, cuts, side="right") - 1)  # the rows holding the cuts
+    return zip(starts.tolist(), starts[1:].tolist() + [indptr.shape[0] - 1])
 
 
 def _row_sums(indptr, vals):
@@ -153,10 +163,10 @@ def _row_sums(indptr, vals):
 
 
 # Thread count for the C calls that do not go through an SpMM plan (the max
-# reducer, the edge expansion). The plain sum products need no such rule: their
-# cached plan runs small work on the calling thread by itself (plan.py,
-# ``Plan.serial``). The generalized kernel behind ``reduce="max"`` instead opens
-# a parallel region from ~32k multiply-adds on, and waking a second OpenMP
+# reducer). The plain sum products need no such rule: their cached plan runs
+# small work on the calling thread by itself (plan.py, ``Plan.serial``). The
+# generalized kernel behind ``reduce="max"`` instead opens a parallel region
+# from ~32k multiply-adds on, and waking a second OpenMP
 # thread on a loaded machine was measured at ~6-15 ms per region (2 cores
 # shared with other processes; bench/RESULTS.md): below this threshold it runs
 # on one thread unless the caller asked for a thread count explicitly. (The
@@ -175,36 +185,35 @@ def _threads(n_threads, work):
     return 1 if work < _SMALL_WORK else None
 
 
-def _edge_rows(g):
-    """The row id of every stored entry (CSR order), expanded in C."""
-    return g.to_edges(n_threads=_threads(None, 8 * (g.nnz + g.n_rows)))[0]
-
-
-def _with_self_loops(g, rows):
+def _with_self_loops(g):
     """``g`` plus a weight-1 self loop on every node that has none (nodes with a
-    loop keep theirs, like PyG's ``add_remaining_self_loops``), and the row id of
-    every entry of the result. Duplicates and the order of the other entries are
-    kept, so products still sum exactly what ``g @ X`` sums.
+    loop keep theirs, like PyG's ``add_remaining_self_loops``). Duplicates and
+    the order of the other entries are kept, so products still sum exactly what
+    ``g @ X`` sums.
 
     Vectorized O(nnz): each missing loop is inserted in its row where a sorted
-    row would hold it (after the entries with smaller column ids).
+    row would hold it (after the entries with smaller column ids). The rows are
+    scanned in blocks, so no nnz-sized row-id or mask array is built.
     """
     n = g.n_rows
-    cols = np.asarray(g.indices)
+    indptr, cols = np.asarray(g.indptr), np.asarray(g.indices)
     has_loop = np.zeros(n, dtype=bool)
-    has_loop[rows[cols == rows]] = True
+    before = np.zeros(n, dtype=np.int64)  # entries left of the diagonal
+    for r0, r1 in _row_blocks(indptr):
+        rows = np.repeat(np.arange(r0, r1), np.diff(indptr[r0:r1 + 1]))  # the row id of each entry
+        c = cols[indptr[r0]:indptr[r1]]
+        has_loop[rows[c == rows]] = True
+        before[r0:r1] = np.bincount(rows[c < rows] - r0, minlength=r1 - r0)
     missing = np.flatnonzero(~has_loop)
     if missing.size == 0:
-        return g, rows
-    before = np.bincount(rows[cols < rows], minlength=n)[missing]  # entries left of the diagonal
-    pos = g.indptr[missing] + before
+        return g
+    pos = g.indptr[missing] + before[missing]
     indices = np.insert(cols, pos, missing.astype(cols.dtype))
     values = None if g.values is None else np.insert(np.asarray(g.values), pos, 1.0)
     add = np.zeros(n + 1, dtype=np.int64)
     add[missing + 1] = 1
     indptr = g.indptr + np.cumsum(add)
-    out = CSRMatrix(indptr, indices, values, shape=g.shape, check=False)
-    return out, np.insert(rows, pos, missing)
+    return CSRMatrix(indptr, indices, values, shape=g.shape, check=False)
 
 
 def _normalized(g, norm, self_loops, dtype=np.float64):
@@ -217,7 +226,9 @@ def _normalized(g, norm, self_loops, dtype=np.float64):
     ``D`` holds the row sums of ``Â`` (the weighted out-degrees, equal to the
     in-degrees on an undirected graph). Rows with zero degree stay zero;
     ``"sym"`` refuses negative degrees (from negative weights).
-    Built once per graph object with O(nnz) vectorized numpy.
+    Built once per graph object with vectorized numpy, row block by row block:
+    no nnz-sized temporary, only the result's values (and its indices when
+    loops are inserted).
 
     Why a materialized ``S`` and not the fused ``spmm(g, X, norm=...,
     add_self_loops=...)``: (1) speed: each hop is then the plain sum SpMM (SIMD,
@@ -238,8 +249,7 @@ def _normalized(g, norm, self_loops, dtype=np.float64):
     hit = g._cache.get(key)
     if hit is not None:
         return g if hit is False else hit
-    rows = _edge_rows(g)
-    a, rows = _with_self_loops(g, rows) if self_loops else (g, rows)
+    a = _with_self_loops(g) if self_loops else g
     if norm == "none":
         s = a if a.values is None or a.values.dtype == dtype else CSRMatrix._trusted(
             a.indptr, a.indices, a.values.astype(dtype), a.shape)
@@ -247,20 +257,30 @@ def _normalized(g, norm, self_loops, dtype=np.float64):
             g._cache[key] = False
             return g
     else:
-        vals = _edge_values(a)
-        deg = _row_sums(a.indptr, vals)
+        indptr, cols, vals = np.asarray(a.indptr), np.asarray(a.indices), a.values
+        if vals is None:  # a sum of ones is the entry count, exactly: no nnz-sized ones
+            deg = np.diff(indptr).astype(np.float64)
+        else:
+            deg = _row_sums(indptr, np.asarray(vals, dtype=np.float64))
         if norm == "sym" and (deg < 0).any():  # a square root of a negative degree has no meaning
             raise errors.InvalidArgumentError(
                 f"norm='sym' needs non-negative weighted degrees, but the graph has negative ones (minimum "
                 f"{deg[deg < 0].min():g}) from negative edge weights; use norm='row' or non-negative weights")
         with np.errstate(divide="ignore"):  # negative degrees scale their row like positive ones
             inv = np.where(deg != 0, 1.0 / np.where(deg != 0, deg, 1.0), 0.0)
-        if norm == "sym":
-            r = np.sqrt(inv)
-            new = r[rows] * vals * r[a.indices]
-        else:
-            new = inv[rows] * vals
-        s = CSRMatrix(a.indptr, a.indices, new.astype(dtype, copy=False), shape=a.shape, check=False)
+        scale = np.sqrt(inv) if norm == "sym" else inv
+        # scale[row] * w * scale[col] ("sym") or scale[row] * w ("row"), multiplied in float64 in that
+        # order and rounded once to dtype, block by block into the result: the only nnz-sized array.
+        new = np.empty(a.nnz, dtype=dtype)
+        for r0, r1 in _row_blocks(indptr):
+            e0, e1 = indptr[r0], indptr[r1]
+            t = np.repeat(scale[r0:r1], np.diff(indptr[r0:r1 + 1]))
+            if vals is not None:  # times 1 when unweighted: a no-op, skipped
+                t *= vals[e0:e1]  # float32 weights widen to float64 exactly
+            if norm == "sym":
+                t *= scale[cols[e0:e1]]
+            new[e0:e1] = t
+        s = CSRMatrix(a.indptr, a.indices, new, shape=a.shape, check=False)
     g._cache[key] = s
     return s
 
@@ -275,7 +295,7 @@ def _unweighted(g):
     return hit
 
 
-def _segment_max(g, x, n_threads=None):
+def _segment_max(g, x, n_threads=None, out=None):
     """``out[i] = max over the neighbours j of i of x[j]`` (0 for rows without
     neighbours; edge weights ignored; a NaN among the neighbours gives NaN, as
     ``numpy.maximum`` does).
@@ -284,14 +304,17 @@ def _segment_max(g, x, n_threads=None):
     without its values (it would otherwise take the max of ``w * x``). Its
     fold keeps the earlier element when a later one is NaN (a strict ``>``), so
     NaN is restored afterwards: one extra sum product over the NaN mask, run
-    only when ``x`` holds a NaN.
+    only when ``x`` holds a NaN. Written into ``out`` when given.
     """
     n, f = g.n_rows, x.shape[1]
     if n == 0 or f == 0 or g.nnz == 0:
-        return np.zeros((n, f), dtype=x.dtype)
+        if out is None:
+            return np.zeros((n, f), dtype=x.dtype)
+        out[...] = 0
+        return out
     u = _unweighted(g)
     threads = _threads(n_threads, (g.nnz + n) * f)
-    out = spmm(u, x, reduce="max", n_threads=threads)
+    out = spmm(u, x, out, reduce="max", n_threads=threads)
     # One sum of x screens for NaN without a boolean temporary (inf - inf also
     # gives NaN there: then the exact mask below simply finds no NaN). The screen's own
     # inf - inf or overflow is no fault of the input: it must not warn (or raise under -W error).
@@ -667,13 +690,20 @@ class GraphPropagation(_GraphTransformer):
     def _compute(self, g, x):
         h = np.ascontiguousarray(x)
         s = _normalized(g, "none" if self.norm is None else self.norm, self.self_loops, h.dtype)
-        out = [h] if self.hops == "all" else None
-        for _ in range(self.k):
-            h = spmm(s, h, n_threads=self.n_threads)
+        f = h.shape[1]
+        out = None
+        if self.hops == "all":  # each hop goes to its column block as it comes: no list of hops to stack
+            out = np.empty((h.shape[0], (self.k + 1) * f), dtype=h.dtype)
+            out[:, :f] = h
+        spare = None  # two hop buffers, swapped: each hop is written over the one before its input
+        for hop in range(1, self.k + 1):
+            new = spmm(s, h, spare, n_threads=self.n_threads)
             if out is not None:
-                out.append(h)
+                out[:, hop * f:(hop + 1) * f] = new
+            spare = None if np.may_share_memory(h, x) else h  # never write over the caller's array
+            h = new
         if out is not None:
-            return np.hstack(out) if out[0].shape[1] else np.empty((h.shape[0], 0), dtype=h.dtype)
+            return out
         return h.copy() if h is x else h
 
     def _output_names(self, base):
@@ -735,13 +765,28 @@ class NeighborAggregation(_GraphTransformer):
 
     def _compute(self, g, x):
         x = np.ascontiguousarray(x)
+        n, f = x.shape
+        out = agg = None
+        if self.include_self:
+            # [x, agg] without a separate agg: the product writes agg C-contiguously into the output's last
+            # n*f items, then row blocks move into place front to back. Row i goes to [2fi, 2fi+2f), which
+            # ends at or before where the agg rows after it still wait (from nf + f(i+1)).
+            out = np.empty((n, 2 * f), dtype=x.dtype)
+            agg = out.reshape(-1)[n * f:].reshape(n, f)
         if self.aggregator == "sum":
-            agg = spmm(g, x, n_threads=self.n_threads)
+            agg = spmm(g, x, agg, n_threads=self.n_threads)
         elif self.aggregator == "mean":
-            agg = spmm(_normalized(g, "row", False, x.dtype), x, n_threads=self.n_threads)
+            agg = spmm(_normalized(g, "row", False, x.dtype), x, agg, n_threads=self.n_threads)
         else:
-            agg = _segment_max(g, x, self.n_threads)
-        return np.hstack([x, agg]) if self.include_self else agg
+            agg = _segment_max(g, x, self.n_threads, agg)
+        if out is None:
+            return agg
+        step = max(1, (1 << 16) // max(f, 1))
+        for r0 in range(0, n, step):
+            r1 = min(r0 + step, n)
+            out[r0:r1, f:] = agg[r0:r1]  # may overlap its source: numpy copies through a buffer then
+            out[r0:r1, :f] = x[r0:r1]
+        return out
 
     def _output_names(self, base):
         agg = [f"{self.aggregator}_{name}" for name in base]

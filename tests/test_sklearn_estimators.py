@@ -569,3 +569,99 @@ def test_node_ids_in_an_object_array_are_read_by_their_values():
             est.transform(bad)
     with pytest.raises(errors.IndexOutOfRangeError, match="node id 6"):
         est.transform(np.array([6], dtype=object))
+
+
+# ---------------------------------------------------------------- memory: built in place, same results
+@pytest.mark.parametrize("block", [1, 3, 1 << 16])  # row blocks of ~1 and ~3 entries, and the default
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("weights", [None, np.float32, np.float64])
+def test_normalized_built_in_row_blocks_matches_dense_reference(monkeypatch, block, kind, weights):
+    import functools
+
+    import pysparsegraph.sklearn as sk
+
+    monkeypatch.setattr(sk, "_row_blocks", functools.partial(sk._row_blocks, size=block))
+    g0, _ = _graph(kind)
+    vals = None if weights is None or g0.values is None else np.asarray(g0.values, dtype=weights)
+    for norm, loops in [("sym", True), ("sym", False), ("row", True), ("row", False), ("none", True)]:
+        g = CSRMatrix(np.array(g0.indptr), np.array(g0.indices), vals, shape=g0.shape)  # a fresh cache
+        a = g.to_scipy(np.float64).copy()  # a copy: scipy sums duplicates in place
+        a.sum_duplicates()
+        ref = _norm_ref(a, norm, loops).toarray()
+        s64, s32 = sk._normalized(g, norm, loops), sk._normalized(g, norm, loops, np.float32)
+        np.testing.assert_allclose(s64.to_scipy(np.float64).toarray(), ref, rtol=1e-13, atol=1e-15)
+        np.testing.assert_array_equal(s32.indices, s64.indices)
+        if s64.values is not None:  # float32 is the float64 product rounded once
+            assert s32.values.dtype == np.float32
+            np.testing.assert_array_equal(s32.values, s64.values.astype(np.float32))
+
+
+def test_all_hops_and_include_self_fill_their_blocks_like_references():
+    cora = load_cora()
+    a = cora.graph.to_scipy(np.float64)
+    x = np.asfortranarray(cora.features[:, :64])  # 64 columns: the include_self move runs in several row blocks
+    x[3, 5] = np.nan
+    before = x.copy()
+    hops = GraphPropagation(cora.graph, k=3, hops="all").fit_transform(x)
+    assert hops.flags.c_contiguous and hops.dtype == np.float32
+    lasts = [GraphPropagation(cora.graph, k=j).fit_transform(x) for j in range(4)]
+    np.testing.assert_array_equal(hops, np.hstack(lasts))
+    s, ref = _norm_ref(a, "sym", True), [x.astype(np.float64)]
+    for _ in range(3):
+        ref.append(s @ ref[-1])
+    np.testing.assert_allclose(hops, np.hstack(ref), rtol=2e-4, atol=1e-5)
+    agg = {"sum": a @ ref[0], "mean": _norm_ref(a, "row", False) @ ref[0]}
+    for name in ("sum", "mean", "max"):
+        both = NeighborAggregation(cora.graph, name).fit_transform(x)
+        only = NeighborAggregation(cora.graph, name, include_self=False).fit_transform(x)
+        assert both.flags.c_contiguous
+        np.testing.assert_array_equal(both, np.hstack([x, only]))
+        if name in agg:
+            np.testing.assert_allclose(only, agg[name], rtol=2e-4, atol=1e-5)
+    np.testing.assert_array_equal(x, before)  # the caller's features are never a hop buffer
+    z = np.ones((cora.graph.n_rows, 1))  # one column: one row block of the move
+    np.testing.assert_array_equal(NeighborAggregation(cora.graph, "sum").fit_transform(z), np.hstack([z, a @ z]))
+
+
+def _traced_peak(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture(scope="module")
+def peak_case():
+    rng = np.random.default_rng(0)
+    n, deg, f = 20000, 20, 16
+    src = np.repeat(np.arange(n), deg)
+    return CSRMatrix.from_edges(src, rng.integers(0, n, src.size), shape=(n, n)), rng.standard_normal((n, f),
+                                                                                                      np.float32)
+
+
+def test_peak_memory_of_the_normalized_matrix(peak_case):
+    from pysparsegraph.sklearn import _normalized
+
+    g = CSRMatrix(peak_case[0].indptr, peak_case[0].indices, shape=peak_case[0].shape)  # a fresh cache
+    # about the result alone (it was ~4x: five float64 nnz-sized temporaries)
+    s, peak = _traced_peak(lambda: _normalized(g, "sym", True, np.float32))
+    assert peak < 1.75 * (s.indptr.nbytes + s.indices.nbytes + s.values.nbytes)
+
+
+def test_peak_memory_of_all_hops(peak_case):
+    g, x = peak_case
+    est = GraphPropagation(g, k=5, hops="all")
+    est.fit_transform(x[:, :1])  # caches S
+    out, peak = _traced_peak(lambda: est.fit_transform(x))  # the output plus two hop buffers: 8/6 (was 11/6)
+    assert peak < 1.5 * out.nbytes
+
+
+def test_peak_memory_of_include_self(peak_case):
+    g, x = peak_case
+    NeighborAggregation(g, include_self=False).fit_transform(x)  # caches the row-normalized S
+    out, peak = _traced_peak(lambda: NeighborAggregation(g).fit_transform(x))  # no separate aggregate (was 1.5x)
+    assert peak < 1.2 * out.nbytes

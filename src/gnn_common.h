@@ -8,8 +8,8 @@
  * the loader picks the best one for the running CPU once (GCC function
  * multi-versioning through an ifunc): wheels stay portable (no -march) yet
  * the feature loops run 8-16 lanes wide. Every thread of a process runs the
- * same variant, so results stay identical across thread counts; across CPUs
- * only sddmm's dot (a lane-wise reduction) may differ in the last bit
+ * same variant, so results stay identical across thread counts, and across
+ * CPUs too: sddmm's dot folds its lanes in one fixed order on every variant
  * (contraction into FMA stays off in ISO C mode). Elsewhere: one version. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(PSG_NO_MULTIVERSION)

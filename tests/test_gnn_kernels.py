@@ -591,6 +591,53 @@ def test_sddmm_ops(vdt, idt):
         np.testing.assert_allclose(sddmm(A, X, Y[:, :1], op="u_mul_v"), Xd[rows] * Yd[cols, :1], **tol(vdt))
 
 
+def _fold_dot(a, b):
+    """Row-wise dot products of a and b (float32 or float64, shape (m, d)) summed in the order the C kernel
+    documents (templates/sddmm.inc): 64-byte vectors of products added lane-wise, lanes folded in halves with
+    one 32- and one 16-byte step for the rest of d on the way down, the last two floats added, then the last
+    features one by one. NumPy rounds every operation in the array's own dtype, as C does without FMA."""
+    lanes = {n: n // a.itemsize for n in (64, 32, 16, 8)}
+    m, d = a.shape
+    f = 0
+    s32 = np.zeros((m, lanes[32]), a.dtype)
+    if d >= lanes[64]:
+        acc = a[:, :lanes[64]] * b[:, :lanes[64]]
+        for f in range(lanes[64], d - lanes[64] + 1, lanes[64]):
+            acc = acc + a[:, f:f + lanes[64]] * b[:, f:f + lanes[64]]
+        f = d // lanes[64] * lanes[64]
+        s32 = acc[:, :lanes[32]] + acc[:, lanes[32]:]
+    if f + lanes[32] <= d:
+        s32 = s32 + a[:, f:f + lanes[32]] * b[:, f:f + lanes[32]]
+        f += lanes[32]
+    s16 = s32[:, :lanes[16]] + s32[:, lanes[16]:]
+    if f + lanes[16] <= d:
+        s16 = s16 + a[:, f:f + lanes[16]] * b[:, f:f + lanes[16]]
+        f += lanes[16]
+    s8 = s16[:, :lanes[8]] + s16[:, lanes[8]:]
+    s = s8[:, 0] + s8[:, 1] if lanes[8] == 2 else s8[:, 0]
+    for g in range(f, d):
+        s = s + a[:, g] * b[:, g]
+    return s
+
+
+@pytest.mark.parametrize("vdt", VDT)
+def test_sddmm_dot_sums_in_its_documented_order_on_every_width(vdt):
+    # the fold order is fixed (the same on AVX-512, AVX2 and the baseline), so the result equals a NumPy
+    # transcription of it bit for bit, at the widths the kernel inlines (64-512 bytes) and around them
+    rng = np.random.default_rng(8)
+    A = graphs(np.int32, False)["hub"]
+    rows, cols, _, _ = _coo(A)
+    for k, heads in [(1, 1), (3, 1), (4, 1), (7, 1), (8, 1), (15, 1), (16, 1), (17, 1), (24, 1), (31, 1), (32, 1),
+                     (48, 1), (64, 1), (100, 1), (128, 1), (130, 1), (64, 8), (64, 4), (96, 3), (12, 3)]:
+        X = rng.standard_normal((A.n_rows, k)).astype(vdt)
+        Y = rng.standard_normal((A.n_cols, k)).astype(vdt)
+        out = run_both_threads(lambda t: sddmm(A, X, Y, heads=heads, n_threads=t)).reshape(A.nnz, heads)
+        d = k // heads
+        for h in range(heads):
+            ref = _fold_dot(X[rows, h * d:(h + 1) * d], Y[cols, h * d:(h + 1) * d])
+            assert out[:, h].tobytes() == ref.astype(vdt).tobytes(), (k, heads, h)
+
+
 def test_sddmm_broadcasts_width_zero_like_numpy():
     # a width-1 side against a width-0 one gives width 0 (NumPy's rule); it used to
     # return an (nnz, 1) array of uninitialized memory

@@ -71,10 +71,11 @@ def _check_norm(norm):
     return norm
 
 
-def _dense(x, name, rows=None):
+def _dense(x, name, rows=None, read=True):
     """``x`` as a 2-D C-contiguous float32/float64 array (one copy if its layout
-    is not C order) and whether it was 1-D; ``rows = (n, why)`` checks its length."""
-    x, vector = _dense_operand(x, name)
+    is not C order) and whether it was 1-D; ``rows = (n, why)`` checks its length.
+    ``read=False``: only its shape and dtype are used (no copy; a zero-stride array will do)."""
+    x, vector = _dense_operand(x, name, read)
     if rows is not None and x.shape[0] != rows[0]:
         raise errors.ShapeMismatchError(f"{name} has {x.shape[0]} rows but {rows[1]}")
     return x, vector
@@ -560,15 +561,20 @@ def sddmm(A, X, Y, *, op="dot", heads=1, out=None, n_threads=None):
     return out if out is not None else res.reshape(shape)
 
 
-def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
+def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, need_x_grad=True, need_y_grad=True, n_threads=None):
     """``(grad_X, grad_Y)`` of ``out = sddmm(A, X, Y, op=op, heads=heads)``
     given ``grad_out`` shaped like ``out``, computed with :func:`gspmm` on A
-    and on its cached transpose (no dense adjacency)."""
+    and on its cached transpose (no dense adjacency). ``need_x_grad=False``
+    (``need_y_grad=False``) returns None in its place and skips its product;
+    an operand no requested gradient reads (grad X reads Y, grad Y reads X,
+    neither for ``"u_add_v"``) is used for its shape and dtype only."""
     A = as_csr(A)
     if not isinstance(op, str) or op not in SDDMM_OPS:
         raise errors.InvalidArgumentError(f"op must be one of {list(SDDMM_OPS)}, got {op!r}")
-    x, xvec = _dense(X, "X", (A.n_rows, f"A has {A.n_rows} rows"))
-    y, yvec = _dense(Y, "Y", (A.n_cols, f"A has {A.n_cols} columns"))
+    need_x_grad, need_y_grad = as_flag(need_x_grad, "need_x_grad"), as_flag(need_y_grad, "need_y_grad")
+    mul = op != "u_add_v"
+    x, xvec = _dense(X, "X", (A.n_rows, f"A has {A.n_rows} rows"), read=mul and need_y_grad)
+    y, yvec = _dense(Y, "Y", (A.n_cols, f"A has {A.n_cols} columns"), read=mul and need_x_grad)
     _same_dtype(x, y, "X", "Y")
     g = np.asarray(grad_out)
     if g.dtype != x.dtype:
@@ -582,27 +588,30 @@ def sddmm_backward(A, X, Y, grad_out, *, op="dot", heads=1, n_threads=None):
         if kx == 0:  # an empty dot product: nothing flows back
             gx, gy = np.zeros((A.n_rows, 0), x.dtype), np.zeros((A.n_cols, 0), x.dtype)
         else:
-            gx = gspmm(A, y, edge_values=gw, n_threads=n_threads)
-            gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads)
+            gx = gspmm(A, y, edge_values=gw, n_threads=n_threads) if need_x_grad else None
+            gy = gspmm(A, x, edge_values=gw, transpose=True, n_threads=n_threads) if need_y_grad else None
     else:
         k = ky if kx == 1 else kx
         if g.shape != (A.nnz, k):
             raise errors.ShapeMismatchError(f"grad_out must have shape ({A.nnz}, {k}), got {g.shape}")
         if k == 0:  # an empty product: nothing flows back (a width-1 side gets a sum over no columns)
             gx, gy = np.zeros((A.n_rows, kx), x.dtype), np.zeros((A.n_cols, ky), x.dtype)
-        elif op == "u_add_v":
-            gx = gspmm(A, np.ones((A.n_cols, k), x.dtype), edge_values=g, n_threads=n_threads)
-            gy = gspmm(A, np.ones((A.n_rows, k), x.dtype), edge_values=g, transpose=True, n_threads=n_threads)
         else:
-            yb = np.ascontiguousarray(np.broadcast_to(y, (A.n_cols, k)))
-            xb = np.ascontiguousarray(np.broadcast_to(x, (A.n_rows, k)))
-            gx = gspmm(A, yb, edge_values=g, n_threads=n_threads)
-            gy = gspmm(A, xb, edge_values=g, transpose=True, n_threads=n_threads)
-        if kx == 1 and k > 1:  # a broadcast side gets the sum over the width
-            gx = gx.sum(axis=1, keepdims=True)
-        if ky == 1 and k > 1:
-            gy = gy.sum(axis=1, keepdims=True)
-    return (gx[:, 0] if xvec else gx), (gy[:, 0] if yvec else gy)
+            def against(v, n):  # what g is summed against: v at width k, or ones for u_add_v (v is not read)
+                return np.ascontiguousarray(np.broadcast_to(v, (n, k))) if mul else np.ones((n, k), x.dtype)
+
+            gx = gspmm(A, against(y, A.n_cols), edge_values=g, n_threads=n_threads) if need_x_grad else None
+            gy = (gspmm(A, against(x, A.n_rows), edge_values=g, transpose=True, n_threads=n_threads)
+                  if need_y_grad else None)
+            if gx is not None and kx == 1 and k > 1:  # a broadcast side gets the sum over the width
+                gx = gx.sum(axis=1, keepdims=True)
+            if gy is not None and ky == 1 and k > 1:
+                gy = gy.sum(axis=1, keepdims=True)
+    if not need_x_grad:
+        gx = None
+    if not need_y_grad:
+        gy = None
+    return (gx[:, 0] if xvec and gx is not None else gx), (gy[:, 0] if yvec and gy is not None else gy)
 
 
 # ------------------------------------------------------------- edge softmax

@@ -8,9 +8,10 @@ from pysparsegraph._validate import (FLOAT_DTYPES, as_dim, as_dtype, c_aligned, 
 from pysparsegraph.matrix import as_csr
 
 
-def _dense_operand(x, name):
+def _dense_operand(x, name, read=True):
     """A 2-D C-contiguous float32/float64 view of ``x`` (one copy if its layout
-    is not C-contiguous or its byte order not native) and whether it came in as a vector."""
+    is not C-contiguous or its byte order not native) and whether it came in as a vector.
+    ``read=False``: the values will not be read, only the shape and dtype: no copy for the layout."""
     nd = _core.c_float_ndim(x)  # the common case: nothing to check further
     if nd:
         return (x, False) if nd == 2 else (x.reshape(-1, 1), True)
@@ -24,7 +25,7 @@ def _dense_operand(x, name):
     vector = x.ndim == 1
     if vector:
         x = x.reshape(-1, 1)
-    return c_aligned(x), vector  # the one documented copy, for a layout the C core cannot read
+    return (c_aligned(x) if read else x), vector  # the one documented copy, for a layout the C core cannot read
 
 
 def empty_aligned(shape, dtype=np.float32):

@@ -184,11 +184,13 @@ class _SDDMM(torch.autograd.Function):
     @staticmethod
     @_first_order("sddmm")
     def backward(ctx, g):
-        # an operand not saved is read by no gradient asked for: zeros of its shape stand in
-        x, y = (_np(t if t is not None else torch.zeros(s, dtype=ctx.dtype), name)
+        # an operand not saved is read by no gradient asked for: a zero-stride array gives its shape and dtype
+        dt = torch.empty(0, dtype=ctx.dtype).numpy().dtype
+        x, y = (_np(t, name) if t is not None else np.broadcast_to(np.zeros((), dt), s)
                 for t, s, name in zip(ctx.saved_tensors, ctx.shapes, ("X", "Y")))
-        gx, gy = gnn.sddmm_backward(ctx.A, x, y, _np(g, "grad"), op=ctx.op, heads=ctx.heads, n_threads=ctx.n_threads)
         need_x, need_y = ctx.needs_input_grad[1:3]
+        gx, gy = gnn.sddmm_backward(ctx.A, x, y, _np(g, "grad"), op=ctx.op, heads=ctx.heads, need_x_grad=bool(need_x),
+                                    need_y_grad=bool(need_y), n_threads=ctx.n_threads)
         return None, _t(gx) if need_x else None, _t(gy) if need_y else None, None, None, None
 
 

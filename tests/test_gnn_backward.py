@@ -116,6 +116,18 @@ def test_sddmm_backward_matches_finite_differences(op, heads, bcast):
 
         gx, gy = sddmm_backward(A, X, Y, G, op=op, heads=heads)
         assert gx.shape == X.shape and gy.shape == Y.shape
+        # one gradient alone, the same bits; the operand it does not read given by shape only (zero-stride)
+        shape_of = lambda a: np.broadcast_to(np.zeros(()), a.shape)  # noqa: E731
+        only_x = sddmm_backward(A, X, Y if op != "u_add_v" else shape_of(Y), G, op=op, heads=heads,
+                                need_y_grad=False)
+        only_y = sddmm_backward(A, X if op != "u_add_v" else shape_of(X), Y, G, op=op, heads=heads,
+                                need_x_grad=False)
+        only_x2 = sddmm_backward(A, shape_of(X), Y, G, op=op, heads=heads, need_y_grad=False)
+        only_y2 = sddmm_backward(A, X, shape_of(Y), G, op=op, heads=heads, need_x_grad=False)
+        for (a, b), want in ((only_x, (gx, None)), (only_y, (None, gy)), (only_x2, (gx, None)), (only_y2, (None, gy))):
+            assert (a is None) == (want[0] is None) and (b is None) == (want[1] is None)
+            for got, ref in ((a, want[0]), (b, want[1])):
+                assert got is None or got.tobytes() == ref.tobytes()
         for arr, g in ((X, gx), (Y, gy)):
             idx, num = fd_grad(loss, arr, 30, rng)
             np.testing.assert_allclose(g.reshape(-1)[idx], num, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -115,6 +115,11 @@ def _t(a):
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
+def _stand_in(shape, dtype):
+    """A zero-stride array of ``shape``: gives a backward the shape and dtype of an operand it did not keep."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
 class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, A, X, edge_values, reduce, norm, add_self_loops, n_threads):
@@ -142,7 +147,7 @@ class _SpMM(torch.autograd.Function):
         if edge_values is not None:
             ev = _np(edge_values, "edge_values")
         elif ctx.ev_meta is not None:  # not saved: X needs no gradient, and the edge gradient reads the shape only
-            ev = np.broadcast_to(np.zeros((), ctx.ev_meta[1]), ctx.ev_meta[0])
+            ev = _stand_in(ctx.ev_meta[0], ctx.ev_meta[1])
         else:
             ev = None
         gx, ge = gnn.spmm_backward(ctx.A, _np(grad_y, "grad"), _np(X, "X") if need_e else None,
@@ -186,7 +191,7 @@ class _SDDMM(torch.autograd.Function):
     def backward(ctx, g):
         # an operand not saved is read by no gradient asked for: a zero-stride array gives its shape and dtype
         dt = torch.empty(0, dtype=ctx.dtype).numpy().dtype
-        x, y = (_np(t, name) if t is not None else np.broadcast_to(np.zeros((), dt), s)
+        x, y = (_np(t, name) if t is not None else _stand_in(s, dt)
                 for t, s, name in zip(ctx.saved_tensors, ctx.shapes, ("X", "Y")))
         need_x, need_y = ctx.needs_input_grad[1:3]
         gx, gy = gnn.sddmm_backward(ctx.A, x, y, _np(g, "grad"), op=ctx.op, heads=ctx.heads, need_x_grad=bool(need_x),

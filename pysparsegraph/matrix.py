@@ -286,14 +286,15 @@ class CSRMatrix:
             data = self._values
         else:  # a converted (or asked-for) copy, writeable, as asking for a dtype always gave
             data = self._values.astype(dtype or self._values.dtype)
-        if copy:
-            return sp.csr_array((data, self._indices.copy(), self._indptr.copy()), shape=self._shape)
         indptr = self._indptr
         if self._indices.dtype == np.int32 and self.nnz <= np.iinfo(np.int32).max:
             # scipy gives indptr and indices one dtype: an int32 indptr (n_rows + 1 entries)
-            # spares a widened copy of the indices (nnz entries)
+            # spares a widened copy of the indices (nnz entries), with copy=True too
             indptr = indptr.astype(np.int32)
-        return sp.csr_array((data, self._indices, indptr), shape=self._shape)
+        elif copy:
+            indptr = indptr.copy()
+        indices = self._indices.copy() if copy else self._indices
+        return sp.csr_array((data, indices, indptr), shape=self._shape)
 
     def to_edges(self, n_threads=None):
         """``(src, dst, values)``: ``dst`` and ``values`` are views of the stored

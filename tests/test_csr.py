@@ -196,6 +196,10 @@ def test_to_scipy_shares_read_only_arrays_and_copies_on_request():
         S.sum_duplicates()
     C = A.to_scipy(copy=True)
     assert not np.shares_memory(C.data, A.values) and not np.shares_memory(C.indices, A.indices)
+    assert C.indices.dtype == np.int32 and C.indptr.dtype == np.int32  # the copy is not widened to int64 either
+    assert not np.shares_memory(C.indptr, A.indptr)
+    W = psg.CSRMatrix(A.indptr, A.indices.astype(np.int64), A.values, shape=A.shape).to_scipy(copy=True)
+    assert W.indices.dtype == np.int64 and not np.shares_memory(W.indptr, A.indptr)
     dense = np.array([[-2.0, 0, 4], [0, 4, 0], [6, -5, 0]])
     np.testing.assert_array_equal(abs(C).toarray(), np.abs(dense))
     C.data *= 2
